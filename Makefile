@@ -1,0 +1,48 @@
+# The two commands a new user needs: `make demo` and `make test`. `make bench` measures speed.
+# Each target creates .venv when it is missing and installs what it needs into it.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+HOST ?= 127.0.0.1
+PORT ?= 8888
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export PIP_NO_INPUT := 1
+
+.PHONY: demo test bench lint voila clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# one stamp per set of extras, redone when pyproject.toml changes
+$(VENV)/.stamp-%: pyproject.toml | $(PY)
+	$(PIP) install -e ".[$(subst +,$(comma),$*)]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import cnnviz_widgets" && touch $@
+
+comma := ,
+DEMO_EXTRAS := notebook+offline-vgg+samples
+TEST_EXTRAS := test+notebook+offline-vgg+samples+train
+BENCH_EXTRAS := test+offline-vgg+bench
+
+demo: $(VENV)/.stamp-$(DEMO_EXTRAS)
+	@echo "Starting JupyterLab on http://$(HOST):$(PORT)/lab/tree/notebooks/01_quickstart.ipynb"
+	$(VENV)/bin/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) \
+		--ServerApp.root_dir=$(CURDIR) notebooks/01_quickstart.ipynb
+
+voila: $(VENV)/.stamp-$(DEMO_EXTRAS)
+	$(VENV)/bin/voila --no-browser --Voila.ip=$(HOST) --port=$(PORT) notebooks/01_quickstart.ipynb
+
+test: $(VENV)/.stamp-$(TEST_EXTRAS)
+	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.stamp-$(BENCH_EXTRAS)
+	$(PY) -m benchmarks
+
+lint: $(VENV)/.stamp-$(TEST_EXTRAS)
+	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,33 @@
+"""cnnviz_widgets: see what a convolutional network sees, inside the notebook.
+
+The public API is small; heavy modules (TensorFlow, widgets) load on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "ActivationEngine": "cnnviz_widgets.engine.activations",
+    "LayerInfo": "cnnviz_widgets.engine.layers",
+    "CacheStats": "cnnviz_widgets.engine.cache",
+}
+
+__all__ = sorted([*_LAZY, "errors", "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name == "errors":
+        return import_module("cnnviz_widgets.errors")
+    raise AttributeError(f"module 'cnnviz_widgets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

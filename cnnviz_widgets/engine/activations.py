@@ -1,0 +1,309 @@
+"""The lazy activation engine: layer outputs as numpy arrays, computed only when asked."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ImageShapeError, LayerNotFoundError, LayerNotViewableError
+from .cache import ActivationCache, CacheStats
+from .inputs import (
+    ImageLike,
+    Preprocess,
+    decode_image,
+    default_preprocess,
+    fit_channels,
+    resize,
+)
+from .layers import LayerInfo, Plan, build_plan
+
+__all__ = ["ActivationEngine"]
+
+
+def _fingerprint(x: np.ndarray) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str((x.shape, x.dtype.str)).encode())
+    digest.update(np.ascontiguousarray(x).data)
+    return digest.hexdigest()
+
+
+class ActivationEngine:
+    """Compute the activations of any layer of a Keras model, lazily and with a cache.
+
+    The engine never displays anything: it returns numpy arrays. Asking for a layer
+    runs only the layers that it depends on, starting from the deepest activation
+    already cached on its path. Every computed layer output is cached per
+    (image, layer) under a byte budget with least-recently-used eviction, so walking
+    all layers of a model in any order costs about one forward pass.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or Functional model with one image input. Models used as
+        layers inside it (backbones) are expanded into their own layers, named by
+        path such as ``"vgg16/block3_conv1"``.
+    preprocess : callable, optional
+        Maps a batch of 0-255 pixel values, shape (1, H, W, C), to what the model
+        expects. By default: the matching ``keras.applications`` ``preprocess_input``
+        for the models it knows by name (vgg16, vgg19, resnet50, ...), and division
+        by 255 for every other model. Pass ``lambda x: x`` to feed raw 0-255 values.
+    cache_bytes : int, optional
+        Byte budget of the activation cache (default 512 MiB).
+
+    Examples
+    --------
+    >>> from cnnviz_widgets import ActivationEngine
+    >>> from cnnviz_widgets.testing import tiny_cnn
+    >>> engine = ActivationEngine(tiny_cnn())
+    >>> engine.activation("conv_a", np.zeros((8, 8))).shape
+    (8, 8, 4)
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        preprocess: Preprocess | None = None,
+        cache_bytes: int = 512 * 2**20,
+    ):
+        self.model = model
+        self._plan: Plan = build_plan(model)
+        self._check_image_input(self._plan.input_shape)
+        self.preprocess: Preprocess = preprocess if preprocess is not None else (
+            default_preprocess(model)
+        )
+        self.stats = CacheStats()
+        self._cache = ActivationCache(cache_bytes, self.stats)
+        self._prepared: dict[int, tuple[Any, np.ndarray, str]] = {}
+
+    # -- layers ----------------------------------------------------------------------
+    @staticmethod
+    def _check_image_input(shape: tuple[int | None, ...]) -> None:
+        from ..errors import UnsupportedModelError
+
+        ok = len(shape) == 2 or (len(shape) == 3 and shape[-1] is not None)
+        if not ok:
+            raise UnsupportedModelError(
+                f"The model's input has shape {(None, *shape)}, which is not an image. "
+                "Expected (batch, height, width, channels) or (batch, height, width)."
+            )
+
+    @property
+    def layers(self) -> list[LayerInfo]:
+        """Every viewable layer, in the order the model computes them."""
+        return self._plan.layers
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Names of :attr:`layers`, in order."""
+        return [info.name for info in self._plan.layers]
+
+    def layer(self, name: str) -> LayerInfo:
+        """Return the :class:`LayerInfo` of the layer called ``name``.
+
+        Raises
+        ------
+        LayerNotFoundError
+            If there is no such layer; the message lists close matches.
+        """
+        step = self._plan.by_name.get(name)
+        if step is None:
+            raise LayerNotFoundError(name, self._plan.by_name)
+        return step.info
+
+    def keras_layer(self, name: str) -> Any:
+        """Return the Keras layer object behind the viewable layer ``name``."""
+        self.layer(name)
+        return self._plan.by_name[name].layer
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        """The model's input shape without the batch axis; None marks a flexible size."""
+        return self._plan.input_shape
+
+    # -- inputs ----------------------------------------------------------------------
+    def pixels(self, image: ImageLike) -> np.ndarray:
+        """Decode, convert channels and resize ``image``; 0-255 float32, before preprocessing.
+
+        The result has the model's input shape (without the batch axis).
+        """
+        shape = self._plan.input_shape
+        channels = shape[-1] if len(shape) == 3 else None
+        pixels = fit_channels(decode_image(image), channels)
+        return resize(pixels, shape[0], shape[1])
+
+    def prepare(self, image: ImageLike) -> np.ndarray:
+        """Return the batch of one that the model receives for ``image``.
+
+        See :mod:`cnnviz_widgets.engine.inputs` for the exact steps.
+
+        Raises
+        ------
+        ImageDecodeError, ImageShapeError
+            If the image cannot be read or does not fit the model.
+        """
+        return self._prepare(image)[0]
+
+    def _prepare(self, image: ImageLike) -> tuple[np.ndarray, str]:
+        if isinstance(image, np.ndarray):
+            memo = self._prepared.get(id(image))
+            if memo is not None and memo[0] is image:
+                return memo[1], memo[2]
+        batch = np.asarray(self.preprocess(self.pixels(image)[None, ...]), dtype=np.float32)
+        if not np.all(np.isfinite(batch)):
+            raise ImageShapeError(
+                "Preprocessing the image produced NaN or infinite values; check the "
+                "preprocess function given to the engine."
+            )
+        batch.flags.writeable = False
+        key = _fingerprint(batch)
+        if isinstance(image, np.ndarray) and not image.flags.writeable:
+            self._prepared[id(image)] = (image, batch, key)
+        return batch, key
+
+    # -- activations -----------------------------------------------------------------
+    def activation(self, name: str, image: ImageLike) -> np.ndarray:
+        """Return the output of layer ``name`` for ``image``, without the batch axis.
+
+        Parameters
+        ----------
+        name : str
+            A name from :attr:`layer_names`.
+        image : path, bytes, PIL image or numpy array
+            The image; see :meth:`prepare`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Read-only array of shape (H, W, C) for spatial layers, (C,) for vectors.
+
+        Raises
+        ------
+        LayerNotFoundError
+            If the model has no such layer.
+        LayerNotViewableError
+            If the layer's output cannot be returned as one array.
+        """
+        return self.activations([name], image)[name]
+
+    def activations(self, names: Iterable[str], image: ImageLike) -> dict[str, np.ndarray]:
+        """Return ``{name: activation}`` for several layers of one image.
+
+        Shared layers are computed once; see :meth:`activation`.
+        """
+        names = list(names)
+        steps = [self._step(name) for name in names]
+        batch, key = self._prepare(image)
+        values = self._compute([s.outputs[0] for s in steps], batch, key, count=True)
+        return {n: values[s.outputs[0]][0] for n, s in zip(names, steps, strict=True)}
+
+    def features(self, name: str, images: Sequence[ImageLike] | np.ndarray,
+                 batch_size: int = 32) -> np.ndarray:
+        """Return the activations of layer ``name`` for many images, shape (N, ...).
+
+        Images are run in batches of ``batch_size`` and the results are not cached,
+        so this suits exporting features of a whole data set.
+        """
+        step = self._step(name)
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        images = list(images) if not isinstance(images, np.ndarray) else images
+        if len(images) == 0:
+            return np.zeros((0, *step.info.output_shape), dtype=np.float32)
+        chunks = []
+        for start in range(0, len(images), batch_size):
+            batch = np.concatenate(
+                [self.prepare(img) for img in images[start:start + batch_size]], axis=0
+            )
+            values = self._run({self._plan.input_key: batch}, self._needed([step.outputs[0]],
+                               lambda k: False))
+            chunks.append(np.asarray(values[step.outputs[0]]))
+        return np.concatenate(chunks, axis=0)
+
+    def clear_cache(self) -> None:
+        """Drop every cached activation (counters other than the bytes are kept)."""
+        self._cache.clear()
+        self._prepared.clear()
+
+    # -- internals -------------------------------------------------------------------
+    def _step(self, name: str):
+        step = self._plan.by_name.get(name)
+        if step is None:
+            raise LayerNotFoundError(name, self._plan.by_name)
+        if len(step.outputs) != 1:
+            raise LayerNotViewableError(
+                f"The layer {name!r} has {len(step.outputs)} outputs; only layers with one "
+                "output can be shown. Pick one of the layers that consume its outputs."
+            )
+        return step
+
+    def _needed(self, targets: list[int], is_available) -> list[int]:
+        """Indices of the steps to run, in plan order, to produce ``targets``."""
+        plan = self._plan
+        needed: set[int] = set()
+        stack = [k for k in targets if not is_available(k)]
+        seen: set[int] = set()
+        while stack:
+            key = stack.pop()
+            if key in seen or key == plan.input_key:
+                continue
+            seen.add(key)
+            index = plan.producer[key]
+            if index in needed:
+                continue
+            needed.add(index)
+            for k in plan.steps[index].inputs:
+                if not is_available(k):
+                    stack.append(k)
+        return sorted(needed)
+
+    def _run(self, values: dict[int, Any], order: list[int], on_output=None) -> dict[int, Any]:
+        steps = self._plan.steps
+        for index in order:
+            step = steps[index]
+            outputs = step.call(values)
+            self.stats.layer_evaluations += 1
+            for k, v in zip(step.outputs, outputs, strict=True):
+                values[k] = v
+                if on_output is not None:
+                    on_output(k, v)
+        return values
+
+    def _compute(self, targets: list[int], batch: np.ndarray, image_key: str,
+                 count: bool) -> dict[int, np.ndarray]:
+        cache = self._cache
+        values: dict[int, Any] = {}
+        for k in targets:
+            hit = cache.get((image_key, k))
+            if hit is not None:
+                values[k] = hit
+        if len(values) == len(set(targets)):
+            if count:
+                self.stats.cache_hits += 1
+            return values
+        if count:
+            self.stats.cache_misses += 1
+
+        def available(k: int) -> bool:
+            if k in values:
+                return True
+            cached = cache.get((image_key, k))
+            if cached is not None:
+                values[k] = cached
+                return True
+            return False
+
+        values[self._plan.input_key] = batch
+        order = self._needed(targets, available)
+
+        def store(k: int, v: Any) -> None:
+            arr = np.asarray(v)
+            if not arr.flags.owndata:
+                arr = np.array(arr)
+            values[k] = arr
+            cache.put((image_key, k), arr)
+
+        self._run(values, order, on_output=store)
+        return {k: values[k] for k in targets}

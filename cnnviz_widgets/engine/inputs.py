@@ -1,0 +1,274 @@
+"""Turning a user's image into the batch of one that a model receives.
+
+The steps are explicit and always happen in this order:
+
+1. **Decode** a path, ``bytes``, a PIL image or a numpy array into a float32 array
+   of pixel values on the 0-255 scale. ``uint8`` and ``uint16`` are rescaled to
+   0-255; float arrays whose values all lie in [0, 1] are multiplied by 255, other
+   float arrays are taken as 0-255 values already.
+2. **Channels**: grayscale becomes RGB by repeating it, RGB becomes grayscale by the
+   ITU-R 601 luma weights (Pillow's ``"L"`` conversion), an alpha channel is dropped.
+3. **Resize** (bilinear) to the model's input height and width, when the model fixes
+   them; a model with a flexible input size keeps the image's size.
+4. **Preprocess** with the model's function (``preprocess=``): by default the matching
+   ``keras.applications`` ``preprocess_input`` for the models it knows, and a division
+   by 255 (pixel values in 0-1) for every other model.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import ImageDecodeError, ImageShapeError
+
+__all__ = [
+    "ImageLike",
+    "Preprocess",
+    "decode_image",
+    "default_preprocess",
+    "fit_channels",
+    "resize",
+    "scale_to_unit",
+]
+
+ImageLike = Any  # str | os.PathLike | bytes | PIL.Image.Image | np.ndarray
+Preprocess = Callable[[np.ndarray], Any]
+
+_RGB_TO_GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def scale_to_unit(x: np.ndarray) -> np.ndarray:
+    """Divide 0-255 pixel values by 255, giving values in 0-1."""
+    return x / np.float32(255.0)
+
+
+def _keras_app_preprocess(module: str) -> Preprocess:
+    def preprocess(x: np.ndarray) -> np.ndarray:
+        import keras
+
+        return getattr(keras.applications, module).preprocess_input(np.array(x, copy=True))
+
+    preprocess.__name__ = f"{module}.preprocess_input"
+    return preprocess
+
+
+_KNOWN_PREPROCESS: dict[str, str] = {
+    "vgg16": "vgg16",
+    "vgg19": "vgg19",
+    "resnet50": "resnet",
+    "resnet101": "resnet",
+    "resnet152": "resnet",
+    "mobilenet": "mobilenet",
+    "mobilenetv2": "mobilenet_v2",
+    "mobilenetv2_1.00_224": "mobilenet_v2",
+    "inception_v3": "inception_v3",
+    "xception": "xception",
+    "densenet121": "densenet",
+    "densenet169": "densenet",
+    "densenet201": "densenet",
+}
+
+
+def default_preprocess(model: Any) -> Preprocess:
+    """Choose the preprocessing for ``model`` when the user gave none.
+
+    Known ``keras.applications`` models (by model name, e.g. ``vgg16``) get their own
+    ``preprocess_input``; models of :mod:`cnnviz_widgets.zoo` carry their own; any
+    other model gets :func:`scale_to_unit`.
+    """
+    own = getattr(model, "cnnviz_preprocess", None)
+    if callable(own):
+        return own
+    module = _KNOWN_PREPROCESS.get(str(getattr(model, "name", "")).lower())
+    if module is not None:
+        return _keras_app_preprocess(module)
+    return scale_to_unit
+
+
+def _open_pil(source: Any) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(source)
+            image.load()
+        return image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageDecodeError(
+            f"The image is too large to open safely ({exc}). Resize it to a few thousand "
+            "pixels per side before passing it."
+        ) from exc
+    except FileNotFoundError as exc:
+        raise ImageDecodeError(f"There is no image file at {source!r}. Check the path.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        what = f"the file {source!r}" if isinstance(source, (str, os.PathLike)) else "the data"
+        raise ImageDecodeError(
+            f"Could not read {what} as an image ({exc}). Use a PNG, JPEG, BMP, GIF or TIFF "
+            "file, or a numpy array of shape (H, W) or (H, W, C)."
+        ) from exc
+
+
+def _pil_to_array(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
+        return arr * np.float32(255.0 / top)
+    if mode == "F":
+        return np.asarray(image, dtype=np.float32)
+    if mode in ("1", "L"):
+        return np.asarray(image.convert("L"), dtype=np.float32)
+    if mode == "LA":
+        return np.asarray(image.convert("L"), dtype=np.float32)
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return np.asarray(image.convert("RGB"), dtype=np.float32)
+
+
+def decode_image(image: ImageLike) -> np.ndarray:
+    """Decode ``image`` into a float32 array of 0-255 values, shape (H, W) or (H, W, C).
+
+    Parameters
+    ----------
+    image : str, os.PathLike, bytes, PIL.Image.Image or numpy.ndarray
+        A file path, encoded file bytes, a PIL image, or an array of shape (H, W),
+        (H, W, 1), (H, W, 3) or (H, W, 4). A leading batch axis of length 1 is removed.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 pixel values on the 0-255 scale.
+
+    Raises
+    ------
+    ImageDecodeError
+        If the data cannot be decoded as an image.
+    ImageShapeError
+        If an array has an unusable shape, dtype, or non-finite values.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        if not path.is_file():
+            raise ImageDecodeError(f"There is no image file at {str(path)!r}. Check the path.")
+        return _pil_to_array(_open_pil(path))
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        if len(image) == 0:
+            raise ImageDecodeError("The image data is empty (0 bytes). Upload the file again.")
+        return _pil_to_array(_open_pil(io.BytesIO(bytes(image))))
+    if isinstance(image, Image.Image):
+        return _pil_to_array(image)
+    if hasattr(image, "numpy") and not isinstance(image, np.ndarray):
+        image = image.numpy()
+    if not isinstance(image, np.ndarray):
+        try:
+            image = np.asarray(image)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not an image"
+            raise ImageDecodeError(
+                f"Cannot use an object of type {type(image).__name__} as an image. Pass a file "
+                "path, bytes, a PIL image or a numpy array."
+            ) from exc
+    return _array_to_pixels(image)
+
+
+def _array_to_pixels(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise ImageShapeError(
+            f"An image array must hold numbers, not {arr.dtype}. Convert it with "
+            "np.asarray(image, dtype=np.float32)."
+        )
+    while arr.ndim == 4 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 4:
+        raise ImageShapeError(
+            f"Got a batch of {arr.shape[0]} images (shape {arr.shape}); pass one image at a "
+            "time, e.g. images[0], or pass the batch as the images of explore()."
+        )
+    if arr.ndim not in (2, 3):
+        raise ImageShapeError(
+            f"An image array must have shape (H, W) or (H, W, C); got shape {arr.shape}."
+        )
+    if arr.ndim == 3 and arr.shape[-1] not in (1, 2, 3, 4) and arr.shape[0] in (1, 3, 4):
+        raise ImageShapeError(
+            f"The image array has shape {arr.shape}, which looks channels-first. Use "
+            "np.moveaxis(image, 0, -1) to put the channels last."
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageShapeError(f"The image is empty (shape {arr.shape}).")
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float32) * np.float32(255.0)
+    if arr.dtype.kind in "iu":
+        if arr.dtype.itemsize > 1 and arr.max(initial=0) > 255:
+            top = 65535.0 if arr.dtype.itemsize == 2 else float(arr.max())
+            return arr.astype(np.float32) * np.float32(255.0 / top)
+        if arr.min(initial=0) < 0:
+            raise ImageShapeError(
+                "The integer image has negative values; pixel values must be 0-255."
+            )
+        return arr.astype(np.float32)
+    arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise ImageShapeError(
+            "The image contains NaN or infinite values. Replace them, e.g. with "
+            "np.nan_to_num(image), before passing it."
+        )
+    if arr.size and arr.min() >= 0.0 and arr.max() <= 1.0:
+        return arr * np.float32(255.0)
+    return arr
+
+
+def fit_channels(pixels: np.ndarray, channels: int | None) -> np.ndarray:
+    """Convert ``pixels`` (H, W) or (H, W, C) to ``channels`` channels (None: no channel axis)."""
+    if pixels.ndim == 3 and pixels.shape[-1] == 4:
+        pixels = pixels[..., :3]
+    if pixels.ndim == 3 and pixels.shape[-1] == 2:  # gray + alpha
+        pixels = pixels[..., 0]
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    have = 1 if pixels.ndim == 2 else pixels.shape[-1]
+    if channels is None or channels == 1:
+        if have == 3:
+            pixels = pixels @ _RGB_TO_GRAY
+        elif have != 1:
+            raise ImageShapeError(
+                f"The image has {have} channels but the model expects grayscale images."
+            )
+        return pixels if channels is None else pixels[..., None]
+    if channels == 3:
+        if have == 1:
+            return np.repeat(pixels[..., None], 3, axis=-1)
+        if have == 3:
+            return pixels
+    if have == channels:
+        return pixels
+    raise ImageShapeError(
+        f"The image has {have} channel(s) but the model expects {channels}. Pass an image "
+        f"with {channels} channels (an array of shape (H, W, {channels}))."
+    )
+
+
+def resize(pixels: np.ndarray, height: int | None, width: int | None) -> np.ndarray:
+    """Resize (bilinear) an (H, W) or (H, W, C) float array; None keeps that side."""
+    h, w = pixels.shape[:2]
+    th, tw = height or h, width or w
+    if (th, tw) == (h, w):
+        return pixels
+    planes = pixels[..., None] if pixels.ndim == 2 else pixels
+    out = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(planes[..., c], dtype=np.float32)).resize(
+                    (tw, th), Image.Resampling.BILINEAR
+                )
+            )
+            for c in range(planes.shape[-1])
+        ],
+        axis=-1,
+    ).astype(np.float32)
+    return out[..., 0] if pixels.ndim == 2 else out

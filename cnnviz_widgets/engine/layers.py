@@ -1,0 +1,355 @@
+"""Model introspection: the viewable layers of a Keras model and a flat plan to run them.
+
+A Keras model is turned into a :class:`Plan`: a list of :class:`Step` objects in an
+order where every step comes after the steps that produce its inputs. Models used
+as layers inside another model (a backbone in transfer learning) are expanded into
+their own layers, named by path (``vgg16/block3_conv1``), so that each of them can
+be computed and shown like any other layer.
+
+This is the only module that reads the structure of a Keras graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+from ..errors import UnsupportedModelError
+
+__all__ = ["LayerInfo", "Plan", "Step", "build_plan", "layer_kind"]
+
+_KIND_BY_CLASS_PREFIX: tuple[tuple[str, str], ...] = (
+    ("InputLayer", "input"),
+    ("Conv", "conv"),
+    ("DepthwiseConv", "conv"),
+    ("SeparableConv", "conv"),
+    ("Global", "pool"),
+    ("MaxPooling", "pool"),
+    ("AveragePooling", "pool"),
+    ("Dense", "dense"),
+    ("EinsumDense", "dense"),
+    ("BatchNormalization", "normalization"),
+    ("LayerNormalization", "normalization"),
+    ("GroupNormalization", "normalization"),
+    ("Normalization", "normalization"),
+    ("Rescaling", "preprocessing"),
+    ("Resizing", "preprocessing"),
+    ("Dropout", "dropout"),
+    ("SpatialDropout", "dropout"),
+    ("GaussianNoise", "dropout"),
+    ("Flatten", "reshape"),
+    ("Reshape", "reshape"),
+    ("Permute", "reshape"),
+    ("ZeroPadding", "reshape"),
+    ("Cropping", "reshape"),
+    ("UpSampling", "reshape"),
+    ("Add", "merge"),
+    ("Concatenate", "merge"),
+    ("Multiply", "merge"),
+    ("Average", "merge"),
+    ("Maximum", "merge"),
+    ("Minimum", "merge"),
+    ("Subtract", "merge"),
+    ("Activation", "activation"),
+    ("ReLU", "activation"),
+    ("LeakyReLU", "activation"),
+    ("PReLU", "activation"),
+    ("ELU", "activation"),
+    ("Softmax", "activation"),
+)
+
+
+def layer_kind(layer: Any) -> str:
+    """Return a short family name for a layer: conv, pool, dense, activation, ...
+
+    Parameters
+    ----------
+    layer : keras.Layer
+        Any Keras layer.
+
+    Returns
+    -------
+    str
+        One of ``input``, ``conv``, ``pool``, ``dense``, ``normalization``,
+        ``preprocessing``, ``dropout``, ``reshape``, ``merge``, ``activation``,
+        ``model`` or ``other``.
+    """
+    if isinstance(layer, keras.Model):
+        return "model"
+    name = type(layer).__name__
+    for prefix, kind in _KIND_BY_CLASS_PREFIX:
+        if name.startswith(prefix):
+            return kind
+    return "other"
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What the engine knows about one viewable layer.
+
+    Attributes
+    ----------
+    name : str
+        Unique name; layers of nested models are named by path (``vgg16/block1_conv1``).
+    kind : str
+        Family of the layer, see :func:`layer_kind`.
+    output_shape : tuple of int or None
+        Output shape without the batch axis; None marks a size that depends on the input.
+    index : int
+        Position in the flattened, topologically ordered list of layers.
+    class_name : str
+        The Keras class of the layer (``Conv2D``, ``MaxPooling2D``, ...).
+    parent : str
+        Path of the nested model that holds the layer, ``""`` at the top level.
+    depth : int
+        How deeply the layer is nested (0 at the top level).
+    """
+
+    name: str
+    kind: str
+    output_shape: tuple[int | None, ...]
+    index: int
+    class_name: str
+    parent: str = ""
+    depth: int = 0
+
+    @property
+    def is_spatial(self) -> bool:
+        """True for outputs with a height and width axis: (H, W, C) or (H, W)."""
+        return len(self.output_shape) in (2, 3)
+
+    @property
+    def channels(self) -> int | None:
+        """Number of channels (last axis), or None when it is not known."""
+        return self.output_shape[-1] if self.output_shape else None
+
+    @property
+    def label(self) -> str:
+        """Name followed by the output shape, e.g. ``block3_conv1 56x56x256``."""
+        shape = "x".join("?" if s is None else str(s) for s in self.output_shape)
+        return f"{self.name} {shape}"
+
+
+@dataclass
+class Step:
+    """One layer call in the flattened plan.
+
+    ``call`` maps the values of ``inputs`` (keys of the plan's tensors) to the
+    values of ``outputs``.
+    """
+
+    info: LayerInfo
+    layer: Any
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    call: Callable[[dict[int, Any]], list[Any]] = field(repr=False)
+
+
+@dataclass
+class Plan:
+    """A flattened, topologically ordered list of steps with one image input."""
+
+    input_key: int
+    input_shape: tuple[int | None, ...]
+    input_name: str
+    steps: list[Step]
+    producer: dict[int, int]  # tensor key -> index of the step that produces it
+    by_name: dict[str, Step]
+
+    @property
+    def layers(self) -> list[LayerInfo]:
+        """The viewable layers, in plan order."""
+        return [step.info for step in self.steps]
+
+
+def _shape_of(tensor: Any) -> tuple[int | None, ...]:
+    return tuple(None if d is None else int(d) for d in tuple(tensor.shape)[1:])
+
+
+class _PlanBuilder:
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.alias: dict[int, int] = {}
+        self.used_names: dict[str, int] = {}
+        self.keepalive: list[Any] = []
+
+    def key(self, tensor: Any) -> int:
+        k = id(tensor)
+        self.keepalive.append(tensor)
+        return self.alias.get(k, k)
+
+    def unique_name(self, name: str) -> str:
+        count = self.used_names.get(name, 0)
+        self.used_names[name] = count + 1
+        return name if count == 0 else f"{name}_{count}"
+
+    def add_step(self, layer: Any, prefix: str, depth: int, in_tensors: list[Any],
+                 out_tensors: list[Any], call: Callable[[dict[int, Any]], list[Any]]) -> None:
+        name = self.unique_name(prefix + layer.name)
+        info = LayerInfo(
+            name=name,
+            kind=layer_kind(layer),
+            output_shape=_shape_of(out_tensors[0]),
+            index=len(self.steps),
+            class_name=type(layer).__name__,
+            parent=prefix.rstrip("/"),
+            depth=depth,
+        )
+        step = Step(
+            info=info,
+            layer=layer,
+            inputs=tuple(self.key(t) for t in in_tensors),
+            outputs=tuple(self.key(t) for t in out_tensors),
+            call=call,
+        )
+        self.steps.append(step)
+
+    # -- expansion ---------------------------------------------------------------
+    def expand_sequential(self, model: Any, prefix: str, depth: int, in_key: int) -> int:
+        current = in_key
+        for layer in model.layers:
+            if isinstance(layer, keras.Model):
+                current = self.expand_model_call(layer, prefix, depth, [current])[0]
+                continue
+            out_key = id(object())  # a fresh key for a value that has no symbolic tensor
+            self._add_chain_step(layer, prefix, depth, current, out_key)
+            current = out_key
+        return current
+
+    def _add_chain_step(self, layer: Any, prefix: str, depth: int, in_key: int,
+                        out_key: int) -> None:
+        name = self.unique_name(prefix + layer.name)
+        out_shape = _shape_of(layer.output) if _has_single_output(layer) else ()
+        info = LayerInfo(name, layer_kind(layer), out_shape, len(self.steps),
+                         type(layer).__name__, prefix.rstrip("/"), depth)
+
+        def call(values: dict[int, Any], layer: Any = layer, in_key: int = in_key) -> list[Any]:
+            return [_call_layer(layer, (values[in_key],), {})]
+
+        self.steps.append(Step(info, layer, (in_key,), (out_key,), call))
+
+    def expand_model_call(self, model: Any, prefix: str, depth: int,
+                          in_keys: list[int]) -> list[int]:
+        """Expand a nested model called on tensors with keys ``in_keys``; return output keys."""
+        path = prefix + model.name + "/"
+        if isinstance(model, keras.Sequential):
+            return [self.expand_sequential(model, path, depth + 1, in_keys[0])]
+        inner_inputs = keras.tree.flatten(model.inputs)
+        if len(inner_inputs) != len(in_keys):
+            raise UnsupportedModelError(
+                f"The nested model {model.name!r} is called with {len(in_keys)} inputs but "
+                f"defines {len(inner_inputs)}; such models cannot be expanded."
+            )
+        for tensor, outer in zip(inner_inputs, in_keys, strict=True):
+            self.keepalive.append(tensor)
+            self.alias[id(tensor)] = outer
+        self.expand_functional(model, path, depth + 1)
+        return [self.key(t) for t in keras.tree.flatten(model.outputs)]
+
+    def expand_functional(self, model: Any, prefix: str, depth: int) -> None:
+        nodes_by_depth = model._nodes_by_depth  # Keras 3 functional graph, read-only use
+        for level in sorted(nodes_by_depth, reverse=True):
+            for node in nodes_by_depth[level]:
+                if node.is_input:
+                    continue
+                layer = node.operation
+                in_tensors = list(node.arguments.keras_tensors)
+                out_tensors = keras.tree.flatten(node.outputs)
+                if isinstance(layer, keras.Model) and (
+                    isinstance(layer, keras.Sequential) or hasattr(layer, "_nodes_by_depth")
+                ):
+                    outer_keys = [self.key(t) for t in in_tensors]
+                    inner_out = self.expand_model_call(layer, prefix, depth, outer_keys)
+                    for tensor, inner in zip(out_tensors, inner_out, strict=True):
+                        self.keepalive.append(tensor)
+                        self.alias[id(tensor)] = inner
+                    continue
+                self.add_step(layer, prefix, depth, in_tensors, out_tensors,
+                              self._node_call(node))
+
+    def _node_call(self, node: Any) -> Callable[[dict[int, Any]], list[Any]]:
+        arguments = node.arguments
+        layer = node.operation
+        key_of = {id(t): self.key(t) for t in arguments.keras_tensors}
+
+        def call(values: dict[int, Any]) -> list[Any]:
+            tensor_dict = {raw: values[k] for raw, k in key_of.items()}
+            args, kwargs = arguments.fill_in(tensor_dict)
+            return keras.tree.flatten(_call_layer(layer, args, kwargs))
+
+        return call
+
+
+def _has_single_output(layer: Any) -> bool:
+    try:
+        return not isinstance(layer.output, (list, tuple, dict))
+    except (AttributeError, ValueError):
+        return False
+
+
+def _call_layer(layer: Any, args: tuple, kwargs: dict) -> Any:
+    """Call a layer in inference mode."""
+    kwargs = dict(kwargs)
+    kwargs.pop("mask", None)
+    kwargs["training"] = False
+    try:
+        return layer(*args, **kwargs)
+    except TypeError:
+        kwargs.pop("training")
+        return layer(*args, **kwargs)
+
+
+def build_plan(model: Any) -> Plan:
+    """Flatten ``model`` into a :class:`Plan`.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or Functional model with exactly one input.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    UnsupportedModelError
+        If the model is not a built Keras model or has more than one input.
+    """
+    if not isinstance(model, keras.Model):
+        raise UnsupportedModelError(
+            f"Expected a Keras model, got {type(model).__name__}. Pass a keras.Model "
+            "(Sequential or Functional), for example one from keras.applications."
+        )
+    try:
+        inputs = keras.tree.flatten(model.inputs)
+    except (AttributeError, ValueError) as exc:
+        raise UnsupportedModelError(
+            "The model has no defined input yet. Build it first, e.g. start a Sequential model "
+            "with keras.Input(shape=(28, 28, 1)) or call model.build((None, 28, 28, 1))."
+        ) from exc
+    if len(inputs) != 1:
+        raise UnsupportedModelError(
+            f"The model has {len(inputs)} inputs; only models with a single image input can be "
+            "explored. Build a sub-model that takes just the image input."
+        )
+    builder = _PlanBuilder()
+    input_tensor = inputs[0]
+    input_key = builder.key(input_tensor)
+    input_name = getattr(getattr(input_tensor, "_keras_history", None), "operation", None)
+    input_name = getattr(input_name, "name", "input")
+    if isinstance(model, keras.Sequential):
+        builder.expand_sequential(model, "", 0, input_key)
+    else:
+        builder.expand_functional(model, "", 0)
+    producer: dict[int, int] = {}
+    for i, step in enumerate(builder.steps):
+        for k in step.outputs:
+            producer[k] = i
+    by_name = {step.info.name: step for step in builder.steps}
+    plan = Plan(input_key, _shape_of(input_tensor), input_name, builder.steps, producer, by_name)
+    plan._keepalive = builder.keepalive  # type: ignore[attr-defined]
+    return plan

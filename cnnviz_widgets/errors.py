@@ -1,0 +1,83 @@
+"""Exception types raised by cnnviz_widgets.
+
+Every error the package raises on purpose derives from :class:`CnnvizError`, and
+each message says what was wrong and what to do about it. The concrete types
+also derive from the matching built-in type (``KeyError``, ``ValueError``,
+``TypeError``) so that existing ``except`` clauses keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "CnnvizError",
+    "ImageDecodeError",
+    "ImageShapeError",
+    "LayerNotFoundError",
+    "LayerNotViewableError",
+    "UnsupportedModelError",
+    "WeightsUnavailableError",
+    "UnsafeModelFileError",
+]
+
+
+class CnnvizError(Exception):
+    """Base class of every error raised on purpose by cnnviz_widgets."""
+
+
+class LayerNotFoundError(CnnvizError, KeyError):
+    """A layer name that the model does not have.
+
+    Parameters
+    ----------
+    name : str
+        The name that was asked for.
+    known : iterable of str
+        The names that exist; the closest ones are suggested in the message.
+    """
+
+    def __init__(self, name: str, known: Iterable[str]):
+        known = list(known)
+        self.name = name
+        self.suggestions = difflib.get_close_matches(str(name), known, n=5, cutoff=0.5)
+        if not self.suggestions:
+            tail = str(name).rsplit("/", 1)[-1]
+            self.suggestions = [k for k in known if k.rsplit("/", 1)[-1] == tail][:5]
+        if self.suggestions:
+            hint = "Did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        else:
+            shown = ", ".join(repr(k) for k in known[:8]) + (" ..." if len(known) > 8 else "")
+            hint = f"Known layers: {shown}"
+        super().__init__(
+            f"The model has no layer called {name!r}. {hint} "
+            "Use engine.layers to list every layer that can be shown."
+        )
+
+    def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
+        return str(self.args[0])
+
+
+class LayerNotViewableError(CnnvizError, ValueError):
+    """A layer exists but its output cannot be shown as an activation."""
+
+
+class ImageDecodeError(CnnvizError, ValueError):
+    """An image that could not be read or decoded."""
+
+
+class ImageShapeError(CnnvizError, ValueError):
+    """An image whose shape, channels or values do not fit the model."""
+
+
+class UnsupportedModelError(CnnvizError, TypeError):
+    """A model that cannot be explored, for example one whose input is not an image."""
+
+
+class WeightsUnavailableError(CnnvizError, RuntimeError):
+    """Requested pretrained weights that cannot be obtained on this machine."""
+
+
+class UnsafeModelFileError(CnnvizError, ValueError):
+    """A model file that would need to run arbitrary code to be loaded."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -222,6 +222,51 @@ class ActivationEngine:
             chunks.append(np.asarray(values[step.outputs[0]]))
         return np.concatenate(chunks, axis=0)
 
+    def forward(self, batch: Any, layers: Sequence[str] = (),
+                on_value: Callable[[str, Any], Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Run the whole model on ``batch`` as backend tensors, without the cache.
+
+        This is the hook for gradient-based methods: values stay backend tensors, so a
+        ``tf.GradientTape`` around the call sees every operation, including those of
+        layers inside nested models.
+
+        Parameters
+        ----------
+        batch : array or tensor
+            A prepared batch, e.g. from :meth:`prepare`.
+        layers : sequence of str
+            Layers whose outputs are also returned.
+        on_value : callable, optional
+            Called as ``on_value(name, value)`` for each layer in ``layers`` as soon as
+            it is computed; if it returns a value, that value replaces the layer's
+            output downstream (e.g. a watched or perturbed tensor).
+
+        Returns
+        -------
+        output : tensor
+            The model's (first) output.
+        values : dict
+            ``{name: tensor}`` for the requested ``layers``.
+        """
+        wanted = {self._step(name).outputs[0]: name for name in layers}
+        plan = self._plan
+        values: dict[int, Any] = {plan.input_key: batch}
+        found: dict[str, Any] = {}
+
+        def visit(k: int, v: Any) -> None:
+            name = wanted.get(k)
+            if name is None:
+                return
+            if on_value is not None:
+                replaced = on_value(name, v)
+                if replaced is not None:
+                    values[k] = v = replaced
+            found[name] = v
+
+        order = self._needed(list(plan.output_keys), lambda k: False)
+        self._run(values, order, on_output=visit)
+        return values[plan.output_keys[0]], found
+
     def clear_cache(self) -> None:
         """Drop every cached activation (counters other than the bytes are kept)."""
         self._cache.clear()
@@ -268,7 +313,7 @@ class ActivationEngine:
             for k, v in zip(step.outputs, outputs, strict=True):
                 values[k] = v
                 if on_output is not None:
-                    on_output(k, v)
+                    on_output(k, v)  # may replace values[k]
         return values
 
     def _compute(self, targets: list[int], batch: np.ndarray, image_key: str,

@@ -11,6 +11,7 @@ This is the only module that reads the structure of a Keras graph.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +157,7 @@ class Plan:
     input_shape: tuple[int | None, ...]
     input_name: str
     steps: list[Step]
+    output_keys: tuple[int, ...]
     producer: dict[int, int]  # tensor key -> index of the step that produces it
     by_name: dict[str, Step]
 
@@ -175,6 +177,7 @@ class _PlanBuilder:
         self.alias: dict[int, int] = {}
         self.used_names: dict[str, int] = {}
         self.keepalive: list[Any] = []
+        self.fresh_keys = itertools.count(-1, -1)  # never equal to an id()
 
     def key(self, tensor: Any) -> int:
         k = id(tensor)
@@ -214,7 +217,7 @@ class _PlanBuilder:
             if isinstance(layer, keras.Model):
                 current = self.expand_model_call(layer, prefix, depth, [current])[0]
                 continue
-            out_key = id(object())  # a fresh key for a value that has no symbolic tensor
+            out_key = next(self.fresh_keys)  # a value with no symbolic tensor of its own
             self._add_chain_step(layer, prefix, depth, current, out_key)
             current = out_key
         return current
@@ -342,14 +345,16 @@ def build_plan(model: Any) -> Plan:
     input_name = getattr(getattr(input_tensor, "_keras_history", None), "operation", None)
     input_name = getattr(input_name, "name", "input")
     if isinstance(model, keras.Sequential):
-        builder.expand_sequential(model, "", 0, input_key)
+        output_keys = (builder.expand_sequential(model, "", 0, input_key),)
     else:
         builder.expand_functional(model, "", 0)
+        output_keys = tuple(builder.key(t) for t in keras.tree.flatten(model.outputs))
     producer: dict[int, int] = {}
     for i, step in enumerate(builder.steps):
         for k in step.outputs:
             producer[k] = i
     by_name = {step.info.name: step for step in builder.steps}
-    plan = Plan(input_key, _shape_of(input_tensor), input_name, builder.steps, producer, by_name)
+    plan = Plan(input_key, _shape_of(input_tensor), input_name, builder.steps, output_keys,
+                producer, by_name)
     plan._keepalive = builder.keepalive  # type: ignore[attr-defined]
     return plan

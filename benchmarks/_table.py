@@ -1,0 +1,60 @@
+"""Timing helpers and the table that ``make bench`` prints."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+def median_seconds(fn: Callable[[], object], repeat: int = 5,
+                   setup: Callable[[], object] | None = None) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` runs; ``setup()`` runs untimed before each."""
+    times = []
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@dataclass
+class Row:
+    """One line of the table: what was measured, ours, the baseline, a goal."""
+
+    section: str
+    what: str
+    ours_s: float
+    baseline_s: float | None = None
+    baseline_name: str = ""
+    goal: str = ""
+    extra: str = ""
+
+    @property
+    def ratio(self) -> str:
+        if self.baseline_s is None or self.ours_s <= 0:
+            return ""
+        return f"{self.baseline_s / self.ours_s:,.1f}x"
+
+
+def _ms(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds * 1000:,.1f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    """Print ``rows`` as a fixed-width table with the speed-up ratio against each baseline."""
+    header = ("section", "measurement", "ours ms", "baseline ms", "speed-up", "baseline",
+              "goal", "notes")
+    cells = [header] + [
+        (r.section, r.what, _ms(r.ours_s), _ms(r.baseline_s), r.ratio, r.baseline_name, r.goal,
+         r.extra)
+        for r in rows
+    ]
+    widths = [max(len(str(c[i])) for c in cells) for i in range(len(header))]
+    for n, line in enumerate(cells):
+        print("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))

@@ -14,9 +14,12 @@ _LAZY = {
     "ActivationEngine": "cnnviz_widgets.engine.activations",
     "LayerInfo": "cnnviz_widgets.engine.layers",
     "CacheStats": "cnnviz_widgets.engine.cache",
+    "FeatureMapExplorer": "cnnviz_widgets.widgets.explorer",
+    "explore": "cnnviz_widgets.widgets.explorer",
 }
+_SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 
-__all__ = sorted([*_LAZY, "errors", "__version__"])
+__all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
@@ -24,8 +27,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
-    if name == "errors":
-        return import_module("cnnviz_widgets.errors")
+    if name in _SUBMODULES:
+        return import_module(f"cnnviz_widgets.{name}")
     raise AttributeError(f"module 'cnnviz_widgets' has no attribute {name!r}")
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 __all__ = [
     "CnnvizError",
+    "InvalidSettingError",
+    "SelectionOutOfRangeError",
     "ImageDecodeError",
     "ImageShapeError",
     "LayerNotFoundError",
@@ -81,3 +83,11 @@ class WeightsUnavailableError(CnnvizError, RuntimeError):
 
 class UnsafeModelFileError(CnnvizError, ValueError):
     """A model file that would need to run arbitrary code to be loaded."""
+
+
+class SelectionOutOfRangeError(CnnvizError, IndexError):
+    """A channel, page or image index outside what is available."""
+
+
+class InvalidSettingError(CnnvizError, ValueError):
+    """A setting (normalisation, colour map, backend, ...) that is not one of the valid values."""

@@ -16,6 +16,8 @@ _LAZY = {
     "CacheStats": "cnnviz_widgets.engine.cache",
     "FeatureMapExplorer": "cnnviz_widgets.widgets.explorer",
     "explore": "cnnviz_widgets.widgets.explorer",
+    "anatomy": "cnnviz_widgets.weights.anatomy",
+    "dead_filters": "cnnviz_widgets.weights.dead",
 }
 _SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 

@@ -96,6 +96,11 @@ class ActivationEngine:
         return self._plan.layers
 
     @property
+    def plan(self) -> Plan:
+        """The flattened, topologically ordered plan of layer calls (read-only use)."""
+        return self._plan
+
+    @property
     def layer_names(self) -> list[str]:
         """Names of :attr:`layers`, in order."""
         return [info.name for info in self._plan.layers]

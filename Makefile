@@ -18,7 +18,7 @@ $(PY):
 
 # one stamp per set of extras, redone when pyproject.toml changes
 $(VENV)/.stamp-%: pyproject.toml | $(PY)
-	$(PIP) install -e ".[$(subst +,$(comma),$*)]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP) install -e ".[$(subst +,$(comma),$*)]"
 	$(PY) -c "import cnnviz_widgets" && touch $@
 
 comma := ,

@@ -41,7 +41,8 @@ print(ex.current_activation().shape, "->", ex.current_view().shape)"""),
     ("code", """ex.channel = None           # back to the grid of all channels
 ex.normalization = "layer"  # one colour scale for every channel
 ex.layer = "predictions"    # the last layer is a vector: one bar per digit class
-print("predicted digit:", int(ex.current_activation().argmax()), "true:", int(labels[ex.image_index]))
+predicted = int(ex.current_activation().argmax())
+print("predicted digit:", predicted, "true:", int(labels[ex.image_index]))
 ex.layer = 'conv1'"""),
 ]
 

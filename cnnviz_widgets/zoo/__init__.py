@@ -1,0 +1,33 @@
+"""Models, photos and class names that work offline.
+
+- :func:`digits_cnn` and :func:`digit_samples`: a small CNN trained on MNIST digits,
+  shipped with the package, and held-out digits to show it.
+- :func:`vgg16` / :func:`vgg19`: ``keras.applications`` VGG with ImageNet weights
+  (downloaded by Keras), offline HED weights (VGG16 only) or random weights.
+- :func:`samples`: photos from matplotlib and scikit-image.
+- :func:`imagenet_labels` and :func:`decode_predictions`: the 1,000 ImageNet class
+  names, shipped with the package.
+
+Importing this package is light: Keras loads only when a model is built.
+"""
+
+from __future__ import annotations
+
+from cnnviz_widgets.zoo.digits import DIGIT_LABELS, digit_samples, digits_cnn
+from cnnviz_widgets.zoo.labels import decode_predictions, imagenet_class_index, imagenet_labels
+from cnnviz_widgets.zoo.samples import SAMPLE_NAMES, Sample, samples
+from cnnviz_widgets.zoo.vgg import vgg16, vgg19
+
+__all__ = [
+    "DIGIT_LABELS",
+    "SAMPLE_NAMES",
+    "Sample",
+    "decode_predictions",
+    "digit_samples",
+    "digits_cnn",
+    "imagenet_class_index",
+    "imagenet_labels",
+    "samples",
+    "vgg16",
+    "vgg19",
+]

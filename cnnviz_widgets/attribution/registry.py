@@ -1,0 +1,258 @@
+"""A declarative registry of attribution methods and their parameters.
+
+A panel builds its controls from these specs (captum Insights style): each
+:class:`MethodSpec` names a method, the class that computes it and its parameters
+(:class:`ParamSpec`: kind, default, range, choices). Adding a method is one entry
+in :data:`METHODS`; no new UI code is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .gradcam import GradCAM
+from .maximize import ActivationMaximization, Blur, Jitter, TotalVariation
+from .saliency import Saliency
+
+__all__ = ["METHODS", "MethodSpec", "ParamSpec", "get_method", "register_method"]
+
+ParamKind = Literal["int", "float", "choice", "bool", "layer", "class"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of a method, with what a control needs to offer it.
+
+    Attributes
+    ----------
+    name : str
+        Keyword name used when building (``stage="init"``) or calling the method.
+    label : str
+        Human label for the control.
+    kind : {"int", "float", "choice", "bool", "layer", "class"}
+        ``layer``: a layer name of the model (None = the method's default);
+        ``class``: a class index (None = the predicted class).
+    default : Any
+        Default value.
+    min, max, step : float, optional
+        Range and increment of numeric kinds.
+    choices : tuple
+        Allowed values of ``choice`` parameters.
+    stage : {"init", "call"}
+        Whether the value goes to the constructor or to the call.
+    help : str
+        One-line description (a tooltip).
+    """
+
+    name: str
+    label: str
+    kind: ParamKind
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+    stage: Literal["init", "call"] = "call"
+    help: str = ""
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` converted to this parameter's type; raise ValueError if invalid."""
+        if value is None and self.kind in ("layer", "class"):
+            return None
+        if self.kind == "int" or self.kind == "class":
+            if isinstance(value, bool) or int(value) != value:
+                raise ValueError(f"{self.name} must be an integer, not {value!r}")
+            value = int(value)
+        elif self.kind == "float":
+            value = float(value)
+        elif self.kind == "bool":
+            value = bool(value)
+        elif self.kind == "choice":
+            if value not in self.choices:
+                raise ValueError(f"{self.name} must be one of {self.choices}, not {value!r}")
+        elif self.kind == "layer":
+            value = str(value)
+        if self.kind in ("int", "float", "class"):
+            if self.min is not None and value < self.min:
+                raise ValueError(f"{self.name} must be >= {self.min}, not {value}")
+            if self.max is not None and value > self.max:
+                raise ValueError(f"{self.name} must be <= {self.max}, not {value}")
+        return value
+
+
+def _default_runner(method: Any, image: Any, params: dict[str, Any]) -> Any:
+    return method(image, **params)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """An attribution method as a panel sees it.
+
+    Attributes
+    ----------
+    name : str
+        Registry key.
+    label : str
+        Human label.
+    cls : type
+        The compute class; built as ``cls(model_or_engine, **init_params, **fixed_init)``.
+    params : tuple of ParamSpec
+        The user-facing parameters.
+    output : {"heatmap", "image"}
+        ``heatmap``: a 2-D map over the input (overlay it); ``image``: a synthesised
+        image (``MaximizationResult``).
+    needs_image : bool
+        Whether the method explains a given image.
+    fixed : mapping
+        Call keywords that are fixed for this entry (e.g. ``smooth_samples=0``).
+    runner : callable
+        ``runner(method, image, call_params)`` computes the result.
+    description : str
+        One-line description.
+    """
+
+    name: str
+    label: str
+    cls: type
+    params: tuple[ParamSpec, ...] = ()
+    output: Literal["heatmap", "image"] = "heatmap"
+    needs_image: bool = True
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    runner: Callable[[Any, Any, dict[str, Any]], Any] = _default_runner
+    description: str = ""
+
+    def param(self, name: str) -> ParamSpec:
+        """The :class:`ParamSpec` called ``name``."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.name} has no parameter {name!r}; it has "
+                       f"{[p.name for p in self.params]}")
+
+    def defaults(self) -> dict[str, Any]:
+        """``{name: default}`` of every parameter."""
+        return {p.name: p.default for p in self.params}
+
+    def _split(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        known = {p.name for p in self.params}
+        unknown = set(values) - known
+        if unknown:
+            raise TypeError(f"{self.name} has no parameter(s) {sorted(unknown)}; it has "
+                            f"{sorted(known)}")
+        merged = {**self.defaults(), **values}
+        init: dict[str, Any] = {}
+        call: dict[str, Any] = dict(self.fixed)
+        for p in self.params:
+            (init if p.stage == "init" else call)[p.name] = p.validate(merged[p.name])
+        return init, call
+
+    def build(self, model_or_engine: Any, **values: Any) -> Any:
+        """Build the method object with the ``init`` parameters among ``values``."""
+        init, _ = self._split(values)
+        return self.cls(model_or_engine, **init)
+
+    def run(self, model_or_engine: Any, image: Any = None, **values: Any) -> Any:
+        """Build the method and compute it on ``image`` with ``values`` (defaults elsewhere).
+
+        Returns
+        -------
+        numpy.ndarray or MaximizationResult
+            A heatmap (H, W) for ``output == "heatmap"``, a result for ``"image"``.
+        """
+        init, call = self._split(values)
+        if self.needs_image and image is None:
+            raise ValueError(f"The method {self.name!r} needs an image.")
+        return self.runner(self.cls(model_or_engine, **init), image, call)
+
+
+def _run_maximization(method: Any, image: Any, params: dict[str, Any]) -> Any:
+    params = dict(params)
+    regs: list[Any] = []
+    if params.get("jitter", 0):
+        regs.append(Jitter(params["jitter"]))
+    if params.get("total_variation", 0.0):
+        regs.append(TotalVariation(params["total_variation"]))
+    if params.get("blur_every", 0) and params.get("blur_sigma", 0.0):
+        regs.append(Blur(params["blur_every"], params["blur_sigma"]))
+    for key in ("jitter", "total_variation", "blur_every", "blur_sigma"):
+        params.pop(key, None)
+    if params.get("layer") is None:
+        params.pop("channel", None)
+    elif params.get("channel") is not None:
+        params.pop("target", None)
+    return method(regularizers=regs, **params)
+
+
+_TARGET = ParamSpec("target", "Class", "class", None, min=0,
+                    help="Class to explain; empty = the predicted class.")
+_SEED = ParamSpec("seed", "Seed", "int", 0, min=0, max=2**31 - 1)
+
+METHODS: dict[str, MethodSpec] = {}
+
+
+def register_method(spec: MethodSpec) -> MethodSpec:
+    """Add ``spec`` to :data:`METHODS` (replacing an entry of the same name) and return it."""
+    METHODS[spec.name] = spec
+    return spec
+
+
+register_method(MethodSpec(
+    "saliency", "Saliency (gradient)", Saliency, (_TARGET,),
+    fixed={"smooth_samples": 0},
+    description="|d score / d input|, max over colour channels.",
+))
+register_method(MethodSpec(
+    "smoothgrad", "SmoothGrad", Saliency, (
+        _TARGET,
+        ParamSpec("smooth_samples", "Samples", "int", 20, min=1, max=200, step=1),
+        ParamSpec("noise", "Noise level", "float", 0.15, min=0.0, max=1.0, step=0.01,
+                  help="Noise standard deviation as a fraction of the input's range."),
+        _SEED,
+    ),
+    description="Saliency averaged over noisy copies of the input.",
+))
+register_method(MethodSpec(
+    "gradcam", "Grad-CAM", GradCAM, (
+        ParamSpec("layer", "Layer", "layer", None, stage="init",
+                  help="Spatial layer to explain; empty = the last convolution."),
+        _TARGET,
+    ),
+    fixed={"upsample": True},
+    description="Feature maps weighted by their mean gradient, ReLU, upsampled to the input.",
+))
+register_method(MethodSpec(
+    "activation_maximization", "Activation maximisation", ActivationMaximization, (
+        ParamSpec("layer", "Layer", "layer", None,
+                  help="Layer of the filter; empty = the output (a class)."),
+        ParamSpec("channel", "Filter", "int", 0, min=0),
+        ParamSpec("target", "Class", "class", None, min=0),
+        ParamSpec("steps", "Steps", "int", 200, min=1, max=2000, step=10),
+        ParamSpec("learning_rate", "Learning rate", "float", 0.05, min=1e-4, max=1.0,
+                  step=0.01),
+        ParamSpec("jitter", "Jitter (px)", "int", 2, min=0, max=32),
+        ParamSpec("total_variation", "Total variation", "float", 0.0, min=0.0, max=100.0),
+        ParamSpec("blur_every", "Blur every (steps)", "int", 4, min=0, max=100),
+        ParamSpec("blur_sigma", "Blur sigma (px)", "float", 0.5, min=0.0, max=5.0, step=0.1),
+        _SEED,
+    ),
+    output="image",
+    needs_image=False,
+    runner=_run_maximization,
+    description="Gradient ascent on the input to excite a filter or a class.",
+))
+
+
+def get_method(name: str) -> MethodSpec:
+    """Return the :class:`MethodSpec` called ``name``.
+
+    Raises
+    ------
+    KeyError
+        If there is no such method; the message lists the known ones.
+    """
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise KeyError(f"Unknown attribution method {name!r}; known: {sorted(METHODS)}") from None

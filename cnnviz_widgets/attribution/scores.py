@@ -1,0 +1,109 @@
+"""Score objects: what an attribution method explains or maximises.
+
+A score is a small callable object that maps a batch of values (the model's output,
+or a layer's output) to one number per image, shape ``(batch,)``. It follows
+tf-keras-vis's score objects; any callable with that contract works as ``target=``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ChannelScore", "ClassScore", "Score", "resolve_score"]
+
+#: Maps a backend tensor of shape (batch, ...) to a tensor of shape (batch,).
+Score = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """The output for one class: ``output[:, index]``.
+
+    Parameters
+    ----------
+    index : int
+        Index of the class in the model's output vector.
+    """
+
+    index: int
+
+    def __call__(self, output: Any) -> Any:
+        import tensorflow as tf
+
+        output = tf.convert_to_tensor(output)
+        if output.shape.rank != 2:
+            output = tf.reshape(output, (tf.shape(output)[0], -1))
+        size = output.shape[-1]
+        if size is not None and not -size <= self.index < size:
+            raise IndexError(
+                f"Class index {self.index} is out of range: the output has {size} classes "
+                f"(0 to {size - 1})."
+            )
+        return output[:, self.index]
+
+
+@dataclass(frozen=True)
+class ChannelScore:
+    """The mean of one channel of a layer's output over its spatial positions.
+
+    For a vector output (a dense layer) this is simply the value of one unit.
+
+    Parameters
+    ----------
+    channel : int
+        Index on the last (channel) axis.
+    """
+
+    channel: int
+
+    def __call__(self, value: Any) -> Any:
+        import tensorflow as tf
+
+        value = tf.convert_to_tensor(value)
+        size = value.shape[-1]
+        if size is not None and not -size <= self.channel < size:
+            raise IndexError(
+                f"Channel {self.channel} is out of range: the layer has {size} channels "
+                f"(0 to {size - 1})."
+            )
+        picked = value[..., self.channel]
+        axes = list(range(1, picked.shape.rank))
+        return tf.reduce_mean(picked, axis=axes) if axes else picked
+
+
+def resolve_score(target: Any, output: Any | None = None) -> Callable[[Any], Any]:
+    """Turn ``target`` (None, a class index or a score callable) into a score callable.
+
+    Parameters
+    ----------
+    target : None, int or callable
+        ``None`` picks the top class of ``output`` (which must then be given); an int
+        is a class index; a callable is returned unchanged.
+    output : array or tensor, optional
+        The model's output for the image, shape (1, classes); needed when ``target``
+        is None.
+
+    Returns
+    -------
+    callable
+        A score mapping a batch of outputs to shape ``(batch,)``.
+    """
+    import numpy as np
+
+    if target is None:
+        if output is None:
+            raise ValueError("target=None needs the model output to find the top class")
+        flat = np.asarray(output).reshape(np.shape(output)[0], -1)
+        return ClassScore(int(np.argmax(flat[0])))
+    if isinstance(target, bool):
+        raise TypeError("target must be None, a class index or a score callable, not a bool")
+    if isinstance(target, (int, np.integer)):
+        return ClassScore(int(target))
+    if callable(target):
+        return target
+    raise TypeError(
+        f"target must be None (top class), an int (class index) or a callable score such as "
+        f"ClassScore(3); got {type(target).__name__}."
+    )

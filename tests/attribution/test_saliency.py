@@ -1,0 +1,95 @@
+"""Saliency equals a float64 finite-difference gradient; SmoothGrad is seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz_widgets.attribution import ClassScore, Saliency
+from cnnviz_widgets.testing import tiny_cnn
+
+from .helpers import copy_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_cnn()
+
+
+def _image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(20, 235, (8, 8)).astype(np.float32)
+
+
+def _fd_gradient(model64, x: np.ndarray, index: int, h: float) -> np.ndarray:
+    """Central differences of output[index] with respect to every input value, float64."""
+    base = x.astype(np.float64)
+    n = base.size
+    plus = np.repeat(base, n, axis=0).reshape(n, -1)
+    minus = plus.copy()
+    plus[np.arange(n), np.arange(n)] += h
+    minus[np.arange(n), np.arange(n)] -= h
+    shape = (n, *base.shape[1:])
+    f_plus = np.asarray(model64(plus.reshape(shape), training=False))[:, index]
+    f_minus = np.asarray(model64(minus.reshape(shape), training=False))[:, index]
+    return ((f_plus - f_minus) / (2 * h)).reshape(base.shape[1:])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_saliency_equals_finite_difference(model, seed):
+    model64 = copy_model(tiny_cnn, model, dtype="float64")
+    sal = Saliency(model, logits=False)
+    image = _image(seed)
+    x = sal.engine.prepare(image)
+    top = int(np.argmax(model(x)))
+    fd = _fd_gradient(model64, x, top, 1e-5)
+    fd_half = _fd_gradient(model64, x, top, 5e-6)
+    # no ReLU / max-pool kink within the step: both step sizes agree to float64 precision
+    np.testing.assert_allclose(fd, fd_half, rtol=1e-6, atol=1e-10)
+    expected = np.abs(fd[..., 0])
+    got = sal(image)
+    assert got.shape == (8, 8) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=2e-4, atol=1e-7 * expected.max())
+    # target=None is the top class, an int and a ClassScore give the same map
+    np.testing.assert_array_equal(sal(image, target=top), got)
+    np.testing.assert_array_equal(sal(image, target=ClassScore(top)), got)
+
+
+def test_saliency_other_class_differs(model):
+    sal = Saliency(model, logits=False)
+    image = _image(0)
+    assert not np.allclose(sal(image, target=0), sal(image, target=1))
+
+
+def test_logits_equal_a_linear_head_copy(model):
+    linear = copy_model(tiny_cnn, model, linear_head=True)
+    image = _image(3)
+    got = Saliency(model)(image, target=2)
+    want = Saliency(linear, logits=False)(image, target=2)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
+    # the model's softmax is back in place afterwards
+    assert model.layers[-1].activation.__name__ == "softmax"
+    out = np.asarray(model(Saliency(model).engine.prepare(image)))
+    assert np.isclose(out.sum(), 1.0, atol=1e-5)
+
+
+def test_smoothgrad_is_seeded_and_reduces_to_saliency_without_noise(model):
+    sal = Saliency(model)
+    image = _image(4)
+    a = sal(image, smooth_samples=6, noise=0.2, seed=7)
+    b = sal(image, smooth_samples=6, noise=0.2, seed=7)
+    c = sal(image, smooth_samples=6, noise=0.2, seed=8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_allclose(sal(image, smooth_samples=5, noise=0.0), sal(image), rtol=1e-5)
+    norm = sal(image, smooth_samples=3, normalize=True)
+    assert norm.max() == pytest.approx(1.0) and norm.min() >= 0
+
+
+def test_bad_arguments(model):
+    sal = Saliency(model)
+    with pytest.raises(ValueError):
+        sal(_image(0), smooth_samples=-1)
+    with pytest.raises(TypeError):
+        sal(_image(0), target=True)
+    with pytest.raises(TypeError):
+        sal(_image(0), target="cat")

@@ -1,0 +1,312 @@
+"""FilterExplorer: the learned kernels of a convolution layer, paged, with dead filters."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+from traitlets import Int, Unicode, observe, validate
+
+from ..colour.colormaps import apply_colormap
+from ..engine.activations import ActivationEngine
+from ..errors import CnnvizError, InvalidSettingError, SelectionOutOfRangeError
+from ..render.filters import filter_mosaic, rgb_mosaic
+from ..render.image import encode_png
+from ..weights.dead import dead_filters
+from ..weights.filters import conv_filters, filter_grid, kernel_layers, rgb_filters
+from .controls import ErrorBox
+
+__all__ = ["FilterExplorer"]
+
+
+class FilterExplorer(w.VBox):
+    """Panel that shows the learned filters of a convolution layer.
+
+    Each row is one filter; its input channels sit side by side, normalised to 0-1
+    per filter or over the whole layer. A first layer with 3 input channels can also
+    be shown as RGB colour patches. Large layers are paged. ``filter`` selects one
+    filter; with a linked :class:`FeatureMapExplorer` the "feature map" button shows
+    that filter's channel there, and the explorer's channel can be pulled back here.
+
+    Parameters
+    ----------
+    model : keras.Model, ActivationEngine or FeatureMapExplorer
+        Where the filters come from. A FeatureMapExplorer is linked (same engine).
+    layer : str, optional
+        The convolution layer to show first (default: the first one).
+    images : sequence, optional
+        Images scanned for dead filters (default: the linked explorer's images).
+    per_page : int
+        Filters per page (rows).
+    channels_shown : int
+        Input channels shown per filter (columns), e.g. 6 as in "first 6 filters x 3 channels".
+    """
+
+    layer = Unicode("")
+    filter = Int(0)
+    page = Int(0)
+    mode = Unicode("filter")
+    view = Unicode("channels")
+
+    def __init__(self, model: Any, layer: str | None = None, *, images: Any = None,
+                 per_page: int = 16, channels_shown: int = 8, colormap: str = "gray") -> None:
+        super().__init__()
+        self.add_class("cnnviz-filters")
+        self.explorer = None
+        if hasattr(model, "engine") and hasattr(model, "current_activation"):
+            self.explorer = model
+            self.engine = model.engine
+            images = images if images is not None else model.images
+        elif isinstance(model, ActivationEngine):
+            self.engine = model
+        else:
+            self.engine = ActivationEngine(model)
+        self.images = list(images) if images is not None else []
+        self.per_page = int(per_page)
+        self.channels_shown = int(channels_shown)
+        self.colormap = colormap
+        self.render_count = 0
+        self.dead: dict[str, Any] = {}
+        self._bank = None
+        self._view2d: np.ndarray | None = None
+        self._syncing = False
+        self._conv_layers = kernel_layers(self.engine)
+        if not self._conv_layers:
+            raise CnnvizError("This model has no convolution layers, so there are no "
+                              "filters to show.")
+        self._build()
+        self.layer = layer or self._conv_layers[0]
+
+    # -- public ------------------------------------------------------------------------
+    @property
+    def bank(self):
+        """The :class:`~cnnviz_widgets.weights.filters.FilterBank` of the current layer."""
+        return self._bank
+
+    def current_view(self) -> np.ndarray:
+        """The array on screen: (rows, cols) floats in [0, 1] with NaN gaps, or RGB uint8."""
+        return self._view2d
+
+    def filters_on_page(self) -> list[int]:
+        """Indices of the filters shown on the current page."""
+        n = self._bank.n_filters
+        start = self.page * self.per_page
+        return list(range(start, min(n, start + self.per_page)))
+
+    def scan_dead_filters(self) -> Any:
+        """Find dead filters of the current layer over ``images`` (progress shown)."""
+        if not self.images:
+            self._errors.show("No images to scan: pass images=[...] to find dead filters "
+                              "from activations (weights are checked anyway).")
+        self._progress.layout.display = None
+
+        def progress(done: int, total: int) -> None:
+            self._progress.max = max(total, 1)
+            self._progress.value = done
+
+        try:
+            report = dead_filters(self.engine, self.layer, self.images, progress=progress)
+        except CnnvizError as error:
+            self._errors.show(str(error))
+            return None
+        self.dead[self.layer] = report
+        self._render()
+        return report
+
+    def show_feature_map(self) -> None:
+        """Show the selected filter's output channel in the linked feature-map explorer."""
+        if self.explorer is None:
+            self._errors.show("No feature-map explorer is linked: create this panel with "
+                              "FilterExplorer(explorer) to jump between them.")
+            return
+        with self.explorer._batch():
+            self.explorer.layer = self.layer
+            self.explorer.channel = self.filter
+
+    def follow_explorer(self) -> None:
+        """Select the filter behind the linked explorer's current layer and channel."""
+        if self.explorer is None or self.explorer.channel is None:
+            return
+        if self.explorer.layer in self._conv_layers:
+            self.layer = self.explorer.layer
+            self.filter = self.explorer.channel
+
+    # -- validation and reactions ------------------------------------------------------
+    @validate("layer")
+    def _valid_layer(self, proposal: dict) -> str:
+        name = proposal["value"]
+        if name not in self._conv_layers:
+            error = InvalidSettingError(
+                f"{name!r} has no convolution kernel. Layers with filters: "
+                + ", ".join(self._conv_layers[:12]) + ("..." if len(self._conv_layers) > 12
+                                                       else "")
+            )
+            self._errors.show(str(error))
+            raise error
+        return name
+
+    @validate("filter")
+    def _valid_filter(self, proposal: dict) -> int:
+        value = proposal["value"]
+        n = self._bank.n_filters if self._bank is not None else 1
+        if not 0 <= value < n:
+            error = SelectionOutOfRangeError(
+                f"Filter {value} does not exist: {self.layer!r} has {n} filters (0 to {n - 1})."
+            )
+            self._errors.show(str(error))
+            raise error
+        return value
+
+    @validate("mode")
+    def _valid_mode(self, proposal: dict) -> str:
+        if proposal["value"] not in ("filter", "layer"):
+            raise InvalidSettingError("mode must be 'filter' (each filter 0-1) or 'layer' "
+                                      "(one scale for the layer).")
+        return proposal["value"]
+
+    @validate("view")
+    def _valid_view(self, proposal: dict) -> str:
+        if proposal["value"] not in ("channels", "rgb"):
+            raise InvalidSettingError("view must be 'channels' or 'rgb'.")
+        return proposal["value"]
+
+    @observe("layer")
+    def _on_layer(self, change: dict) -> None:
+        self._bank = conv_filters(self.engine, self.layer)
+        self._syncing = True
+        try:
+            self.filter = min(self.filter, self._bank.n_filters - 1)
+            self.page = min(self.page, self._pages() - 1)
+            if self._bank.n_channels != 3 and self.view == "rgb":
+                self.view = "channels"
+        finally:
+            self._syncing = False
+        self._render()
+
+    @observe("filter")
+    def _on_filter(self, change: dict) -> None:
+        page = self.filter // self.per_page
+        if page != self.page:
+            self.page = page  # redraws
+        elif not self._syncing:
+            self._render()
+
+    @observe("page", "mode", "view")
+    def _on_other(self, change: dict) -> None:
+        if not self._syncing:
+            self._render()
+
+    def _pages(self) -> int:
+        return max(1, -(-self._bank.n_filters // self.per_page))
+
+    # -- drawing -----------------------------------------------------------------------
+    def _render(self) -> None:
+        if self._bank is None:
+            return
+        self.render_count += 1
+        try:
+            filters = self.filters_on_page()
+            if self.view == "rgb" and self._bank.n_channels == 3:
+                patches = rgb_filters(self._bank, filters=filters, mode=self.mode)
+                rgb = rgb_mosaic(patches, columns=8)
+                self._view2d = rgb
+            else:
+                channels = range(min(self.channels_shown, self._bank.n_channels))
+                grid = filter_grid(self._bank, filters=filters, channels=channels,
+                                   mode=self.mode)
+                view = filter_mosaic(grid)
+                self._view2d = view
+                rgb = apply_colormap(view, self.colormap)
+            self._image.value = encode_png(rgb)
+            self._caption.value = self._caption_html(filters)
+            self._errors.clear()
+        except CnnvizError as error:
+            self._errors.show(str(error))
+        self._sync_controls()
+
+    def _caption_html(self, filters: list[int]) -> str:
+        bank = self._bank
+        kh, kw = bank.kernel_size
+        dead = self.dead.get(self.layer)
+        dead_set = set(int(i) for i in dead.indices) if dead is not None else set()
+        rows = []
+        for f in filters:
+            bias = "" if bank.biases is None else f"{bank.biases[f]:+.3f}"
+            mark = ' style="color:#c0392b;font-weight:bold"' if f in dead_set else ""
+            chosen = " &larr;" if f == self.filter else ""
+            rows.append(f"<tr{mark}><td>{f}</td><td>{bias}</td>"
+                        f"<td>{'dead' if f in dead_set else ''}{chosen}</td></tr>")
+        shown_c = min(self.channels_shown, bank.n_channels)
+        summary = (f"{html.escape(self.layer)}: {bank.n_filters} filters of "
+                   f"{kh}x{kw}x{bank.n_channels}; page {self.page + 1} of {self._pages()}; "
+                   f"rows = filters {filters[0]}-{filters[-1]}, columns = input channels "
+                   f"0-{shown_c - 1}")
+        if dead is not None:
+            summary += f"; dead: {len(dead_set)} of {bank.n_filters} ({dead.fraction:.0%})"
+        return (f'<div class="cnnviz-filter-caption">{summary}</div>'
+                '<table style="font-size:11px"><tr><th>filter</th><th>bias</th><th></th></tr>'
+                + "".join(rows) + "</table>")
+
+    # -- controls ----------------------------------------------------------------------
+    def _build(self) -> None:
+        self._errors = ErrorBox()
+        self._layer_dd = w.Dropdown(options=self._conv_layers, description="Layer")
+        self._layer_dd.add_class("cnnviz-filter-layer")
+        self._page_slider = w.IntSlider(min=0, max=0, description="Page",
+                                        continuous_update=False)
+        self._filter_slider = w.IntSlider(min=0, max=0, description="Filter")
+        self._filter_slider.add_class("cnnviz-filter-index")
+        self._mode_tb = w.ToggleButtons(options=[("per filter", "filter"), ("per layer", "layer")],
+                                        description="Scale")
+        self._view_tb = w.ToggleButtons(options=[("channels", "channels"), ("RGB", "rgb")],
+                                        description="Show")
+        self._scan = w.Button(description="Find dead filters", icon="search")
+        self._progress = w.IntProgress(min=0, max=1, layout=w.Layout(display="none"))
+        self._jump = w.Button(description="Show its feature map", icon="arrow-right")
+        self._image = w.Image(format="png")
+        self._image.add_class("cnnviz-filter-view")
+        self._caption = w.HTML()
+
+        def link(control: w.Widget, name: str) -> None:
+            def handler(change: dict) -> None:
+                if not self._syncing:
+                    try:
+                        setattr(self, name, change["new"])
+                    except CnnvizError:
+                        pass
+
+            control.observe(handler, names="value")
+
+        link(self._layer_dd, "layer")
+        link(self._page_slider, "page")
+        link(self._filter_slider, "filter")
+        link(self._mode_tb, "mode")
+        link(self._view_tb, "view")
+        self._scan.on_click(lambda _: self.scan_dead_filters())
+        self._jump.on_click(lambda _: self.show_feature_map())
+        self.children = [
+            w.HBox([self._layer_dd, self._mode_tb]),
+            w.HBox([self._page_slider, self._filter_slider, self._view_tb]),
+            w.HBox([self._scan, self._progress, self._jump]),
+            self._errors,
+            self._image,
+            self._caption,
+        ]
+
+    def _sync_controls(self) -> None:
+        self._syncing = True
+        try:
+            with self.hold_sync():
+                self._layer_dd.value = self.layer
+                self._page_slider.max = self._pages() - 1
+                self._page_slider.value = self.page
+                self._filter_slider.max = self._bank.n_filters - 1
+                self._filter_slider.value = self.filter
+                self._mode_tb.value = self.mode
+                self._view_tb.value = self.view
+                self._view_tb.layout.display = None if self._bank.n_channels == 3 else "none"
+                self._jump.layout.display = None if self.explorer is not None else "none"
+        finally:
+            self._syncing = False

@@ -1,0 +1,252 @@
+"""The feature-map explorer without a browser: traits, controls, views, errors, counters."""
+
+from __future__ import annotations
+
+import io
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz_widgets import FeatureMapExplorer, explore
+from cnnviz_widgets.errors import (
+    CnnvizError,
+    InvalidSettingError,
+    LayerNotFoundError,
+    SelectionOutOfRangeError,
+)
+from cnnviz_widgets.testing import digits_like_cnn, nested_backbone_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return digits_like_cnn()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
+
+
+@pytest.fixture
+def ex(model, digits):
+    return explore(model, digits, include_samples=False)
+
+
+def _oracle(model, name, ex):
+    x = ex.engine.prepare(ex.images[ex.image_index])
+    return keras.Model(model.inputs, model.get_layer(name).output)(x).numpy()[0]
+
+
+def _minmax(a):
+    lo, hi = a.min(), a.max()
+    return np.zeros_like(a) if hi == lo else (a - lo) / (hi - lo)
+
+
+def test_the_stack_becomes_one_image_per_row(ex, digits):
+    assert len(ex.images) == len(digits)
+    assert ex.layer == "conv1"  # the first convolution by default
+
+
+def test_single_channel_view_is_the_min_max_of_the_oracle_activation(model, ex):
+    ex.layer = "conv2"
+    ex.image_index = 3
+    ex.channel = 7
+    expected = _oracle(model, "conv2", ex)[..., 7]
+    np.testing.assert_allclose(ex.current_activation(), _oracle(model, "conv2", ex),
+                               rtol=1e-5, atol=1e-6)
+    view = ex.current_view()
+    assert view.shape == expected.shape
+    np.testing.assert_allclose(view, _minmax(expected), atol=1e-5)
+
+
+def test_layer_normalization_shares_one_scale_over_channels(model, ex):
+    ex.layer = "conv1"
+    ex.normalization = "layer"
+    ex.channel = 4
+    act = _oracle(model, "conv1", ex)
+    lo, hi = act.min(), act.max()
+    np.testing.assert_allclose(ex.current_view(), (act[..., 4] - lo) / (hi - lo), atol=1e-5)
+
+
+def test_grid_shows_every_channel_with_gaps(ex):
+    ex.layer = "conv1"
+    ex.channel = None
+    view = ex.current_view()
+    assert ex.shown_channels() == list(range(32))
+    finite = np.isfinite(view)
+    assert finite.sum() == 32 * 26 * 26  # every tile, nothing else
+    assert np.nanmin(view) >= 0 and np.nanmax(view) <= 1
+
+
+def test_grids_with_many_channels_are_paged(ex):
+    ex.layer = "conv3"  # 128 channels, 64 per page
+    ex.channel = None
+    assert len(ex.shown_channels()) == 64
+    ex.page = 1
+    assert ex.shown_channels() == list(range(64, 128))
+    ex.channel_order = "max"
+    maxima = ex.current_activation().max(axis=(0, 1))
+    shown = ex.shown_channels()
+    assert np.all(np.diff(maxima[shown]) <= 1e-6)
+    assert "page 2 of 2" in ex._caption.value
+
+
+def test_channel_normalization_colormap_moves_never_call_the_model(ex):
+    ex.layer = "conv2"
+    evaluations = ex.engine.stats.layer_evaluations
+    requests = ex.engine.stats.cache_hits + ex.engine.stats.cache_misses
+    before = ex.render_count
+    for channel in range(10):
+        ex.channel = channel
+    for mode in ("layer", "standardize", "signed", "channel"):
+        ex.normalization = mode
+    for cmap in ("magma", "gray", "viridis"):
+        ex.colormap = cmap
+    ex.channel = None
+    ex.channel_order = "mean"
+    assert ex.engine.stats.layer_evaluations == evaluations
+    assert ex.engine.stats.cache_hits + ex.engine.stats.cache_misses == requests
+    assert ex.render_count - before == 10 + 4 + 3 + 2  # one redraw per change
+
+
+def test_a_layer_change_asks_the_engine_once_and_redraws_once(ex):
+    ex.channel = 31
+    before = ex.render_count
+    misses = ex.engine.stats.cache_misses
+    ex.layer = "pool3"  # 128 channels: channel 31 stays
+    assert ex.render_count - before == 1
+    assert ex.engine.stats.cache_misses - misses == 1
+    ex.layer = "conv1"
+    ex.channel = 31
+    before = ex.render_count
+    ex.layer = "dense1"
+    assert ex.render_count - before == 1
+
+
+def test_a_channel_beyond_the_new_layer_falls_back_to_the_grid(ex):
+    ex.layer = "conv3"
+    ex.channel = 100
+    ex.layer = "conv1"  # 32 channels
+    assert ex.channel is None
+
+
+def test_front_end_messages_drive_the_traits(ex):
+    names = [value for _, value in ex._layer_dd.options]
+    ex._layer_dd.set_state({"index": names.index("conv2")})
+    assert ex.layer == "conv2"
+    ex._channel_slider.set_state({"value": 9})
+    assert ex.channel == 9
+    ex._mode.set_state({"index": 0})
+    assert ex.channel is None
+    ex._norm.set_state({"index": 1})
+    assert ex.normalization == "layer"
+    ex._image_tb.set_state({"index": 2})
+    assert ex.image_index == 2
+
+
+def test_traits_set_from_python_update_the_controls(ex):
+    ex.layer = "conv3"
+    ex.channel = 12
+    ex.normalization = "signed"
+    assert ex._layer_dd.value == "conv3"
+    assert ex._channel_slider.value == 12 and ex._channel_slider.max == 127
+    assert ex._norm.value == "signed"
+    assert ex._mode.value == "one"
+
+
+def test_vector_layers_show_bars_with_top_classes(model, digits):
+    ex = explore(model, digits, include_samples=False, class_names=[f"digit {i}" for i in range(10)])
+    ex.layer = "predictions"
+    assert ex.current_view().shape == (1, 10)
+    probs = ex.current_activation()
+    best = int(np.argmax(probs))
+    assert f"digit {best}" in ex._colorbar.value
+    assert ex._image.value[:4] == b"\x89PNG"
+
+
+def test_errors_show_in_the_panel_and_the_panel_keeps_working(ex):
+    with pytest.raises(LayerNotFoundError, match="conv2"):
+        ex.layer = "conv_2"
+    assert "conv_2" in ex._errors.value and ex._errors.layout.display != "none"
+    assert ex.layer == "conv1"
+    ex.layer = "conv2"
+    assert ex._errors.value == ""
+    with pytest.raises(SelectionOutOfRangeError, match="0 to 63"):
+        ex.channel = 64
+    with pytest.raises(SelectionOutOfRangeError):
+        ex.image_index = 99
+    with pytest.raises(InvalidSettingError, match="standardize"):
+        ex.normalization = "zscore"
+    with pytest.raises(InvalidSettingError):
+        ex.colormap = "not-a-map"
+    ex.channel = 3
+    assert ex.current_view().shape == (11, 11)
+
+
+def test_a_bad_upload_is_reported_and_a_good_one_is_added(ex):
+    junk = {"name": "notes.txt", "type": "text/plain", "size": 4, "last_modified": 0,
+            "content": memoryview(b"junk")}
+    ex._upload.set_state({"value": [junk]})  # as the front end sends it
+    assert "notes.txt" in ex._errors.value
+    buffer = io.BytesIO()
+    Image.new("L", (40, 40), 255).save(buffer, format="PNG")
+    good = {"name": "white.png", "type": "image/png", "size": len(buffer.getvalue()),
+            "last_modified": 0, "content": memoryview(buffer.getvalue())}
+    count = len(ex.images)
+    ex._upload.set_state({"value": [good]})
+    assert len(ex.images) == count + 1 and ex.image_index == count
+    assert ex._errors.value == ""
+
+
+def test_many_images_get_an_index_slider(model):
+    stack = np.zeros((40, 28, 28), np.uint8)
+    ex = explore(model, stack, include_samples=False)
+    assert ex._image_slider.layout.display is None
+    ex._image_slider.set_state({"value": 33})
+    assert ex.image_index == 33
+
+
+def test_samples_come_after_the_given_images(model, digits):
+    ex = explore(model, digits[:2])
+    assert len(ex.images) > 2
+    assert ex.images[0] is not None and np.array_equal(ex.images[1], digits[1])
+
+
+def test_nested_layers_are_indented_and_selectable():
+    ex = explore(nested_backbone_model(), np.zeros((32, 32, 3), np.uint8), include_samples=False)
+    labels = dict((v, k) for k, v in ex._layer_dd.options)
+    assert labels["backbone/block/conv"].startswith("\u00a0" * 6)
+    assert "16x16x8" in labels["backbone/block/conv"]
+    ex.layer = "backbone/block/conv"
+    assert ex.current_view().shape[0] > 0
+
+
+def test_save_writes_a_matplotlib_png(ex, tmp_path):
+    ex.layer = "conv2"
+    ex.save(tmp_path / "view.png")
+    image = Image.open(tmp_path / "view.png")
+    assert image.size[0] > 200
+
+
+def test_bqplot_backend_updates_in_place_and_a_click_selects_the_channel(ex):
+    ex.backend = "bqplot"
+    view = ex._bq_view
+    figure = view.widget
+    ex.layer = "conv2"
+    first = view.image_bytes
+    ex.normalization = "layer"
+    assert view.widget is figure and view.image_bytes != first
+    layout = ex._rendered.layout
+    y, x = layout.cell_origin(layout.channels.index(5))
+    view.simulate_click(y + 1, x + 1)
+    assert ex.channel == 5
+    ex.backend = "matplotlib"
+    assert ex._view_box.children == (ex._image,)
+
+
+def test_an_empty_image_list_without_samples_is_a_clear_error(model):
+    with pytest.raises(CnnvizError, match="no images"):
+        FeatureMapExplorer(model, [], include_samples=False)

@@ -1,0 +1,83 @@
+"""The filter explorer: pages, exact tiles, dead filters, the jump to feature maps."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from cnnviz_widgets import explore
+from cnnviz_widgets.errors import InvalidSettingError, SelectionOutOfRangeError
+from cnnviz_widgets.widgets.filters import FilterExplorer
+
+
+@pytest.fixture(scope="module")
+def known_model():
+    """A first layer with 3 input channels and 20 filters with known kernels."""
+    inp = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(20, 2, activation="relu", name="conv")
+    out = keras.layers.Conv2D(4, 1, name="mix")(conv(inp))
+    model = keras.Model(inp, out)
+    kernel = np.arange(2 * 2 * 3 * 20, dtype=np.float32).reshape(2, 2, 3, 20) / 100.0
+    kernel[..., 7] = -1.0  # never fires on non-negative inputs
+    bias = np.zeros(20, np.float32)
+    bias[7] = -1.0
+    conv.set_weights([kernel, bias])
+    return model
+
+
+def test_tiles_are_the_kernels_normalised_per_filter(known_model):
+    panel = FilterExplorer(known_model, per_page=4, channels_shown=3)
+    view = panel.current_view()
+    kernel = panel.bank.kernels
+    f0 = kernel[..., 0]
+    expected = (f0 - f0.min()) / (f0.max() - f0.min())
+    # first row, first tile: 2x2 kernel upscaled x12 into a 24 px cell after a 2 px pad
+    tile = view[2:26, 2:26]
+    np.testing.assert_allclose(tile[::12, ::12], expected[..., 0], atol=1e-6)
+    second_channel = view[2:26, 28:52]
+    np.testing.assert_allclose(second_channel[::12, ::12], expected[..., 1], atol=1e-6)
+    assert np.isnan(view[0, 0])
+
+
+def test_pages_and_filter_selection(known_model):
+    panel = FilterExplorer(known_model, per_page=4)
+    assert panel.filters_on_page() == [0, 1, 2, 3]
+    panel.filter = 9
+    assert panel.page == 2 and panel.filters_on_page() == [8, 9, 10, 11]
+    panel._page_slider.set_state({"value": 4})
+    assert panel.filters_on_page() == [16, 17, 18, 19]
+    with pytest.raises(SelectionOutOfRangeError, match="20 filters"):
+        panel.filter = 20
+    assert "20 filters" in panel._errors.value
+
+
+def test_rgb_view_of_a_three_channel_first_layer(known_model):
+    panel = FilterExplorer(known_model, per_page=8)
+    panel.view = "rgb"
+    rgb = panel.current_view()
+    assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+    panel.layer = "mix"  # 20 input channels: no RGB view
+    assert panel.view == "channels"
+    with pytest.raises(InvalidSettingError):
+        panel.layer = "not_a_conv"
+
+
+def test_dead_filter_scan_marks_the_planted_filter(known_model):
+    images = [np.random.default_rng(i).integers(0, 256, (8, 8, 3), np.uint8) for i in range(4)]
+    panel = FilterExplorer(known_model, images=images, per_page=8)
+    report = panel.scan_dead_filters()
+    assert 7 in report.indices.tolist()
+    assert "dead: 1 of 20" in panel._caption.value
+    assert panel._progress.value == panel._progress.max
+
+
+def test_jump_between_filters_and_feature_maps(known_model):
+    ex = explore(known_model, np.zeros((8, 8, 3), np.uint8), include_samples=False)
+    panel = FilterExplorer(ex)
+    panel.filter = 5
+    panel.show_feature_map()
+    assert ex.layer == "conv" and ex.channel == 5
+    ex.channel = 11
+    panel.follow_explorer()
+    assert panel.filter == 11

@@ -286,7 +286,7 @@ class ActivationMaximization:
 
         def evaluate(x: Any) -> Any:
             out, values = self.engine.forward(to_model(x), layers=[] if layer is None else
-                                              [layer])
+                                              [layer], stop_at_layers=layer is not None)
             return tf.reduce_sum(score(out if layer is None else values[layer]))
 
         def start(amplitude: float) -> np.ndarray:

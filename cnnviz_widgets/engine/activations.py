@@ -228,7 +228,8 @@ class ActivationEngine:
         return np.concatenate(chunks, axis=0)
 
     def forward(self, batch: Any, layers: Sequence[str] = (),
-                on_value: Callable[[str, Any], Any] | None = None) -> tuple[Any, dict[str, Any]]:
+                on_value: Callable[[str, Any], Any] | None = None,
+                stop_at_layers: bool = False) -> tuple[Any, dict[str, Any]]:
         """Run the whole model on ``batch`` as backend tensors, without the cache.
 
         This is the hook for gradient-based methods: values stay backend tensors, so a
@@ -245,10 +246,13 @@ class ActivationEngine:
             Called as ``on_value(name, value)`` for each layer in ``layers`` as soon as
             it is computed; if it returns a value, that value replaces the layer's
             output downstream (e.g. a watched or perturbed tensor).
+        stop_at_layers : bool
+            Run only what ``layers`` need, not the rest of the model; ``output`` is then
+            None. Optimising a filter of an early layer then costs only its prefix.
 
         Returns
         -------
-        output : tensor
+        output : tensor or None
             The model's (first) output.
         values : dict
             ``{name: tensor}`` for the requested ``layers``.
@@ -268,9 +272,10 @@ class ActivationEngine:
                     values[k] = v = replaced
             found[name] = v
 
-        order = self._needed(list(plan.output_keys), lambda k: False)
+        targets = list(wanted) if stop_at_layers else list(plan.output_keys)
+        order = self._needed(targets, lambda k: False)
         self._run(values, order, on_output=visit)
-        return values[plan.output_keys[0]], found
+        return (None if stop_at_layers else values[plan.output_keys[0]]), found
 
     def clear_cache(self) -> None:
         """Drop every cached activation (counters other than the bytes are kept)."""

@@ -249,6 +249,50 @@ class FeatureMapExplorer(w.VBox):
             self.image_index = index
         return index
 
+    def explain_channel(self, steps: int = 64) -> tuple[np.ndarray, Any]:
+        """Show the current channel's heatmap over the input and what excites it most.
+
+        Returns the overlay (uint8 RGB) and the activation-maximisation result. This is
+        what the "Explain channel" button does; it runs the model (gradient ascent).
+        """
+        from ..attribution.maximize import ActivationMaximization
+        from ..attribution.overlay import activation_heatmap, overlay
+        from ..render.image import encode_png, upscale_nearest
+
+        if self.channel is None:
+            raise self._fail(SelectionOutOfRangeError(
+                "Pick one channel first (the Channel slider); the grid shows many channels."))
+        activation = self.current_activation()
+        if activation.ndim != 3:
+            raise self._fail(LayerNotViewableError(
+                f"{self.layer!r} has no spatial maps to lay over the input."))
+        pixels = self.engine.pixels(self._images[self.image_index])
+        heat = overlay(pixels, activation_heatmap(activation, self.channel), alpha=0.5)
+        self._insight_progress.layout.display = None
+
+        def progress(step: int, total: int) -> None:
+            self._insight_progress.max = max(total, 1)
+            self._insight_progress.value = step
+
+        result = ActivationMaximization(self.engine)(self.layer, channel=self.channel,
+                                                     steps=steps, progress=progress)
+        self._insight_heat.value = encode_png(upscale_nearest(heat, min_side=160))
+        self._insight_max.value = encode_png(upscale_nearest(
+            np.asarray(result.image) if np.asarray(result.image).shape[-1] == 3
+            else np.repeat(np.asarray(result.image).reshape(*result.image.shape[:2], 1), 3, 2),
+            min_side=160))
+        self._insight_caption.value = html.escape(
+            f"{self.layer} channel {self.channel}: left, where it fires on this image; right, "
+            f"an input made to excite it ({result.initial:.3g} -> {result.final:.3g}).")
+        self._insight.layout.display = None
+        return heat, result
+
+    def _on_explain_click(self, _: Any) -> None:
+        try:
+            self.explain_channel()
+        except CnnvizError as error:
+            self._errors.show(str(error))
+
     def save(self, path: str | os.PathLike, dpi: int = 100) -> None:
         """Save the current view as a matplotlib figure (title, colour bar, channel numbers)."""
         from ..render.mpl import feature_figure, vector_figure
@@ -558,6 +602,19 @@ class FeatureMapExplorer(w.VBox):
         self._caption = w.HTML()
         self._caption.add_class("cnnviz-caption")
         self._view_box = w.Box([self._image])
+        self._explain = w.Button(description="Explain channel", icon="lightbulb-o",
+                                 tooltip="Heatmap of this channel over the input, and the "
+                                         "input that excites it most")
+        self._explain.add_class("cnnviz-explain")
+        self._explain.on_click(self._on_explain_click)
+        self._insight_heat = w.Image(format="png")
+        self._insight_max = w.Image(format="png")
+        self._insight_caption = w.HTML()
+        self._insight_progress = w.IntProgress(min=0, max=1, layout=w.Layout(display="none"))
+        self._insight = w.VBox([self._insight_caption, self._insight_progress,
+                                w.HBox([self._insight_heat, self._insight_max])],
+                               layout=w.Layout(display="none"))
+        self._insight.add_class("cnnviz-insight")
 
         self._layer_dd.observe(self._from_layer, names="value")
         self._mode.observe(self._from_mode, names="value")
@@ -574,7 +631,7 @@ class FeatureMapExplorer(w.VBox):
         self._update_image_controls()
         self.children = [
             w.HBox([self._layer_dd, self._backend_tb]),
-            w.HBox([self._mode, self._channel_slider]),
+            w.HBox([self._mode, self._channel_slider, self._explain]),
             self._norm,
             w.HBox([self._cmap, self._order, self._page_slider]),
             w.HBox([self._image_tb, self._upload]),
@@ -584,6 +641,7 @@ class FeatureMapExplorer(w.VBox):
             self._caption,
             self._view_box,
             self._colorbar,
+            self._insight,
         ]
 
     def _update_image_controls(self) -> None:
@@ -638,6 +696,7 @@ class FeatureMapExplorer(w.VBox):
             self._page_slider.value = self.page
             self._page_slider.layout.display = None if pages > 1 else "none"
             self._order.layout.display = None if self.channel is None else "none"
+            self._explain.layout.display = "none" if self.channel is None else None
             self._backend_tb.value = self.backend
             if self._image_tb.options:
                 self._image_tb.value = self.image_index

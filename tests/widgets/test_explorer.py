@@ -158,7 +158,8 @@ def test_traits_set_from_python_update_the_controls(ex):
 
 
 def test_vector_layers_show_bars_with_top_classes(model, digits):
-    ex = explore(model, digits, include_samples=False, class_names=[f"digit {i}" for i in range(10)])
+    names = [f"digit {i}" for i in range(10)]
+    ex = explore(model, digits, include_samples=False, class_names=names)
     ex.layer = "predictions"
     assert ex.current_view().shape == (1, 10)
     probs = ex.current_activation()
@@ -250,3 +251,20 @@ def test_bqplot_backend_updates_in_place_and_a_click_selects_the_channel(ex):
 def test_an_empty_image_list_without_samples_is_a_clear_error(model):
     with pytest.raises(CnnvizError, match="no images"):
         FeatureMapExplorer(model, [], include_samples=False)
+
+
+def test_explain_channel_overlays_the_channel_and_maximises_it(ex, monkeypatch):
+    monkeypatch.setenv("CNNVIZ_MAX_STEPS", "4")
+    ex.layer = "conv1"
+    with pytest.raises(SelectionOutOfRangeError):
+        ex.explain_channel()
+    ex.channel = 3
+    misses = ex.engine.stats.cache_misses
+    evaluations = ex.engine.stats.layer_evaluations
+    heat, result = ex.explain_channel()
+    assert heat.shape == (28, 28, 3) and heat.dtype == np.uint8
+    assert result.channel == 3 and result.steps == 4
+    assert ex._insight.layout.display is None and ex._insight_max.value[:4] == b"\x89PNG"
+    assert ex.engine.stats.cache_misses == misses  # the overlay reuses the cached activation
+    # gradient ascent on conv1 runs only conv1: one evaluation per step (and start checks)
+    assert ex.engine.stats.layer_evaluations - evaluations <= 4 + 8

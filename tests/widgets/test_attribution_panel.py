@@ -1,0 +1,102 @@
+"""The attribution panel: controls come from the registry; results match the classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz_widgets.attribution import METHODS, GradCAM
+from cnnviz_widgets.attribution.registry import MethodSpec, ParamSpec, register_method
+from cnnviz_widgets.errors import InvalidSettingError
+from cnnviz_widgets.testing import tiny_cnn
+from cnnviz_widgets.widgets.attribution import AttributionPanel, top_classes
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_cnn()
+
+
+@pytest.fixture
+def images():
+    rng = np.random.default_rng(1)
+    return [rng.integers(0, 256, (8, 8), np.uint8) for _ in range(3)]
+
+
+def test_controls_are_built_from_the_registry(model, images):
+    panel = AttributionPanel(model, images, class_names=["cat", "dog", "owl"], auto_run=False)
+    assert [v for _, v in panel._method_dd.options] == list(METHODS)
+    for name, spec in METHODS.items():
+        panel.method = name
+        labels = [c.description for c in panel._params_box.children]
+        assert labels == [p.label for p in spec.params]
+    panel.method = "gradcam"
+    classes = panel._controls["target"].options
+    assert ("1: dog", 1) in classes
+
+
+def test_gradcam_result_matches_the_compute_class(model, images):
+    panel = AttributionPanel(model, images, method="gradcam")
+    panel.image_index = 2
+    expected = GradCAM(panel.engine)(images[2])
+    np.testing.assert_allclose(panel.result, expected, atol=1e-6)
+    assert panel._output.value[:4] == b"\x89PNG"
+    assert "Top classes" in panel._predictions.value
+
+
+def test_choosing_a_class_recomputes_for_that_class(model, images):
+    panel = AttributionPanel(model, images, method="saliency")
+    runs = panel.run_count
+    panel._controls["target"].value = 2
+    assert panel.run_count == runs + 1
+    from cnnviz_widgets.attribution import Saliency
+
+    np.testing.assert_allclose(panel.result, Saliency(panel.engine)(images[0], target=2),
+                               atol=1e-6)
+
+
+def test_activation_maximisation_runs_with_progress(model, images, monkeypatch):
+    monkeypatch.setenv("CNNVIZ_MAX_STEPS", "5")
+    panel = AttributionPanel(model, images, method="activation_maximization")
+    assert panel.result is None  # slow methods wait for "Run"
+    panel._controls["layer"].value = "conv_a"
+    panel._controls["channel"].value = 1
+    result = panel.run()
+    assert result.steps == 5
+    assert panel._progress.value == panel._progress.max == 5
+
+
+def test_a_registered_method_appears_without_new_ui_code(model, images):
+    class MeanInput:
+        def __init__(self, engine):
+            self.engine = engine
+
+        def __call__(self, image, power=1.0):
+            x = self.engine.prepare(image)[0, ..., 0]
+            return (x ** power) / max(float((x ** power).max()), 1e-9)
+
+    spec = register_method(MethodSpec(
+        "mean_input", "Input intensity", MeanInput,
+        (ParamSpec("power", "Power", "float", 2.0, min=0.5, max=4.0),)))
+    try:
+        panel = AttributionPanel(model, images, method="mean_input")
+        assert [c.description for c in panel._params_box.children] == ["Power"]
+        x = panel.engine.prepare(images[0])[0, ..., 0] ** 2
+        np.testing.assert_allclose(panel.result, x / x.max(), rtol=1e-6)
+    finally:
+        METHODS.pop(spec.name)
+
+
+def test_bad_settings_show_in_the_panel(model, images):
+    panel = AttributionPanel(model, images, auto_run=False)
+    with pytest.raises(InvalidSettingError):
+        panel.method = "lime"
+    assert "lime" in panel._errors.value
+    panel._controls["layer"].value = "conv_b"
+    panel.run()
+    assert panel._errors.value == ""
+
+
+def test_top_classes_orders_and_names():
+    assert top_classes(np.array([0.1, 0.7, 0.2]), ["a", "b", "c"], k=2) == [
+        (1, "b", pytest.approx(0.7)), (2, "c", pytest.approx(0.2))]

@@ -16,6 +16,9 @@ _LAZY = {
     "CacheStats": "cnnviz_widgets.engine.cache",
     "FeatureMapExplorer": "cnnviz_widgets.widgets.explorer",
     "explore": "cnnviz_widgets.widgets.explorer",
+    "FilterExplorer": "cnnviz_widgets.widgets.filters",
+    "AttributionPanel": "cnnviz_widgets.widgets.attribution",
+    "LiveActivations": "cnnviz_widgets.widgets.live",
     "anatomy": "cnnviz_widgets.weights.anatomy",
     "dead_filters": "cnnviz_widgets.weights.dead",
 }

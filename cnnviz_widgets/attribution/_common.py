@@ -51,7 +51,7 @@ def logits_of(engine: Any, enabled: bool) -> Iterator[None]:
     if not enabled or squashing_activation(engine) is None:
         yield
         return
-    import keras
+    from cnnviz_widgets._keras import keras
 
     layer = output_layer(engine)
     with _SWAP_LOCK:

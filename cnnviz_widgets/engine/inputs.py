@@ -52,7 +52,7 @@ def scale_to_unit(x: np.ndarray) -> np.ndarray:
 
 def _keras_app_preprocess(module: str) -> Preprocess:
     def preprocess(x: np.ndarray) -> np.ndarray:
-        import keras
+        from cnnviz_widgets._keras import keras
 
         return getattr(keras.applications, module).preprocess_input(np.array(x, copy=True))
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import keras
+from cnnviz_widgets._keras import keras
 
 from ..errors import UnsupportedModelError
 

@@ -6,15 +6,16 @@ from typing import Any
 
 
 def _seeded(seed: int) -> None:
-    import keras
+    from cnnviz_widgets._keras import keras
 
     keras.utils.set_random_seed(seed)
 
 
 def tiny_cnn(input_shape: tuple[int, int, int] = (8, 8, 1), seed: int = 0) -> Any:
     """A two-conv Sequential model: conv_a (4 ch) -> pool -> conv_b (6 ch) -> flatten -> dense."""
-    import keras
-    from keras import layers
+    from cnnviz_widgets._keras import keras
+
+    layers = keras.layers
 
     _seeded(seed)
     return keras.Sequential(
@@ -32,8 +33,9 @@ def tiny_cnn(input_shape: tuple[int, int, int] = (8, 8, 1), seed: int = 0) -> An
 
 def digits_like_cnn(seed: int = 0) -> Any:
     """The tutorial MNIST CNN architecture (110,474 parameters), randomly initialised."""
-    import keras
-    from keras import layers
+    from cnnviz_widgets._keras import keras
+
+    layers = keras.layers
 
     _seeded(seed)
     model = keras.Sequential(name="digits_like_cnn")
@@ -50,8 +52,9 @@ def digits_like_cnn(seed: int = 0) -> Any:
 
 def skip_connection_model(input_shape: tuple[int, int, int] = (16, 16, 3), seed: int = 0) -> Any:
     """A functional model with a ResNet-style block: two branches, a skip and an Add."""
-    import keras
-    from keras import layers
+    from cnnviz_widgets._keras import keras
+
+    layers = keras.layers
 
     _seeded(seed)
     inp = keras.Input(input_shape, name="image")
@@ -75,8 +78,9 @@ def nested_backbone_model(input_shape: tuple[int, int, int] = (32, 32, 3), seed:
     The backbone (named ``backbone``) itself contains a nested Sequential block
     (``backbone/block``), so paths go two levels deep.
     """
-    import keras
-    from keras import layers
+    from cnnviz_widgets._keras import keras
+
+    layers = keras.layers
 
     _seeded(seed)
     block = keras.Sequential(

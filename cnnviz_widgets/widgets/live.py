@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as w
-import keras
 import numpy as np
+
+from cnnviz_widgets._keras import keras
 
 from ..render.image import encode_png
 

@@ -17,7 +17,7 @@ from cnnviz_widgets.errors import WeightsUnavailableError
 from cnnviz_widgets.zoo._data import data_file
 
 if TYPE_CHECKING:  # pragma: no cover
-    import keras
+    from cnnviz_widgets._keras import keras
 
 __all__ = ["DIGIT_LABELS", "digits_cnn", "digit_samples", "WEIGHTS_FILE", "SAMPLES_FILE"]
 
@@ -30,8 +30,9 @@ SAMPLES_FILE = "digit_samples.npz"
 
 
 def _build() -> keras.Model:
-    import keras
-    from keras import layers
+    from cnnviz_widgets._keras import keras
+
+    layers = keras.layers
 
     return keras.Sequential(
         [

@@ -19,7 +19,7 @@ import numpy as np
 from cnnviz_widgets.errors import WeightsUnavailableError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import keras
+    from cnnviz_widgets._keras import keras
 
 __all__ = [
     "HED_WEIGHTS",
@@ -209,7 +209,7 @@ def vgg16(
     ValueError
         For an unknown ``weights``, or ``weights="hed"`` with ``include_top=True``.
     """
-    import keras
+    from cnnviz_widgets._keras import keras
 
     if weights not in ("imagenet", "hed", None):
         raise ValueError(f"weights must be 'imagenet', 'hed' or None, not {weights!r}")
@@ -268,7 +268,7 @@ def vgg19(
     ValueError
         For any other ``weights`` (including ``"hed"``, which exists only for VGG16).
     """
-    import keras
+    from cnnviz_widgets._keras import keras
 
     if weights == "hed":
         raise ValueError(

@@ -1,0 +1,351 @@
+"""Channel ordering, paging, block-mean downsampling and mosaic tiling."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidSettingError
+
+__all__ = [
+    "CHANNEL_ORDERS",
+    "MosaicLayout",
+    "downsample",
+    "downsample_factor",
+    "mosaic",
+    "order_channels",
+    "page_count",
+    "page_of",
+]
+
+#: The ways channels can be ordered in a grid.
+CHANNEL_ORDERS: tuple[str, ...] = ("index", "mean", "max", "sparsity")
+
+
+def _as_maps(maps: np.ndarray) -> np.ndarray:
+    arr = np.asarray(maps)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3:
+        raise ValueError(
+            f"Expected activation maps of shape (H, W, C) or (H, W); got shape {arr.shape}."
+        )
+    return arr
+
+
+def order_channels(maps: np.ndarray, by: str = "index") -> np.ndarray:
+    """Order the channels of a layer, most interesting first.
+
+    Parameters
+    ----------
+    maps : numpy.ndarray
+        Activations of shape (H, W, C) (or (H, W) for one channel).
+    by : str
+        One of :data:`CHANNEL_ORDERS`:
+
+        ``"index"``
+            0, 1, 2, ...
+        ``"mean"``
+            descending mean activation.
+        ``"max"``
+            descending maximum activation.
+        ``"sparsity"``
+            ascending fraction of exact zeros, i.e. the most active (least sparse)
+            channels first; a dead ReLU channel (all zeros) comes last.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer (intp) permutation of ``range(C)``. Ties keep index order (stable sort);
+        non-finite values are ignored and a channel with no finite value comes last.
+
+    Raises
+    ------
+    InvalidSettingError
+        (a ``ValueError``) for an unknown ``by``.
+    """
+    if by not in CHANNEL_ORDERS:
+        raise InvalidSettingError(
+            f"Unknown channel order {by!r}; use one of "
+            + ", ".join(repr(o) for o in CHANNEL_ORDERS) + "."
+        )
+    x = _as_maps(maps)
+    n = x.shape[2]
+    if by == "index":
+        return np.arange(n, dtype=np.intp)
+    finite = np.isfinite(x)
+    count = finite.sum(axis=(0, 1))
+    with np.errstate(all="ignore"):
+        if by == "mean":
+            total = np.where(finite, x, 0).sum(axis=(0, 1), dtype=np.float64)
+            key = -(total / np.maximum(count, 1))
+        elif by == "max":
+            key = -np.where(finite, x, -np.inf).max(axis=(0, 1)).astype(np.float64)
+        else:
+            zeros = ((x == 0) & finite).sum(axis=(0, 1))
+            key = zeros / np.maximum(count, 1)
+    key = np.where((count > 0) & np.isfinite(key), key, np.inf)
+    return np.argsort(key, kind="stable").astype(np.intp)
+
+
+def page_count(n_channels: int, per_page: int) -> int:
+    """Number of pages needed to show ``n_channels`` at ``per_page`` a page (at least 1)."""
+    if per_page < 1:
+        raise ValueError(f"per_page must be at least 1; got {per_page}.")
+    return max(1, math.ceil(n_channels / per_page))
+
+
+def page_of(indices: Sequence[int] | np.ndarray, page: int, per_page: int) -> np.ndarray:
+    """Return one page of an ordered list of channel indices.
+
+    Parameters
+    ----------
+    indices : sequence of int
+        Channel indices in display order (for example from :func:`order_channels`).
+    page : int
+        Zero-based page number.
+    per_page : int
+        Channels per page (>= 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``indices[page * per_page:(page + 1) * per_page]`` as intp; the last page may be
+        shorter.
+
+    Raises
+    ------
+    IndexError
+        When ``page`` is negative or past the last page.
+    ValueError
+        When ``per_page`` < 1.
+    """
+    idx = np.asarray(indices, dtype=np.intp).ravel()
+    pages = page_count(idx.size, per_page)
+    if not 0 <= page < pages:
+        raise IndexError(
+            f"Page {page} does not exist: {idx.size} channels at {per_page} a page make "
+            f"{pages} page(s), numbered 0 to {pages - 1}."
+        )
+    return idx[page * per_page:(page + 1) * per_page].copy()
+
+
+def downsample(maps: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink maps by an integer factor using block means (area averaging).
+
+    Parameters
+    ----------
+    maps : numpy.ndarray
+        Shape (H, W, C) or (H, W).
+    max_side : int
+        Largest allowed height or width of the result.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float32, shape (ceil(H/f), ceil(W/f)[, C]) with the smallest integer factor
+        ``f = ceil(max(H, W) / max_side)`` (``f == 1`` returns the maps unchanged as
+        float32). Each output pixel is the mean of its f x f block; blocks at the bottom
+        and right edge may be partial and are averaged over the pixels they hold. NaN in a
+        block makes that output pixel NaN.
+    """
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1; got {max_side}.")
+    arr = np.asarray(maps)
+    x = arr if arr.ndim == 3 else _as_maps(arr)
+    h, w = x.shape[:2]
+    f = downsample_factor((h, w), max_side)
+    if f == 1:
+        out = x.astype(np.float32, copy=False)
+    else:
+        out = _block_mean(x.astype(np.float32, copy=False), f)
+    return out if arr.ndim == 3 else out[..., 0]
+
+
+def downsample_factor(shape: tuple[int, int], max_side: int) -> int:
+    """Smallest integer factor that brings ``max(shape)`` down to ``max_side`` or less."""
+    return max(1, math.ceil(max(shape) / max(1, max_side)))
+
+
+def _block_mean(x: np.ndarray, f: int) -> np.ndarray:
+    h, w = x.shape[:2]
+    hh, ww = (h // f) * f, (w // f) * f
+    if hh == h and ww == w:  # the common case: an exact reshape
+        c = x.shape[2]
+        return x.reshape(h // f, f, w // f, f, c).mean(axis=(1, 3), dtype=np.float32)
+    rows = np.add.reduceat(x, np.arange(0, h, f), axis=0)
+    sums = np.add.reduceat(rows, np.arange(0, w, f), axis=1)
+    rcount = np.minimum(f, h - np.arange(0, h, f)).astype(np.float32)
+    ccount = np.minimum(f, w - np.arange(0, w, f)).astype(np.float32)
+    return sums / (rcount[:, None, None] * ccount[None, :, None])
+
+
+@dataclass(frozen=True)
+class MosaicLayout:
+    """Where each channel sits in a mosaic image.
+
+    Cells are filled row by row; there are ``pad`` pixels of gap between cells (not
+    around the border), so the mosaic is ``rows * tile_height + (rows - 1) * pad`` pixels
+    high.
+
+    Attributes
+    ----------
+    rows, columns : int
+        Grid size in cells.
+    tile_height, tile_width : int
+        Size of one tile in mosaic pixels.
+    pad : int
+        Gap between tiles in pixels.
+    channels : tuple of int
+        The channel index shown in each cell, in cell order (length <= rows * columns).
+    scale : int
+        Downsampling factor: one mosaic pixel covers ``scale x scale`` pixels of the
+        original map (1 when not downsampled).
+    source_height, source_width : int
+        Size of the original (not downsampled) maps; 0 means ``tile * scale``.
+    """
+
+    rows: int
+    columns: int
+    tile_height: int
+    tile_width: int
+    pad: int
+    channels: tuple[int, ...]
+    scale: int = 1
+    source_height: int = 0
+    source_width: int = 0
+
+    @property
+    def height(self) -> int:
+        """Mosaic height in pixels."""
+        return self.rows * self.tile_height + max(0, self.rows - 1) * self.pad
+
+    @property
+    def width(self) -> int:
+        """Mosaic width in pixels."""
+        return self.columns * self.tile_width + max(0, self.columns - 1) * self.pad
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the mosaic."""
+        return self.height, self.width
+
+    def cell_origin(self, cell: int) -> tuple[int, int]:
+        """Top-left mosaic pixel (y, x) of a cell, cells counted row by row."""
+        r, c = divmod(int(cell), self.columns)
+        return r * (self.tile_height + self.pad), c * (self.tile_width + self.pad)
+
+    def cell_at(self, y: float, x: float) -> int | None:
+        """Cell index under mosaic pixel (y, x); None in a gap, an empty cell or outside."""
+        yi, xi = math.floor(y), math.floor(x)
+        if not (0 <= yi < self.height and 0 <= xi < self.width):
+            return None
+        r, ty = divmod(yi, self.tile_height + self.pad)
+        c, tx = divmod(xi, self.tile_width + self.pad)
+        if ty >= self.tile_height or tx >= self.tile_width:
+            return None
+        cell = r * self.columns + c
+        return cell if cell < len(self.channels) else None
+
+    def channel_at(self, y: float, x: float) -> int | None:
+        """Channel index shown at mosaic pixel (y, x), or None in padding or outside.
+
+        Parameters
+        ----------
+        y, x : float
+            Mosaic pixel coordinates (row, column); fractions are floored, so the pixel
+            ``(2, 3)`` covers ``2 <= y < 3, 3 <= x < 4``.
+
+        Returns
+        -------
+        int or None
+        """
+        cell = self.cell_at(y, x)
+        return None if cell is None else self.channels[cell]
+
+    def locate(self, y: float, x: float) -> tuple[int, int, int] | None:
+        """Map a mosaic pixel to ``(channel, row, column)`` in the original map.
+
+        The row and column are in the coordinates of the original (not downsampled) map:
+        the top-left pixel of the block the mosaic pixel stands for. None in padding.
+        """
+        cell = self.cell_at(y, x)
+        if cell is None:
+            return None
+        y0, x0 = self.cell_origin(cell)
+        ty, tx = math.floor(y) - y0, math.floor(x) - x0
+        sy, sx = ty * self.scale, tx * self.scale
+        if self.source_height:
+            sy = min(sy, self.source_height - 1)
+        if self.source_width:
+            sx = min(sx, self.source_width - 1)
+        return self.channels[cell], sy, sx
+
+
+def mosaic(
+    tiles: np.ndarray,
+    columns: int | None = None,
+    pad: int = 1,
+    *,
+    channels: Sequence[int] | np.ndarray | None = None,
+    fill: float = np.nan,
+    scale: int = 1,
+    source_shape: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, MosaicLayout]:
+    """Tile N maps into one 2-D image.
+
+    Parameters
+    ----------
+    tiles : numpy.ndarray
+        Shape (h, w, N), or (h, w) for one tile.
+    columns : int, optional
+        Cells per row; default ``ceil(sqrt(N))``. Capped at N.
+    pad : int
+        Gap in pixels between neighbouring tiles.
+    channels : sequence of int, optional
+        The channel index each tile stands for (recorded in the layout); default
+        ``range(N)``.
+    fill : float
+        Value of the gaps and of empty cells; NaN by default so that a colour map can
+        paint them as background.
+    scale : int
+        Downsampling factor of the tiles, recorded in the layout.
+    source_shape : (int, int), optional
+        (H, W) of the original maps, recorded in the layout.
+
+    Returns
+    -------
+    image : numpy.ndarray
+        Float32, shape ``(layout.height, layout.width)``.
+    layout : MosaicLayout
+        Which channel sits where; ``layout.channel_at(y, x)`` inverts the tiling.
+    """
+    t = _as_maps(tiles)
+    h, w, n = t.shape
+    if n == 0:
+        raise ValueError("Cannot build a mosaic of zero tiles; select at least one channel.")
+    if pad < 0:
+        raise ValueError(f"pad must be >= 0; got {pad}.")
+    cols = math.ceil(math.sqrt(n)) if columns is None else int(columns)
+    if cols < 1:
+        raise ValueError(f"columns must be at least 1; got {columns}.")
+    cols = min(cols, n)
+    rows = math.ceil(n / cols)
+    chans = tuple(range(n)) if channels is None else tuple(int(c) for c in channels)
+    if len(chans) != n:
+        raise ValueError(f"Got {len(chans)} channel labels for {n} tiles.")
+    sh, sw = source_shape if source_shape is not None else (0, 0)
+    layout = MosaicLayout(rows, cols, h, w, pad, chans, int(scale), int(sh), int(sw))
+    # one strided copy into a padded (rows, h + pad, cols, w + pad) block, then crop
+    block = np.full((rows, h + pad, cols, w + pad), fill, dtype=np.float32)
+    if n < rows * cols:
+        src = np.full((h, w, rows * cols), fill, dtype=np.float32)
+        src[..., :n] = t
+    else:
+        src = t
+    block[:, :h, :, :w] = src.reshape(h, w, rows, cols).transpose(2, 0, 3, 1)
+    image = block.reshape(rows * (h + pad), cols * (w + pad))[:layout.height, :layout.width]
+    return np.ascontiguousarray(image), layout

@@ -1,0 +1,517 @@
+"""A kernel-free, self-contained HTML page of feature maps, for course pages.
+
+:func:`export_html` writes **one** HTML file that needs no Python, no kernel and no
+network: a layer selector, an image selector (thumbnails), a channel slider with an
+"all channels" switch and a choice of normalisation, all in plain JavaScript (no
+libraries) drawing on a ``<canvas>``. It can be opened from disk, put in an ``<iframe>``,
+a Jupyter Book or a learning-management system. A Content-Security-Policy in the page
+forbids every network request.
+
+How the data stays small
+------------------------
+For each (layer, image) the page holds **one grayscale PNG mosaic** of all the layer's
+channels, as a base64 ``data:`` URL. Each channel is quantised to ``uint8`` with its own
+minimum and maximum, which are recorded in the embedded JSON, so the page can show
+values (hover read-out) and re-scale the channels to a scale shared by the layer
+(``"layer"`` normalisation) without any new data. Maps whose height or width exceeds
+``max_side`` are shrunk first by an integer factor with block means (area averaging,
+:func:`cnnviz_widgets.colour.tiling.downsample`). The colour map travels as a 256-entry
+lookup table taken from matplotlib; maps are upscaled with nearest neighbours, so a 7x7
+map stays crisp.
+
+Vector layers (``Dense``, global pooling, ``Flatten``) are left out of the default
+selection; named explicitly they are shown as a bar chart (values in the JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..colour.colormaps import lut
+from ..colour.tiling import downsample, downsample_factor
+from ..errors import InvalidSettingError, LayerNotViewableError
+
+__all__ = ["NORMALIZATIONS", "ExportReport", "default_export_layers", "export_html", "page_html"]
+
+#: The normalisations the page offers (its initial choice is a parameter).
+NORMALIZATIONS: tuple[str, ...] = ("channel", "layer")
+
+#: When a model has at most this many spatial conv/pool layers, all are exported by default.
+MAX_DEFAULT_LAYERS = 12
+
+_THUMB_SIDE = 160
+_MAX_STRIP = 16384  # px; browsers decode and draw images this tall without trouble
+_PLACEHOLDER = re.compile(r"__(VERSION|TITLE|LAYER_OPTIONS|IMAGE_BUTTONS|DOWNSAMPLE_NOTE|DATA)__")
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What :func:`export_html` wrote.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The HTML file.
+    bytes : int
+        Its size in bytes.
+    layers : tuple of str
+        The exported layers, in page order.
+    images : tuple of str
+        The names of the exported images, in page order.
+    """
+
+    path: Path
+    bytes: int
+    layers: tuple[str, ...]
+    images: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path} ({self.bytes / 1e6:.2f} MB): {len(self.layers)} layers x "
+            f"{len(self.images)} images"
+        )
+
+
+# -- layer selection ---------------------------------------------------------------------
+
+
+def default_export_layers(engine: Any) -> list[str]:
+    """The layers :func:`export_html` exports when none are named.
+
+    The rule: take every layer with a spatial output (H, W, C) whose kind is ``conv`` or
+    ``pool``. If there are at most :data:`MAX_DEFAULT_LAYERS` (12) of them, export them
+    all. Otherwise export every such pooling layer and the **last convolution of every
+    stage**, a stage being a run of consecutive convolutions (in model order, among
+    those layers) whose outputs have the same height and width. For VGG16 that is
+    ``block1_conv2, block1_pool, block2_conv2, block2_pool, ..., block5_conv3,
+    block5_pool`` (10 layers). Vector layers (Dense, global pooling) are never chosen
+    by default.
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        The engine whose ``layers`` are considered.
+
+    Returns
+    -------
+    list of str
+        Layer names in model order (possibly empty).
+    """
+    spatial = [
+        info for info in engine.layers if info.is_spatial and info.kind in ("conv", "pool")
+    ]
+    if len(spatial) <= MAX_DEFAULT_LAYERS:
+        return [info.name for info in spatial]
+    chosen = []
+    for i, info in enumerate(spatial):
+        if info.kind == "pool":
+            chosen.append(info.name)
+            continue
+        nxt = spatial[i + 1] if i + 1 < len(spatial) else None
+        same_stage = (
+            nxt is not None and nxt.kind == "conv"
+            and tuple(nxt.output_shape[:2]) == tuple(info.output_shape[:2])
+        )
+        if not same_stage:
+            chosen.append(info.name)
+    return chosen
+
+
+# -- encoding ------------------------------------------------------------------------------
+
+
+def _short_float(x: float) -> float:
+    """The shortest decimal that reads back as the same float32 (keeps the JSON small)."""
+    return float(str(np.float32(x)))
+
+
+def _png_data_url(pixels: np.ndarray) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _grid_columns(channels: int, tile_h: int, tile_w: int) -> int:
+    """Columns that make a grid of ``channels`` tiles about square."""
+    cols = math.ceil(math.sqrt(channels * tile_h / max(1, tile_w)))
+    return max(1, min(channels, cols))
+
+
+def quantize_maps(maps: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
+    """Quantise each channel of (H, W, C) maps to uint8 with its own min and max.
+
+    Parameters
+    ----------
+    maps : numpy.ndarray
+        Shape (H, W, C). Non-finite values are replaced by the channel's finite min or
+        max (NaN by the min).
+
+    Returns
+    -------
+    levels : numpy.ndarray
+        uint8, shape (H, W, C): ``round((v - min) / (max - min) * 255)``, 0 for a constant
+        channel.
+    mins, maxs : list of float
+        Per-channel min and max, as the shortest decimals of their float32 values; a
+        value is recovered as ``min + level / 255 * (max - min)``, within half a level.
+    """
+    x = np.asarray(maps, dtype=np.float64)
+    finite = np.isfinite(x)
+    with np.errstate(all="ignore"):
+        lo = np.where(finite, x, np.inf).min(axis=(0, 1))
+        hi = np.where(finite, x, -np.inf).max(axis=(0, 1))
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    hi = np.where(np.isfinite(hi), hi, lo)
+    mins = [_short_float(v) for v in lo]
+    maxs = [_short_float(v) for v in hi]
+    lo_d, hi_d = np.asarray(mins), np.asarray(maxs)
+    if not finite.all():
+        x = np.where(np.isnan(x), lo_d, np.clip(x, lo_d, hi_d))
+    span = hi_d - lo_d
+    safe = np.where(span > 0, span, 1.0)
+    levels = np.rint((x - lo_d) / safe * 255.0)
+    levels = np.where(span > 0, levels, 0.0)
+    return np.clip(levels, 0, 255).astype(np.uint8), mins, maxs
+
+
+def mosaic_levels(levels: np.ndarray, columns: int) -> np.ndarray:
+    """Tile uint8 (h, w, C) levels row by row into one (rows*h, columns*w) image, no gaps."""
+    h, w, c = levels.shape
+    rows = math.ceil(c / columns)
+    padded = np.zeros((h, w, rows * columns), dtype=np.uint8)
+    padded[..., :c] = levels
+    grid = padded.reshape(h, w, rows, columns).transpose(2, 0, 3, 1)
+    return np.ascontiguousarray(grid.reshape(rows * h, columns * w))
+
+
+def _encode_layer(info: Any, act: np.ndarray, max_side: int) -> tuple[dict, dict]:
+    """(layer metadata, per-image entry) for one activation."""
+    arr = np.asarray(act)
+    if arr.ndim == 1:
+        values = [_short_float(v) if np.isfinite(v) else 0.0 for v in arr]
+        meta = {"vector": True, "channels": int(arr.shape[0])}
+        return meta, {"values": values}
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3:
+        raise LayerNotViewableError(
+            f"The layer {info.name!r} has output shape {arr.shape}; only (H, W, C), (H, W) "
+            "and vector outputs can be exported."
+        )
+    h, w, c = arr.shape
+    scale = downsample_factor((h, w), max_side)
+    small = downsample(arr, max_side)
+    th, tw = small.shape[:2]
+    cols = _grid_columns(c, th, tw)
+    # stored as a tall strip (PNG compresses it ~5-7 % better than a square grid),
+    # wrapped into more columns only when it would exceed _MAX_STRIP pixels
+    store_cols = max(1, math.ceil(c * th / _MAX_STRIP))
+    levels, mins, maxs = quantize_maps(small)
+    meta = {
+        "vector": False,
+        "channels": int(c),
+        "tile": [int(th), int(tw)],
+        "cols": int(cols),
+        "rows": math.ceil(c / cols),
+        "store_cols": int(store_cols),
+        "store_rows": math.ceil(c / store_cols),
+        "scale": int(scale),
+        "source": [int(h), int(w)],
+    }
+    entry = {"png": _png_data_url(mosaic_levels(levels, store_cols)), "min": mins, "max": maxs}
+    return meta, entry
+
+
+def _thumbnail(pixels: np.ndarray) -> str:
+    """A data URL of the model's input image, at most 160 px a side (PNG or JPEG, smaller)."""
+    from PIL import Image
+
+    arr = np.clip(np.rint(np.asarray(pixels, dtype=np.float32)), 0, 255).astype(np.uint8)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[2] not in (3, 4):
+        arr = arr[..., :3] if arr.shape[2] > 3 else arr[..., 0]
+    img = Image.fromarray(arr)
+    if img.mode == "RGBA":
+        img = img.convert("RGB")
+    side = max(img.size)
+    if side > _THUMB_SIDE:
+        f = _THUMB_SIDE / side
+        size = (max(1, round(img.size[0] * f)), max(1, round(img.size[1] * f)))
+        img = img.resize(size, Image.Resampling.LANCZOS)
+    elif side < 64:  # tiny inputs (digits): crisp nearest-neighbour enlargement
+        k = math.ceil(96 / side)
+        img = img.resize((img.size[0] * k, img.size[1] * k), Image.Resampling.NEAREST)
+    png = io.BytesIO()
+    img.save(png, format="PNG", optimize=True)
+    jpg = io.BytesIO()
+    img.save(jpg, format="JPEG", quality=85)
+    if len(jpg.getvalue()) < len(png.getvalue()) * 0.8:
+        return "data:image/jpeg;base64," + base64.b64encode(jpg.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
+
+
+def script_json(obj: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">``.
+
+    ``<``, ``>`` and ``&`` are written as ``\\u003c``, ``\\u003e`` and ``\\u0026`` (so a
+    name containing ``</script>`` or ``<!--`` cannot end or alter the element); JSON.parse
+    reads them back unchanged.
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (
+        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    )
+
+
+# -- inputs --------------------------------------------------------------------------------
+
+
+def _as_image_list(images: Any) -> list[Any]:
+    if images is None:
+        raise ValueError("export_html needs images=[...]: at least one image to show.")
+    if isinstance(images, (str, bytes, os.PathLike)):
+        return [images]
+    if isinstance(images, np.ndarray):
+        return [images] if images.ndim in (2, 3) else list(images)
+    if hasattr(images, "getbands"):  # a PIL image
+        return [images]
+    if hasattr(images, "image") and hasattr(images, "name"):  # one zoo Sample
+        return [images]
+    return list(images)
+
+
+def _default_name(image: Any, i: int) -> str:
+    name = getattr(image, "name", None)
+    if isinstance(name, str) and name and not hasattr(image, "getbands"):
+        return name
+    if isinstance(image, (str, os.PathLike)):
+        return Path(image).stem or f"image {i + 1}"
+    return f"image {i + 1}"
+
+
+def _unwrap(image: Any) -> Any:
+    """A zoo ``Sample`` (anything with ``.image`` and ``.name``) stands for its pixels."""
+    if hasattr(image, "image") and hasattr(image, "name") and not hasattr(image, "getbands"):
+        return image.image
+    return image
+
+
+# -- page ----------------------------------------------------------------------------------
+
+
+def page_html(
+    engine: Any,
+    *,
+    layers: Sequence[str] | str | None = None,
+    images: Any,
+    image_names: Sequence[str] | None = None,
+    normalization: str = "channel",
+    colormap: str = "viridis",
+    max_side: int = 112,
+    title: str | None = None,
+) -> tuple[str, list[str], list[str]]:
+    """Build the page that :func:`export_html` writes; see there for the parameters.
+
+    Returns
+    -------
+    page : str
+        The HTML text.
+    layers : list of str
+        The exported layer names.
+    image_names : list of str
+        The names shown for the images.
+    """
+    from .. import __version__
+
+    if normalization not in NORMALIZATIONS:
+        raise InvalidSettingError(
+            f"normalization must be one of {', '.join(map(repr, NORMALIZATIONS))}; "
+            f"got {normalization!r}."
+        )
+    if not isinstance(max_side, (int, np.integer)) or max_side < 1:
+        raise InvalidSettingError(f"max_side must be a positive integer; got {max_side!r}.")
+    table = lut(colormap)
+
+    if isinstance(layers, str):
+        layers = [layers]
+    names = default_export_layers(engine) if layers is None else list(dict.fromkeys(layers))
+    if not names:
+        raise ValueError(
+            "There are no layers to export: the model has no spatial conv/pool layers. "
+            "Name the layers to export with layers=[...]."
+        )
+    infos = [engine.layer(name) for name in names]  # LayerNotFoundError lists close names
+
+    items = _as_image_list(images)
+    if not items:
+        raise ValueError("export_html needs images=[...]: at least one image to show.")
+    if image_names is None:
+        shown = [_default_name(img, i) for i, img in enumerate(items)]
+    else:
+        shown = [str(n) for n in image_names]
+        if len(shown) != len(items):
+            raise ValueError(f"Got {len(shown)} image_names for {len(items)} images.")
+
+    layer_meta: list[dict | None] = [None] * len(names)
+    data: list[list[dict]] = [[] for _ in names]
+    thumbs = []
+    for image in items:
+        image = _unwrap(image)
+        thumbs.append(_thumbnail(engine.pixels(image)))
+        acts = engine.activations(names, image)
+        for li, info in enumerate(infos):
+            meta, entry = _encode_layer(info, acts[info.name], int(max_side))
+            if layer_meta[li] is None:
+                layer_meta[li] = meta
+            elif layer_meta[li] != meta:  # a flexible-size model fed differently sized images
+                raise LayerNotViewableError(
+                    f"The layer {info.name!r} has different output shapes for different "
+                    "images; export images of one size (resize them first)."
+                )
+            data[li].append(entry)
+        del acts
+
+    layers_json = []
+    for info, meta in zip(infos, layer_meta, strict=True):
+        layers_json.append({"name": info.name, "label": info.label, "kind": info.kind, **meta})
+    model_name = getattr(getattr(engine, "model", None), "name", None)
+    page_title = title if title is not None else (
+        f"What {model_name} sees" if model_name else "Feature maps"
+    )
+    payload = {
+        "title": page_title,
+        "normalization": normalization,
+        "colormap": colormap,
+        "lut": [int(v) for v in table.reshape(-1)],
+        "images": [{"name": n, "thumb": t} for n, t in zip(shown, thumbs, strict=True)],
+        "layers": layers_json,
+        "data": data,
+    }
+    options = "".join(
+        f'<option value="{i}">{html.escape(layer["label"])}</option>'
+        for i, layer in enumerate(layers_json)
+    )
+    buttons = "".join(
+        f'<button type="button" data-index="{i}" aria-pressed="{str(i == 0).lower()}" '
+        f'title="{html.escape(n)}"><img src="{t}" alt=""><span>{html.escape(n)}</span></button>'
+        for i, (n, t) in enumerate(zip(shown, thumbs, strict=True))
+    )
+    shrunk = [m["name"] for m in layers_json if m.get("scale", 1) > 1]
+    note = (
+        f"&middot; maps larger than {int(max_side)} px a side are shown shrunk by block means"
+        if shrunk else ""
+    )
+    fills = {
+        "VERSION": html.escape(__version__),
+        "TITLE": html.escape(page_title),
+        "LAYER_OPTIONS": options,
+        "IMAGE_BUTTONS": buttons,
+        "DOWNSAMPLE_NOTE": note,
+        "DATA": script_json(payload),
+    }
+    template = resources.files(__package__).joinpath("template.html").read_text("utf-8")
+    page = _PLACEHOLDER.sub(lambda m: fills[m.group(1)], template)  # one pass: no re-scan
+    return page, names, shown
+
+
+def export_html(
+    engine: Any,
+    path: str | os.PathLike,
+    *,
+    layers: Sequence[str] | str | None = None,
+    images: Any,
+    image_names: Sequence[str] | None = None,
+    normalization: str = "channel",
+    colormap: str = "viridis",
+    max_side: int = 112,
+    title: str | None = None,
+) -> ExportReport:
+    """Write one self-contained HTML page of feature maps that works without a kernel.
+
+    The file holds everything (images inlined as ``data:`` URLs, plain JavaScript, no
+    libraries) and makes no network request. Its controls: a layer ``<select id="layer">``,
+    image thumbnails (buttons in ``#image``), a channel slider ``#channel`` with an
+    ``#all-channels`` check box (moving the slider, or clicking a cell of the grid, zooms
+    to one channel), and ``#normalization`` ("channel" or "layer"). The drawing is on
+    ``canvas#view``, described by ``#caption``; hovering shows the value under the
+    pointer.
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        The engine of the model to show.
+    path : str or os.PathLike
+        Where to write the page (overwritten).
+    layers : sequence of str, optional
+        Layers to export, in page order. By default :func:`default_export_layers`: all
+        spatial conv/pool layers if there are at most 12, else the last convolution of
+        every stage plus the pooling layers. Vector layers (Dense) may be named; they
+        are drawn as bar charts.
+    images : sequence of images
+        Paths, bytes, PIL images, numpy arrays or ``zoo.samples()`` items (one image
+        alone is accepted too).
+    image_names : sequence of str, optional
+        Names shown for the images; default the sample name, the file stem or
+        ``"image 1"``, ``"image 2"``, ...
+    normalization : {"channel", "layer"}
+        Initial scale: each channel from its own min to max, or one scale shared by all
+        channels of the layer (per image). The page can switch.
+    colormap : str
+        A matplotlib colour map name, embedded as a 256-entry table.
+    max_side : int
+        Maps wider or taller than this are shrunk by the smallest integer factor that
+        fits, with block means. The main lever on file size.
+    title : str, optional
+        Page title; default ``"What <model name> sees"``.
+
+    Returns
+    -------
+    ExportReport
+        ``path``, size in ``bytes``, exported ``layers`` and ``images`` names.
+
+    Raises
+    ------
+    LayerNotFoundError
+        For an unknown layer name.
+    InvalidSettingError
+        For an unknown normalisation or colour map, or a bad ``max_side``.
+    ValueError
+        For no images, no layers, or ``image_names`` of the wrong length.
+
+    Examples
+    --------
+    >>> from cnnviz_widgets import ActivationEngine, zoo
+    >>> engine = ActivationEngine(zoo.vgg16(weights="hed"))      # doctest: +SKIP
+    >>> export_html(engine, "vgg16.html", images=zoo.samples()[:3])  # doctest: +SKIP
+    """
+    page, names, shown = page_html(
+        engine,
+        layers=layers,
+        images=images,
+        image_names=image_names,
+        normalization=normalization,
+        colormap=colormap,
+        max_side=max_side,
+        title=title,
+    )
+    target = Path(path)
+    data = page.encode("utf-8")
+    target.write_bytes(data)
+    return ExportReport(target, len(data), tuple(names), tuple(shown))

@@ -1,0 +1,400 @@
+"""Interactive bqplot views, updated in place.
+
+:class:`BqImageView` shows a :class:`~cnnviz_widgets.render.image.RenderedView` as a
+bqplot ``Image`` mark (its ``image`` is an ``ipywidgets.Image``). An update replaces the
+image bytes and, only when the shape changed, the extents; the figure, marks and scales
+are created once.
+
+What bqplot 0.13 offers, and how it is used here:
+
+* **Click.** The ``Image`` mark sends ``{"event": "element_click", "data": {"click_x",
+  "click_y"}}`` (scale coordinates) to ``on_element_click`` callbacks.
+* **Hover.** Neither the ``Image`` mark nor the ``Figure`` reports mouse moves (bqplot
+  issue #472 is still open). A transparent ``GridHeatMap`` laid over the image does:
+  entering a cell sends ``{"event": "hover", "data": {"rowNum", "columnNum", ...}}`` to
+  ``on_hover``, and a click sends the same cell to ``on_element_click``. The cells follow
+  the mosaic (never straddling two tiles) and are one view pixel each for small views; at
+  most ``max_hover_cells`` cells keep the SVG light, so on a large view the read-out
+  shows the pixel at the centre of the cell under the mouse.
+* **Pan and zoom.** ``bqplot.interacts.PanZoom`` draws an event rectangle *above* the
+  marks, so while it is the figure's interaction no click or hover reaches them. The
+  "Pan / zoom" toggle switches between the two; "Reset" restores the full view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+from bqplot.interacts import PanZoom
+
+from ..colour.tiling import MosaicLayout
+from .image import RenderedView
+
+__all__ = ["BqBarView", "BqImageView", "bar_view"]
+
+ClickCallback = Callable[[int, int, int], Any]
+SelectCallback = Callable[[int], Any]
+
+_CSS_CLASS = "cnnviz-bq-view"
+
+
+def _axis_edges(n_tiles: int, tile: int, pad: int, budget: int) -> np.ndarray:
+    """Cell edges along one axis: each tile split into <= budget-ish parts, gaps own cells."""
+    gaps = (n_tiles - 1) if pad > 0 else 0
+    parts = max(1, min(tile, (budget - gaps) // max(n_tiles, 1)))
+    edges: list[float] = []
+    for i in range(n_tiles):
+        start = i * (tile + pad)
+        inner = np.unique(np.round(np.linspace(start, start + tile, parts + 1)))
+        edges.extend(inner.tolist())
+        if pad > 0 and i < n_tiles - 1:
+            edges.append(float(start + tile + pad))
+    out = np.unique(np.asarray(edges, dtype=np.float64))
+    if out.size < 3:  # bqplot squeezes a 1-cell axis away; keep at least two cells
+        out = np.array([out[0], 0.5 * (out[0] + out[-1]), out[-1]])
+    return out
+
+
+def hover_grid(layout: MosaicLayout, max_cells: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column cell edges of the hover overlay for a mosaic layout.
+
+    Parameters
+    ----------
+    layout : MosaicLayout
+    max_cells : int
+        Rough cap on rows x columns of cells.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Increasing edges in view pixels, from 0 to the layout's height / width; a cell
+        never straddles a tile border.
+    """
+    per_axis = max(1, math.isqrt(max(1, max_cells)))
+    rows = _axis_edges(layout.rows, layout.tile_height, layout.pad, per_axis)
+    cols = _axis_edges(layout.columns, layout.tile_width, layout.pad, per_axis)
+    return rows, cols
+
+
+class BqImageView:
+    """A bqplot view of rendered feature maps with click, hover read-out and pan/zoom.
+
+    Parameters
+    ----------
+    view : RenderedView, optional
+        Shown at once if given.
+    on_click : callable, optional
+        ``on_click(channel, row, col)`` when a tile is clicked: the channel under the
+        mouse and the position in that channel's original (not downsampled) map. Not
+        called for clicks in the gaps.
+    on_select : callable, optional
+        ``on_select(channel)``, a shortcut for click-to-select.
+    hover : bool
+        Lay the transparent hover grid over the image (see the module notes).
+    max_hover_cells : int
+        Cap on the number of hover cells.
+    height : str
+        CSS height of the figure.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        What to display (toolbar, figure, read-out); has the CSS class
+        ``cnnviz-bq-view``.
+    figure : bqplot.Figure
+    mark : bqplot.Image
+    image : ipywidgets.Image
+        The mark's image; :meth:`update` changes its ``value`` in place.
+    overlay : bqplot.GridHeatMap or None
+    readout : ipywidgets.HTML
+        Channel, position and value under the mouse (or of the last click).
+    pan_zoom : bqplot.interacts.PanZoom
+    pan_toggle : ipywidgets.ToggleButton
+    """
+
+    def __init__(
+        self,
+        view: RenderedView | None = None,
+        *,
+        on_click: ClickCallback | None = None,
+        on_select: SelectCallback | None = None,
+        hover: bool = True,
+        max_hover_cells: int = 4096,
+        height: str = "480px",
+    ) -> None:
+        self._on_click = on_click
+        self._on_select = on_select
+        self._max_hover_cells = int(max_hover_cells)
+        self._view: RenderedView | None = None
+        self._shape: tuple[int, int] = (1, 1)
+        self._geometry: tuple | None = None
+        self._row_edges = np.array([0.0, 0.5, 1.0])
+        self._col_edges = np.array([0.0, 0.5, 1.0])
+
+        self.x_scale = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        # reversed: y grows downwards like image rows, so scale values are (row, col)
+        self.y_scale = bqplot.LinearScale(min=0.0, max=1.0, reverse=True, allow_padding=False)
+        self.image = widgets.Image(value=b"", format="png")
+        self.mark = bqplot.Image(image=self.image, x=[0.0, 1.0], y=[1.0, 0.0],
+                                 scales={"x": self.x_scale, "y": self.y_scale})
+        self.mark.on_element_click(self._handle_image_click)
+        marks: list[Any] = [self.mark]
+        self.overlay: bqplot.GridHeatMap | None = None
+        if hover:
+            self.overlay = bqplot.GridHeatMap(
+                color=np.zeros((2, 2)), row=self._row_edges, column=self._col_edges,
+                scales={"row": self.y_scale, "column": self.x_scale,
+                        "color": bqplot.ColorScale(colors=["transparent", "transparent"])},
+                stroke=None, null_color="transparent", interactions={},
+            )
+            self.overlay.on_hover(self._handle_cell_hover)
+            self.overlay.on_element_click(self._handle_cell_click)
+            marks.append(self.overlay)
+        self.figure = bqplot.Figure(
+            marks=marks, axes=[], padding_x=0.0, padding_y=0.0,
+            fig_margin={"top": 5, "bottom": 5, "left": 5, "right": 5},
+            layout=widgets.Layout(height=height, width="100%"),
+        )
+        self.pan_zoom = PanZoom(scales={"x": [self.x_scale], "y": [self.y_scale]})
+        self.pan_toggle = widgets.ToggleButton(
+            value=False, description="Pan / zoom", icon="arrows",
+            tooltip="Drag to pan, scroll to zoom (click and hover are off meanwhile)")
+        self.pan_toggle.observe(self._toggle_pan, names="value")
+        self.reset_button = widgets.Button(description="Reset view", icon="refresh")
+        self.reset_button.on_click(lambda _button: self.reset_zoom())
+        self.readout = widgets.HTML(value="&nbsp;")
+        self.readout.add_class("cnnviz-bq-readout")
+        self._bars: BqBarView | None = None
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.pan_toggle, self.reset_button]), self.figure, self.readout])
+        self.widget.add_class(_CSS_CLASS)
+        if view is not None:
+            self.update(view)
+
+    # -- updates -----------------------------------------------------------------------
+    @property
+    def view(self) -> RenderedView | None:
+        """The view shown now."""
+        return self._view
+
+    @property
+    def image_bytes(self) -> bytes:
+        """The encoded image the mark shows now (``image.value``)."""
+        return bytes(self.image.value)
+
+    def simulate_click(self, y: float, x: float) -> None:
+        """Act as if the user clicked view position (y, x) (for tests and scripts).
+
+        The message is the one bqplot's ``Image`` mark sends: ``{"event":
+        "element_click", "data": {"click_x": x, "click_y": y}}``.
+        """
+        self.mark._handle_custom_msgs(
+            self.mark, {"event": "element_click", "data": {"click_x": x, "click_y": y}})
+
+    def update(self, view: RenderedView) -> None:
+        """Show another rendered view, in place.
+
+        Only the image bytes change, plus the extents and the hover grid when the shape
+        or the tiling changed. The figure, marks and scales stay the same objects.
+        """
+        self._view = view
+        with self.image.hold_sync():
+            if self.image.format != view.format:
+                self.image.format = view.format
+            self.image.value = view.data
+        shape = view.shape
+        if shape != self._shape:
+            self._shape = shape
+            h, w = shape
+            with self.mark.hold_sync():
+                self.mark.x = [0.0, float(w)]
+                self.mark.y = [float(h), 0.0]
+            self.reset_zoom()
+            ratio = w / max(h, 1)
+            with self.figure.hold_sync():
+                self.figure.max_aspect_ratio = max(ratio, self.figure.min_aspect_ratio)
+                self.figure.min_aspect_ratio = ratio
+                self.figure.max_aspect_ratio = ratio
+        lay = view.layout
+        geometry = (lay.rows, lay.columns, lay.tile_height, lay.tile_width, lay.pad)
+        if self.overlay is not None and geometry != self._geometry:
+            self._geometry = geometry
+            rows, cols = hover_grid(lay, self._max_hover_cells)
+            self._row_edges, self._col_edges = rows, cols
+            with self.overlay.hold_sync():
+                # colour first: the row/column validators check against its shape
+                self.overlay.color = np.zeros((rows.size - 1, cols.size - 1))
+                self.overlay.row = rows
+                self.overlay.column = cols
+        if self._bars is not None and self.widget.children[1] is not self.figure:
+            self.widget.children = [self.widget.children[0], self.figure, self.readout]
+
+    def update_bars(self, values: np.ndarray, labels: Sequence[str] | None = None) -> None:
+        """Show a vector activation as bars in the same widget (see :class:`BqBarView`)."""
+        if self._bars is None:
+            self._bars = BqBarView()
+        self._bars.update(values, labels)
+        if self.widget.children[1] is not self._bars.figure:
+            self.widget.children = [self.widget.children[0], self._bars.figure, self.readout]
+        self.readout.value = "&nbsp;"
+
+    def reset_zoom(self) -> None:
+        """Show the whole image again."""
+        h, w = self._shape
+        with self.x_scale.hold_sync():
+            self.x_scale.min, self.x_scale.max = 0.0, float(w)
+        with self.y_scale.hold_sync():
+            self.y_scale.min, self.y_scale.max = 0.0, float(h)
+
+    def _toggle_pan(self, change: dict) -> None:
+        self.figure.interaction = self.pan_zoom if change["new"] else None
+
+    # -- events --------------------------------------------------------------------------
+    def describe(self, y: float, x: float) -> str:
+        """HTML read-out for view position (y, x): channel, map position and value."""
+        if self._view is None:
+            return "&nbsp;"
+        info = self._view.value_at(y, x)
+        if info is None:
+            return "&nbsp;"
+        return (f"channel <b>{info['channel']}</b> &middot; row {info['row']}, "
+                f"col {info['col']} &middot; value <b>{info['value']:.4g}</b> "
+                f"(normalised {info['normalized']:.3f})")
+
+    def _select(self, y: float, x: float) -> None:
+        if self._view is None:
+            return
+        self.readout.value = self.describe(y, x)
+        hit = self._view.layout.locate(y, x)
+        if hit is None:
+            return
+        channel, row, col = hit
+        if self._on_click is not None:
+            self._on_click(channel, row, col)
+        if self._on_select is not None:
+            self._on_select(channel)
+
+    def _cell_centre(self, data: dict) -> tuple[float, float] | None:
+        try:
+            r, c = int(data["rowNum"]), int(data["columnNum"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not (0 <= r < self._row_edges.size - 1 and 0 <= c < self._col_edges.size - 1):
+            return None
+        y = 0.5 * (self._row_edges[r] + self._row_edges[r + 1])
+        x = 0.5 * (self._col_edges[c] + self._col_edges[c + 1])
+        return y, x
+
+    def _handle_image_click(self, _mark: Any, content: dict) -> None:
+        data = content.get("data") or {}
+        try:
+            x, y = float(data["click_x"]), float(data["click_y"])
+        except (KeyError, TypeError, ValueError):
+            return
+        self._select(y, x)
+
+    def _handle_cell_click(self, _mark: Any, content: dict) -> None:
+        centre = self._cell_centre(content.get("data") or {})
+        if centre is not None:
+            self._select(*centre)
+
+    def _handle_cell_hover(self, _mark: Any, content: dict) -> None:
+        centre = self._cell_centre(content.get("data") or {})
+        if centre is not None:
+            self.readout.value = self.describe(*centre)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+class BqBarView:
+    """Bars of a vector activation (dense units, class scores), updated in place.
+
+    Without labels every entry is drawn, x being the unit index; with labels (class
+    names) the ``top_k`` largest entries are drawn, largest first, named on the x axis.
+
+    Parameters
+    ----------
+    values : array_like, optional
+        Shown at once if given.
+    labels : sequence of str, optional
+    top_k : int
+    title : str, optional
+    height : str
+
+    Attributes
+    ----------
+    figure : bqplot.Figure
+    mark : bqplot.Bars
+    """
+
+    def __init__(
+        self,
+        values: np.ndarray | Sequence[float] | None = None,
+        labels: Sequence[str] | None = None,
+        *,
+        top_k: int = 10,
+        title: str | None = None,
+        height: str = "360px",
+    ) -> None:
+        self.top_k = int(top_k)
+        self.x_scale = bqplot.OrdinalScale()
+        self.y_scale = bqplot.LinearScale()
+        self.mark = bqplot.Bars(x=["0"], y=[0.0], scales={"x": self.x_scale, "y": self.y_scale},
+                                tooltip=bqplot.Tooltip(fields=["x", "y"], formats=["", ".4g"]),
+                                padding=0.1)
+        self.x_axis = bqplot.Axis(scale=self.x_scale, label="unit")
+        self.y_axis = bqplot.Axis(scale=self.y_scale, side="left",
+                                  label="activation", tick_format=".3g")
+        self.figure = bqplot.Figure(marks=[self.mark], axes=[self.x_axis, self.y_axis],
+                                    title=title or "",
+                                    fig_margin={"top": 40, "bottom": 60, "left": 60,
+                                                "right": 10},
+                                    layout=widgets.Layout(height=height, width="100%"))
+        self.figure.add_class(_CSS_CLASS)
+        if values is not None:
+            self.update(values, labels)
+
+    def update(self, values: np.ndarray | Sequence[float],
+               labels: Sequence[str] | None = None) -> None:
+        """Replace the bars' data in place (the mark and figure stay the same objects)."""
+        v = np.asarray(values, dtype=np.float64).ravel()
+        v = np.where(np.isfinite(v), v, 0.0)
+        if labels is not None and len(labels) != v.size:
+            raise ValueError(f"Got {len(labels)} labels for {v.size} values.")
+        if labels is not None:
+            top = np.argsort(-v, kind="stable")[:max(1, self.top_k)]
+            names = [str(labels[i]) for i in top]
+            # ordinal x values must be unique: disambiguate repeated names
+            seen: dict[str, int] = {}
+            xs = []
+            for name, i in zip(names, top, strict=True):
+                xs.append(name if name not in seen else f"{name} ({i})")
+                seen[name] = 1
+            ys = v[top]
+            tick_values = xs
+            label = "class"
+        else:
+            xs = [str(i) for i in range(v.size)]
+            ys = v
+            step = max(1, math.ceil(v.size / 16))
+            tick_values = xs[::step]
+            label = "unit"
+        with self.mark.hold_sync():
+            self.mark.x = xs
+            self.mark.y = ys
+        with self.x_axis.hold_sync():
+            self.x_axis.tick_values = tick_values
+            self.x_axis.label = label
+
+
+def bar_view(values: np.ndarray | Sequence[float], labels: Sequence[str] | None = None,
+             *, top_k: int = 10, title: str | None = None) -> BqBarView:
+    """Create a :class:`BqBarView` showing ``values``; call ``.update`` to change them."""
+    return BqBarView(values, labels, top_k=top_k, title=title)
+

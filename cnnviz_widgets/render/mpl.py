@@ -1,0 +1,188 @@
+"""Static matplotlib figures (object-oriented API only, never pyplot state)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..colour.colormaps import lut
+from ..colour.normalize import default_colormap
+from ..colour.tiling import MosaicLayout
+from .image import RenderedView
+
+__all__ = ["feature_figure", "figure_to_png", "vector_figure"]
+
+_MAX_LABELLED_TILES = 256
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def feature_figure(
+    view: RenderedView | np.ndarray,
+    *,
+    title: str | None = None,
+    cmap: str | None = None,
+    mode: str | None = None,
+    layout: MosaicLayout | None = None,
+    colorbar: bool = True,
+    channel_labels: bool = True,
+    background: tuple[int, int, int] = (255, 255, 255),
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Draw a normalised feature map or mosaic with a colour bar and channel numbers.
+
+    Parameters
+    ----------
+    view : RenderedView or numpy.ndarray
+        A :class:`~cnnviz_widgets.render.image.RenderedView`, or a float (H, W) array in
+        [0, 1] with NaN gaps.
+    title : str, optional
+        Figure title (set on the image axes).
+    cmap : str, optional
+        Colour map; default the view's, else the default of ``mode``.
+    mode : str, optional
+        Normalisation used, shown in the colour-bar label; default the view's.
+    layout : MosaicLayout, optional
+        Where channels sit; default the view's. Needed for channel labels.
+    colorbar : bool
+        Add a colour bar (0 to 1, the normalised scale).
+    channel_labels : bool
+        Write each tile's channel number in its top-left corner (skipped beyond 256
+        tiles, and for a single tile, whose channel goes in the title instead).
+    background : (int, int, int)
+        RGB of gaps.
+    figsize : (float, float), optional
+        Inches; default grows with the mosaic's aspect ratio.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With an Agg canvas attached; ``fig.axes[0]`` is the image, ``fig.axes[1]`` the
+        colour bar when there is one.
+    """
+    from matplotlib.colors import ListedColormap
+
+    if isinstance(view, RenderedView):
+        data = view.view
+        layout = layout or view.layout
+        cmap = cmap or view.cmap
+        mode = mode or view.mode
+    else:
+        data = np.asarray(view, dtype=np.float32)
+        if data.ndim != 2:
+            raise ValueError(f"Expected a 2-D normalised view; got shape {data.shape}.")
+    cmap = cmap or default_colormap(mode or "channel")
+    colours = ListedColormap(lut(cmap) / 255.0, name=cmap).with_extremes(
+        bad=np.asarray(background) / 255.0)
+    h, w = data.shape
+    if figsize is None:
+        aspect = w / max(h, 1)
+        figsize = (min(12.0, 5.0 * aspect) + (1.0 if colorbar else 0.0), 5.0)
+    fig = _new_figure(figsize)
+    ax = fig.add_subplot()
+    im = ax.imshow(data, cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if layout is not None and len(layout.channels) == 1 and title is not None:
+        title = f"{title} (channel {layout.channels[0]})"
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        cb = fig.colorbar(im, ax=ax, shrink=0.8)
+        label = "normalised activation" + (f" ({mode})" if mode else "")
+        if mode == "signed":
+            cb.set_ticks([0.0, 0.5, 1.0], labels=["-max|a|", "0", "+max|a|"])
+        cb.set_label(label)
+    if (channel_labels and layout is not None and 1 < len(layout.channels)
+            <= _MAX_LABELLED_TILES):
+        size = max(4.0, min(9.0, 60.0 / max(layout.columns, 1)))
+        for cell, channel in enumerate(layout.channels):
+            y0, x0 = layout.cell_origin(cell)
+            ax.text(x0 + 0.5, y0 + 0.5, str(channel), fontsize=size, color="black",
+                    ha="left", va="top", gid=f"channel-{channel}",
+                    bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                          "alpha": 0.7})
+    return fig
+
+
+def vector_figure(
+    values: np.ndarray | Sequence[float],
+    *,
+    title: str | None = None,
+    labels: Sequence[str] | None = None,
+    top_k: int = 10,
+    figsize: tuple[float, float] = (7.0, 4.0),
+) -> Figure:
+    """Draw a vector activation (dense layer, logits, probabilities) as bars.
+
+    Parameters
+    ----------
+    values : array_like
+        Shape (C,).
+    title : str, optional
+        Axes title.
+    labels : sequence of str, optional
+        One name per entry (e.g. class names). When given, the ``top_k`` largest entries
+        are drawn as horizontal bars labelled with their names, largest on top.
+    top_k : int
+        How many entries to label (with ``labels``) or to annotate with their index
+        (without).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if labels is not None and len(labels) != v.size:
+        raise ValueError(f"Got {len(labels)} labels for {v.size} values.")
+    key = np.where(np.isfinite(v), v, -np.inf)
+    k = max(0, min(int(top_k), v.size))
+    top = np.argsort(-key, kind="stable")[:k]
+    fig = _new_figure(figsize)
+    ax = fig.add_subplot()
+    if labels is not None:
+        order = top[::-1]  # barh draws bottom-up: largest on top
+        ax.barh(np.arange(order.size), v[order], color="tab:blue")
+        ax.set_yticks(np.arange(order.size), [f"{labels[i]} ({i})" for i in order])
+        ax.set_xlabel("activation")
+    else:
+        colours = np.full(v.size, "tab:gray", dtype=object)
+        colours[top] = "tab:blue"
+        ax.bar(np.arange(v.size), np.nan_to_num(v), color=list(colours), width=1.0)
+        for i in top:
+            ax.annotate(str(int(i)), (float(i), float(np.nan_to_num(v[i]))),
+                        textcoords="offset points", xytext=(0, 2), ha="center",
+                        fontsize=7)
+        ax.set_xlabel("unit")
+        ax.set_ylabel("activation")
+        ax.set_xlim(-0.5, v.size - 0.5)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
+    """Render a figure to PNG bytes without touching pyplot.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    dpi : int
+
+    Returns
+    -------
+    bytes
+    """
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()

@@ -1,0 +1,56 @@
+"""A figure of several layers side by side: a few channels of each stage of a network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..colour.normalize import normalize
+
+__all__ = ["overview_figure"]
+
+
+def overview_figure(rows: Sequence[tuple[str, np.ndarray]], *, mode: str = "channel",
+                    cmap: str = "viridis", tile_inches: float = 1.1) -> Figure:
+    """Draw one row per layer, one tile per channel.
+
+    Parameters
+    ----------
+    rows : sequence of (str, numpy.ndarray)
+        ``(layer name, maps (H, W, k))`` as returned by
+        :func:`cnnviz_widgets.weights.block_overview`.
+    mode : str
+        Normalisation of each row (see :func:`cnnviz_widgets.colour.normalize.normalize`).
+    cmap : str
+        Colour map.
+    tile_inches : float
+        Size of one tile.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not rows:
+        raise ValueError("No layers to draw; give at least one (name, maps) row.")
+    columns = max(maps.shape[-1] for _, maps in rows)
+    fig = Figure(figsize=(tile_inches * columns + 1.6, tile_inches * len(rows)),
+                 layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_2d(fig.subplots(len(rows), columns, squeeze=False))
+    for r, (name, maps) in enumerate(rows):
+        norm = normalize(maps, mode)
+        for c in range(columns):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < norm.shape[-1]:
+                ax.imshow(norm[..., c], cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            else:
+                ax.set_visible(False)
+        h, w = maps.shape[:2]
+        axes[r, 0].set_ylabel(f"{name}\n{h}x{w}", rotation=0, ha="right", va="center",
+                              fontsize=8)
+    return fig

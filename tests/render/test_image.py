@@ -1,0 +1,120 @@
+"""Image bytes: budgets, formats, upscaling and the render pipeline."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz_widgets.colour.colormaps import lut
+from cnnviz_widgets.render.image import (
+    encode,
+    encode_png,
+    render_channel,
+    render_grid,
+    upscale_nearest,
+)
+
+
+def decode(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data))
+
+
+def test_encode_png_round_trip():
+    rgb = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    img = decode(encode_png(rgb))
+    assert img.format == "PNG" and img.size == (5, 4)
+    np.testing.assert_array_equal(np.asarray(img), rgb)
+
+
+def test_encode_small_image_is_png():
+    data, fmt = encode(np.zeros((10, 10, 3), np.uint8))
+    assert fmt == "png" and decode(data).format == "PNG"
+
+
+def test_encode_noise_falls_back_to_jpeg_within_budget():
+    rgb = np.random.default_rng(0).integers(0, 256, (600, 600, 3), dtype=np.uint8)
+    data, fmt = encode(rgb, max_bytes=200_000)
+    assert fmt == "jpeg" and len(data) <= 200_000
+    img = decode(data)
+    assert img.format == "JPEG" and img.size == (600, 600)
+
+
+def test_encode_rejects_bad_input():
+    with pytest.raises(ValueError):
+        encode(np.zeros((4, 4), np.uint8))
+
+
+def test_upscale_nearest_is_crisp():
+    rgb = np.arange(7 * 7 * 3, dtype=np.uint8).reshape(7, 7, 3)
+    big = upscale_nearest(rgb, 224)
+    assert big.shape == (224, 224, 3)
+    np.testing.assert_array_equal(big[::32, ::32], rgb)
+    np.testing.assert_array_equal(big[31, 31], rgb[0, 0])
+    np.testing.assert_array_equal(big[32, 0], rgb[1, 0])
+    assert upscale_nearest(rgb, 5) is rgb
+
+
+def test_render_grid_random_layer_within_budget():
+    layer = np.random.default_rng(1).random((224, 224, 64), dtype=np.float32)
+    view = render_grid(layer, None, "channel", "viridis")
+    assert len(view.data) <= 400_000
+    img = decode(view.data)
+    assert img.size == (view.rgb.shape[1], view.rgb.shape[0])
+    assert max(view.view.shape) <= 1024
+    assert view.view.shape == view.layout.shape == view.rgb.shape[:2]
+    assert view.layout.scale == 2 and view.layout.tile_height == 112
+    assert view.layout.channels == tuple(range(64))
+
+
+def test_render_grid_values_by_hand():
+    a = np.array([[0.0, 10.0], [20.0, 30.0]])
+    b = np.array([[0.0, 1.0], [2.0, 3.0]])
+    x = np.stack([a, b], -1)
+    view = render_grid(x, [1, 0], "layer", "gray", columns=2, pad=1)
+    assert view.format == "png"
+    assert view.layout.channels == (1, 0)
+    np.testing.assert_allclose(view.view[:, :2], b / 30, rtol=1e-6)
+    np.testing.assert_allclose(view.view[:, 3:], a / 30, rtol=1e-6)
+    assert np.isnan(view.view[:, 2]).all()
+    assert view.rgb[0, 2].tolist() == [255, 255, 255]  # background gap
+    assert view.rgb[1, 4].tolist() == lut("gray")[255].tolist()
+    info = view.value_at(1, 4)
+    assert info["channel"] == 0 and (info["row"], info["col"]) == (1, 1)
+    assert info["value"] == 30.0 and info["normalized"] == 1.0
+    assert view.value_at(0, 2) is None
+
+
+def test_render_grid_downsampling_keeps_full_resolution_stats():
+    x = np.zeros((8, 8, 1), np.float32)
+    x[0, 0, 0] = 4.0  # a single bright pixel: block mean 1 after 2x downsampling
+    view = render_grid(x, None, "channel", max_side=4)
+    assert view.view.shape == (4, 4)
+    assert view.view[0, 0] == pytest.approx(0.25)  # scaled by the full-res max, 4
+
+
+def test_render_channel_layer_mode_is_comparable():
+    x = np.stack([np.full((7, 7), 1.0), np.linspace(0, 10, 49).reshape(7, 7)], -1)
+    view = render_channel(x, 0, "layer", "viridis")
+    np.testing.assert_allclose(view.view, 0.1, rtol=1e-6)
+    assert view.layout.channels == (0,)
+    assert view.rgb.shape == (224, 224, 3) and view.upscale == 32
+    assert decode(view.data).size == (224, 224)
+    own = render_channel(x, 0, "channel", "viridis")
+    np.testing.assert_array_equal(own.view, 0.0)
+    assert render_channel(x, -1, "channel").layout.channels == (1,)
+    with pytest.raises(IndexError):
+        render_channel(x, 2, "channel")
+
+
+def test_render_with_nan_and_constant_no_warnings():
+    x = np.ones((6, 6, 3), np.float32)
+    x[0, 0, 1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for mode in ("channel", "layer", "standardize", "signed"):
+            render_grid(x, None, mode)
+            render_channel(x, 1, mode)

@@ -324,7 +324,7 @@ def page_html(
     image_names: Sequence[str] | None = None,
     normalization: str = "channel",
     colormap: str = "viridis",
-    max_side: int = 112,
+    max_side: int = 80,
     title: str | None = None,
 ) -> tuple[str, list[str], list[str]]:
     """Build the page that :func:`export_html` writes; see there for the parameters.
@@ -440,7 +440,7 @@ def export_html(
     image_names: Sequence[str] | None = None,
     normalization: str = "channel",
     colormap: str = "viridis",
-    max_side: int = 112,
+    max_side: int = 80,
     title: str | None = None,
 ) -> ExportReport:
     """Write one self-contained HTML page of feature maps that works without a kernel.

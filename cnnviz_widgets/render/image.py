@@ -259,6 +259,7 @@ def render_grid(
     pad: int = 1,
     background: tuple[int, int, int] = (255, 255, 255),
     max_bytes: int = 400_000,
+    min_side: int = 0,
 ) -> RenderedView:
     """Render several channels of a layer as one coloured mosaic.
 
@@ -286,6 +287,9 @@ def render_grid(
         RGB of the gaps.
     max_bytes : int
         Byte budget of the encoded image (see :func:`encode`).
+    min_side : int
+        Upscale a small mosaic by an integer nearest-neighbour factor until its shorter
+        side reaches this many pixels (0: never), so a grid of 7 x 7 maps stays readable.
 
     Returns
     -------
@@ -318,8 +322,11 @@ def render_grid(
     view, layout = mosaic(norm, cols, pad, channels=idx.tolist(), scale=factor,
                           source_shape=(h, w))
     rgb = apply_colormap(view, cmap, background)
+    factor = upscale_factor(view.shape, min_side, max_side) if min_side else 1
+    if factor > 1:
+        rgb = upscale_nearest(rgb, min_side, max_side)
     data, fmt = encode(rgb, max_bytes)
-    return RenderedView(view, layout, rgb, data, fmt, mode, cmap, small, 1)
+    return RenderedView(view, layout, rgb, data, fmt, mode, cmap, small, factor)
 
 
 def render_channel(

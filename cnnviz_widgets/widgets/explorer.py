@@ -300,6 +300,35 @@ class FeatureMapExplorer(w.VBox):
         except CnnvizError as error:
             self._errors.show(str(error))
 
+    def export_html(self, path: str | os.PathLike, layers: Sequence[str] | None = None,
+                    images: Sequence[Any] | None = None, **kwargs: Any) -> Any:
+        """Write a self-contained HTML page of this explorer that works without a kernel.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write the single HTML file (feature maps inlined, no network).
+        layers : sequence of str, optional
+            Layers to include; default: the convolution and pooling layers (see
+            :func:`cnnviz_widgets.export.export_html`).
+        images : sequence, optional
+            Images to include; default: the explorer's images (at most 8).
+        **kwargs
+            Passed on, e.g. ``normalization``, ``colormap``, ``max_side``, ``title``.
+
+        Returns
+        -------
+        ExportReport
+            The path, its size in bytes, the layers and image names written.
+        """
+        from ..export.html import export_html
+
+        if images is None:
+            images = self._images[:8]
+            kwargs.setdefault("image_names", self._image_names[:8])
+        kwargs.setdefault("colormap", self.colormap)
+        return export_html(self.engine, path, layers=layers, images=images, **kwargs)
+
     def save(self, path: str | os.PathLike, dpi: int = 100) -> None:
         """Save the current view as a matplotlib figure (title, colour bar, channel numbers)."""
         from ..render.mpl import feature_figure, vector_figure
@@ -503,7 +532,7 @@ class FeatureMapExplorer(w.VBox):
         else:
             order = order_channels(maps, self.channel_order)
             shown = page_of(order, self.page, self.per_page)
-            view = render_grid(maps, shown, self.normalization, self.colormap)
+            view = render_grid(maps, shown, self.normalization, self.colormap, min_side=448)
         self._rendered = view
         self._vector = None
         if self.backend == "bqplot":
@@ -595,7 +624,7 @@ class FeatureMapExplorer(w.VBox):
                                            style={"button_width": "90px"})
         self._backend_tb.add_class("cnnviz-backend")
         self._image_tb = w.ToggleButtons(options=[], description="Image",
-                                         style={"button_width": "70px"})
+                                         style={"button_width": "38px"})
         self._image_tb.add_class("cnnviz-image-picker")
         self._image_slider = w.IntSlider(min=0, max=0, description="Image #",
                                          continuous_update=False)
@@ -652,7 +681,7 @@ class FeatureMapExplorer(w.VBox):
         ]
 
     def _update_image_controls(self) -> None:
-        many = len(self._images) > 12
+        many = len(self._images) > 20
         with self._image_guard():
             if many:
                 self._image_tb.options = []

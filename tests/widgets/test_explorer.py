@@ -268,3 +268,11 @@ def test_explain_channel_overlays_the_channel_and_maximises_it(ex, monkeypatch):
     assert ex.engine.stats.cache_misses == misses  # the overlay reuses the cached activation
     # gradient ascent on conv1 runs only conv1: one evaluation per step (and start checks)
     assert ex.engine.stats.layer_evaluations - evaluations <= 4 + 8
+
+
+def test_export_html_writes_one_self_contained_page(ex, tmp_path):
+    report = ex.export_html(tmp_path / "page.html")
+    text = (tmp_path / "page.html").read_text()
+    assert report.bytes == len(text.encode())
+    assert "conv1" in report.layers and len(report.images) == len(ex.images)
+    assert "http://" not in text and "https://" not in text

@@ -1,0 +1,80 @@
+"""The feature-map explorer in a real JupyterLab and a real Voila, driven like a student would."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser_harness import (
+    NOTEBOOKS_DIR,
+    assert_no_error_output,
+    open_notebook,
+    open_voila,
+    screenshot,
+    wait_for_new_attribute,
+)
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+VIEW = ".cnnviz-explorer img.cnnviz-view"
+CAPTION = ".cnnviz-explorer .cnnviz-caption"
+
+
+def _src(page) -> str:
+    return page.locator(VIEW).first.get_attribute("src")
+
+
+def _changes_view(page, action) -> None:
+    old = _src(page)
+    action()
+    wait_for_new_attribute(page, VIEW, "src", old)
+
+
+def test_explorer_in_jupyterlab(page, jupyterlab_server, tmp_path):
+    open_notebook(page, jupyterlab_server, NOTEBOOKS_DIR / "01_quickstart.ipynb",
+                  wait_for=[VIEW], timeout=180_000)
+    explorer = page.locator(".cnnviz-explorer").first
+    explorer.scroll_into_view_if_needed()
+    screenshot(page, tmp_path, "01-opened", selector=".cnnviz-explorer")
+
+    layer_select = explorer.locator(".cnnviz-layer select")
+    _changes_view(page, lambda: layer_select.select_option(index=3))  # conv2 64 maps
+    expect(explorer.locator(".cnnviz-caption")).to_contain_text("conv2")
+    screenshot(page, tmp_path, "02-layer", selector=".cnnviz-explorer")
+
+    handle = explorer.locator(".cnnviz-channel .noUi-handle")
+
+    def move_slider():
+        handle.focus()
+        handle.press("ArrowRight")
+
+    _changes_view(page, move_slider)
+    expect(explorer.locator(".cnnviz-caption")).to_contain_text(re.compile(r"\| channel \d+ \|"))
+    screenshot(page, tmp_path, "03-channel", selector=".cnnviz-explorer")
+
+    _changes_view(page, lambda: explorer.locator(".cnnviz-normalization button",
+                                                 has_text="standardize").click())
+    expect(explorer.locator(".cnnviz-normalization button.mod-active")).to_have_text(
+        "standardize")
+
+    _changes_view(page, lambda: explorer.locator(".cnnviz-image-picker button").nth(2).click())
+    expect(explorer.locator(".cnnviz-caption")).to_contain_text("image 2")
+
+    _changes_view(page, lambda: explorer.locator(".cnnviz-mode button",
+                                                 has_text="All channels").click())
+    screenshot(page, tmp_path, "04-grid", selector=".cnnviz-explorer")
+    assert_no_error_output(page)
+    expect(explorer.locator(".cnnviz-error")).to_be_hidden()
+
+
+def test_explorer_in_voila(page, voila_server, tmp_path):
+    server = voila_server(NOTEBOOKS_DIR / "01_quickstart.ipynb")
+    open_voila(page, server, wait_for=[VIEW], timeout=180_000)
+    explorer = page.locator(".cnnviz-explorer").first
+    _changes_view(page, lambda: explorer.locator(".cnnviz-layer select").select_option(index=1))
+    expect(explorer.locator(".cnnviz-caption")).to_contain_text("pool1")
+    _changes_view(page, lambda: explorer.locator(".cnnviz-normalization button",
+                                                 has_text="per channel").click())
+    screenshot(page, tmp_path, "voila")
+    assert_no_error_output(page)

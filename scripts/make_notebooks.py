@@ -29,7 +29,7 @@ are where the filter of that channel found its pattern. Use the controls:
 
 model = zoo.digits_cnn()                 # trained weights, shipped with the package
 images, labels = zoo.digit_samples()     # held-out digits, never seen in training
-ex = explore(model, images[:8])
+ex = explore(model, images[:12], include_samples=False)
 ex"""),
     ("markdown", """## Driving the explorer from Python
 

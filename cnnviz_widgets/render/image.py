@@ -307,10 +307,18 @@ def render_grid(
     idx = idx % n_all
     cmap = cmap or default_colormap(mode)
     n = idx.size
-    selected = x if (n == n_all and np.array_equal(idx, np.arange(n_all))) else x[..., idx]
+    identity = n == n_all and np.array_equal(idx, np.arange(n_all))
+    # when most channels are shown in another order, gather them after downsampling:
+    # a gather along the channel axis of a full-size layer costs more than the rest
+    gather_late = not identity and 2 * n >= n_all
+    selected = x if identity or gather_late else x[..., idx]
     # shared modes take their scale over the whole layer, per-channel modes over the shown
-    stats = (normalization_stats(x, mode, idx) if mode in ("layer", "signed")
-             else normalization_stats(selected, mode))
+    if mode in ("layer", "signed"):
+        stats = normalization_stats(x, mode, idx)
+    elif gather_late:
+        stats = normalization_stats(x, mode).take(idx)
+    else:
+        stats = normalization_stats(selected, mode)
     cols = min(n, math.ceil(math.sqrt(n)) if columns is None else max(1, int(columns)))
     rows = math.ceil(n / cols)
     h, w = x.shape[:2]
@@ -318,6 +326,8 @@ def render_grid(
     fit = min((max_side - (cols - 1) * pad) // cols, (max_side - (rows - 1) * pad) // rows)
     factor = downsample_factor((h, w), max(1, fit))
     small = downsample(selected, max(1, math.ceil(max(h, w) / factor)))
+    if gather_late:
+        small = small[..., idx]
     norm = apply_normalization(small, stats)
     view, layout = mosaic(norm, cols, pad, channels=idx.tolist(), scale=factor,
                           source_shape=(h, w))

@@ -189,6 +189,7 @@ class FeatureMapExplorer(w.VBox):
         self._thumbs: dict[int, str] = {}
         self._activation_key: tuple[str, int] | None = None
         self._activation: np.ndarray | None = None
+        self._order_memo: tuple[Any, np.ndarray] | None = None
         self._rendered: Any = None
         self._vector: np.ndarray | None = None
         self._hold = 0
@@ -243,6 +244,7 @@ class FeatureMapExplorer(w.VBox):
         self.engine.clear_cache()
         self._activation_key = None
         self._activation = None
+        self._order_memo = None
         self._render()
 
     def add_image(self, image: Any, name: str | None = None, select: bool = True) -> int:
@@ -530,7 +532,7 @@ class FeatureMapExplorer(w.VBox):
         if self.channel is not None:
             view = render_channel(maps, self.channel, self.normalization, self.colormap)
         else:
-            order = order_channels(maps, self.channel_order)
+            order = self._channel_order(maps)
             shown = page_of(order, self.page, self.per_page)
             view = render_grid(maps, shown, self.normalization, self.colormap, min_side=448)
         self._rendered = view
@@ -542,6 +544,13 @@ class FeatureMapExplorer(w.VBox):
                 self._image.format = view.format
                 self._image.value = view.data
         self._colorbar.value = self._colorbar_html(maps)
+
+    def _channel_order(self, maps: np.ndarray) -> np.ndarray:
+        """Channel order for the grid, memoised per (layer, image, order)."""
+        key = (self._activation_key, self.channel_order)
+        if self._order_memo is None or self._order_memo[0] != key:
+            self._order_memo = (key, order_channels(maps, self.channel_order))
+        return self._order_memo[1]
 
     def _draw_vector(self, values: np.ndarray) -> None:
         from ..render.mpl import figure_to_png, vector_figure
@@ -601,14 +610,14 @@ class FeatureMapExplorer(w.VBox):
                                     layout=w.Layout(width="360px"))
         self._layer_dd.add_class("cnnviz-layer")
         self._mode = w.ToggleButtons(options=[("All channels", "all"), ("One channel", "one")],
-                                     value="all", style={"button_width": "100px"})
+                                     value="all", style={"button_width": "110px"})
         self._mode.add_class("cnnviz-mode")
         self._channel_slider = w.IntSlider(min=0, max=0, description="Channel",
                                            continuous_update=True)
         self._channel_slider.add_class("cnnviz-channel")
         self._norm = w.ToggleButtons(
             options=[(NORMALIZATION_LABELS[n], n) for n in NORMALIZATIONS],
-            description="Scale", style={"button_width": "90px"},
+            description="Scale", style={"button_width": "100px"},
         )
         self._norm.add_class("cnnviz-normalization")
         self._cmap = w.Dropdown(options=list(COLORMAPS), description="Colours",

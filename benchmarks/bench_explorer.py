@@ -35,10 +35,15 @@ def run(repeat: int = 15) -> list[Row]:
 
     from cnnviz_widgets import explore
 
-    model = keras.applications.VGG16(weights=None, include_top=False,
-                                     input_shape=(224, 224, 3))
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    from cnnviz_widgets import zoo
+
+    try:  # trained filters on a real photo give realistic maps (and byte sizes)
+        model = zoo.vgg16(weights="hed")
+        image = zoo.samples(["grace_hopper"])[0].image
+    except Exception:  # noqa: BLE001 - fall back to random weights and noise
+        model = keras.applications.VGG16(weights=None, include_top=False,
+                                         input_shape=(224, 224, 3))
+        image = np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8)
     ex = explore(model, [image], include_samples=False, layer="block1_conv1")
     evaluations = ex.engine.stats.layer_evaluations
     sizes: dict[str, list[int]] = {}

@@ -9,6 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8888
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PIP_NO_INPUT := 1
+# Jupyter refuses to run as root unless told to (containers, CI machines)
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: demo test bench lint voila clean
 
@@ -27,12 +29,14 @@ TEST_EXTRAS := test+notebook+offline-vgg+samples+train
 BENCH_EXTRAS := test+offline-vgg+bench
 
 demo: $(VENV)/.stamp-$(DEMO_EXTRAS)
-	@echo "Starting JupyterLab on http://$(HOST):$(PORT)/lab/tree/notebooks/01_quickstart.ipynb"
-	$(VENV)/bin/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) \
+	@echo "Starting JupyterLab on http://$(HOST):$(PORT)/ with notebooks/01_quickstart.ipynb;"
+	@echo "open the URL with the token that JupyterLab prints below."
+	$(VENV)/bin/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) $(ALLOW_ROOT) \
 		--ServerApp.root_dir=$(CURDIR) notebooks/01_quickstart.ipynb
 
 voila: $(VENV)/.stamp-$(DEMO_EXTRAS)
-	$(VENV)/bin/voila --no-browser --Voila.ip=$(HOST) --port=$(PORT) notebooks/01_quickstart.ipynb
+	$(VENV)/bin/voila --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
+		notebooks/01_quickstart.ipynb
 
 test: $(VENV)/.stamp-$(TEST_EXTRAS)
 	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts

@@ -33,9 +33,7 @@ def run(repeat: int = 15) -> list[Row]:
     """Measure channel, normalisation and colour-map changes, and the bytes sent."""
     import keras
 
-    from cnnviz_widgets import explore
-
-    from cnnviz_widgets import zoo
+    from cnnviz_widgets import explore, zoo
 
     try:  # trained filters on a real photo give realistic maps (and byte sizes)
         model = zoo.vgg16(weights="hed")

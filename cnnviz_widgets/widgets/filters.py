@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 import numpy as np
-from traitlets import Int, Unicode, observe, validate
+from traitlets import Bool, Int, Unicode, observe, validate
 
 from ..colour.colormaps import apply_colormap
 from ..engine.activations import ActivationEngine
@@ -49,6 +49,7 @@ class FilterExplorer(w.VBox):
     page = Int(0)
     mode = Unicode("filter")
     view = Unicode("channels")
+    hide_dead = Bool(False)
 
     def __init__(self, model: Any, layer: str | None = None, *, images: Any = None,
                  per_page: int = 16, channels_shown: int = 8, colormap: str = "gray") -> None:
@@ -89,11 +90,19 @@ class FilterExplorer(w.VBox):
         """The array on screen: (rows, cols) floats in [0, 1] with NaN gaps, or RGB uint8."""
         return self._view2d
 
+    def visible_filters(self) -> list[int]:
+        """All filters of the layer that can be shown (dead ones left out if ``hide_dead``)."""
+        filters = range(self._bank.n_filters)
+        report = self.dead.get(self.layer)
+        if self.hide_dead and report is not None:
+            dead = set(int(i) for i in report.indices)
+            return [f for f in filters if f not in dead]
+        return list(filters)
+
     def filters_on_page(self) -> list[int]:
         """Indices of the filters shown on the current page."""
-        n = self._bank.n_filters
         start = self.page * self.per_page
-        return list(range(start, min(n, start + self.per_page)))
+        return self.visible_filters()[start:start + self.per_page]
 
     def scan_dead_filters(self) -> Any:
         """Find dead filters of the current layer over ``images`` (progress shown)."""
@@ -185,9 +194,20 @@ class FilterExplorer(w.VBox):
             self._syncing = False
         self._render()
 
+    @observe("hide_dead")
+    def _on_hide(self, change: dict) -> None:
+        self._syncing = True
+        try:
+            self.page = min(self.page, self._pages() - 1)
+        finally:
+            self._syncing = False
+        self._render()
+
     @observe("filter")
     def _on_filter(self, change: dict) -> None:
-        page = self.filter // self.per_page
+        visible = self.visible_filters()
+        position = visible.index(self.filter) if self.filter in visible else 0
+        page = position // self.per_page
         if page != self.page:
             self.page = page  # redraws
         elif not self._syncing:
@@ -199,7 +219,7 @@ class FilterExplorer(w.VBox):
             self._render()
 
     def _pages(self) -> int:
-        return max(1, -(-self._bank.n_filters // self.per_page))
+        return max(1, -(-len(self.visible_filters()) // self.per_page))
 
     # -- drawing -----------------------------------------------------------------------
     def _render(self) -> None:
@@ -208,6 +228,11 @@ class FilterExplorer(w.VBox):
         self.render_count += 1
         try:
             filters = self.filters_on_page()
+            if not filters:
+                self._errors.show(f"Every filter of {self.layer!r} is dead on these images; "
+                                  "untick 'Hide dead filters' to see them.")
+                self._sync_controls()
+                return
             if self.view == "rgb" and self._bank.n_channels == 3:
                 patches = rgb_filters(self._bank, filters=filters, mode=self.mode)
                 rgb = rgb_mosaic(patches, columns=8)
@@ -265,6 +290,7 @@ class FilterExplorer(w.VBox):
         self._scan = w.Button(description="Find dead filters", icon="search")
         self._progress = w.IntProgress(min=0, max=1, layout=w.Layout(display="none"))
         self._jump = w.Button(description="Show its feature map", icon="arrow-right")
+        self._hide = w.Checkbox(description="Hide dead filters", value=False, indent=False)
         self._image = w.Image(format="png")
         self._image.add_class("cnnviz-filter-view")
         self._caption = w.HTML()
@@ -284,12 +310,13 @@ class FilterExplorer(w.VBox):
         link(self._filter_slider, "filter")
         link(self._mode_tb, "mode")
         link(self._view_tb, "view")
+        link(self._hide, "hide_dead")
         self._scan.on_click(lambda _: self.scan_dead_filters())
         self._jump.on_click(lambda _: self.show_feature_map())
         self.children = [
             w.HBox([self._layer_dd, self._mode_tb]),
             w.HBox([self._page_slider, self._filter_slider, self._view_tb]),
-            w.HBox([self._scan, self._progress, self._jump]),
+            w.HBox([self._scan, self._progress, self._hide, self._jump]),
             self._errors,
             self._image,
             self._caption,
@@ -306,6 +333,7 @@ class FilterExplorer(w.VBox):
                 self._filter_slider.value = self.filter
                 self._mode_tb.value = self.mode
                 self._view_tb.value = self.view
+                self._hide.value = self.hide_dead
                 self._view_tb.layout.display = None if self._bank.n_channels == 3 else "none"
                 self._jump.layout.display = None if self.explorer is not None else "none"
         finally:

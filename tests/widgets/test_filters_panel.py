@@ -81,3 +81,14 @@ def test_jump_between_filters_and_feature_maps(known_model):
     ex.channel = 11
     panel.follow_explorer()
     assert panel.filter == 11
+
+
+def test_dead_filters_can_be_hidden(known_model):
+    images = [np.full((8, 8, 3), 200, np.uint8)]
+    panel = FilterExplorer(known_model, images=images, per_page=8)
+    panel.scan_dead_filters()
+    panel.hide_dead = True
+    assert 7 not in panel.filters_on_page() and len(panel.filters_on_page()) == 8
+    assert panel.filters_on_page() == [0, 1, 2, 3, 4, 5, 6, 8]
+    panel._hide.set_state({"value": False})
+    assert 7 in panel.filters_on_page()

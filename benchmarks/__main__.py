@@ -9,7 +9,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SUITES = ["bench_engine", "bench_explorer"]
+SUITES = ["bench_engine", "bench_explorer", "bench_attribution"]
 
 
 def main(argv: list[str]) -> int:

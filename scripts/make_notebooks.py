@@ -44,6 +44,13 @@ ex.layer = "predictions"    # the last layer is a vector: one bar per digit clas
 predicted = int(ex.current_activation().argmax())
 print("predicted digit:", predicted, "true:", int(labels[ex.image_index]))
 ex.layer = 'conv1'"""),
+    ("markdown", """## Next
+
+- [Inside VGG16](02_vgg16_filters_and_maps.ipynb): a big image network with trained filters
+  (offline), its learned filters as colour patches and the feature maps of photos.
+- [Train and watch](03_train_and_watch.ipynb): see the maps change while the network learns.
+- [Why did it decide that?](04_attribution.ipynb): saliency, Grad-CAM, activation maximisation.
+- [Export for a course page](05_export_for_course_pages.ipynb): one HTML file, no kernel."""),
 ]
 
 VGG16 = [

@@ -21,6 +21,7 @@ _LAZY = {
     "LiveActivations": "cnnviz_widgets.widgets.live",
     "anatomy": "cnnviz_widgets.weights.anatomy",
     "dead_filters": "cnnviz_widgets.weights.dead",
+    "load_model": "cnnviz_widgets.io",
 }
 _SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 

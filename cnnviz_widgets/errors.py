@@ -22,6 +22,8 @@ __all__ = [
     "UnsupportedModelError",
     "WeightsUnavailableError",
     "UnsafeModelFileError",
+    "ModelFileError",
+    "LayerComputeError",
 ]
 
 
@@ -43,7 +45,10 @@ class LayerNotFoundError(CnnvizError, KeyError):
     def __init__(self, name: str, known: Iterable[str]):
         known = list(known)
         self.name = name
-        self.suggestions = difflib.get_close_matches(str(name), known, n=5, cutoff=0.5)
+        self.suggestions = [k for k in known if k.lower() == str(name).lower()][:1]
+        self.suggestions += [k for k in difflib.get_close_matches(str(name), known, n=5,
+                                                                  cutoff=0.5)
+                             if k not in self.suggestions][:5 - len(self.suggestions)]
         if not self.suggestions:
             tail = str(name).rsplit("/", 1)[-1]
             self.suggestions = [k for k in known if k.rsplit("/", 1)[-1] == tail][:5]
@@ -83,6 +88,14 @@ class WeightsUnavailableError(CnnvizError, RuntimeError):
 
 class UnsafeModelFileError(CnnvizError, ValueError):
     """A model file that would need to run arbitrary code to be loaded."""
+
+
+class ModelFileError(CnnvizError, ValueError):
+    """A model file that is missing, corrupted or not a full Keras model."""
+
+
+class LayerComputeError(CnnvizError, RuntimeError):
+    """A layer of the model failed while computing an activation (e.g. the image is too small)."""
 
 
 class SelectionOutOfRangeError(CnnvizError, IndexError):

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import ImageShapeError, LayerNotFoundError, LayerNotViewableError
+from ..errors import (
+    CnnvizError,
+    ImageShapeError,
+    LayerComputeError,
+    LayerNotFoundError,
+    LayerNotViewableError,
+)
 from .cache import ActivationCache, CacheStats
 from .inputs import (
     ImageLike,
@@ -318,13 +325,36 @@ class ActivationEngine:
         steps = self._plan.steps
         for index in order:
             step = steps[index]
-            outputs = step.call(values)
+            try:
+                outputs = step.call(values)
+            except CnnvizError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a backend error becomes a clear message
+                raise self._compute_error(step, values, exc) from exc
             self.stats.layer_evaluations += 1
             for k, v in zip(step.outputs, outputs, strict=True):
                 values[k] = v
                 if on_output is not None:
                     on_output(k, v)  # may replace values[k]
         return values
+
+    def _compute_error(self, step: Any, values: dict[int, Any], exc: Exception) -> CnnvizError:
+        shapes = [tuple(getattr(values.get(k), "shape", ())) for k in step.inputs]
+        shown = ", ".join(str(s) for s in shapes) or "?"
+        reason = re.sub(r"\x1b\[[0-9;]*m|\{\{function_node [^}]*\}\}", "", str(exc))
+        reason = reason.split("Arguments received by")[0]
+        reason = " ".join(reason.replace("Exception encountered when calling", "")
+                          .split())[:300] or type(exc).__name__
+        hint = "Check that the model itself runs on this input: model(engine.prepare(image))."
+        if None in self._plan.input_shape[:2]:
+            size = "x".join(str(s) for s in shapes[0][1:3]) if shapes and shapes[0] else "?"
+            hint = (f"This model accepts any image size, and the input ({size} pixels at this "
+                    "layer) may be too small for it; use a larger image (e.g. at least 32 x 32 "
+                    "pixels) or resize it first.")
+        return LayerComputeError(
+            f"The layer {step.info.name!r} ({step.info.class_name}) failed on an input of "
+            f"shape {shown}: {type(exc).__name__}: {reason} {hint}"
+        )
 
     def _compute(self, targets: list[int], batch: np.ndarray, image_key: str,
                  count: bool) -> dict[int, np.ndarray]:

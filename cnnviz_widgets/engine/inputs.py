@@ -108,10 +108,15 @@ def _open_pil(source: Any) -> Image.Image:
     except FileNotFoundError as exc:
         raise ImageDecodeError(f"There is no image file at {source!r}. Check the path.") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        what = f"the file {source!r}" if isinstance(source, (str, os.PathLike)) else "the data"
+        is_path = isinstance(source, (str, os.PathLike))
+        what = f"the file {os.fspath(source)!r}" if is_path else "the data"
+        if isinstance(exc, UnidentifiedImageError):
+            reason = "not in an image format Pillow can read"
+        else:  # Pillow's own words, without the repr of an in-memory buffer
+            reason = str(exc).replace(repr(source), "it") or type(exc).__name__
         raise ImageDecodeError(
-            f"Could not read {what} as an image ({exc}). Use a PNG, JPEG, BMP, GIF or TIFF "
-            "file, or a numpy array of shape (H, W) or (H, W, C)."
+            f"Could not read {what} as an image ({reason}). Use a PNG, JPEG, BMP, GIF or "
+            "TIFF file, or a numpy array of shape (H, W) or (H, W, C)."
         ) from exc
 
 
@@ -121,8 +126,8 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
         arr = np.asarray(image, dtype=np.float32)
         top = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
         return arr * np.float32(255.0 / top)
-    if mode == "F":
-        return np.asarray(image, dtype=np.float32)
+    if mode == "F":  # float images (e.g. TIFF) follow the rules of float arrays, NaN included
+        return _array_to_pixels(np.asarray(image, dtype=np.float32))
     if mode in ("1", "L"):
         return np.asarray(image.convert("L"), dtype=np.float32)
     if mode == "LA":
@@ -167,13 +172,17 @@ def decode_image(image: ImageLike) -> np.ndarray:
     if hasattr(image, "numpy") and not isinstance(image, np.ndarray):
         image = image.numpy()
     if not isinstance(image, np.ndarray):
+        not_an_image = ImageDecodeError(
+            f"Cannot use an object of type {type(image).__name__} as an image. Pass a file "
+            "path, bytes, a PIL image or a numpy array."
+        )
         try:
-            image = np.asarray(image)
+            arr = np.asarray(image)
         except Exception as exc:  # noqa: BLE001 - any failure means "not an image"
-            raise ImageDecodeError(
-                f"Cannot use an object of type {type(image).__name__} as an image. Pass a file "
-                "path, bytes, a PIL image or a numpy array."
-            ) from exc
+            raise not_an_image from exc
+        if arr.ndim == 0 or arr.dtype == object:  # None, a number, a dict, ragged lists
+            raise not_an_image
+        image = arr
     return _array_to_pixels(image)
 
 
@@ -204,20 +213,26 @@ def _array_to_pixels(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.bool_:
         return arr.astype(np.float32) * np.float32(255.0)
     if arr.dtype.kind in "iu":
+        if arr.min(initial=0) < 0:
+            raise ImageShapeError(
+                "The integer image has negative values; pixel values must be 0-255 (or "
+                "0-65535 for 16-bit images). Shift or clip it, e.g. np.clip(image, 0, 255)."
+            )
         if arr.dtype.itemsize > 1 and arr.max(initial=0) > 255:
             top = 65535.0 if arr.dtype.itemsize == 2 else float(arr.max())
             return arr.astype(np.float32) * np.float32(255.0 / top)
-        if arr.min(initial=0) < 0:
-            raise ImageShapeError(
-                "The integer image has negative values; pixel values must be 0-255."
-            )
         return arr.astype(np.float32)
-    arr = arr.astype(np.float32)
     if not np.all(np.isfinite(arr)):
         raise ImageShapeError(
             "The image contains NaN or infinite values. Replace them, e.g. with "
             "np.nan_to_num(image), before passing it."
         )
+    if arr.dtype.itemsize > 4 and np.abs(arr).max(initial=0) > np.finfo(np.float32).max:
+        raise ImageShapeError(
+            "The image has values too large for float32 (above 3.4e38); pixel values "
+            "should be 0-255 or 0-1. Rescale it before passing it."
+        )
+    arr = arr.astype(np.float32)
     if arr.size and arr.min() >= 0.0 and arr.max() <= 1.0:
         return arr * np.float32(255.0)
     return arr

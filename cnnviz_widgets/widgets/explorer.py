@@ -89,6 +89,37 @@ def _default_class_names(engine: ActivationEngine) -> list[str] | None:
     return None
 
 
+def _nonfinite_note(activation: np.ndarray) -> str:
+    """A caption suffix that says how many values are NaN or infinite (blank on screen)."""
+    if activation.dtype.kind != "f" or np.isfinite(activation).all():
+        return ""
+    nan = int(np.isnan(activation).sum())
+    inf = int(np.isinf(activation).sum())
+    parts = [f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "infinite")) if n]
+    return (f" | warning: {' and '.join(parts)} value(s) of {activation.size}, shown blank "
+            "and left out of the colour scale; check the layer's weights and inputs")
+
+
+def _widget_tree(roots: Sequence[Any]) -> list[w.Widget]:
+    """Every widget reachable from ``roots`` through widget traits (children, layout, ...)."""
+    found: dict[int, w.Widget] = {}
+    stack = list(roots)
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+            continue
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+            continue
+        if not isinstance(obj, w.Widget) or id(obj) in found:
+            continue
+        found[id(obj)] = obj
+        for name in obj.keys:
+            stack.append(getattr(obj, name, None))
+    return list(found.values())
+
+
 class FeatureMapExplorer(w.VBox):
     """Interactive panel that shows the feature maps of any layer for any image.
 
@@ -168,6 +199,7 @@ class FeatureMapExplorer(w.VBox):
     ) -> None:
         super().__init__()
         self.add_class("cnnviz-explorer")
+        self._owns_engine = not isinstance(model, ActivationEngine)
         self.engine = (model if isinstance(model, ActivationEngine)
                        else ActivationEngine(model, preprocess=preprocess,
                                              cache_bytes=cache_bytes))
@@ -192,6 +224,9 @@ class FeatureMapExplorer(w.VBox):
         self._order_memo: tuple[Any, np.ndarray] | None = None
         self._rendered: Any = None
         self._vector: np.ndarray | None = None
+        self._render_error: CnnvizError | None = None
+        self._vector_png: tuple[np.ndarray, str, bytes] | None = None
+        self._nonfinite_note = ""
         self._hold = 0
         self._dirty = False
         self._syncing = False
@@ -218,6 +253,7 @@ class FeatureMapExplorer(w.VBox):
         if self._activation_key != key or self._activation is None:
             self._activation = self.engine.activation(self.layer, self._images[self.image_index])
             self._activation_key = key
+            self._nonfinite_note = _nonfinite_note(self._activation)
         return self._activation
 
     def current_view(self) -> np.ndarray:
@@ -225,8 +261,10 @@ class FeatureMapExplorer(w.VBox):
 
         For a vector layer this is the vector as one row.
         """
-        if self._rendered is None:
+        if self._rendered is None and self._vector is None and self._render_error is None:
             self._render()
+        if self._render_error is not None:
+            raise self._render_error
         if self._vector is not None:
             return self._vector[None, :]
         return self._rendered.view
@@ -249,7 +287,10 @@ class FeatureMapExplorer(w.VBox):
 
     def add_image(self, image: Any, name: str | None = None, select: bool = True) -> int:
         """Add an image to the picker (checked first) and return its index."""
-        self.engine.prepare(image)  # raises a clear error for an unusable image
+        try:
+            self.engine.prepare(image)  # raises a clear error for an unusable image
+        except CnnvizError as error:
+            raise self._fail(error) from None
         self._images.append(image)
         self._image_names.append(name or f"image {len(self._images) - 1}")
         index = len(self._images) - 1
@@ -257,6 +298,29 @@ class FeatureMapExplorer(w.VBox):
         if select:
             self.image_index = index
         return index
+
+    def close(self) -> None:
+        """Close the panel and every widget inside it, and drop the cached activations.
+
+        Closed widgets leave ipywidgets' registry, so the panel, its engine (when the
+        panel built it) and their arrays can be garbage-collected.
+        """
+        roots: list[Any] = [self, *(v for v in vars(self).values() if isinstance(v, w.Widget))]
+        for view in (self._bq_view, getattr(self._bq_view, "_bars", None)):
+            if view is not None:
+                roots.extend(v for v in vars(view).values() if isinstance(v, w.Widget))
+        for widget in _widget_tree(roots):
+            if widget is not self:
+                widget.close()
+        if self._owns_engine:
+            self.engine.clear_cache()
+        self._activation = None
+        self._activation_key = None
+        self._rendered = None
+        self._vector = None
+        self._vector_png = None
+        self._thumbs.clear()
+        super().close()
 
     def explain_channel(self, steps: int = 64) -> tuple[np.ndarray, Any]:
         """Show the current channel's heatmap over the input and what excites it most.
@@ -517,16 +581,19 @@ class FeatureMapExplorer(w.VBox):
                     "which cannot be drawn as images or bars. Pick another layer."
                 )
         except CnnvizError as error:
+            self._render_error = error
             self._errors.show(str(error))
             return
         except Exception as error:  # noqa: BLE001 - the panel must stay usable
-            self._errors.show(
+            self._render_error = LayerNotViewableError(
                 f"Could not draw layer {self.layer!r} for this image: "
                 f"{type(error).__name__}: {error}"
             )
+            self._errors.show(str(self._render_error))
             return
+        self._render_error = None
         self._errors.clear()
-        self._caption.value = html.escape(self._title())
+        self._caption.value = html.escape(self._title() + self._nonfinite_note)
 
     def _draw_maps(self, maps: np.ndarray) -> None:
         if self.channel is not None:
@@ -561,10 +628,18 @@ class FeatureMapExplorer(w.VBox):
         if self.backend == "bqplot":
             self._bqplot().update_bars(values, labels)
         else:
-            fig = vector_figure(values, title=self.engine.layer(self.layer).label, labels=labels)
+            # a vector does not depend on channel, scale or colours: draw it once per activation
+            memo = self._vector_png
+            if memo is not None and memo[0] is values and memo[1] == self.layer:
+                png = memo[2]
+            else:
+                fig = vector_figure(values, title=self.engine.layer(self.layer).label,
+                                    labels=labels)
+                png = figure_to_png(fig)
+                self._vector_png = (values, self.layer, png)
             with self._image.hold_sync():
                 self._image.format = "png"
-                self._image.value = figure_to_png(fig)
+                self._image.value = png
         self._colorbar.value = self._top_classes_html(values, labels)
 
     def _colorbar_html(self, maps: np.ndarray) -> str:
@@ -715,7 +790,10 @@ class FeatureMapExplorer(w.VBox):
     def _thumb(self, index: int) -> str:
         if index not in self._thumbs:
             try:
-                self._thumbs[index] = _thumbnail_data_url(self.engine.pixels(self._images[index]))
+                pixels = self.engine.pixels(self._images[index])
+                if pixels.ndim == 3 and pixels.shape[-1] not in (1, 3):
+                    pixels = pixels.mean(axis=-1)  # e.g. a 5-band model input: show its mean
+                self._thumbs[index] = _thumbnail_data_url(pixels)
             except CnnvizError:
                 self._thumbs[index] = ""
         return self._thumbs[index]

@@ -94,27 +94,15 @@ if str(HERE) not in sys.path:  # also with --import-mode=importlib
     sys.path.insert(0, str(HERE))
 
 from browser_harness import (  # noqa: E402
-    CHROMIUM_ARGS,
     DEFAULT_TIMEOUT_MS,
     JupyterLabServer,
     VoilaServer,
     block_external_requests,
-    find_chromium,
     start_jupyterlab,
     start_voila,
 )
 
 _LIVE_SERVERS: list = []
-
-
-def _require_browser() -> bool:
-    return os.environ.get("CNNVIZ_REQUIRE_BROWSER", "").strip().lower() in {"1", "true", "yes"}
-
-
-def _missing(message: str):
-    if _require_browser():
-        pytest.fail(f"{message} (CNNVIZ_REQUIRE_BROWSER=1 requires the browser tests to run)")
-    pytest.skip(message)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -136,30 +124,6 @@ def _failed(request) -> bool:
         getattr(getattr(request.node, f"_cnnviz_report_{when}", None), "failed", False)
         for when in ("setup", "call")
     )
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    path = find_chromium()
-    if path is None:
-        _missing("no Chromium found: install it with apt-get install chromium to run browser tests")
-    return path
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the Python package playwright is not installed (pip install -e '.[test]')")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @dataclass

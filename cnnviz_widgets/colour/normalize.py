@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidSettingError
+from .tiling import as_maps
 
 __all__ = [
     "NORMALIZATIONS",
@@ -89,13 +90,7 @@ def _check_mode(mode: str) -> str:
 
 
 def _as_maps(maps: np.ndarray) -> np.ndarray:
-    arr = np.asarray(maps)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3:
-        raise ValueError(
-            f"Expected activation maps of shape (H, W, C) or (H, W); got shape {arr.shape}."
-        )
+    arr = as_maps(maps)
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float32)
     return arr

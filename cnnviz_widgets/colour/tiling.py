@@ -25,7 +25,8 @@ __all__ = [
 CHANNEL_ORDERS: tuple[str, ...] = ("index", "mean", "max", "sparsity")
 
 
-def _as_maps(maps: np.ndarray) -> np.ndarray:
+def as_maps(maps: np.ndarray) -> np.ndarray:
+    """View ``maps`` as (H, W, C): a 2-D map becomes one channel; other ranks are refused."""
     arr = np.asarray(maps)
     if arr.ndim == 2:
         arr = arr[..., None]
@@ -72,7 +73,7 @@ def order_channels(maps: np.ndarray, by: str = "index") -> np.ndarray:
             f"Unknown channel order {by!r}; use one of "
             + ", ".join(repr(o) for o in CHANNEL_ORDERS) + "."
         )
-    x = _as_maps(maps)
+    x = as_maps(maps)
     n = x.shape[2]
     if by == "index":
         return np.arange(n, dtype=np.intp)
@@ -155,7 +156,7 @@ def downsample(maps: np.ndarray, max_side: int) -> np.ndarray:
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1; got {max_side}.")
     arr = np.asarray(maps)
-    x = arr if arr.ndim == 3 else _as_maps(arr)
+    x = arr if arr.ndim == 3 else as_maps(arr)
     h, w = x.shape[:2]
     f = downsample_factor((h, w), max_side)
     if f == 1:
@@ -323,7 +324,7 @@ def mosaic(
     layout : MosaicLayout
         Which channel sits where; ``layout.channel_at(y, x)`` inverts the tiling.
     """
-    t = _as_maps(tiles)
+    t = as_maps(tiles)
     h, w, n = t.shape
     if n == 0:
         raise ValueError("Cannot build a mosaic of zero tiles; select at least one channel.")

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..colour.colormaps import apply_colormap
 from ..colour.normalize import apply_normalization, default_colormap, normalization_stats
-from ..colour.tiling import MosaicLayout, downsample, downsample_factor, mosaic
+from ..colour.tiling import MosaicLayout, as_maps, downsample, downsample_factor, mosaic
 
 __all__ = [
     "RenderedView",
@@ -237,16 +237,6 @@ def upscale_factor(shape: tuple[int, int], min_side: int, max_side: int = 2048) 
     return max(1, min(k, max_side // max(1, max(h, w))))
 
 
-def _as_maps(maps: np.ndarray) -> np.ndarray:
-    arr = np.asarray(maps)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3:
-        raise ValueError(
-            f"Expected activation maps of shape (H, W, C) or (H, W); got shape {arr.shape}."
-        )
-    return arr
-
 
 def render_grid(
     maps: np.ndarray,
@@ -295,7 +285,7 @@ def render_grid(
     -------
     RenderedView
     """
-    x = _as_maps(maps)
+    x = as_maps(maps)
     n_all = x.shape[2]
     idx = (np.arange(n_all, dtype=np.intp) if channels is None
            else np.atleast_1d(np.asarray(channels, dtype=np.intp)))
@@ -378,7 +368,7 @@ def render_channel(
     RenderedView
         Its layout is a single cell holding ``channel``.
     """
-    x = _as_maps(maps)
+    x = as_maps(maps)
     n_all = x.shape[2]
     c = int(channel)
     if not -n_all <= c < n_all:

@@ -27,6 +27,7 @@ def test_the_readme_examples_run(tmp_path, monkeypatch):
     assert namespace["engine"].layer_names[:2] == ["conv1", "pool1"]
     assert namespace["anatomy"](namespace["model"]).total_params == 110_474
     assert namespace["result"].final > namespace["result"].initial
+    assert namespace["same"].count_params() == 110_474
 
 
 def test_the_commands_the_readme_names_exist():

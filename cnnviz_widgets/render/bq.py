@@ -109,7 +109,8 @@ class BqImageView:
     figure : bqplot.Figure
     mark : bqplot.Image
     image : ipywidgets.Image
-        The mark's image; :meth:`update` changes its ``value`` in place.
+        The mark's image now. :meth:`update` fills the other of two fixed image
+        widgets and hands it to the mark, which is what makes the front end redraw.
     overlay : bqplot.GridHeatMap or None
     readout : ipywidgets.HTML
         Channel, position and value under the mouse (or of the last click).
@@ -129,6 +130,8 @@ class BqImageView:
     ) -> None:
         self._on_click = on_click
         self._on_select = on_select
+        self._height_px = int(str(height).removesuffix("px")) if str(height).endswith(
+            "px") else 480
         self._max_hover_cells = int(max_hover_cells)
         self._view: RenderedView | None = None
         self._shape: tuple[int, int] = (1, 1)
@@ -139,7 +142,11 @@ class BqImageView:
         self.x_scale = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
         # reversed: y grows downwards like image rows, so scale values are (row, col)
         self.y_scale = bqplot.LinearScale(min=0.0, max=1.0, reverse=True, allow_padding=False)
-        self.image = widgets.Image(value=b"", format="png")
+        # two image widgets used in turn: bqplot's front end redraws an Image mark when
+        # its ``image`` trait changes, not when the bytes inside that widget change
+        self._buffers = (widgets.Image(value=b"", format="png"),
+                         widgets.Image(value=b"", format="png"))
+        self.image = self._buffers[0]
         self.mark = bqplot.Image(image=self.image, x=[0.0, 1.0], y=[1.0, 0.0],
                                  scales={"x": self.x_scale, "y": self.y_scale})
         self.mark.on_element_click(self._handle_image_click)
@@ -199,14 +206,18 @@ class BqImageView:
     def update(self, view: RenderedView) -> None:
         """Show another rendered view, in place.
 
-        Only the image bytes change, plus the extents and the hover grid when the shape
-        or the tiling changed. The figure, marks and scales stay the same objects.
+        Only the image bytes change (swapped between two fixed image widgets), plus the
+        extents and the hover grid when the shape or the tiling changed. The figure,
+        marks and scales stay the same objects.
         """
         self._view = view
-        with self.image.hold_sync():
-            if self.image.format != view.format:
-                self.image.format = view.format
-            self.image.value = view.data
+        spare = self._buffers[1] if self.image is self._buffers[0] else self._buffers[0]
+        with spare.hold_sync():
+            if spare.format != view.format:
+                spare.format = view.format
+            spare.value = view.data
+        self.mark.image = spare
+        self.image = spare
         shape = view.shape
         if shape != self._shape:
             self._shape = shape
@@ -220,6 +231,9 @@ class BqImageView:
                 self.figure.max_aspect_ratio = max(ratio, self.figure.min_aspect_ratio)
                 self.figure.min_aspect_ratio = ratio
                 self.figure.max_aspect_ratio = ratio
+                # a fixed width too: inside a flex box the figure would otherwise shrink
+                # to its content and stretch the tiles
+                self.figure.layout.width = f"{round(self._height_px * min(ratio, 3.0)) + 10}px"
         lay = view.layout
         geometry = (lay.rows, lay.columns, lay.tile_height, lay.tile_width, lay.pad)
         if self.overlay is not None and geometry != self._geometry:

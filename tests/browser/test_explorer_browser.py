@@ -67,6 +67,25 @@ def test_explorer_in_jupyterlab(page, jupyterlab_server, tmp_path):
     assert_no_error_output(page)
     expect(explorer.locator(".cnnviz-error")).to_be_hidden()
 
+    # the bqplot backend: hover reads out a channel, a click on a tile zooms on it
+    explorer.locator(".cnnviz-backend button", has_text="bqplot").click()
+    figure = explorer.locator(".cnnviz-bq-view svg.svg-figure").first
+    expect(figure).to_be_visible()
+    readout = explorer.locator(".cnnviz-bq-readout")
+    bq_image = explorer.locator(".cnnviz-bq-view svg image").first
+    box = bq_image.bounding_box()
+    # the middle of the first tile of the 8 x 8 grid
+    x, y = box["x"] + box["width"] / 16, box["y"] + box["height"] / 16
+    page.mouse.move(x - 2, y - 2)
+    page.mouse.move(x, y)
+    expect(readout).to_contain_text("channel", timeout=30_000)
+    old = bq_image.get_attribute("href")
+    page.mouse.click(x, y)
+    expect(explorer.locator(".cnnviz-caption")).to_contain_text("| channel 0 |")
+    expect(bq_image).not_to_have_attribute("href", old or "")
+    screenshot(page, tmp_path, "05-bqplot", selector=".cnnviz-explorer")
+    assert_no_error_output(page)
+
 
 def test_explorer_in_voila(page, voila_server, tmp_path):
     server = voila_server(NOTEBOOKS_DIR / "01_quickstart.ipynb")

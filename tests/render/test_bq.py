@@ -22,10 +22,19 @@ def test_update_is_in_place():
     figure, mark, image, overlay = view.figure, view.mark, view.image, view.overlay
     first = image.value
     assert list(mark.x) == [0, 13] and list(mark.y) == [13, 0]  # 2x2 tiles of 6, pad 1
-    view.update(render_grid(layer(), [4, 5, 6, 7], "layer"))
-    assert view.figure is figure and view.mark is mark and view.image is image
-    assert view.overlay is overlay and mark.image is image
-    assert image.value != first
+    new = render_grid(layer(), [4, 5, 6, 7], "layer")
+    view.update(new)
+    assert view.figure is figure and view.mark is mark and view.overlay is overlay
+    # the front end redraws on a change of the mark's image widget: it must change,
+    # between two fixed widgets (no new widget per update)
+    assert mark.image is view.image and view.image is not image
+    assert view.image.value == new.data != first
+    seen = {id(view.image), id(image)}
+    for channels in ([0, 1], [2, 3], [1, 2]):
+        view.update(render_grid(layer(), channels, "channel"))
+        assert mark.image is view.image
+        seen.add(id(view.image))
+    assert len(seen) == 2
     assert list(mark.x) == [0, 13]
     view.update(render_channel(layer(), 2, "channel"))
     assert view.mark is mark and list(mark.x) == [0, 6] and list(mark.y) == [6, 0]

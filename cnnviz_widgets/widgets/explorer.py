@@ -120,6 +120,36 @@ def _widget_tree(roots: Sequence[Any]) -> list[w.Widget]:
     return list(found.values())
 
 
+def _type_error(obj: Any, error: InvalidSettingError) -> InvalidSettingError:
+    box = getattr(obj, "_errors", None)
+    if box is not None:
+        box.show(str(error))
+    return error
+
+
+class _Whole(Int):
+    """An int trait (numpy ints accepted) whose wrong-type error is InvalidSettingError."""
+
+    def validate(self, obj: Any, value: Any) -> int | None:
+        if value is None and self.allow_none:
+            return None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            extra = " or None" if self.allow_none else ""
+            raise _type_error(obj, InvalidSettingError(
+                f"{self.name} must be a whole number{extra}, not {value!r}."))
+        return int(value)
+
+
+class _Text(Unicode):
+    """A str trait whose wrong-type error is InvalidSettingError."""
+
+    def validate(self, obj: Any, value: Any) -> str:
+        if not isinstance(value, str):
+            raise _type_error(obj, InvalidSettingError(
+                f"{self.name} must be a name (a string), not {value!r}."))
+        return value
+
+
 class FeatureMapExplorer(w.VBox):
     """Interactive panel that shows the feature maps of any layer for any image.
 
@@ -172,14 +202,14 @@ class FeatureMapExplorer(w.VBox):
         Number of times the view was redrawn (for tests and benchmarks).
     """
 
-    layer = Unicode("")
-    channel = Int(None, allow_none=True)
-    normalization = Unicode("channel")
-    colormap = Unicode("viridis")
-    image_index = Int(0)
-    backend = Unicode("matplotlib")
-    channel_order = Unicode("index")
-    page = Int(0)
+    layer = _Text("")
+    channel = _Whole(None, allow_none=True)
+    normalization = _Text("channel")
+    colormap = _Text("viridis")
+    image_index = _Whole(0)
+    backend = _Text("matplotlib")
+    channel_order = _Text("index")
+    page = _Whole(0)
 
     def __init__(
         self,

@@ -276,3 +276,16 @@ def test_export_html_writes_one_self_contained_page(ex, tmp_path):
     assert report.bytes == len(text.encode())
     assert "conv1" in report.layers and len(report.images) == len(ex.images)
     assert "http://" not in text and "https://" not in text
+
+
+@pytest.mark.parametrize("name, value", [("channel", 2.5), ("channel", "3"), ("channel", True),
+                                         ("image_index", None), ("page", 1.0),
+                                         ("layer", 3), ("normalization", None)])
+def test_wrong_types_from_python_are_our_error_and_shown(ex, name, value):
+    before = getattr(ex, name)
+    with pytest.raises(InvalidSettingError, match=name):
+        setattr(ex, name, value)
+    assert getattr(ex, name) == before
+    assert name in ex._errors.value
+    ex.channel = np.int64(4)  # numpy integers are fine
+    assert ex.channel == 4 and isinstance(ex.channel, int)

@@ -28,7 +28,8 @@ class FilterExplorer(w.VBox):
     per filter or over the whole layer. A first layer with 3 input channels can also
     be shown as RGB colour patches. Large layers are paged. ``filter`` selects one
     filter; with a linked :class:`FeatureMapExplorer` the "feature map" button shows
-    that filter's channel there, and the explorer's channel can be pulled back here.
+    that filter's channel there, and picking a channel there (slider or a click on a
+    tile) selects its filter here while "Follow the feature-map channel" is ticked.
 
     Parameters
     ----------
@@ -79,6 +80,8 @@ class FilterExplorer(w.VBox):
                               "filters to show.")
         self._build()
         self.layer = layer or self._conv_layers[0]
+        if self.explorer is not None:
+            self.explorer.observe(self._on_explorer, names=["layer", "channel"])
 
     # -- public ------------------------------------------------------------------------
     @property
@@ -133,6 +136,10 @@ class FilterExplorer(w.VBox):
         with self.explorer._batch():
             self.explorer.layer = self.layer
             self.explorer.channel = self.filter
+
+    def _on_explorer(self, change: dict) -> None:
+        if self._follow.value:
+            self.follow_explorer()
 
     def follow_explorer(self) -> None:
         """Select the filter behind the linked explorer's current layer and channel."""
@@ -291,6 +298,8 @@ class FilterExplorer(w.VBox):
         self._progress = w.IntProgress(min=0, max=1, layout=w.Layout(display="none"))
         self._jump = w.Button(description="Show its feature map", icon="arrow-right")
         self._hide = w.Checkbox(description="Hide dead filters", value=False, indent=False)
+        self._follow = w.Checkbox(description="Follow the feature-map channel", value=True,
+                                  indent=False)
         self._image = w.Image(format="png")
         self._image.add_class("cnnviz-filter-view")
         self._caption = w.HTML()
@@ -316,7 +325,7 @@ class FilterExplorer(w.VBox):
         self.children = [
             w.HBox([self._layer_dd, self._mode_tb]),
             w.HBox([self._page_slider, self._filter_slider, self._view_tb]),
-            w.HBox([self._scan, self._progress, self._hide, self._jump]),
+            w.HBox([self._scan, self._progress, self._hide, self._jump, self._follow]),
             self._errors,
             self._image,
             self._caption,
@@ -335,6 +344,8 @@ class FilterExplorer(w.VBox):
                 self._view_tb.value = self.view
                 self._hide.value = self.hide_dead
                 self._view_tb.layout.display = None if self._bank.n_channels == 3 else "none"
-                self._jump.layout.display = None if self.explorer is not None else "none"
+                linked = self.explorer is not None
+                self._jump.layout.display = None if linked else "none"
+                self._follow.layout.display = None if linked else "none"
         finally:
             self._syncing = False

@@ -78,9 +78,13 @@ def test_jump_between_filters_and_feature_maps(known_model):
     panel.filter = 5
     panel.show_feature_map()
     assert ex.layer == "conv" and ex.channel == 5
-    ex.channel = 11
-    panel.follow_explorer()
+    ex.channel = 11  # followed at once
+    assert panel.filter == 11 and panel.page == 11 // panel.per_page
+    panel._follow.value = False
+    ex.channel = 2
     assert panel.filter == 11
+    panel.follow_explorer()
+    assert panel.filter == 2
 
 
 def test_dead_filters_can_be_hidden(known_model):

@@ -242,7 +242,7 @@ class FilterExplorer(w.VBox):
                 return
             if self.view == "rgb" and self._bank.n_channels == 3:
                 patches = rgb_filters(self._bank, filters=filters, mode=self.mode)
-                rgb = rgb_mosaic(patches, columns=8)
+                rgb = rgb_mosaic(patches, columns=8, cell=48)
                 self._view2d = rgb
             else:
                 channels = range(min(self.channels_shown, self._bank.n_channels))

@@ -338,7 +338,9 @@ class FeatureMapExplorer(w.VBox):
         roots: list[Any] = [self, *(v for v in vars(self).values() if isinstance(v, w.Widget))]
         for view in (self._bq_view, getattr(self._bq_view, "_bars", None)):
             if view is not None:
-                roots.extend(v for v in vars(view).values() if isinstance(v, w.Widget))
+                # widgets held directly or in tuples (the two image buffers of the bq view)
+                roots.extend(v for v in vars(view).values()
+                             if isinstance(v, (w.Widget, tuple, list)))
         for widget in _widget_tree(roots):
             if widget is not self:
                 widget.close()

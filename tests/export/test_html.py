@@ -226,7 +226,7 @@ def test_layer_normalisation_and_colormap_are_recorded(engine, images, tmp_path)
 
 @pytest.mark.slow
 def test_vgg16_three_photos_size(tmp_path, record_property):
-    """The size that the issue asks about: trained VGG16, 3 photos, default layers."""
+    """The size of a typical course page: trained VGG16, 3 photos, default layers."""
     from cnnviz_widgets import ActivationEngine, zoo
     from cnnviz_widgets.errors import WeightsUnavailableError
 

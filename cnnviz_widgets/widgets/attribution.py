@@ -14,18 +14,10 @@ from ..attribution.registry import METHODS, MethodSpec, ParamSpec
 from ..engine.activations import ActivationEngine
 from ..errors import CnnvizError, InvalidSettingError, SelectionOutOfRangeError
 from ..render.image import encode_png, upscale_nearest
+from ..zoo.labels import top_classes
 from .controls import ErrorBox
 
-__all__ = ["AttributionPanel", "top_classes"]
-
-
-def top_classes(probabilities: np.ndarray, names: list[str] | None, k: int = 5
-                ) -> list[tuple[int, str, float]]:
-    """The ``k`` highest outputs as (index, name, value), best first."""
-    values = np.asarray(probabilities, dtype=np.float64).ravel()
-    order = np.argsort(values)[::-1][:k]
-    return [(int(i), names[i] if names and i < len(names) else str(i), float(values[i]))
-            for i in order]
+__all__ = ["AttributionPanel"]
 
 
 class AttributionPanel(w.VBox):

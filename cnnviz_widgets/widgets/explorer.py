@@ -22,6 +22,7 @@ from ..errors import (
     SelectionOutOfRangeError,
 )
 from ..render.image import render_channel, render_grid
+from ..zoo.labels import top_classes
 from .controls import ErrorBox, _thumbnail_data_url, layer_options, thumbnail_strip
 
 __all__ = ["FeatureMapExplorer", "explore"]
@@ -703,10 +704,8 @@ class FeatureMapExplorer(w.VBox):
     def _top_classes_html(self, values: np.ndarray, labels: list[str] | None) -> str:
         if not labels:
             return ""
-        top = np.argsort(values)[::-1][:5]
-        items = "".join(
-            f"<li>{html.escape(labels[i])}: {values[i]:.3f}</li>" for i in top
-        )
+        items = "".join(f"<li>{html.escape(name)}: {score:.3f}</li>"
+                        for _, name, score in top_classes(values, labels))
         return f'<ol class="cnnviz-top-classes" style="margin:2px 0">{items}</ol>'
 
     # -- controls --------------------------------------------------------------------

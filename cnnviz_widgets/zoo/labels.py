@@ -118,3 +118,22 @@ def decode_predictions(
         order = np.argsort(-row, kind="stable")[:top]
         results.append([(*entries[i], float(row[i])) for i in order])
     return results
+
+
+def top_classes(scores: np.ndarray | Sequence[float], names: Sequence[str] | None = None,
+                k: int = 5) -> list[tuple[int, str, float]]:
+    """The ``k`` highest scores of one output vector as ``(index, name, score)``, best first.
+
+    Parameters
+    ----------
+    scores : array_like
+        One score per class, shape (classes,).
+    names : sequence of str, optional
+        Class names; where missing, the index is used as the name.
+    k : int
+        How many classes to return (at most ``classes``).
+    """
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    order = np.argsort(values)[::-1][:k]
+    return [(int(i), names[i] if names is not None and i < len(names) else str(int(i)),
+             float(values[i])) for i in order]

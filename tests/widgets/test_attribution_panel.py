@@ -9,7 +9,8 @@ from cnnviz_widgets.attribution import METHODS, GradCAM
 from cnnviz_widgets.attribution.registry import MethodSpec, ParamSpec, register_method
 from cnnviz_widgets.errors import InvalidSettingError
 from cnnviz_widgets.testing import tiny_cnn
-from cnnviz_widgets.widgets.attribution import AttributionPanel, top_classes
+from cnnviz_widgets.widgets.attribution import AttributionPanel
+from cnnviz_widgets.zoo.labels import top_classes
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,11 @@ def run(repeat: int = 3) -> list[Row]:
     evaluations = engine.stats.layer_evaluations - before
     baseline_walk = median_seconds(lambda: [tutorial(n) for n in names], 1)
     full_pass = median_seconds(lambda: model.predict(x, verbose=0), repeat)
+    direct_pass = median_seconds(lambda: model(x, training=False), repeat)
+    # the next layer's own compute: the Keras layer alone on the cached input
+    engine.clear_cache()
+    cached_input = keras.ops.convert_to_tensor(engine.activation(previous, images[0])[None])
+    segment = median_seconds(lambda: np.asarray(layer_by_name[target](cached_input)), repeat)
     base = "sub-model + predict"
     return [
         Row("engine", f"switch to {target}, cold (new image)", cold, baseline_switch, base),
@@ -71,4 +76,8 @@ def run(repeat: int = 3) -> list[Row]:
             "18 x sub-model + predict", extra=f"{evaluations} layer evaluations"),
         Row("engine", "one full forward pass, for scale", full_pass, None,
             "model.predict"),
+        Row("engine", "walk of 18 layers vs one forward pass", walk_s, direct_pass,
+            "model(x), one pass", "<= 1.15x pass", f"{walk_s / direct_pass:.2f}x a pass"),
+        Row("engine", f"next-layer switch vs {target} alone", warm, segment,
+            f"{target}(cached input)", "<= 1.2x segment", f"{warm / segment:.2f}x the segment"),
     ]

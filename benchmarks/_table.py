@@ -41,7 +41,9 @@ class Row:
 
 
 def _ms(seconds: float | None) -> str:
-    return "" if seconds is None else f"{seconds * 1000:,.1f}"
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:,.3f}" if seconds < 0.001 else f"{seconds * 1000:,.1f}"
 
 
 def print_table(rows: list[Row]) -> None:

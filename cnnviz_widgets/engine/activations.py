@@ -376,19 +376,22 @@ class ActivationEngine:
                 return True
             cached = cache.get((image_key, k))
             if cached is not None:
-                values[k] = cached
+                source = cache.source((image_key, k))
+                values[k] = cached if source is None else source
                 return True
             return False
 
         values[self._plan.input_key] = batch
         order = self._needed(targets, available)
 
+        arrays: dict[int, np.ndarray] = {k: v for k, v in values.items() if k in targets}
+
         def store(k: int, v: Any) -> None:
+            # a numpy view of the backend tensor (no copy) goes to the cache; the tensor
+            # itself stays in ``values`` so the next layer needs no conversion either
             arr = np.asarray(v)
-            if not arr.flags.owndata:
-                arr = np.array(arr)
-            values[k] = arr
-            cache.put((image_key, k), arr)
+            cache.put((image_key, k), arr, source=None if isinstance(v, np.ndarray) else v)
+            arrays[k] = arr
 
         self._run(values, order, on_output=store)
-        return {k: values[k] for k in targets}
+        return {k: arrays[k] for k in targets}

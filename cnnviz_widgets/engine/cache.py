@@ -44,7 +44,9 @@ class ActivationCache:
     """LRU mapping from hashable keys to read-only numpy arrays under a byte budget.
 
     An array larger than the whole budget is not stored. Stored arrays are
-    marked read-only so callers cannot corrupt the cache through a view.
+    marked read-only so callers cannot corrupt the cache through a view. An entry may
+    carry the backend tensor the array is a view of (``source``), so that computing
+    on from it needs no conversion; it shares the array's memory and is dropped with it.
     """
 
     def __init__(self, max_bytes: int, stats: CacheStats):
@@ -53,6 +55,7 @@ class ActivationCache:
         self.max_bytes = int(max_bytes)
         self._stats = stats
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._sources: dict[Hashable, object] = {}
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._items
@@ -72,7 +75,11 @@ class ActivationCache:
             self._items.move_to_end(key)
         return value
 
-    def put(self, key: Hashable, value: np.ndarray) -> bool:
+    def source(self, key: Hashable) -> object | None:
+        """The backend tensor stored with ``key``'s array, if any."""
+        return self._sources.get(key)
+
+    def put(self, key: Hashable, value: np.ndarray, source: object | None = None) -> bool:
         """Store ``value`` under ``key``; return False if it is larger than the budget."""
         size = int(value.nbytes)
         if size > self.max_bytes:
@@ -81,15 +88,21 @@ class ActivationCache:
         if old is not None:
             self._stats.cache_bytes -= int(old.nbytes)
         while self._items and self._stats.cache_bytes + size > self.max_bytes:
-            _, dropped = self._items.popitem(last=False)
+            dropped_key, dropped = self._items.popitem(last=False)
+            self._sources.pop(dropped_key, None)
             self._stats.cache_bytes -= int(dropped.nbytes)
             self._stats.evictions += 1
         value.flags.writeable = False
         self._items[key] = value
+        if source is not None:
+            self._sources[key] = source
+        else:
+            self._sources.pop(key, None)
         self._stats.cache_bytes += size
         return True
 
     def clear(self) -> None:
         """Drop every entry."""
         self._items.clear()
+        self._sources.clear()
         self._stats.cache_bytes = 0

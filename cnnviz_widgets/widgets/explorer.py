@@ -39,8 +39,17 @@ _STATE = ("layer", "channel", "normalization", "colormap", "image_index", "backe
           "channel_order", "page")
 
 
+def _frozen(image: Any) -> Any:
+    """A read-only copy of an array image (the panel's own, and the engine can memoise
+    its preparation); other kinds of image are kept as they are."""
+    if isinstance(image, np.ndarray) and image.flags.writeable:
+        image = image.copy()
+        image.flags.writeable = False
+    return image
+
+
 def _image_list(images: Any, engine: ActivationEngine) -> list[Any]:
-    """Split ``images`` into a list of single images.
+    """Split ``images`` into a list of single images (arrays become read-only copies).
 
     A numpy array is one image when its shape fits the model's input (H, W) or
     (H, W, C) with C of 1, 3 or 4, and a stack of images (N, ...) otherwise.
@@ -48,16 +57,15 @@ def _image_list(images: Any, engine: ActivationEngine) -> list[Any]:
     if images is None:
         return []
     if isinstance(images, np.ndarray):
-        if images.ndim == 4:
-            return list(images)
         channels = engine.input_shape[-1] if len(engine.input_shape) == 3 else None
-        if images.ndim == 3 and not (images.shape[-1] in (1, 3, 4)
-                                     and images.shape[-1] in (channels, 3, 4)):
-            return list(images)
-        return [images]
+        one = images.ndim != 4 and not (images.ndim == 3 and not (
+            images.shape[-1] in (1, 3, 4) and images.shape[-1] in (channels, 3, 4)))
+        if one:
+            return [_frozen(images)]
+        return list(_frozen(images))  # rows of a read-only array are read-only
     if isinstance(images, (str, bytes, os.PathLike)) or hasattr(images, "getpixel"):
         return [images]
-    return list(images)
+    return [_frozen(image) for image in images]
 
 
 def _default_samples(engine: ActivationEngine) -> tuple[list[Any], list[str]]:
@@ -318,6 +326,7 @@ class FeatureMapExplorer(w.VBox):
 
     def add_image(self, image: Any, name: str | None = None, select: bool = True) -> int:
         """Add an image to the picker (checked first) and return its index."""
+        image = _frozen(image)
         try:
             self.engine.prepare(image)  # raises a clear error for an unusable image
         except CnnvizError as error:

@@ -390,6 +390,7 @@ class ActivationEngine:
             # a numpy view of the backend tensor (no copy) goes to the cache; the tensor
             # itself stays in ``values`` so the next layer needs no conversion either
             arr = np.asarray(v)
+            arr.flags.writeable = False  # read-only even when the cache cannot keep it
             cache.put((image_key, k), arr, source=None if isinstance(v, np.ndarray) else v)
             arrays[k] = arr
 

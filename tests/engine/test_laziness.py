@@ -123,3 +123,11 @@ def test_features_equal_single_image_activations(digits_model):
                                    rtol=1e-5, atol=1e-6)
     stacked = engine.features("conv1", np.stack(images))
     assert stacked.shape == (5, 26, 26, 32)
+
+
+def test_results_are_read_only_even_without_a_cache(digits_model):
+    engine = ActivationEngine(digits_model, cache_bytes=0)
+    out = engine.activation("conv2", _digit(8))
+    assert engine.stats.cache_bytes == 0
+    with pytest.raises(ValueError):
+        out[0, 0, 0] = 1.0

@@ -261,6 +261,8 @@ class FeatureMapExplorer(w.VBox):
         self._activation_key: tuple[str, int] | None = None
         self._activation: np.ndarray | None = None
         self._order_memo: tuple[Any, np.ndarray] | None = None
+        self._range_memo: tuple[Any, tuple[float, float]] | None = None
+        self._thumbs_key: tuple[int, int] | None = None
         self._rendered: Any = None
         self._vector: np.ndarray | None = None
         self._render_error: CnnvizError | None = None
@@ -322,6 +324,7 @@ class FeatureMapExplorer(w.VBox):
         self._activation_key = None
         self._activation = None
         self._order_memo = None
+        self._range_memo = None
         self._render()
 
     def add_image(self, image: Any, name: str | None = None, select: bool = True) -> int:
@@ -690,9 +693,7 @@ class FeatureMapExplorer(w.VBox):
         colours = lut(self.colormap)[:: 32]
         stops = ",".join(f"rgb({r},{g},{b})" for r, g, b in colours)
         if self.normalization == "layer" or self.channel is not None:
-            data = maps if self.channel is None else maps[..., self.channel]
-            finite = data[np.isfinite(data)]
-            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+            lo, hi = self._value_range(maps)
             if self.normalization == "signed":
                 top = max(abs(lo), abs(hi))
                 lo, hi = -top, top
@@ -709,6 +710,17 @@ class FeatureMapExplorer(w.VBox):
             f'height:10px;background:linear-gradient(to right,{stops})"></span>'
             f"<span>{right}</span></div>"
         )
+
+    def _value_range(self, maps: np.ndarray) -> tuple[float, float]:
+        """Finite min and max of the shown channel (or the layer), memoised per activation:
+        normalisation and colour-map changes redraw the colour bar without rescanning."""
+        key = (self._activation_key, self.channel)
+        if self._range_memo is None or self._range_memo[0] != key:
+            data = maps if self.channel is None else maps[..., self.channel]
+            finite = data[np.isfinite(data)]
+            value = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+            self._range_memo = (key, value)
+        return self._range_memo[1]
 
     def _top_classes_html(self, values: np.ndarray, labels: list[str] | None) -> str:
         if not labels:
@@ -864,11 +876,15 @@ class FeatureMapExplorer(w.VBox):
             if self._image_tb.options:
                 self._image_tb.value = self.image_index
             self._image_slider.value = self.image_index
-            start = max(0, min(self.image_index - 8, len(self._images) - 16))
-            indices = range(start, min(len(self._images), start + 16))
-            thumbs = [self._thumb(i) if i in indices else "" for i in range(len(self._images))]
-            self._thumbs_html.value = thumbnail_strip(thumbs, self._image_names,
-                                                      self.image_index)
+            thumbs_key = (self.image_index, len(self._images))
+            if thumbs_key != self._thumbs_key:  # only the image picker changes the strip
+                self._thumbs_key = thumbs_key
+                start = max(0, min(self.image_index - 8, len(self._images) - 16))
+                shown = range(start, min(len(self._images), start + 16))
+                thumbs = {i: self._thumb(i) for i in shown}
+                self._thumbs_html.value = thumbnail_strip(
+                    [thumbs.get(i, "") for i in range(len(self._images))], self._image_names,
+                    self.image_index)
 
     def _set_from_control(self, name: str, value: Any) -> None:
         if self._syncing:

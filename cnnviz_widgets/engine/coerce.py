@@ -1,0 +1,122 @@
+"""The one place where "a model or an engine" becomes an engine, and images become a list."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .activations import ActivationEngine
+
+__all__ = ["as_engine", "image_list", "image_names", "unwrap_sample"]
+
+
+def as_engine(model_or_engine: Any, *, preprocess: Any = None,
+              cache_bytes: int | None = None) -> ActivationEngine:
+    """Return ``model_or_engine`` when it is an engine, else a new engine around the model.
+
+    Parameters
+    ----------
+    model_or_engine : keras.Model or ActivationEngine
+        What the caller was given.
+    preprocess, cache_bytes : optional
+        Passed to :class:`ActivationEngine` when a new engine is built; ignored for an
+        engine (it keeps its own).
+
+    Returns
+    -------
+    ActivationEngine
+    """
+    if isinstance(model_or_engine, ActivationEngine):
+        return model_or_engine
+    kwargs: dict[str, Any] = {"preprocess": preprocess}
+    if cache_bytes is not None:
+        kwargs["cache_bytes"] = int(cache_bytes)
+    return ActivationEngine(model_or_engine, **kwargs)
+
+
+def _frozen(image: Any) -> Any:
+    """A read-only copy of an array image; other kinds of image are kept as they are."""
+    if isinstance(image, np.ndarray) and image.flags.writeable:
+        image = image.copy()
+        image.flags.writeable = False
+    return image
+
+
+def _is_one_array_image(images: np.ndarray, input_shape: tuple[int | None, ...]) -> bool:
+    """True when an array is one image of a model with ``input_shape`` (no batch axis).
+
+    (H, W) is one image; (H, W, C) is one image when C is 1, 3 or 4 and suits the model
+    (its channel count, or RGB(A) that can be converted); everything else with a
+    leading axis is a stack.
+    """
+    if images.ndim == 2:
+        return True
+    if images.ndim != 3:
+        return False
+    channels = input_shape[-1] if len(input_shape) == 3 else None
+    last = images.shape[-1]
+    return last in (1, 3, 4) and last in (channels, 3, 4)
+
+
+def _items(images: Any, input_shape: tuple[int | None, ...]) -> list[Any]:
+    """The items of ``images`` before unwrapping (see :func:`image_list`)."""
+    if images is None:
+        return []
+    if isinstance(images, np.ndarray):
+        if _is_one_array_image(images, input_shape):
+            return [_frozen(images)]
+        return list(_frozen(images))  # rows of a read-only array are read-only
+    if (isinstance(images, (str, bytes, os.PathLike)) or hasattr(images, "getpixel")
+            or _is_sample(images)):
+        return [images]
+    return [_frozen(image) for image in images]
+
+
+def image_names(images: Any, input_shape: tuple[int | None, ...]) -> list[str]:
+    """Display names of the images :func:`image_list` gives, in the same order.
+
+    A zoo ``Sample`` gives its name, a path its file stem, anything else ``"image i"``.
+    """
+    names = []
+    for i, item in enumerate(_items(images, input_shape)):
+        if _is_sample(item) and isinstance(item.name, str) and item.name:
+            names.append(item.name)
+        elif isinstance(item, (str, os.PathLike)) and Path(item).stem:
+            names.append(Path(item).stem)
+        else:
+            names.append(f"image {i}")
+    return names
+
+
+def image_list(images: Any, input_shape: tuple[int | None, ...]) -> list[Any]:
+    """Split ``images`` into a list of single images, the same way everywhere.
+
+    Parameters
+    ----------
+    images : image, sequence of images, or array
+        One path, bytes, PIL image or array, or a sequence of them. A numpy array is
+        one image when it is (H, W), or (H, W, C) with C of 1, 3 or 4 that suits the
+        model; otherwise it is a stack (N, ...) of N images. An object with ``image``
+        and ``name`` attributes (a zoo ``Sample``) stands for its pixels.
+    input_shape : tuple
+        The model's input shape without the batch axis (``engine.input_shape``).
+
+    Returns
+    -------
+    list
+        Single images; arrays are read-only copies (so their preparation can be
+        memoised safely). Empty for None.
+    """
+    return [_frozen(unwrap_sample(item)) for item in _items(images, input_shape)]
+
+
+def _is_sample(obj: Any) -> bool:
+    return hasattr(obj, "image") and hasattr(obj, "name") and not hasattr(obj, "getpixel")
+
+
+def unwrap_sample(image: Any) -> Any:
+    """A zoo ``Sample`` (anything with ``.image`` and ``.name``) stands for its pixels."""
+    return image.image if _is_sample(image) else image

@@ -31,10 +31,25 @@ __all__ = ["ActivationEngine"]
 
 
 def _fingerprint(x: np.ndarray) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(str((x.shape, x.dtype.str)).encode())
+    """Digest of an array's shape, dtype and values (SHA-256: fast where the CPU has it)."""
+    digest = hashlib.sha256(str((x.shape, x.dtype.str)).encode())
     digest.update(np.ascontiguousarray(x).data)
     return digest.hexdigest()
+
+
+def _content_key(image: ImageLike) -> tuple[str, str] | None:
+    """Key of an image by its own content, for arrays of numbers and encoded bytes.
+
+    Other kinds (paths, PIL images, tensors) return None: a file or an image object can
+    change behind the same name, so only their prepared values can be fingerprinted.
+    """
+    if isinstance(image, np.ndarray):
+        if image.dtype.kind not in "biuf":
+            return None
+        return ("prepared", "array:" + _fingerprint(image))
+    if isinstance(image, (bytes, bytearray)):
+        return ("prepared", "bytes:" + hashlib.sha256(image).hexdigest())
+    return None
 
 
 class ActivationEngine:
@@ -58,7 +73,9 @@ class ActivationEngine:
         for the models it knows by name (vgg16, vgg19, resnet50, ...), and division
         by 255 for every other model. Pass ``lambda x: x`` to feed raw 0-255 values.
     cache_bytes : int, optional
-        Byte budget of the activation cache (default 512 MiB).
+        Byte budget of the cache (default 512 MiB). It holds the activations and the
+        prepared inputs of array and bytes images (memoised by content), so the engine
+        never keeps more than this many bytes however many images it sees.
 
     Examples
     --------
@@ -78,12 +95,19 @@ class ActivationEngine:
         self.model = model
         self._plan: Plan = build_plan(model)
         self._check_image_input(self._plan.input_shape)
-        self.preprocess: Preprocess = preprocess if preprocess is not None else (
-            default_preprocess(model)
-        )
         self.stats = CacheStats()
         self._cache = ActivationCache(cache_bytes, self.stats)
-        self._prepared: dict[int, tuple[Any, np.ndarray, str]] = {}
+        self.preprocess = preprocess if preprocess is not None else default_preprocess(model)
+
+    @property
+    def preprocess(self) -> Preprocess:
+        """The function from 0-255 pixels to model input; setting it clears the cache."""
+        return self._preprocess
+
+    @preprocess.setter
+    def preprocess(self, function: Preprocess) -> None:
+        self._preprocess = function
+        self._cache.clear()  # prepared inputs were made with the old function
 
     # -- layers ----------------------------------------------------------------------
     @staticmethod
@@ -158,12 +182,20 @@ class ActivationEngine:
         """
         return self._prepare(image)[0]
 
-    def _prepare(self, image: ImageLike) -> tuple[np.ndarray, str]:
-        if isinstance(image, np.ndarray):
-            memo = self._prepared.get(id(image))
-            if memo is not None and memo[0] is image:
-                return memo[1], memo[2]
+    def _prepare(self, image: ImageLike, remember: bool = True) -> tuple[np.ndarray, str]:
+        """Return the prepared batch of ``image`` and its cache key.
+
+        The preparation of an array or of encoded bytes is memoised in the activation
+        cache, keyed by the image's own content (so a changed array is prepared again)
+        and counted against the cache's byte budget like any activation.
+        """
+        memo_key = _content_key(image)
+        if memo_key is not None:
+            hit = self._cache.get(memo_key)
+            if hit is not None:
+                return hit, str(self._cache.source(memo_key))
         batch = np.asarray(self.preprocess(self.pixels(image)[None, ...]), dtype=np.float32)
+        self.stats.preparations += 1
         if not np.all(np.isfinite(batch)):
             raise ImageShapeError(
                 "Preprocessing the image produced NaN or infinite values; check the "
@@ -171,8 +203,8 @@ class ActivationEngine:
             )
         batch.flags.writeable = False
         key = _fingerprint(batch)
-        if isinstance(image, np.ndarray) and not image.flags.writeable:
-            self._prepared[id(image)] = (image, batch, key)
+        if memo_key is not None and remember:
+            self._cache.put(memo_key, batch, source=key)
         return batch, key
 
     # -- activations -----------------------------------------------------------------
@@ -227,7 +259,8 @@ class ActivationEngine:
         chunks = []
         for start in range(0, len(images), batch_size):
             batch = np.concatenate(
-                [self.prepare(img) for img in images[start:start + batch_size]], axis=0
+                [self._prepare(img, remember=False)[0]
+                 for img in images[start:start + batch_size]], axis=0
             )
             values = self._run({self._plan.input_key: batch}, self._needed([step.outputs[0]],
                                lambda k: False))
@@ -285,9 +318,8 @@ class ActivationEngine:
         return (None if stop_at_layers else values[plan.output_keys[0]]), found
 
     def clear_cache(self) -> None:
-        """Drop every cached activation (counters other than the bytes are kept)."""
+        """Drop every cached activation and prepared input (other counters are kept)."""
         self._cache.clear()
-        self._prepared.clear()
 
     # -- internals -------------------------------------------------------------------
     def _step(self, name: str):
@@ -295,9 +327,12 @@ class ActivationEngine:
         if step is None:
             raise LayerNotFoundError(name, self._plan.by_name)
         if len(step.outputs) != 1:
+            outputs = set(step.outputs)
+            users = [s.info.name for s in self._plan.steps if outputs.intersection(s.inputs)]
             raise LayerNotViewableError(
                 f"The layer {name!r} has {len(step.outputs)} outputs; only layers with one "
-                "output can be shown. Pick one of the layers that consume its outputs."
+                "output can be shown. Pick one of the layers that consume its outputs"
+                + (f": {', '.join(users)}." if users else ".")
             )
         return step
 

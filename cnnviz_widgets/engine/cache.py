@@ -23,6 +23,8 @@ class CacheStats:
         Requests answered from the cache without running any layer.
     cache_misses : int
         Requests that had to run at least one layer.
+    preparations : int
+        Images decoded, resized and preprocessed (memoised preparations do not count).
     cache_bytes : int
         Bytes currently held by the cache.
     evictions : int
@@ -32,6 +34,7 @@ class CacheStats:
     layer_evaluations: int = 0
     cache_hits: int = 0
     cache_misses: int = 0
+    preparations: int = 0
     cache_bytes: int = 0
     evictions: int = 0
 
@@ -45,8 +48,9 @@ class ActivationCache:
 
     An array larger than the whole budget is not stored. Stored arrays are
     marked read-only so callers cannot corrupt the cache through a view. An entry may
-    carry the backend tensor the array is a view of (``source``), so that computing
-    on from it needs no conversion; it shares the array's memory and is dropped with it.
+    carry a small object kept and dropped with it (``source``): the backend tensor the
+    array is a view of, so that computing on from it needs no conversion (it shares the
+    array's memory), or the cache key of a prepared input.
     """
 
     def __init__(self, max_bytes: int, stats: CacheStats):
@@ -76,7 +80,7 @@ class ActivationCache:
         return value
 
     def source(self, key: Hashable) -> object | None:
-        """The backend tensor stored with ``key``'s array, if any."""
+        """The object stored with ``key``'s array (e.g. its backend tensor), if any."""
         return self._sources.get(key)
 
     def put(self, key: Hashable, value: np.ndarray, source: object | None = None) -> bool:

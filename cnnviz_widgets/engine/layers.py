@@ -6,11 +6,17 @@ as layers inside another model (a backbone in transfer learning) are expanded in
 their own layers, named by path (``vgg16/block3_conv1``), so that each of them can
 be computed and shown like any other layer.
 
+A layer (or nested model) called more than once is one step per call: the first call
+keeps the layer's name, the n-th is named ``name:n`` (``shared:2``, ``siamese:2/conv1``).
+A layer with several outputs is a step of its own (its consumers need it) but cannot be
+shown as one array; its :attr:`LayerInfo.n_outputs` says so.
+
 This is the only module that reads the structure of a Keras graph.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +113,9 @@ class LayerInfo:
         Path of the nested model that holds the layer, ``""`` at the top level.
     depth : int
         How deeply the layer is nested (0 at the top level).
+    n_outputs : int
+        How many tensors the layer returns; only layers with one output can be shown, and
+        ``output_shape`` is then that of the first.
     """
 
     name: str
@@ -116,6 +125,7 @@ class LayerInfo:
     class_name: str
     parent: str = ""
     depth: int = 0
+    n_outputs: int = 1
 
     @property
     def is_spatial(self) -> bool:
@@ -124,7 +134,12 @@ class LayerInfo:
 
     @property
     def channels(self) -> int | None:
-        """Number of channels (last axis), or None when it is not known."""
+        """Number of channels: 1 for an (H, W) map, C for (H, W, C) and for a vector (C,).
+
+        None when the output has no axes or the channel axis has no fixed size.
+        """
+        if len(self.output_shape) == 2:
+            return 1
         return self.output_shape[-1] if self.output_shape else None
 
     @property
@@ -175,7 +190,8 @@ class _PlanBuilder:
     def __init__(self) -> None:
         self.steps: list[Step] = []
         self.alias: dict[int, int] = {}
-        self.used_names: dict[str, int] = {}
+        self.used_names: set[str] = set()
+        self.calls: dict[int, int] = {}  # id(layer) -> calls expanded so far
         self.keepalive: list[Any] = []
         self.fresh_keys = itertools.count(-1, -1)  # never equal to an id()
 
@@ -184,14 +200,24 @@ class _PlanBuilder:
         self.keepalive.append(tensor)
         return self.alias.get(k, k)
 
+    def call_name(self, layer: Any) -> str:
+        """``layer.name`` for its first call, ``name:n`` for its n-th call."""
+        count = self.calls.get(id(layer), 0) + 1
+        self.calls[id(layer)] = count
+        self.keepalive.append(layer)
+        return layer.name if count == 1 else f"{layer.name}:{count}"
+
     def unique_name(self, name: str) -> str:
-        count = self.used_names.get(name, 0)
-        self.used_names[name] = count + 1
-        return name if count == 0 else f"{name}_{count}"
+        candidate, n = name, 1
+        while candidate in self.used_names:  # only for names Keras itself let clash
+            n += 1
+            candidate = f"{name}:{n}"
+        self.used_names.add(candidate)
+        return candidate
 
     def add_step(self, layer: Any, prefix: str, depth: int, in_tensors: list[Any],
                  out_tensors: list[Any], call: Callable[[dict[int, Any]], list[Any]]) -> None:
-        name = self.unique_name(prefix + layer.name)
+        name = self.unique_name(prefix + self.call_name(layer))
         info = LayerInfo(
             name=name,
             kind=layer_kind(layer),
@@ -200,6 +226,7 @@ class _PlanBuilder:
             class_name=type(layer).__name__,
             parent=prefix.rstrip("/"),
             depth=depth,
+            n_outputs=len(out_tensors),
         )
         step = Step(
             info=info,
@@ -224,7 +251,7 @@ class _PlanBuilder:
 
     def _add_chain_step(self, layer: Any, prefix: str, depth: int, in_key: int,
                         out_key: int) -> None:
-        name = self.unique_name(prefix + layer.name)
+        name = self.unique_name(prefix + self.call_name(layer))
         out_shape = _shape_of(layer.output) if _has_single_output(layer) else ()
         info = LayerInfo(name, layer_kind(layer), out_shape, len(self.steps),
                          type(layer).__name__, prefix.rstrip("/"), depth)
@@ -237,7 +264,7 @@ class _PlanBuilder:
     def expand_model_call(self, model: Any, prefix: str, depth: int,
                           in_keys: list[int]) -> list[int]:
         """Expand a nested model called on tensors with keys ``in_keys``; return output keys."""
-        path = prefix + model.name + "/"
+        path = self.unique_name(prefix + self.call_name(model)) + "/"
         if isinstance(model, keras.Sequential):
             return [self.expand_sequential(model, path, depth + 1, in_keys[0])]
         inner_inputs = keras.tree.flatten(model.inputs)
@@ -253,25 +280,21 @@ class _PlanBuilder:
         return [self.key(t) for t in keras.tree.flatten(model.outputs)]
 
     def expand_functional(self, model: Any, prefix: str, depth: int) -> None:
-        nodes_by_depth = model._nodes_by_depth  # Keras 3 functional graph, read-only use
-        for level in sorted(nodes_by_depth, reverse=True):
-            for node in nodes_by_depth[level]:
-                if node.is_input:
-                    continue
-                layer = node.operation
-                in_tensors = list(node.arguments.keras_tensors)
-                out_tensors = keras.tree.flatten(node.outputs)
-                if isinstance(layer, keras.Model) and (
-                    isinstance(layer, keras.Sequential) or hasattr(layer, "_nodes_by_depth")
-                ):
-                    outer_keys = [self.key(t) for t in in_tensors]
-                    inner_out = self.expand_model_call(layer, prefix, depth, outer_keys)
-                    for tensor, inner in zip(out_tensors, inner_out, strict=True):
-                        self.keepalive.append(tensor)
-                        self.alias[id(tensor)] = inner
-                    continue
-                self.add_step(layer, prefix, depth, in_tensors, out_tensors,
-                              self._node_call(node))
+        for node in _nodes_in_layer_order(model):
+            layer = node.operation
+            in_tensors = list(node.arguments.keras_tensors)
+            out_tensors = keras.tree.flatten(node.outputs)
+            if isinstance(layer, keras.Model) and (
+                isinstance(layer, keras.Sequential) or hasattr(layer, "_nodes_by_depth")
+            ):
+                outer_keys = [self.key(t) for t in in_tensors]
+                inner_out = self.expand_model_call(layer, prefix, depth, outer_keys)
+                for tensor, inner in zip(out_tensors, inner_out, strict=True):
+                    self.keepalive.append(tensor)
+                    self.alias[id(tensor)] = inner
+                continue
+            self.add_step(layer, prefix, depth, in_tensors, out_tensors,
+                          self._node_call(node))
 
     def _node_call(self, node: Any) -> Callable[[dict[int, Any]], list[Any]]:
         arguments = node.arguments
@@ -284,6 +307,39 @@ class _PlanBuilder:
             return keras.tree.flatten(_call_layer(layer, args, kwargs))
 
         return call
+
+
+def _nodes_in_layer_order(model: Any) -> list[Any]:
+    """The layer calls of a functional ``model`` in the order of ``model.layers``.
+
+    Keras lists a model's layers in an order where each comes after those it depends
+    on (the order of ``model.summary()``); the graph's calls are sorted to follow it, so
+    that the engine lists the layers as the model itself does. A layer called several
+    times keeps its calls in the order the graph computes them.
+    """
+    nodes_by_depth = model._nodes_by_depth  # Keras 3 functional graph, read-only use
+    nodes = [node for level in sorted(nodes_by_depth, reverse=True)
+             for node in nodes_by_depth[level] if not node.is_input]
+    producer = {id(t): n for n, node in enumerate(nodes) for t in keras.tree.flatten(node.outputs)}
+    rank = {id(layer): i for i, layer in enumerate(model.layers)}
+    waiting = [0] * len(nodes)
+    users: list[list[int]] = [[] for _ in nodes]
+    for n, node in enumerate(nodes):
+        for before in {producer[id(t)] for t in node.arguments.keras_tensors if id(t) in producer}:
+            waiting[n] += 1
+            users[before].append(n)
+    ready = [(rank.get(id(node.operation), len(rank)), n)
+             for n, node in enumerate(nodes) if waiting[n] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, n = heapq.heappop(ready)
+        order.append(nodes[n])
+        for user in users[n]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (rank.get(id(nodes[user].operation), len(rank)), user))
+    return order
 
 
 def _has_single_output(layer: Any) -> bool:

@@ -6,6 +6,7 @@ import importlib
 import os
 import platform
 import sys
+import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -13,18 +14,23 @@ SUITES = ["bench_engine", "bench_explorer", "bench_attribution"]
 
 
 def main(argv: list[str]) -> int:
-    from ._table import print_table
+    from ._table import Row, print_table
 
     selected = argv or SUITES
     rows = []
     for name in selected:
-        module = importlib.import_module(f"benchmarks.{name}")
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        rows.extend(module.run())
+        try:
+            module = importlib.import_module(f"benchmarks.{name}")
+            rows.extend(module.run())
+        except Exception as error:  # noqa: BLE001 - report it in the table, run the rest
+            traceback.print_exc()
+            rows.append(Row(name.removeprefix("bench_"), "", "whole section", None,
+                            extra=f"FAILED: {type(error).__name__}: {error}"[:200]))
     print(f"\ncnnviz_widgets benchmarks on {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
     print_table(rows)
-    return 0
+    return 1 if any(row.ours_s is None for row in rows) else 0
 
 
 if __name__ == "__main__":

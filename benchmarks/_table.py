@@ -23,19 +23,28 @@ def median_seconds(fn: Callable[[], object], repeat: int = 5,
 
 @dataclass
 class Row:
-    """One line of the table: what was measured, ours, the baseline, a goal."""
+    """One line of the table: what was measured, on which model, ours, the baseline, a goal.
+
+    ``no_ratio`` prints "-" as the speed-up: for rows whose baseline does different work
+    (a cache hit against a model call), a ratio would mean nothing. ``ours_s=None`` marks
+    a measurement that failed; ``extra`` then says why.
+    """
 
     section: str
+    model: str
     what: str
-    ours_s: float
+    ours_s: float | None
     baseline_s: float | None = None
     baseline_name: str = ""
     goal: str = ""
     extra: str = ""
+    no_ratio: bool = False
 
     @property
     def ratio(self) -> str:
-        if self.baseline_s is None or self.ours_s <= 0:
+        if self.no_ratio:
+            return "-"
+        if self.baseline_s is None or self.ours_s is None or self.ours_s <= 0:
             return ""
         return f"{self.baseline_s / self.ours_s:,.1f}x"
 
@@ -47,12 +56,15 @@ def _ms(seconds: float | None) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    """Print ``rows`` as a fixed-width table with the speed-up ratio against each baseline."""
-    header = ("section", "measurement", "ours ms", "baseline ms", "speed-up", "baseline",
-              "goal", "notes")
+    """Print ``rows`` as a fixed-width table with the speed-up ratio against each baseline.
+
+    The speed-up is baseline time / our time: above 1x we are faster.
+    """
+    header = ("section", "model", "measurement", "ours ms", "baseline ms", "speed-up",
+              "baseline", "goal", "notes")
     cells = [header] + [
-        (r.section, r.what, _ms(r.ours_s), _ms(r.baseline_s), r.ratio, r.baseline_name, r.goal,
-         r.extra)
+        (r.section, r.model, r.what, "failed" if r.ours_s is None else _ms(r.ours_s),
+         _ms(r.baseline_s), r.ratio, r.baseline_name, r.goal, r.extra)
         for r in rows
     ]
     widths = [max(len(str(c[i])) for c in cells) for i in range(len(header))]

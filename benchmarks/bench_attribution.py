@@ -20,19 +20,13 @@ import warnings
 
 import numpy as np
 
+from ._models import vgg16_classifier
 from ._table import Row, median_seconds
 
 BASELINE = "tf-keras-vis 0.8.7"
 SMOOTH_SAMPLES = 20
 SMOOTH_NOISE = 0.20  # tf-keras-vis's default noise level; ours is given the same
-
-
-def _vgg16():
-    import keras
-
-    # weights=None: random weights are enough for speed; include_top gives class scores
-    return keras.applications.VGG16(weights=None, include_top=True,
-                                    input_shape=(224, 224, 3))
+CAM_LAYER = "block5_conv3"
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -76,16 +70,20 @@ def run(repeat: int = 3, smooth: bool = False) -> list[Row]:
 
     ``smooth=True`` adds a SmoothGrad row (20 samples, one timed call per library).
     """
+    from cnnviz_widgets import ActivationEngine
     from cnnviz_widgets.attribution import GradCAM, Saliency
 
-    model = _vgg16()
+    # random weights are enough for speed; the classifier gives class scores
+    model, label = vgg16_classifier()
+    label += ", random image"
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
     image.flags.writeable = False
 
-    cam = GradCAM(model)  # default layer: block5_conv3
-    sal = Saliency(cam.engine)
-    batch = np.array(cam.engine.prepare(image))  # the exact input both libraries see
+    engine = ActivationEngine(model)
+    cam = GradCAM(engine, layer=CAM_LAYER)
+    sal = Saliency(engine)
+    batch = np.array(engine.prepare(image))  # the exact input both libraries see
     target = int(np.argmax(model(batch, training=False)))
 
     ours_cam_map = cam(image, target=target)  # also warms up TensorFlow
@@ -98,27 +96,27 @@ def run(repeat: int = 3, smooth: bool = False) -> list[Row]:
     if smooth:  # eager TensorFlow: the saliency calls above already warmed it up
         ours_smooth, ours_smooth_map = _timed_once(lambda: sal(image, **smooth_kwargs))
 
-    what_cam = f"Grad-CAM {cam.layer}, per image"
+    what_cam = f"Grad-CAM {CAM_LAYER}, per image"
     what_sal = "saliency (vanilla gradient), per image"
     what_smooth = f"SmoothGrad {SMOOTH_SAMPLES} samples, per image (1 run)"
     peer = _peer()
     if peer is None:
         note = "tf-keras-vis not installed"
-        rows = [Row("attribution", what_cam, ours_cam, None, BASELINE, extra=note),
-                Row("attribution", what_sal, ours_sal, None, BASELINE, extra=note)]
+        rows = [Row("attribution", label, what_cam, ours_cam, None, BASELINE, extra=note),
+                Row("attribution", label, what_sal, ours_sal, None, BASELINE, extra=note)]
         if smooth:
-            rows.append(Row("attribution", what_smooth, ours_smooth, None, BASELINE,
+            rows.append(Row("attribution", label, what_smooth, ours_smooth, None, BASELINE,
                             extra=note))
         return rows
 
     Gradcam, PeerSaliency, ReplaceToLinear, CategoricalScore = peer
-    twin = _vgg16()  # ReplaceToLinear clones and edits its model: never hand it ours
+    twin, _ = vgg16_classifier()  # ReplaceToLinear clones and edits its model: never hand it ours
     twin.set_weights(model.get_weights())
     score = CategoricalScore([target])
     peer_cam = Gradcam(twin, model_modifier=ReplaceToLinear(), clone=True)
     peer_sal = PeerSaliency(twin, model_modifier=ReplaceToLinear(), clone=True)
-    peer_cam_call = _quiet(lambda: peer_cam(score, batch, penultimate_layer=cam.layer))
-    peer_cam_raw = _quiet(lambda: peer_cam(score, batch, penultimate_layer=cam.layer,
+    peer_cam_call = _quiet(lambda: peer_cam(score, batch, penultimate_layer=CAM_LAYER))
+    peer_cam_raw = _quiet(lambda: peer_cam(score, batch, penultimate_layer=CAM_LAYER,
                                            expand_cam=False, normalize_cam=False))
     peer_sal_call = _quiet(lambda: peer_sal(score, batch))
     peer_smooth_call = _quiet(lambda: peer_sal(score, batch, smooth_samples=SMOOTH_SAMPLES,
@@ -133,15 +131,15 @@ def run(repeat: int = 3, smooth: bool = False) -> list[Row]:
 
     raw_corr = _corr(ours_cam_raw, peer_cam_raw_map)
     rows = [
-        Row("attribution", what_cam, ours_cam, base_cam, BASELINE,
+        Row("attribution", label, what_cam, ours_cam, base_cam, BASELINE,
             extra=f"corr {raw_corr:.4f} at {ours_cam_raw.shape[0]}x{ours_cam_raw.shape[1]}, "
                   f"{_corr(ours_cam_map, peer_cam_map):.3f} upsampled (bilinear vs zoom)"),
-        Row("attribution", what_sal, ours_sal, base_sal, BASELINE,
+        Row("attribution", label, what_sal, ours_sal, base_sal, BASELINE,
             extra=f"corr {_corr(ours_sal_map, peer_sal_map):.4f}"),
     ]
     if smooth:
         base_smooth, peer_smooth_map = _timed_once(peer_smooth_call)
-        rows.append(Row("attribution", what_smooth, ours_smooth, base_smooth, BASELINE,
+        rows.append(Row("attribution", label, what_smooth, ours_smooth, base_smooth, BASELINE,
                         extra=f"corr {_corr(ours_smooth_map, peer_smooth_map[0]):.2f} "
                               "(independent noise)"))
     return rows

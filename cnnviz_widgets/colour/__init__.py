@@ -1,8 +1,9 @@
-"""Pure-numpy colour layer: normalisation, channel ordering and tiling, colour maps.
+"""Pure-numpy colour layer: normalisation, scaling to [0, 1], colour maps.
 
 Nothing here knows Keras or any display library except matplotlib's colour-map registry.
 The ``normalize`` function is not re-exported here, so that ``colour.normalize`` stays
 the submodule: use ``from cnnviz_widgets.colour.normalize import normalize``.
+Channel ordering, paging and mosaics are in :mod:`cnnviz_widgets.layout`.
 """
 
 from __future__ import annotations
@@ -15,20 +16,16 @@ from .normalize import (
     default_colormap,
     normalization_stats,
 )
-from .tiling import CHANNEL_ORDERS, MosaicLayout, downsample, mosaic, order_channels, page_of
+from .scale import finite_range, unit_scale
 
 __all__ = [
-    "CHANNEL_ORDERS",
     "NORMALIZATIONS",
-    "MosaicLayout",
     "NormStats",
     "apply_colormap",
     "apply_normalization",
     "default_colormap",
-    "downsample",
+    "finite_range",
     "lut",
-    "mosaic",
     "normalization_stats",
-    "order_channels",
-    "page_of",
+    "unit_scale",
 ]

@@ -1,9 +1,10 @@
-"""Colour maps as 256-entry lookup tables taken from matplotlib's registry."""
+"""Colour maps as 256-entry lookup tables taken from matplotlib (by name or Colormap)."""
 
 from __future__ import annotations
 
 import difflib
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,11 @@ def _lut(name: str) -> np.ndarray:
             + ", ".join(repr(n) for n in _SUGGESTED) + f" ({len(names)} in all; see "
             "matplotlib.colormaps)."
         ) from None
+    return _table_of(cmap)
+
+
+def _table_of(cmap: Any) -> np.ndarray:
+    """256 x 3 uint8 table of a matplotlib Colormap, sampled at the centre of each bin."""
     # entry i stands for the interval [i/256, (i+1)/256); sample at its centre, which
     # for the usual N=256 maps is exactly matplotlib's own entry i
     table = cmap((np.arange(256) + 0.5) / 256.0, bytes=True)[:, :3]
@@ -44,58 +50,71 @@ def _lut(name: str) -> np.ndarray:
     return table
 
 
-def lut(name: str) -> np.ndarray:
+def lut(colormap: str | Any) -> np.ndarray:
     """Return a colour map as a lookup table.
 
     Parameters
     ----------
-    name : str
-        A name registered in ``matplotlib.colormaps`` (e.g. ``"viridis"``, ``"RdBu_r"``).
+    colormap : str or matplotlib.colors.Colormap
+        A name registered in ``matplotlib.colormaps`` (e.g. ``"viridis"``, ``"RdBu_r"``),
+        or a Colormap object.
 
     Returns
     -------
     numpy.ndarray
         Read-only uint8 array of shape (256, 3); row ``i`` is the colour of the values in
-        ``[i/256, (i+1)/256)``, equal to ``matplotlib.colormaps[name](x, bytes=True)``
-        for such ``x`` when the map has 256 entries. Cached.
+        ``[i/256, (i+1)/256)``, equal to ``colormap(x, bytes=True)`` for such ``x`` when
+        the map has 256 entries. Cached for names.
 
     Raises
     ------
     InvalidSettingError
-        (a ``ValueError``) for an unknown name; the message lists valid names.
+        (a ``ValueError``) for an unknown name (the message lists valid names) or
+        something that is neither a name nor a Colormap.
     """
-    if not isinstance(name, str):
-        raise InvalidSettingError(f"A colour map name must be a string; got {name!r}.")
-    return _lut(name)
+    if isinstance(colormap, str):
+        return _lut(colormap)
+    from matplotlib.colors import Colormap
+
+    if isinstance(colormap, Colormap):
+        return _table_of(colormap)
+    raise InvalidSettingError(
+        f"A colour map must be a matplotlib colour map name or Colormap; got {colormap!r}."
+    )
 
 
 def apply_colormap(
     norm: np.ndarray,
-    name: str = "viridis",
+    colormap: str | Any = "viridis",
     background: tuple[int, int, int] = (255, 255, 255),
+    *,
+    as_float: bool = False,
 ) -> np.ndarray:
-    """Colour a normalised 2-D array through a lookup table.
+    """Colour an array of values in [0, 1] through a lookup table.
 
     Parameters
     ----------
     norm : numpy.ndarray
-        Shape (H, W), values in [0, 1] (values outside are clipped); NaN marks gaps.
-    name : str
-        Colour map name, see :func:`lut`.
+        Any shape, values in [0, 1] (values outside are clipped); NaN marks gaps.
+    colormap : str or matplotlib.colors.Colormap
+        Colour map, see :func:`lut`.
     background : (int, int, int)
         RGB colour of the NaN pixels (mosaic gaps, missing values).
+    as_float : bool
+        Return float32 RGB in [0, 1] (for blending) instead of uint8.
 
     Returns
     -------
     numpy.ndarray
-        uint8 RGB image of shape (H, W, 3).
+        RGB image of shape ``norm.shape + (3,)``: uint8, or float32 in [0, 1]
+        (``uint8 / 255``) with ``as_float``.
     """
-    table = lut(name)
+    table = lut(colormap)
     x = np.asarray(norm)
-    if x.ndim != 2:
-        raise ValueError(f"Expected a 2-D array to colour; got shape {x.shape}.")
     # one gather through a 257-entry table whose last row is the background colour
     table = np.concatenate([table, np.asarray(background, dtype=np.uint8).reshape(1, 3)])
+    if as_float:
+        table = table.astype(np.float32) / np.float32(255.0)
     idx = np.multiply(x, 256.0, dtype=np.float32)
     np.clip(idx, 0.0, 255.0, out=idx)  # NaN stays NaN
     np.nan_to_num(idx, copy=False, nan=256.0)

@@ -13,13 +13,14 @@ with fewer than two distinct finite values) comes out flat: 0 for ``"channel"`` 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InvalidSettingError
-from .tiling import as_maps
+from .scale import as_maps
 
 __all__ = [
     "NORMALIZATIONS",
@@ -45,17 +46,49 @@ class NormStats:
 
     Attributes
     ----------
-    mode : str
+    normalization : str
         The strategy the statistics were computed for (one of :data:`NORMALIZATIONS`).
     offset, spread, gain, base : numpy.ndarray
-        Float64 arrays of shape (C,), one entry per channel. ``spread`` is never 0.
+        Float64 arrays of shape (C,), one entry per channel. ``spread`` is never 0. A
+        flat channel (``gain == 0``) keeps its constant value in ``offset`` (0 when it
+        has no finite value).
     """
 
-    mode: str
+    normalization: str
     offset: np.ndarray
     spread: np.ndarray
     gain: np.ndarray
     base: np.ndarray
+
+    @property
+    def mode(self) -> str:
+        """Deprecated name of :attr:`normalization`."""
+        warnings.warn("NormStats.mode is deprecated; use NormStats.normalization instead.",
+                      DeprecationWarning, stacklevel=2)
+        return self.normalization
+
+    def value_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """The data values that map to 0 and to 1, per channel.
+
+        Inverts each channel's affine map: ``lo = offset - base * spread / gain`` and
+        ``hi = offset + (1 - base) * spread / gain``. That is the channel's min and max for
+        ``"channel"``, the layer's for ``"layer"``, ``mean - 2 std`` and
+        ``mean + 127/64 std`` for ``"standardize"``, and ``-max|a|``, ``+max|a|`` for
+        ``"signed"``.
+
+        Returns
+        -------
+        (lo, hi) : numpy.ndarray
+            Float64 arrays of shape (C,). A flat channel (no spread, every value drawn in
+            one colour) gives its constant value twice, ``lo == hi`` (0 when it has no
+            finite value).
+        """
+        flat = self.gain == 0
+        with np.errstate(all="ignore"):
+            unit = self.spread / np.where(flat, 1.0, self.gain)
+            lo = np.where(flat, self.offset, self.offset - self.base * unit)
+            hi = np.where(flat, self.offset, self.offset + (1.0 - self.base) * unit)
+        return lo.astype(np.float64), hi.astype(np.float64)
 
     @property
     def n_channels(self) -> int:
@@ -76,17 +109,17 @@ class NormStats:
             Statistics with one entry per requested channel.
         """
         idx = np.atleast_1d(np.asarray(channels, dtype=np.intp))
-        return NormStats(self.mode, self.offset[idx], self.spread[idx], self.gain[idx],
+        return NormStats(self.normalization, self.offset[idx], self.spread[idx], self.gain[idx],
                          self.base[idx])
 
 
-def _check_mode(mode: str) -> str:
-    if mode not in NORMALIZATIONS:
+def _check_mode(normalization: str) -> str:
+    if normalization not in NORMALIZATIONS:
         raise InvalidSettingError(
-            f"Unknown normalisation {mode!r}; use one of "
+            f"Unknown normalisation {normalization!r}; use one of "
             + ", ".join(repr(m) for m in NORMALIZATIONS) + "."
         )
-    return mode
+    return normalization
 
 
 def _as_maps(maps: np.ndarray) -> np.ndarray:
@@ -96,12 +129,12 @@ def _as_maps(maps: np.ndarray) -> np.ndarray:
     return arr
 
 
-def default_colormap(mode: str) -> str:
+def default_colormap(normalization: str) -> str:
     """Return the matplotlib colour map that suits a normalisation.
 
     Parameters
     ----------
-    mode : str
+    normalization : str
         One of :data:`NORMALIZATIONS`.
 
     Returns
@@ -109,7 +142,7 @@ def default_colormap(mode: str) -> str:
     str
         ``"RdBu_r"`` (diverging, white at zero) for ``"signed"``, ``"viridis"`` otherwise.
     """
-    return "RdBu_r" if _check_mode(mode) == "signed" else "viridis"
+    return "RdBu_r" if _check_mode(normalization) == "signed" else "viridis"
 
 
 def _min_max(x: np.ndarray, per_channel: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +187,7 @@ def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def normalization_stats(
     maps: np.ndarray,
-    mode: str,
+    normalization: str,
     channels: int | Sequence[int] | np.ndarray | None = None,
 ) -> NormStats:
     """Compute the normalisation statistics of a layer.
@@ -163,7 +196,7 @@ def normalization_stats(
     ----------
     maps : numpy.ndarray
         Activations of shape (H, W, C), or (H, W) for a single channel.
-    mode : str
+    normalization : str
         One of :data:`NORMALIZATIONS`.
     channels : int or sequence of int, optional
         Return statistics for these channels only (in this order). For the per-channel
@@ -176,7 +209,7 @@ def normalization_stats(
     NormStats
         One affine map per (selected) channel.
     """
-    _check_mode(mode)
+    mode = _check_mode(normalization)
     x = _as_maps(maps)
     if channels is not None:
         idx = np.atleast_1d(np.asarray(channels, dtype=np.intp))
@@ -196,7 +229,7 @@ def normalization_stats(
             if mode == "signed":
                 top = max(abs(float(lo[0])), abs(float(hi[0]))) if np.isfinite(lo[0]) else 0.0
                 flat = not (np.isfinite(top) and top > 0)
-                offset = np.zeros(n)
+                offset = np.zeros(n)  # a flat signed layer is all zeros (or missing)
                 spread = np.full(n, 1.0 if flat else top)
                 gain = np.full(n, 0.0 if flat else 0.5)
                 base = np.full(n, 0.5)
@@ -205,14 +238,14 @@ def normalization_stats(
                     lo, hi = np.full(n, lo[0]), np.full(n, hi[0])
                 spread = hi - lo
                 flat = ~(np.isfinite(spread) & (spread > 0))
-                offset = np.where(flat, 0.0, lo)
+                offset = np.where(np.isfinite(lo), lo, 0.0)  # flat: the constant value
                 spread = np.where(flat, 1.0, spread)
                 gain = np.where(flat, 0.0, 1.0)
                 base = np.zeros(n)
         else:  # standardize: (x - mean) / std * 64 + 128, clipped to [0, 255], / 255
             mean, std = _mean_std(x)
             flat = ~(np.isfinite(std) & (std > 0) & np.isfinite(mean))
-            offset = np.where(flat, 0.0, mean)
+            offset = np.where(np.isfinite(mean), mean, 0.0)  # flat: the constant value
             spread = np.where(flat, 1.0, std)
             gain = np.where(flat, 0.0, 64.0 / 255.0)
             base = np.where(flat, 0.5, 128.0 / 255.0)
@@ -270,14 +303,15 @@ def apply_normalization(maps: np.ndarray, stats: NormStats) -> np.ndarray:
     return out[..., 0] if two_d else out
 
 
-def normalize(maps: np.ndarray, mode: str, stats: NormStats | None = None) -> np.ndarray:
+def normalize(maps: np.ndarray, normalization: str, stats: NormStats | None = None
+              ) -> np.ndarray:
     """Normalise activation maps into [0, 1].
 
     Parameters
     ----------
     maps : numpy.ndarray
         Shape (H, W, C), or (H, W) taken as one channel.
-    mode : str
+    normalization : str
         One of :data:`NORMALIZATIONS`:
 
         ``"channel"``
@@ -305,14 +339,14 @@ def normalize(maps: np.ndarray, mode: str, stats: NormStats | None = None) -> np
     Raises
     ------
     InvalidSettingError
-        (a ``ValueError``) for an unknown ``mode``.
+        (a ``ValueError``) for an unknown ``normalization``.
 
     Examples
     --------
     >>> normalize(np.array([[0.0, 5.0, 10.0]]), "channel")
     array([[0. , 0.5, 1. ]], dtype=float32)
     """
-    _check_mode(mode)
+    _check_mode(normalization)
     if stats is None:
-        stats = normalization_stats(maps, mode)
+        stats = normalization_stats(maps, normalization)
     return apply_normalization(maps, stats)

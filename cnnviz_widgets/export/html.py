@@ -15,7 +15,7 @@ minimum and maximum, which are recorded in the embedded JSON, so the page can sh
 values (hover read-out) and re-scale the channels to a scale shared by the layer
 (``"layer"`` normalisation) without any new data. Maps whose height or width exceeds
 ``max_side`` are shrunk first by an integer factor with block means (area averaging,
-:func:`cnnviz_widgets.colour.tiling.downsample`). The colour map travels as a 256-entry
+:func:`cnnviz_widgets.layout.mosaic.downsample`). The colour map travels as a 256-entry
 lookup table taken from matplotlib; maps are upscaled with nearest neighbours, so a 7x7
 map stays crisp.
 
@@ -25,9 +25,7 @@ selection; named explicitly they are shown as a bar chart (values in the JSON).
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 import os
@@ -41,8 +39,13 @@ from typing import Any
 import numpy as np
 
 from ..colour.colormaps import lut
-from ..colour.tiling import downsample, downsample_factor
+from ..colour.scale import finite_range, unit_scale
+from ..engine.coerce import as_engine, image_list
+from ..engine.coerce import image_names as default_image_names
+from ..engine.stages import stage_layers
 from ..errors import InvalidSettingError, LayerNotViewableError
+from ..layout.mosaic import downsample, downsample_factor, mosaic
+from ..render.encode import data_url, thumbnail
 
 __all__ = ["NORMALIZATIONS", "ExportReport", "default_export_layers", "export_html", "page_html"]
 
@@ -88,46 +91,35 @@ class ExportReport:
 # -- layer selection ---------------------------------------------------------------------
 
 
-def default_export_layers(engine: Any) -> list[str]:
+def default_export_layers(model_or_engine: Any) -> list[str]:
     """The layers :func:`export_html` exports when none are named.
 
     The rule: take every layer with a spatial output (H, W, C) whose kind is ``conv`` or
     ``pool``. If there are at most :data:`MAX_DEFAULT_LAYERS` (12) of them, export them
-    all. Otherwise export every such pooling layer and the **last convolution of every
-    stage**, a stage being a run of consecutive convolutions (in model order, among
-    those layers) whose outputs have the same height and width. For VGG16 that is
-    ``block1_conv2, block1_pool, block2_conv2, block2_pool, ..., block5_conv3,
-    block5_pool`` (10 layers). Vector layers (Dense, global pooling) are never chosen
-    by default.
+    all. Otherwise export every such pooling layer and the last layer of every **stage**,
+    as :func:`cnnviz_widgets.engine.stages.stage_layers` defines it (a run of layers at
+    one resolution). For VGG16 that is ``block1_conv2, block1_pool, block2_conv2,
+    block2_pool, ..., block5_conv3, block5_pool`` (10 layers). Vector layers (Dense,
+    global pooling) are never chosen by default.
 
     Parameters
     ----------
-    engine : ActivationEngine
-        The engine whose ``layers`` are considered.
+    model_or_engine : keras.Model or ActivationEngine
+        The model whose layers are considered (or its engine).
 
     Returns
     -------
     list of str
         Layer names in model order (possibly empty).
     """
+    engine = as_engine(model_or_engine)
     spatial = [
         info for info in engine.layers if info.is_spatial and info.kind in ("conv", "pool")
     ]
     if len(spatial) <= MAX_DEFAULT_LAYERS:
         return [info.name for info in spatial]
-    chosen = []
-    for i, info in enumerate(spatial):
-        if info.kind == "pool":
-            chosen.append(info.name)
-            continue
-        nxt = spatial[i + 1] if i + 1 < len(spatial) else None
-        same_stage = (
-            nxt is not None and nxt.kind == "conv"
-            and tuple(nxt.output_shape[:2]) == tuple(info.output_shape[:2])
-        )
-        if not same_stage:
-            chosen.append(info.name)
-    return chosen
+    chosen = {info.name for info in spatial if info.kind == "pool"} | set(stage_layers(engine))
+    return [info.name for info in engine.layers if info.name in chosen]
 
 
 # -- encoding ------------------------------------------------------------------------------
@@ -136,14 +128,6 @@ def default_export_layers(engine: Any) -> list[str]:
 def _short_float(x: float) -> float:
     """The shortest decimal that reads back as the same float32 (keeps the JSON small)."""
     return float(str(np.float32(x)))
-
-
-def _png_data_url(pixels: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _grid_columns(channels: int, tile_h: int, tile_w: int) -> int:
@@ -165,38 +149,26 @@ def quantize_maps(maps: np.ndarray) -> tuple[np.ndarray, list[float], list[float
     -------
     levels : numpy.ndarray
         uint8, shape (H, W, C): ``round((v - min) / (max - min) * 255)``, 0 for a constant
-        channel.
+        channel (:func:`~cnnviz_widgets.colour.scale.unit_scale`, times 255).
     mins, maxs : list of float
         Per-channel min and max, as the shortest decimals of their float32 values; a
         value is recovered as ``min + level / 255 * (max - min)``, within half a level.
     """
     x = np.asarray(maps, dtype=np.float64)
-    finite = np.isfinite(x)
-    with np.errstate(all="ignore"):
-        lo = np.where(finite, x, np.inf).min(axis=(0, 1))
-        hi = np.where(finite, x, -np.inf).max(axis=(0, 1))
-    lo = np.where(np.isfinite(lo), lo, 0.0)
-    hi = np.where(np.isfinite(hi), hi, lo)
+    lo, hi = finite_range(x, axis=(0, 1))
     mins = [_short_float(v) for v in lo]
     maxs = [_short_float(v) for v in hi]
     lo_d, hi_d = np.asarray(mins), np.asarray(maxs)
-    if not finite.all():
+    if not np.isfinite(x).all():
         x = np.where(np.isnan(x), lo_d, np.clip(x, lo_d, hi_d))
-    span = hi_d - lo_d
-    safe = np.where(span > 0, span, 1.0)
-    levels = np.rint((x - lo_d) / safe * 255.0)
-    levels = np.where(span > 0, levels, 0.0)
-    return np.clip(levels, 0, 255).astype(np.uint8), mins, maxs
+    unit = unit_scale(x, (0, 1), lo=lo_d, hi=hi_d).astype(np.float64)
+    return np.clip(np.rint(unit * 255.0), 0, 255).astype(np.uint8), mins, maxs
 
 
 def mosaic_levels(levels: np.ndarray, columns: int) -> np.ndarray:
     """Tile uint8 (h, w, C) levels row by row into one (rows*h, columns*w) image, no gaps."""
-    h, w, c = levels.shape
-    rows = math.ceil(c / columns)
-    padded = np.zeros((h, w, rows * columns), dtype=np.uint8)
-    padded[..., :c] = levels
-    grid = padded.reshape(h, w, rows, columns).transpose(2, 0, 3, 1)
-    return np.ascontiguousarray(grid.reshape(rows * h, columns * w))
+    image, _ = mosaic(levels, columns, 0, fill=0, dtype=np.uint8)
+    return image
 
 
 def _encode_layer(info: Any, act: np.ndarray, max_side: int) -> tuple[dict, dict]:
@@ -233,37 +205,9 @@ def _encode_layer(info: Any, act: np.ndarray, max_side: int) -> tuple[dict, dict
         "scale": int(scale),
         "source": [int(h), int(w)],
     }
-    entry = {"png": _png_data_url(mosaic_levels(levels, store_cols)), "min": mins, "max": maxs}
+    strip = mosaic_levels(levels, store_cols)
+    entry = {"png": data_url(strip, "png", optimize=True), "min": mins, "max": maxs}
     return meta, entry
-
-
-def _thumbnail(pixels: np.ndarray) -> str:
-    """A data URL of the model's input image, at most 160 px a side (PNG or JPEG, smaller)."""
-    from PIL import Image
-
-    arr = np.clip(np.rint(np.asarray(pixels, dtype=np.float32)), 0, 255).astype(np.uint8)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 3 and arr.shape[2] not in (3, 4):
-        arr = arr[..., :3] if arr.shape[2] > 3 else arr[..., 0]
-    img = Image.fromarray(arr)
-    if img.mode == "RGBA":
-        img = img.convert("RGB")
-    side = max(img.size)
-    if side > _THUMB_SIDE:
-        f = _THUMB_SIDE / side
-        size = (max(1, round(img.size[0] * f)), max(1, round(img.size[1] * f)))
-        img = img.resize(size, Image.Resampling.LANCZOS)
-    elif side < 64:  # tiny inputs (digits): crisp nearest-neighbour enlargement
-        k = math.ceil(96 / side)
-        img = img.resize((img.size[0] * k, img.size[1] * k), Image.Resampling.NEAREST)
-    png = io.BytesIO()
-    img.save(png, format="PNG", optimize=True)
-    jpg = io.BytesIO()
-    img.save(jpg, format="JPEG", quality=85)
-    if len(jpg.getvalue()) < len(png.getvalue()) * 0.8:
-        return "data:image/jpeg;base64," + base64.b64encode(jpg.getvalue()).decode("ascii")
-    return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
 
 
 def script_json(obj: Any) -> str:
@@ -280,44 +224,11 @@ def script_json(obj: Any) -> str:
     )
 
 
-# -- inputs --------------------------------------------------------------------------------
-
-
-def _as_image_list(images: Any) -> list[Any]:
-    if images is None:
-        raise ValueError("export_html needs images=[...]: at least one image to show.")
-    if isinstance(images, (str, bytes, os.PathLike)):
-        return [images]
-    if isinstance(images, np.ndarray):
-        return [images] if images.ndim in (2, 3) else list(images)
-    if hasattr(images, "getbands"):  # a PIL image
-        return [images]
-    if hasattr(images, "image") and hasattr(images, "name"):  # one zoo Sample
-        return [images]
-    return list(images)
-
-
-def _default_name(image: Any, i: int) -> str:
-    name = getattr(image, "name", None)
-    if isinstance(name, str) and name and not hasattr(image, "getbands"):
-        return name
-    if isinstance(image, (str, os.PathLike)):
-        return Path(image).stem or f"image {i + 1}"
-    return f"image {i + 1}"
-
-
-def _unwrap(image: Any) -> Any:
-    """A zoo ``Sample`` (anything with ``.image`` and ``.name``) stands for its pixels."""
-    if hasattr(image, "image") and hasattr(image, "name") and not hasattr(image, "getbands"):
-        return image.image
-    return image
-
-
 # -- page ----------------------------------------------------------------------------------
 
 
 def page_html(
-    engine: Any,
+    model_or_engine: Any,
     *,
     layers: Sequence[str] | str | None = None,
     images: Any,
@@ -348,6 +259,7 @@ def page_html(
     if not isinstance(max_side, (int, np.integer)) or max_side < 1:
         raise InvalidSettingError(f"max_side must be a positive integer; got {max_side!r}.")
     table = lut(colormap)
+    engine = as_engine(model_or_engine)
 
     if isinstance(layers, str):
         layers = [layers]
@@ -359,11 +271,11 @@ def page_html(
         )
     infos = [engine.layer(name) for name in names]  # LayerNotFoundError lists close names
 
-    items = _as_image_list(images)
+    items = image_list(images, engine.input_shape)
     if not items:
         raise ValueError("export_html needs images=[...]: at least one image to show.")
     if image_names is None:
-        shown = [_default_name(img, i) for i, img in enumerate(items)]
+        shown = default_image_names(images, engine.input_shape)
     else:
         shown = [str(n) for n in image_names]
         if len(shown) != len(items):
@@ -373,8 +285,8 @@ def page_html(
     data: list[list[dict]] = [[] for _ in names]
     thumbs = []
     for image in items:
-        image = _unwrap(image)
-        thumbs.append(_thumbnail(engine.pixels(image)))
+        thumbs.append(data_url(thumbnail(engine.pixels(image), _THUMB_SIDE), "auto",
+                               optimize=True))
         acts = engine.activations(names, image)
         for li, info in enumerate(infos):
             meta, entry = _encode_layer(info, acts[info.name], int(max_side))
@@ -432,7 +344,7 @@ def page_html(
 
 
 def export_html(
-    engine: Any,
+    model_or_engine: Any,
     path: str | os.PathLike,
     *,
     layers: Sequence[str] | str | None = None,
@@ -455,8 +367,8 @@ def export_html(
 
     Parameters
     ----------
-    engine : ActivationEngine
-        The engine of the model to show.
+    model_or_engine : keras.Model or ActivationEngine
+        The model to show, or an engine built on it.
     path : str or os.PathLike
         Where to write the page (overwritten).
     layers : sequence of str, optional
@@ -464,12 +376,13 @@ def export_html(
         spatial conv/pool layers if there are at most 12, else the last convolution of
         every stage plus the pooling layers. Vector layers (Dense) may be named; they
         are drawn as bar charts.
-    images : sequence of images
-        Paths, bytes, PIL images, numpy arrays or ``zoo.samples()`` items (one image
-        alone is accepted too).
+    images : image or sequence of images
+        Paths, bytes, PIL images, numpy arrays or ``zoo.samples()`` items, split like
+        everywhere else (:func:`~cnnviz_widgets.engine.coerce.image_list`): an (N, H, W)
+        or (N, H, W, C) array is N images.
     image_names : sequence of str, optional
         Names shown for the images; default the sample name, the file stem or
-        ``"image 1"``, ``"image 2"``, ...
+        ``"image 0"``, ``"image 1"``, ... (:func:`~cnnviz_widgets.engine.coerce.image_names`).
     normalization : {"channel", "layer"}
         Initial scale: each channel from its own min to max, or one scale shared by all
         channels of the layer (per image). The page can switch.
@@ -502,7 +415,7 @@ def export_html(
     >>> export_html(engine, "vgg16.html", images=zoo.samples()[:3])  # doctest: +SKIP
     """
     page, names, shown = page_html(
-        engine,
+        model_or_engine,
         layers=layers,
         images=images,
         image_names=image_names,

@@ -1,4 +1,11 @@
-"""Channel ordering, paging, block-mean downsampling and mosaic tiling."""
+"""Mosaics: the one tiling of many maps into one image, and block-mean downsampling.
+
+:func:`mosaic` lays tiles out row by row with gaps between them and returns a
+:class:`MosaicLayout` that maps any pixel of the image back to its channel and to the
+position in the original map (``layout.channel_at(y, x)``, ``layout.locate(y, x)``).
+Feature-map grids, filter grids, RGB filter patches and the exported page's strips are
+all tiled here.
+"""
 
 from __future__ import annotations
 
@@ -7,131 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from ..colour.scale import as_maps
 from ..errors import InvalidSettingError
 
-__all__ = [
-    "CHANNEL_ORDERS",
-    "MosaicLayout",
-    "downsample",
-    "downsample_factor",
-    "mosaic",
-    "order_channels",
-    "page_count",
-    "page_of",
-]
-
-#: The ways channels can be ordered in a grid.
-CHANNEL_ORDERS: tuple[str, ...] = ("index", "mean", "max", "sparsity")
-
-
-def as_maps(maps: np.ndarray) -> np.ndarray:
-    """View ``maps`` as (H, W, C): a 2-D map becomes one channel; other ranks are refused."""
-    arr = np.asarray(maps)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3:
-        raise ValueError(
-            f"Expected activation maps of shape (H, W, C) or (H, W); got shape {arr.shape}."
-        )
-    return arr
-
-
-def order_channels(maps: np.ndarray, by: str = "index") -> np.ndarray:
-    """Order the channels of a layer, most interesting first.
-
-    Parameters
-    ----------
-    maps : numpy.ndarray
-        Activations of shape (H, W, C) (or (H, W) for one channel).
-    by : str
-        One of :data:`CHANNEL_ORDERS`:
-
-        ``"index"``
-            0, 1, 2, ...
-        ``"mean"``
-            descending mean activation.
-        ``"max"``
-            descending maximum activation.
-        ``"sparsity"``
-            ascending fraction of exact zeros, i.e. the most active (least sparse)
-            channels first; a dead ReLU channel (all zeros) comes last.
-
-    Returns
-    -------
-    numpy.ndarray
-        Integer (intp) permutation of ``range(C)``. Ties keep index order (stable sort);
-        non-finite values are ignored and a channel with no finite value comes last.
-
-    Raises
-    ------
-    InvalidSettingError
-        (a ``ValueError``) for an unknown ``by``.
-    """
-    if by not in CHANNEL_ORDERS:
-        raise InvalidSettingError(
-            f"Unknown channel order {by!r}; use one of "
-            + ", ".join(repr(o) for o in CHANNEL_ORDERS) + "."
-        )
-    x = as_maps(maps)
-    n = x.shape[2]
-    if by == "index":
-        return np.arange(n, dtype=np.intp)
-    finite = np.isfinite(x)
-    count = finite.sum(axis=(0, 1))
-    with np.errstate(all="ignore"):
-        if by == "mean":
-            total = np.where(finite, x, 0).sum(axis=(0, 1), dtype=np.float64)
-            key = -(total / np.maximum(count, 1))
-        elif by == "max":
-            key = -np.where(finite, x, -np.inf).max(axis=(0, 1)).astype(np.float64)
-        else:
-            zeros = ((x == 0) & finite).sum(axis=(0, 1))
-            key = zeros / np.maximum(count, 1)
-    key = np.where((count > 0) & np.isfinite(key), key, np.inf)
-    return np.argsort(key, kind="stable").astype(np.intp)
-
-
-def page_count(n_channels: int, per_page: int) -> int:
-    """Number of pages needed to show ``n_channels`` at ``per_page`` a page (at least 1)."""
-    if per_page < 1:
-        raise ValueError(f"per_page must be at least 1; got {per_page}.")
-    return max(1, math.ceil(n_channels / per_page))
-
-
-def page_of(indices: Sequence[int] | np.ndarray, page: int, per_page: int) -> np.ndarray:
-    """Return one page of an ordered list of channel indices.
-
-    Parameters
-    ----------
-    indices : sequence of int
-        Channel indices in display order (for example from :func:`order_channels`).
-    page : int
-        Zero-based page number.
-    per_page : int
-        Channels per page (>= 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``indices[page * per_page:(page + 1) * per_page]`` as intp; the last page may be
-        shorter.
-
-    Raises
-    ------
-    IndexError
-        When ``page`` is negative or past the last page.
-    ValueError
-        When ``per_page`` < 1.
-    """
-    idx = np.asarray(indices, dtype=np.intp).ravel()
-    pages = page_count(idx.size, per_page)
-    if not 0 <= page < pages:
-        raise IndexError(
-            f"Page {page} does not exist: {idx.size} channels at {per_page} a page make "
-            f"{pages} page(s), numbered 0 to {pages - 1}."
-        )
-    return idx[page * per_page:(page + 1) * per_page].copy()
+__all__ = ["MosaicLayout", "downsample", "downsample_factor", "mosaic"]
 
 
 def downsample(maps: np.ndarray, max_side: int) -> np.ndarray:
@@ -154,7 +42,7 @@ def downsample(maps: np.ndarray, max_side: int) -> np.ndarray:
         block makes that output pixel NaN.
     """
     if max_side < 1:
-        raise ValueError(f"max_side must be at least 1; got {max_side}.")
+        raise InvalidSettingError(f"max_side must be at least 1; got {max_side}.")
     arr = np.asarray(maps)
     x = arr if arr.ndim == 3 else as_maps(arr)
     h, w = x.shape[:2]
@@ -295,6 +183,7 @@ def mosaic(
     fill: float = np.nan,
     scale: int = 1,
     source_shape: tuple[int, int] | None = None,
+    dtype: DTypeLike = np.float32,
 ) -> tuple[np.ndarray, MosaicLayout]:
     """Tile N maps into one 2-D image.
 
@@ -316,34 +205,38 @@ def mosaic(
         Downsampling factor of the tiles, recorded in the layout.
     source_shape : (int, int), optional
         (H, W) of the original maps, recorded in the layout.
+    dtype : numpy dtype
+        Type of the image (float32 by default; e.g. uint8 with an integer ``fill`` for
+        quantised levels).
 
     Returns
     -------
     image : numpy.ndarray
-        Float32, shape ``(layout.height, layout.width)``.
+        Shape ``(layout.height, layout.width)``, of type ``dtype``.
     layout : MosaicLayout
         Which channel sits where; ``layout.channel_at(y, x)`` inverts the tiling.
     """
     t = as_maps(tiles)
     h, w, n = t.shape
     if n == 0:
-        raise ValueError("Cannot build a mosaic of zero tiles; select at least one channel.")
+        raise InvalidSettingError(
+            "Cannot build a mosaic of zero tiles; select at least one channel.")
     if pad < 0:
-        raise ValueError(f"pad must be >= 0; got {pad}.")
+        raise InvalidSettingError(f"pad must be >= 0; got {pad}.")
     cols = math.ceil(math.sqrt(n)) if columns is None else int(columns)
     if cols < 1:
-        raise ValueError(f"columns must be at least 1; got {columns}.")
+        raise InvalidSettingError(f"columns must be at least 1; got {columns}.")
     cols = min(cols, n)
     rows = math.ceil(n / cols)
     chans = tuple(range(n)) if channels is None else tuple(int(c) for c in channels)
     if len(chans) != n:
-        raise ValueError(f"Got {len(chans)} channel labels for {n} tiles.")
+        raise InvalidSettingError(f"Got {len(chans)} channel labels for {n} tiles.")
     sh, sw = source_shape if source_shape is not None else (0, 0)
     layout = MosaicLayout(rows, cols, h, w, pad, chans, int(scale), int(sh), int(sw))
     # one strided copy into a padded (rows, h + pad, cols, w + pad) block, then crop
-    block = np.full((rows, h + pad, cols, w + pad), fill, dtype=np.float32)
+    block = np.full((rows, h + pad, cols, w + pad), fill, dtype=dtype)
     if n < rows * cols:
-        src = np.full((h, w, rows * cols), fill, dtype=np.float32)
+        src = np.full((h, w, rows * cols), fill, dtype=dtype)
         src[..., :n] = t
     else:
         src = t

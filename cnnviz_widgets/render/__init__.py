@@ -1,18 +1,23 @@
 """Render arrays for a screen: image bytes, matplotlib figures, bqplot views.
 
-``render.image`` needs only numpy and Pillow; ``render.mpl`` imports matplotlib and
-``render.bq`` imports bqplot and ipywidgets, each only when used.
+``render.maps``, ``render.encode`` and ``render.upscale`` need only numpy and Pillow;
+``render.mpl`` imports matplotlib and ``render.bq`` imports bqplot and ipywidgets, each
+only when used.
 """
 
 from __future__ import annotations
 
-from .image import RenderedView, encode, encode_png, render_channel, render_grid, upscale_nearest
+from .encode import data_url, encode, encode_png, thumbnail
+from .maps import RenderedView, render_channel, render_grid
+from .upscale import upscale_nearest
 
 __all__ = [
     "RenderedView",
+    "data_url",
     "encode",
     "encode_png",
     "render_channel",
     "render_grid",
+    "thumbnail",
     "upscale_nearest",
 ]

@@ -32,8 +32,8 @@ import ipywidgets as widgets
 import numpy as np
 from bqplot.interacts import PanZoom
 
-from ..colour.tiling import MosaicLayout
-from .image import RenderedView
+from ..layout.mosaic import MosaicLayout
+from .maps import RenderedView
 
 __all__ = ["BqBarView", "BqImageView", "bar_view"]
 

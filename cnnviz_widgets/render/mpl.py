@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -11,16 +11,34 @@ from matplotlib.figure import Figure
 
 from ..colour.colormaps import lut
 from ..colour.normalize import default_colormap
-from ..colour.tiling import MosaicLayout
-from .image import RenderedView
+from ..layout.mosaic import MosaicLayout
+from .maps import RenderedView
 
-__all__ = ["feature_figure", "figure_to_png", "vector_figure"]
+__all__ = ["curves_figure", "feature_figure", "figure_to_png", "new_figure", "vector_figure"]
 
 _MAX_LABELLED_TILES = 256
 
 
-def _new_figure(figsize: tuple[float, float]) -> Figure:
-    fig = Figure(figsize=figsize, layout="constrained")
+def new_figure(figsize: tuple[float, float], *, dpi: float = 100.0,
+               layout: str | None = "constrained") -> Figure:
+    """A matplotlib Figure with its own Agg canvas, outside pyplot's global state.
+
+    Parameters
+    ----------
+    figsize : (float, float)
+        Width and height in inches.
+    dpi : float
+        Dots per inch.
+    layout : str or None
+        Matplotlib layout engine (``"constrained"``, ``"tight"`` or None).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Drawable at once (``fig.canvas.draw()``); never registered with pyplot, so it is
+        garbage-collected like any object and never shown twice in a notebook.
+    """
+    fig = Figure(figsize=figsize, dpi=dpi, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -42,7 +60,7 @@ def feature_figure(
     Parameters
     ----------
     view : RenderedView or numpy.ndarray
-        A :class:`~cnnviz_widgets.render.image.RenderedView`, or a float (H, W) array in
+        A :class:`~cnnviz_widgets.render.maps.RenderedView`, or a float (H, W) array in
         [0, 1] with NaN gaps.
     title : str, optional
         Figure title (set on the image axes).
@@ -73,8 +91,8 @@ def feature_figure(
     if isinstance(view, RenderedView):
         data = view.view
         layout = layout or view.layout
-        cmap = cmap or view.cmap
-        mode = mode or view.mode
+        cmap = cmap or view.colormap
+        mode = mode or view.normalization
     else:
         data = np.asarray(view, dtype=np.float32)
         if data.ndim != 2:
@@ -86,7 +104,7 @@ def feature_figure(
     if figsize is None:
         aspect = w / max(h, 1)
         figsize = (min(12.0, 5.0 * aspect) + (1.0 if colorbar else 0.0), 5.0)
-    fig = _new_figure(figsize)
+    fig = new_figure(figsize)
     ax = fig.add_subplot()
     im = ax.imshow(data, cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
@@ -146,7 +164,7 @@ def vector_figure(
     key = np.where(np.isfinite(v), v, -np.inf)
     k = max(0, min(int(top_k), v.size))
     top = np.argsort(-key, kind="stable")[:k]
-    fig = _new_figure(figsize)
+    fig = new_figure(figsize)
     ax = fig.add_subplot()
     if labels is not None:
         order = top[::-1]  # barh draws bottom-up: largest on top
@@ -186,3 +204,38 @@ def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def curves_figure(history: Mapping[str, Sequence[float]],
+                  figsize: tuple[float, float] = (4.2, 2.2), *, dpi: float = 100.0) -> Figure:
+    """Learning curves: losses on the left, accuracies on the right, one point per epoch.
+
+    Parameters
+    ----------
+    history : mapping of str to sequence of float
+        Like ``keras.callbacks.History.history``: ``{"loss": [...], "val_accuracy": [...]}``.
+        Keys containing ``"acc"`` go to the accuracy axes, the others to the loss axes.
+    figsize : (float, float)
+        Inches (the default is 420 x 220 pixels at 100 dpi).
+    dpi : float
+        Dots per inch.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.axes[0]`` is titled "loss", ``fig.axes[1]`` "accuracy"; each key is one
+        line labelled with its name (legend when the axes has lines).
+    """
+    fig = new_figure(figsize, dpi=dpi)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for key, values in history.items():
+        epochs = np.arange(1, len(values) + 1)
+        target = ax_acc if "acc" in key else ax_loss
+        target.plot(epochs, np.asarray(values, dtype=np.float64), marker="o", label=key)
+    ax_loss.set_title("loss")
+    ax_acc.set_title("accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel("epoch")
+        if ax.lines:
+            ax.legend(fontsize=7)
+    return fig

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..colour.normalize import normalize
+from .mpl import new_figure
 
 __all__ = ["overview_figure"]
 
 
-def overview_figure(rows: Sequence[tuple[str, np.ndarray]], *, mode: str = "channel",
-                    cmap: str = "viridis", tile_inches: float = 1.1) -> Figure:
+def overview_figure(rows: Sequence[tuple[str, np.ndarray]], *, normalization: str = "channel",
+                    colormap: Any = "viridis", tile_inches: float = 1.1,
+                    mode: str | None = None, cmap: Any = None) -> Figure:
     """Draw one row per layer, one tile per channel.
 
     Parameters
@@ -22,32 +25,41 @@ def overview_figure(rows: Sequence[tuple[str, np.ndarray]], *, mode: str = "chan
     rows : sequence of (str, numpy.ndarray)
         ``(layer name, maps (H, W, k))`` as returned by
         :func:`cnnviz_widgets.weights.block_overview`.
-    mode : str
+    normalization : str
         Normalisation of each row (see :func:`cnnviz_widgets.colour.normalize.normalize`).
-    cmap : str
+    colormap : str or matplotlib.colors.Colormap
         Colour map.
     tile_inches : float
         Size of one tile.
+    mode, cmap : optional
+        Deprecated names of ``normalization`` and ``colormap``.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    if mode is not None:
+        warnings.warn("overview_figure(mode=...) is deprecated; use normalization=...",
+                      DeprecationWarning, stacklevel=2)
+        normalization = mode
+    if cmap is not None:
+        warnings.warn("overview_figure(cmap=...) is deprecated; use colormap=...",
+                      DeprecationWarning, stacklevel=2)
+        colormap = cmap
     if not rows:
         raise ValueError("No layers to draw; give at least one (name, maps) row.")
     columns = max(maps.shape[-1] for _, maps in rows)
-    fig = Figure(figsize=(tile_inches * columns + 1.6, tile_inches * len(rows)),
-                 layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure((tile_inches * columns + 1.6, tile_inches * len(rows)))
     axes = np.atleast_2d(fig.subplots(len(rows), columns, squeeze=False))
     for r, (name, maps) in enumerate(rows):
-        norm = normalize(maps, mode)
+        norm = normalize(maps, normalization)
         for c in range(columns):
             ax = axes[r, c]
             ax.set_xticks([])
             ax.set_yticks([])
             if c < norm.shape[-1]:
-                ax.imshow(norm[..., c], cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+                ax.imshow(norm[..., c], cmap=colormap, vmin=0, vmax=1,
+                          interpolation="nearest")
             else:
                 ax.set_visible(False)
         h, w = maps.shape[:2]

@@ -3,21 +3,14 @@
 ``anatomy`` lists layers with their parameters and receptive fields; ``conv_filters``,
 ``filter_grid`` and ``rgb_filters`` give kernels normalised for display;
 ``dead_filters`` finds filters that vanished or never fire; ``stage_layers`` and
-``block_overview`` pick one layer per resolution stage.
+``block_overview`` pick one layer per resolution stage. Every function takes a model or
+an engine built on it.
 """
 
 from .anatomy import Anatomy, LayerRecord, anatomy
 from .dead import DeadFilterReport, dead_filters
-from .filters import (
-    FilterBank,
-    conv_filters,
-    filter_grid,
-    kernel_layers,
-    n_pages,
-    page,
-    rgb_filters,
-)
-from .overview import block_overview, stage_layers, top_channels
+from .filters import FilterBank, conv_filters, filter_grid, kernel_layers, rgb_filters
+from .overview import block_overview, stage_layers
 
 __all__ = [
     "Anatomy",
@@ -30,9 +23,6 @@ __all__ = [
     "dead_filters",
     "filter_grid",
     "kernel_layers",
-    "n_pages",
-    "page",
     "rgb_filters",
     "stage_layers",
-    "top_channels",
 ]

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.activations import ActivationEngine
 from ..engine.layers import build_plan
-from ._graph import plan_of, receptive_fields
+from ..engine.stages import receptive_fields
 
 __all__ = ["Anatomy", "LayerRecord", "anatomy", "kernel_shape_string"]
 
@@ -185,8 +186,8 @@ def anatomy(model: Any) -> Anatomy:
     >>> a.total_params, a["conv2"].params, a["conv2"].kernel_shape
     (110474, 18496, '3x3x32x64')
     """
-    if hasattr(model, "keras_layer") and hasattr(model, "model"):
-        plan = plan_of(model)
+    if isinstance(model, ActivationEngine):
+        plan = model.plan
         model = model.model
     else:
         plan = build_plan(model)

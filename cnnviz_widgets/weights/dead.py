@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import LayerNotViewableError
+from ..engine.coerce import as_engine, image_list
+from ..errors import InvalidSettingError, LayerNotViewableError
 from .filters import _kernel_arrays
 
 __all__ = ["DeadFilterReport", "dead_filters"]
@@ -81,7 +82,7 @@ def _channel_max(act: np.ndarray) -> np.ndarray:
 
 
 def dead_filters(
-    engine: Any,
+    model_or_engine: Any,
     layer: str,
     images: Sequence[Any] | np.ndarray,
     *,
@@ -94,17 +95,19 @@ def dead_filters(
 
     Parameters
     ----------
-    engine : ActivationEngine
-        The engine of the model.
+    model_or_engine : keras.Model or ActivationEngine
+        The model, or an engine built on it (its cache is reused).
     layer : str
         A layer name from ``engine.layer_names``. For a convolution with a built-in
         ReLU its output is after the activation; a linear convolution followed by a
         ReLU layer gives the same verdict, as "never above 0" does not depend on it.
-    images : sequence of images or numpy array
-        The images to scan; an array is taken as a stack along its first axis (pass
-        ``[image]`` for a single image). Up to ``CACHED_SCAN_MAX`` images go one by
-        one through the engine's cache (:meth:`~ActivationEngine.activation`), more
-        in batches through :meth:`~ActivationEngine.features`.
+    images : image, sequence of images or numpy array
+        The images to scan, split like everywhere else
+        (:func:`~cnnviz_widgets.engine.coerce.image_list`): an (N, H, W) or
+        (N, H, W, C) array is N images, an (H, W) or (H, W, C) array one image. Up
+        to ``CACHED_SCAN_MAX`` images go one by one through the engine's cache
+        (:meth:`~ActivationEngine.activation`), more in batches through
+        :meth:`~ActivationEngine.features`.
     weight_tol : float
         A filter whose kernel L2 norm is at most this is dead by weights.
     threshold : float
@@ -126,9 +129,10 @@ def dead_filters(
     LayerNotViewableError
         If the layer's output has no channel axis.
     """
+    engine = as_engine(model_or_engine)
     info = engine.layer(layer)
     if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
+        raise InvalidSettingError(f"batch_size must be at least 1; got {batch_size}.")
     arrays = _kernel_arrays(engine.keras_layer(layer))
     norms = None
     by_weights = np.zeros(0, dtype=np.int64)
@@ -138,8 +142,7 @@ def dead_filters(
                         .sum(axis=0))
         by_weights = np.flatnonzero(norms <= weight_tol).astype(np.int64)
 
-    if not isinstance(images, np.ndarray):
-        images = list(images)
+    images = image_list(images, engine.input_shape)
     n = len(images)
     if progress is not None:
         progress(0, n)

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import LayerNotViewableError
+from ..colour.scale import unit_scale
+from ..engine.coerce import as_engine
+from ..errors import InvalidSettingError, LayerNotViewableError
 
-__all__ = [
-    "FilterBank",
-    "conv_filters",
-    "filter_grid",
-    "kernel_layers",
-    "n_pages",
-    "page",
-    "rgb_filters",
-]
+__all__ = ["FilterBank", "conv_filters", "filter_grid", "kernel_layers", "rgb_filters"]
 
 Selection = Iterable[int] | slice | int | None
 NormMode = Literal["filter", "layer"]
@@ -64,14 +58,6 @@ class FilterBank:
         return int(self.kernels.shape[0]), int(self.kernels.shape[1])
 
 
-def _engine_of(model_or_engine: Any) -> Any:
-    if hasattr(model_or_engine, "keras_layer") and hasattr(model_or_engine, "layers"):
-        return model_or_engine
-    from ..engine.activations import ActivationEngine
-
-    return ActivationEngine(model_or_engine)
-
-
 def _kernel_arrays(layer: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Return (kernel as (kh, kw, in, out), bias) for conv-like layers, else None."""
     if not hasattr(layer, "kernel_size"):
@@ -103,7 +89,7 @@ def _kernel_arrays(layer: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
 
 def kernel_layers(model_or_engine: Any) -> list[str]:
     """Names of the layers that have a 2-D (or 1-D) convolution kernel, in order."""
-    engine = _engine_of(model_or_engine)
+    engine = as_engine(model_or_engine)
     return [
         name for name in engine.layer_names
         if _kernel_arrays(engine.keras_layer(name)) is not None
@@ -133,7 +119,7 @@ def conv_filters(model_or_engine: Any, layer: str) -> FilterBank:
     LayerNotViewableError
         If the layer has no convolution kernel; the message lists those that do.
     """
-    engine = _engine_of(model_or_engine)
+    engine = as_engine(model_or_engine)
     keras_layer = engine.keras_layer(layer)
     arrays = _kernel_arrays(keras_layer)
     if arrays is None:
@@ -165,22 +151,24 @@ def _indices(selection: Selection, n: int, what: str) -> np.ndarray:
     return idx % n if n else idx
 
 
-def _unit(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """Min-max scale ``x`` to [0, 1] over ``axes``; constant blocks become 0.5."""
-    lo = x.min(axis=axes, keepdims=True)
-    hi = x.max(axis=axes, keepdims=True)
-    span = hi - lo
-    flat = span <= 0
-    out = (x - lo) / np.where(flat, 1, span)
-    out = np.where(flat, np.float32(0.5), out)
-    return np.clip(out, 0, 1).astype(np.float32)
+def _normalization(normalization: str, mode: str | None) -> str:
+    if mode is not None:
+        warnings.warn("The mode= parameter of the filter functions is deprecated; use "
+                      "normalization=... instead.", DeprecationWarning, stacklevel=3)
+        normalization = mode
+    if normalization not in ("filter", "layer"):
+        raise InvalidSettingError(
+            f"normalization must be 'filter' or 'layer'; got {normalization!r}.")
+    return normalization
 
 
 def filter_grid(
     bank: FilterBank,
     filters: Selection = None,
     channels: Selection = None,
-    mode: NormMode = "filter",
+    normalization: NormMode = "filter",
+    *,
+    mode: NormMode | None = None,
 ) -> np.ndarray:
     """Return the chosen kernel slices as a (F, C, kh, kw) float32 array in [0, 1].
 
@@ -190,37 +178,36 @@ def filter_grid(
         From :func:`conv_filters`.
     filters, channels : range, sequence of int, slice, int or None
         Output filters and input channels to return (None: all).
-    mode : {"filter", "layer"}
+    normalization : {"filter", "layer"}
         ``"filter"`` scales each filter, over all of its input channels, to 0-1
         ``(f - f.min()) / (f.max() - f.min())``, so channel pages stay comparable;
-        ``"layer"`` uses one minimum and maximum for the whole layer.
-        A constant filter (e.g. all zeros) becomes 0.5 everywhere.
+        ``"layer"`` uses one minimum and maximum for the whole layer. Both use
+        :func:`~cnnviz_widgets.colour.scale.unit_scale`: a constant filter (e.g. all
+        zeros) becomes 0 everywhere.
+    mode : {"filter", "layer"}, optional
+        Deprecated name of ``normalization``.
 
     Returns
     -------
     numpy.ndarray
         Shape (F, C, kh, kw), float32, values in [0, 1].
     """
-    if mode not in ("filter", "layer"):
-        raise ValueError(f"mode must be 'filter' or 'layer', not {mode!r}")
+    normalization = _normalization(normalization, mode)
     f = _indices(filters, bank.n_filters, "filter")
     c = _indices(channels, bank.n_channels, "channel")
     if f.size == 0 or c.size == 0:
         return np.zeros((f.size, c.size, *bank.kernel_size), dtype=np.float32)
     k = np.moveaxis(bank.kernels[..., f], (3, 2), (0, 1))  # (F, in, kh, kw)
-    if mode == "filter":
-        unit = _unit(k, (1, 2, 3))
-    else:
-        lo, hi = float(bank.kernels.min()), float(bank.kernels.max())
-        if hi > lo:
-            unit = np.clip((k - lo) / (hi - lo), 0, 1).astype(np.float32)
-        else:
-            unit = np.full(k.shape, 0.5, dtype=np.float32)
+    if normalization == "filter":
+        unit = unit_scale(k, (1, 2, 3))
+    else:  # the whole layer's range, not only the selected filters'
+        unit = unit_scale(k, lo=np.min(bank.kernels), hi=np.max(bank.kernels))
     return np.ascontiguousarray(unit[:, c])
 
 
 def rgb_filters(bank: FilterBank, filters: Selection = None,
-                mode: NormMode = "filter") -> np.ndarray:
+                normalization: NormMode = "filter", *, mode: NormMode | None = None
+                ) -> np.ndarray:
     """Return first-layer kernels as colour tiles, shape (F, kh, kw, 3), values in [0, 1].
 
     Parameters
@@ -229,8 +216,10 @@ def rgb_filters(bank: FilterBank, filters: Selection = None,
         The kernels of a layer with exactly three input channels (an RGB first layer).
     filters : range, sequence of int, slice, int or None
         Filters to return (None: all).
-    mode : {"filter", "layer"}
+    normalization : {"filter", "layer"}
         Normalise each filter over its three channels (default) or the whole layer.
+    mode : {"filter", "layer"}, optional
+        Deprecated name of ``normalization``.
 
     Raises
     ------
@@ -243,44 +232,6 @@ def rgb_filters(bank: FilterBank, filters: Selection = None,
             "filters need exactly 3 (the first conv layer of an RGB model). "
             "Use filter_grid to show its kernels channel by channel."
         )
-    grid = filter_grid(bank, filters, None, mode)  # (F, 3, kh, kw)
+    normalization = _normalization(normalization, mode)
+    grid = filter_grid(bank, filters, None, normalization)  # (F, 3, kh, kw)
     return np.ascontiguousarray(grid.transpose(0, 2, 3, 1))
-
-
-def n_pages(n_items: int, per_page: int) -> int:
-    """Number of pages needed to show ``n_items`` items ``per_page`` at a time."""
-    if per_page < 1:
-        raise ValueError("per_page must be at least 1")
-    return math.ceil(max(n_items, 0) / per_page)
-
-
-def page(n_items: int, page: int, per_page: int) -> range:
-    """Return the item indices on page ``page`` (0-based) as a range.
-
-    Parameters
-    ----------
-    n_items : int
-        How many items there are.
-    page : int
-        The page, 0-based; negative values count from the last page.
-    per_page : int
-        Items per page (>= 1).
-
-    Raises
-    ------
-    IndexError
-        If the page does not exist (page 0 of zero items is an empty range).
-
-    Examples
-    --------
-    >>> page(10, 1, 4), page(10, 2, 4)
-    (range(4, 8), range(8, 10))
-    """
-    pages = n_pages(n_items, per_page)
-    if pages == 0 and page in (0, -1):
-        return range(0, 0)
-    if not -pages <= page < pages:
-        raise IndexError(f"page {page} does not exist; there are {pages} pages (0-{pages - 1}).")
-    page %= pages
-    start = page * per_page
-    return range(start, min(start + per_page, n_items))

@@ -44,3 +44,25 @@ def test_unknown_colormap_lists_valid_names():
     with pytest.raises(ValueError, match="viridis") as info:
         lut("viridiss")
     assert "Did you mean 'viridis'" in str(info.value)
+
+
+def test_colormap_object_any_shape_and_float_output():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    cmap = LinearSegmentedColormap.from_list("red_to_blue", ["red", "blue"])
+    x = np.random.default_rng(0).random((2, 3, 4))
+    rgb = apply_colormap(x, cmap)
+    assert rgb.shape == (2, 3, 4, 3) and rgb.dtype == np.uint8
+    # independent oracle: matplotlib's own colour of each bin's centre
+    centre = (np.floor(x * 256).clip(0, 255) + 0.5) / 256
+    np.testing.assert_array_equal(rgb, cmap(centre, bytes=True)[..., :3])
+    as_float = apply_colormap(x, cmap, as_float=True)
+    assert as_float.dtype == np.float32
+    np.testing.assert_allclose(as_float, rgb / 255.0, atol=1e-7)
+    np.testing.assert_array_equal(apply_colormap(x, "jet"),
+                                  apply_colormap(x, matplotlib.colormaps["jet"]))
+
+
+def test_colormap_of_the_wrong_type():
+    with pytest.raises(ValueError, match="Colormap"):
+        lut(3)

@@ -172,3 +172,60 @@ def test_property_channel_mode_hits_both_ends(x):
     for k in range(c.shape[2]):
         if xs[..., k].max() > xs[..., k].min():
             assert c[..., k].min() == 0.0 and c[..., k].max() == 1.0
+
+
+def brute_force_range(x: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Data values at the two ends of the colours, from the definitions in the docs."""
+    c = x.shape[-1]
+    lo, hi = np.empty(c), np.empty(c)
+    for k in range(c):
+        v = x[..., k].astype(np.float64).ravel()
+        if mode == "channel":
+            lo[k], hi[k] = v.min(), v.max()
+        elif mode == "layer":
+            lo[k], hi[k] = x.min(), x.max()
+        elif mode == "standardize":
+            lo[k], hi[k] = v.mean() - 2 * v.std(), v.mean() + 127 / 64 * v.std()
+        else:
+            top = np.abs(x.astype(np.float64)).max()
+            lo[k], hi[k] = -top, top
+    return lo, hi
+
+
+@pytest.mark.parametrize("mode", NORMALIZATIONS)
+def test_value_range_matches_brute_force_and_maps_to_0_and_1(mode):
+    x = np.random.default_rng(3).normal(2.0, 3.0, size=(6, 5, 4)).astype(np.float32)
+    stats = normalization_stats(x, mode)
+    lo, hi = stats.value_range()
+    assert lo.dtype == np.float64 and lo.shape == (4,)
+    want_lo, want_hi = brute_force_range(x, mode)
+    np.testing.assert_allclose(lo, want_lo, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hi, want_hi, rtol=1e-5, atol=1e-5)
+    # the ends really map to 0 and 1 under the statistics (a check of the inversion)
+    ends = np.stack([lo, hi])[None].astype(np.float64)  # (1, 2, C)
+    np.testing.assert_allclose(apply_normalization(ends, stats), [[[0.0] * 4, [1.0] * 4]],
+                               atol=1e-5)
+
+
+def test_value_range_of_a_subset_is_in_layout_order():
+    x = np.random.default_rng(4).normal(size=(3, 3, 5))
+    lo, hi = normalization_stats(x, "channel", [4, 0]).value_range()
+    np.testing.assert_allclose(lo, [x[..., 4].min(), x[..., 0].min()])
+    np.testing.assert_allclose(hi, [x[..., 4].max(), x[..., 0].max()])
+
+
+@pytest.mark.parametrize("mode", NORMALIZATIONS)
+def test_value_range_of_a_flat_channel_is_its_value_twice(mode):
+    value = 0.0 if mode == "signed" else 7.5
+    x = np.concatenate([np.full((2, 2, 1), value), np.full((2, 2, 1), np.nan)], axis=-1)
+    lo, hi = normalization_stats(x, mode).value_range()
+    assert lo[0] == hi[0] == value
+    # a channel with no finite value: 0, unless it shares the layer's scale
+    assert lo[1] == hi[1] == (value if mode in ("layer", "signed") else 0.0)
+
+
+def test_stats_mode_is_a_deprecated_alias():
+    stats = normalization_stats(np.ones((2, 2, 1)), "layer")
+    assert stats.normalization == "layer"
+    with pytest.warns(DeprecationWarning):
+        assert stats.mode == "layer"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnviz_widgets.engine.activations import ActivationEngine
 from cnnviz_widgets.engine.layers import LayerInfo
 from cnnviz_widgets.errors import InvalidSettingError, LayerNotFoundError
 from cnnviz_widgets.export import ExportReport, default_export_layers, export_html
@@ -138,13 +139,21 @@ def test_small_model_page_is_small(engine, images, tmp_path):
     assert report.bytes < 60_000, report.bytes
 
 
-class _HostileEngine:
-    """Duck-typed engine whose layer name tries to break out of HTML and script."""
+class _HostileEngine(ActivationEngine):
+    """An engine (no model behind it) whose layer name tries to break out of HTML and script."""
 
     NAME = "</script><script>alert('layer')</script><!--"
 
-    def __init__(self):
-        self.layers = [LayerInfo(self.NAME, "conv", (4, 4, 2), 1, "Conv2D")]
+    def __init__(self):  # no model: only what the page needs
+        self._hostile = [LayerInfo(self.NAME, "conv", (4, 4, 2), 1, "Conv2D")]
+
+    @property
+    def layers(self):
+        return self._hostile
+
+    @property
+    def input_shape(self):
+        return (4, 4, 3)
 
     def layer(self, name):
         assert name == self.NAME
@@ -221,7 +230,7 @@ def test_layer_normalisation_and_colormap_are_recorded(engine, images, tmp_path)
     )
     payload = read_payload(report.path.read_text("utf-8"))
     assert payload["normalization"] == "layer" and payload["colormap"] == "magma"
-    assert report.images == ("image 1",) and report.layers == ("conv2",)
+    assert report.images == ("image 0",) and report.layers == ("conv2",)  # as in explore
 
 
 @pytest.mark.slow
@@ -242,3 +251,26 @@ def test_vgg16_three_photos_size(tmp_path, record_property):
     print(report)
     assert len(report.layers) == 10 and report.images == ("grace_hopper", "chelsea", "coffee")
     assert report.bytes < 4_500_000  # block1 maps shrink 3x to 75 px at the default max_side=80
+
+
+def test_a_stack_of_digits_is_n_images_from_a_model(tmp_path):
+    """(N, 28, 28) is N images, as in explore(); a model works as well as an engine."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((28, 28, 1)),
+                              keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.MaxPooling2D(2, name="pool")])
+    digits = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)
+    report = export_html(model, tmp_path / "digits.html", images=digits, max_side=32)
+    assert report.images == tuple(f"image {i}" for i in range(5))
+    payload = read_payload(report.path.read_text("utf-8"))
+    assert len(payload["images"]) == 5 and len(payload["data"][0]) == 5
+    engine = ActivationEngine(model)
+    for i in (0, 4):
+        expected = engine.activation("conv", digits[i]).astype(np.float64)
+        assert_within_quantisation(decode_layer(payload, "conv", i), expected)
+        head, b64 = payload["images"][i]["thumb"].split(",", 1)
+        thumb = np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))).convert("L"))
+        assert thumb.shape == (140, 140)  # 28 px enlarged 5 times to fit 160
+        np.testing.assert_array_equal(thumb[::5, ::5], digits[i])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnviz_widgets.render.bq import BqImageView, bar_view, hover_grid
-from cnnviz_widgets.render.image import render_channel, render_grid
+from cnnviz_widgets.render.maps import render_channel, render_grid
 
 
 def layer():

@@ -8,8 +8,14 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from cnnviz_widgets.render.image import render_channel, render_grid
-from cnnviz_widgets.render.mpl import feature_figure, figure_to_png, vector_figure
+from cnnviz_widgets.render.maps import render_channel, render_grid
+from cnnviz_widgets.render.mpl import (
+    curves_figure,
+    feature_figure,
+    figure_to_png,
+    new_figure,
+    vector_figure,
+)
 
 
 def test_feature_figure_has_title_colorbar_and_labels():
@@ -60,9 +66,34 @@ def test_vector_figure_without_labels_annotates_indices():
     assert sorted(t.get_text() for t in ax.texts) == ["17", "18", "19"]
 
 
+def test_new_figure_is_outside_pyplot():
+    import matplotlib
+
+    fig = new_figure((2.0, 1.5), dpi=50)
+    before = set(matplotlib._pylab_helpers.Gcf.figs)
+    png = Image.open(io.BytesIO(figure_to_png(fig, dpi=50)))
+    assert png.size == (100, 75)
+    assert set(matplotlib._pylab_helpers.Gcf.figs) == before  # never registered
+
+
+def test_curves_figure_draws_each_key_on_its_axes():
+    history = {"loss": [1.0, 0.5, 0.25], "val_loss": [1.2, 0.7, 0.5],
+               "accuracy": [0.5, 0.8, 0.9]}
+    fig = curves_figure(history)
+    loss, acc = fig.axes[:2]
+    assert loss.get_title() == "loss" and acc.get_title() == "accuracy"
+    assert [line.get_label() for line in loss.lines] == ["loss", "val_loss"]
+    assert [line.get_label() for line in acc.lines] == ["accuracy"]
+    np.testing.assert_array_equal(loss.lines[1].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(loss.lines[1].get_ydata(), history["val_loss"])
+    assert Image.open(io.BytesIO(figure_to_png(fig))).size == (420, 220)
+
+
 def test_no_pyplot_in_source():
     import cnnviz_widgets.render.mpl as mpl
+    import cnnviz_widgets.render.overview as overview
 
-    with open(mpl.__file__, encoding="utf-8") as fh:
-        src = fh.read()
-    assert "import matplotlib.pyplot" not in src and "plt." not in src
+    for module in (mpl, overview):
+        with open(module.__file__, encoding="utf-8") as fh:
+            src = fh.read()
+        assert "import matplotlib.pyplot" not in src and "plt." not in src

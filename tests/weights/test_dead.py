@@ -100,3 +100,20 @@ def test_weight_tolerance_and_empty_scan():
         dead_filters(engine, "conv9", [])
     with pytest.raises(ValueError, match="batch_size"):
         dead_filters(engine, "conv", [], batch_size=0)
+
+
+def test_a_model_and_a_stack_work_like_an_engine_and_a_list():
+    engine = _planted_engine()
+    expected = dead_filters(engine, "conv", _images())
+    # a bare model gets the default preprocessing (/ 255 for a model Keras does not know)
+    from_model = dead_filters(engine.model, "conv", _images())
+    stack = np.stack([im[..., 0] for im in _images()])  # (4, 6, 6): four images
+    from_stack = dead_filters(engine, "conv", stack)
+    for report in (from_model, from_stack):
+        assert report.n_images == 4
+        np.testing.assert_array_equal(report.indices, expected.indices)
+        np.testing.assert_allclose(report.fraction_active, expected.fraction_active)
+        np.testing.assert_allclose(report.max_activation, expected.max_activation, atol=1e-6)
+    one = dead_filters(engine, "conv", _images()[0])  # one (6, 6, 1) image, not 6 rows
+    assert one.n_images == 1
+    np.testing.assert_allclose(one.fraction_active, [1, 0, 1, 1])

@@ -15,8 +15,6 @@ from cnnviz_widgets.weights import (
     conv_filters,
     filter_grid,
     kernel_layers,
-    n_pages,
-    page,
     rgb_filters,
 )
 
@@ -73,12 +71,15 @@ def test_grid_per_filter_exact(known):
 
 def test_grid_per_layer_exact(known):
     bank = conv_filters(known, "conv")
-    grid = filter_grid(bank, filters=range(1, 3), mode="layer")
+    grid = filter_grid(bank, filters=range(1, 3), normalization="layer")
     k = np.arange(24, dtype=np.float64).reshape(2, 2, 2, 3) / 23
     np.testing.assert_allclose(grid, k.transpose(3, 2, 0, 1)[1:3], atol=1e-6)
     assert grid.min() >= 0 and grid.max() <= 1
-    with pytest.raises(ValueError, match="mode"):
-        filter_grid(bank, mode="channel")
+    with pytest.raises(ValueError, match="normalization"):
+        filter_grid(bank, normalization="channel")
+    with pytest.warns(DeprecationWarning, match="normalization="):
+        old = filter_grid(bank, filters=range(1, 3), mode="layer")
+    np.testing.assert_array_equal(old, grid)
     with pytest.raises(IndexError, match="3 filters"):
         filter_grid(bank, filters=[3])
     assert filter_grid(bank, filters=[]).shape == (0, 2, 2, 2)
@@ -90,8 +91,9 @@ def test_rgb_filters_exact(rgb, known):
     assert bank.biases is None
     tiles = rgb_filters(bank)
     assert tiles.shape == (3, 1, 1, 3)
-    np.testing.assert_allclose(tiles[:, 0, 0], [[0, 0.5, 1], [0.5, 0.5, 0.5], [0, 1, 0.5]])
-    np.testing.assert_allclose(rgb_filters(bank, filters=[2], mode="layer")[0, 0, 0],
+    # the constant filter is 0 everywhere, like every constant input of unit_scale
+    np.testing.assert_allclose(tiles[:, 0, 0], [[0, 0.5, 1], [0, 0, 0], [0, 1, 0.5]])
+    np.testing.assert_allclose(rgb_filters(bank, filters=[2], normalization="layer")[0, 0, 0],
                                [1 / 7, 1, 4 / 7], atol=1e-6)
     with pytest.raises(LayerNotViewableError, match="2 input channel.*exactly 3"):
         rgb_filters(conv_filters(known, "conv"))
@@ -130,20 +132,6 @@ def test_depthwise_and_1d_kernels_are_reshaped():
     assert sep.kernels.shape == (3, 3, 1, 4) and sep.biases is None  # depthwise part
 
 
-def test_paging():
-    assert page(10, 0, 4) == range(0, 4)
-    assert page(10, 2, 4) == range(8, 10)
-    assert page(10, -1, 4) == range(8, 10)
-    assert page(0, 0, 4) == range(0, 0)
-    assert n_pages(10, 4) == 3 and n_pages(0, 4) == 0 and n_pages(8, 4) == 2
-    with pytest.raises(IndexError, match="3 pages"):
-        page(10, 3, 4)
-    with pytest.raises(ValueError):
-        page(10, 0, 0)
-    seen = [i for p in range(n_pages(37, 8)) for i in page(37, p, 8)]
-    assert seen == list(range(37))
-
-
 @settings(max_examples=40, deadline=None)
 @given(
     hnp.arrays(np.float32, hnp.array_shapes(min_dims=4, max_dims=4, max_side=4),
@@ -153,8 +141,8 @@ def test_grid_is_unit_range_for_any_kernel(kernel):
     from cnnviz_widgets.weights import FilterBank
 
     bank = FilterBank("k", kernel, None)
-    for mode in ("filter", "layer"):
-        grid = filter_grid(bank, mode=mode)
+    for normalization in ("filter", "layer"):
+        grid = filter_grid(bank, normalization=normalization)
         assert grid.shape == (kernel.shape[3], kernel.shape[2], *kernel.shape[:2])
         assert grid.dtype == np.float32 and np.all((grid >= 0) & (grid <= 1))
     grid = filter_grid(bank).reshape(kernel.shape[3], -1)
@@ -162,4 +150,4 @@ def test_grid_is_unit_range_for_any_kernel(kernel):
         if np.ptp(kernel[..., f]) > 0:
             assert row.min() == 0 and row.max() == 1
         else:
-            assert np.all(row == 0.5)
+            assert np.all(row == 0)

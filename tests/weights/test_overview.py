@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import pytest
 
 from cnnviz_widgets import ActivationEngine
 from cnnviz_widgets.testing import skip_connection_model, tiny_cnn
-from cnnviz_widgets.weights import block_overview, stage_layers, top_channels
+from cnnviz_widgets.weights import block_overview, stage_layers
 
 VGG_STAGES = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
 
@@ -57,12 +56,12 @@ def test_block_overview_orders_channels():
     np.testing.assert_array_equal(maps, act[..., order])
 
 
-def test_top_channels():
-    act = np.zeros((2, 2, 4), np.float32)
-    act[..., 1] = 3
-    act[0, 0, 2] = 10
-    np.testing.assert_array_equal(top_channels(act, 2), [0, 1])
-    np.testing.assert_array_equal(top_channels(act, 2, "max"), [2, 1])
-    np.testing.assert_array_equal(top_channels(act, 3, "mean"), [1, 2, 0])
-    with pytest.raises(ValueError, match="order"):
-        top_channels(act, 2, "median")
+def test_block_overview_takes_a_model_and_the_top_of_the_order():
+    model = tiny_cnn()
+    image = np.random.default_rng(2).uniform(0, 255, (8, 8, 1)).astype(np.float32)
+    [(_, maps)] = block_overview(model, image, channels=2, order="mean", layers=["conv_a"])
+    act = ActivationEngine(model).activation("conv_a", image)
+    means = act.reshape(-1, act.shape[-1]).mean(axis=0)
+    top = sorted(range(act.shape[-1]), key=lambda k: (-means[k], k))[:2]
+    np.testing.assert_allclose(maps, act[..., top], rtol=1e-6)
+    assert stage_layers(model) == stage_layers(ActivationEngine(model))

@@ -1,4 +1,4 @@
-"""Image bytes: budgets, formats, upscaling and the render pipeline."""
+"""The render pipeline: normalised mosaics, their colours, bytes, layout and scale."""
 
 from __future__ import annotations
 
@@ -10,52 +10,12 @@ import pytest
 from PIL import Image
 
 from cnnviz_widgets.colour.colormaps import lut
-from cnnviz_widgets.render.image import (
-    encode,
-    encode_png,
-    render_channel,
-    render_grid,
-    upscale_nearest,
-)
+from cnnviz_widgets.colour.normalize import normalization_stats
+from cnnviz_widgets.render.maps import render_channel, render_grid
 
 
 def decode(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data))
-
-
-def test_encode_png_round_trip():
-    rgb = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
-    img = decode(encode_png(rgb))
-    assert img.format == "PNG" and img.size == (5, 4)
-    np.testing.assert_array_equal(np.asarray(img), rgb)
-
-
-def test_encode_small_image_is_png():
-    data, fmt = encode(np.zeros((10, 10, 3), np.uint8))
-    assert fmt == "png" and decode(data).format == "PNG"
-
-
-def test_encode_noise_falls_back_to_jpeg_within_budget():
-    rgb = np.random.default_rng(0).integers(0, 256, (600, 600, 3), dtype=np.uint8)
-    data, fmt = encode(rgb, max_bytes=200_000)
-    assert fmt == "jpeg" and len(data) <= 200_000
-    img = decode(data)
-    assert img.format == "JPEG" and img.size == (600, 600)
-
-
-def test_encode_rejects_bad_input():
-    with pytest.raises(ValueError):
-        encode(np.zeros((4, 4), np.uint8))
-
-
-def test_upscale_nearest_is_crisp():
-    rgb = np.arange(7 * 7 * 3, dtype=np.uint8).reshape(7, 7, 3)
-    big = upscale_nearest(rgb, 224)
-    assert big.shape == (224, 224, 3)
-    np.testing.assert_array_equal(big[::32, ::32], rgb)
-    np.testing.assert_array_equal(big[31, 31], rgb[0, 0])
-    np.testing.assert_array_equal(big[32, 0], rgb[1, 0])
-    assert upscale_nearest(rgb, 5) is rgb
 
 
 def test_render_grid_random_layer_within_budget():
@@ -86,6 +46,10 @@ def test_render_grid_values_by_hand():
     assert info["channel"] == 0 and (info["row"], info["col"]) == (1, 1)
     assert info["value"] == 30.0 and info["normalized"] == 1.0
     assert view.value_at(0, 2) is None
+    assert view.normalization == "layer" and view.colormap == "gray"
+    lo, hi = view.stats.value_range()  # one entry per cell, layer scale: 0 .. 30
+    np.testing.assert_array_equal(lo, [0.0, 0.0])
+    np.testing.assert_array_equal(hi, [30.0, 30.0])
 
 
 def test_render_grid_downsampling_keeps_full_resolution_stats():
@@ -118,3 +82,24 @@ def test_render_with_nan_and_constant_no_warnings():
         for mode in ("channel", "layer", "standardize", "signed"):
             render_grid(x, None, mode)
             render_channel(x, 1, mode)
+
+
+def test_stats_follow_the_layout_order():
+    x = np.random.default_rng(5).normal(size=(6, 6, 5)).astype(np.float32)
+    view = render_grid(x, [3, 0, 4], "channel")
+    assert view.stats.n_channels == 3
+    lo, hi = view.stats.value_range()
+    for k, channel in enumerate(view.layout.channels):
+        assert lo[k] == pytest.approx(float(x[..., channel].min()))
+        assert hi[k] == pytest.approx(float(x[..., channel].max()))
+    one = render_channel(x, 2, "standardize")
+    expected = normalization_stats(x[..., 2:3], "standardize")
+    np.testing.assert_allclose(one.stats.value_range(), expected.value_range())
+
+
+def test_old_field_names_are_deprecated():
+    view = render_grid(np.ones((2, 2, 1)), None, "signed")
+    with pytest.warns(DeprecationWarning):
+        assert view.mode == "signed"
+    with pytest.warns(DeprecationWarning):
+        assert view.cmap == "RdBu_r"

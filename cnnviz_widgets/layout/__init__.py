@@ -1,0 +1,24 @@
+"""Pure-numpy layout: which channels are shown, in what order, on which page, and where.
+
+``order`` ranks the channels of a layer, ``paging`` cuts an ordered list into pages and
+``mosaic`` tiles maps into one image whose :class:`MosaicLayout` maps pixels back to
+channels (block-mean downsampling lives there too, as it sizes the tiles).
+"""
+
+from __future__ import annotations
+
+from .mosaic import MosaicLayout, downsample, downsample_factor, mosaic
+from .order import CHANNEL_ORDERS, order_channels
+from .paging import page_count, page_of, page_range
+
+__all__ = [
+    "CHANNEL_ORDERS",
+    "MosaicLayout",
+    "downsample",
+    "downsample_factor",
+    "mosaic",
+    "order_channels",
+    "page_count",
+    "page_of",
+    "page_range",
+]

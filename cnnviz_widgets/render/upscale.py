@@ -1,0 +1,73 @@
+"""Nearest-neighbour upscaling by an integer factor, so small maps and kernels stay crisp."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["upscale_by", "upscale_factor", "upscale_nearest"]
+
+
+def upscale_factor(shape: tuple[int, int], min_side: int, max_side: int = 2048) -> int:
+    """The integer factor :func:`upscale_nearest` uses for an image of ``shape``.
+
+    ``k = ceil(min_side / min(H, W))``, capped so that ``k * max(H, W) <= max_side``, and at
+    least 1.
+    """
+    h, w = shape
+    k = max(1, math.ceil(min_side / max(1, min(h, w))))
+    return max(1, min(k, max_side // max(1, max(h, w))))
+
+
+def upscale_by(image: np.ndarray, factor: int) -> np.ndarray:
+    """Repeat every pixel ``factor`` times along the first two axes.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Shape (H, W, ...): any trailing axes (colour, tiles) are kept.
+    factor : int
+        Integer factor >= 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (H * factor, W * factor, ...); the input itself when ``factor == 1``.
+    """
+    arr = np.asarray(image)
+    k = int(factor)
+    if k < 1:
+        raise ValueError(f"The upscaling factor must be at least 1; got {factor}.")
+    if k == 1:
+        return arr
+    h, w = arr.shape[:2]
+    rest = arr.shape[2:]
+    big = np.broadcast_to(arr[:, None, :, None], (h, k, w, k, *rest))
+    return big.reshape(h * k, w * k, *rest)
+
+
+def upscale_nearest(image: np.ndarray, min_side: int = 224, max_side: int = 2048) -> np.ndarray:
+    """Enlarge an image by an integer nearest-neighbour factor so small maps stay crisp.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Shape (H, W) or (H, W, C).
+    min_side : int
+        The shorter side of the result is at least this (e.g. a 7x7 map becomes 224x224
+        with factor 32).
+    max_side : int
+        The factor is capped so the longer side does not exceed this (factor >= 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (H*k, W*k[, C]) with ``k = upscale_factor((H, W), min_side, max_side)``; the
+        input itself when ``k == 1``.
+    """
+    arr = np.asarray(image)
+    h, w = arr.shape[:2]
+    if h == 0 or w == 0:
+        return arr
+    return upscale_by(arr, upscale_factor((h, w), min_side, max_side))

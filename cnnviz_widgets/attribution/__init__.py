@@ -2,37 +2,48 @@
 
 Each method is a class built once around a model (or an
 :class:`~cnnviz_widgets.ActivationEngine`) and called per image; it returns numpy arrays
-and never draws. :func:`overlay` blends any heatmap over the input image, and
-:data:`METHODS` declares the methods and their parameters for panels.
+and never draws. :class:`SmoothGrad` wraps any gradient method; activation maximisation
+takes small strategy objects (:mod:`.transforms`, :mod:`.regularizers`) and reports
+progress to callbacks (:mod:`.callbacks`). :func:`overlay` blends any heatmap over the
+input image, and :data:`METHODS` declares the methods and their parameters for panels.
 """
 
+from .base import GradientMethod
+from .callbacks import Callback, CallbackList, FunctionProgress, WidgetProgress, as_callback
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
-from .maximize import (
-    ActivationMaximization,
-    Blur,
-    Jitter,
-    MaximizationResult,
-    TotalVariation,
-)
+from .maximize import ActivationMaximization, MaximizationResult
 from .overlay import activation_heatmap, overlay
 from .registry import METHODS, MethodSpec, ParamSpec, get_method, register_method
+from .regularizers import Blur, Regularizer, TotalVariation
 from .saliency import Saliency
-from .scores import ChannelScore, ClassScore
+from .scores import ChannelScore, ClassScore, TopClassScore
+from .smooth import SmoothGrad
+from .transforms import InputTransform, Jitter
 
 __all__ = [
     "METHODS",
     "ActivationMaximization",
     "Blur",
+    "Callback",
+    "CallbackList",
     "ChannelScore",
     "ClassScore",
+    "FunctionProgress",
     "GradCAM",
+    "GradientMethod",
+    "InputTransform",
     "Jitter",
     "MaximizationResult",
     "MethodSpec",
     "ParamSpec",
+    "Regularizer",
     "Saliency",
+    "SmoothGrad",
+    "TopClassScore",
     "TotalVariation",
+    "WidgetProgress",
     "activation_heatmap",
+    "as_callback",
     "default_gradcam_layer",
     "get_method",
     "overlay",

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
-
-import numpy as np
 
 _SWAP_LOCK = threading.RLock()
 _SQUASHING = ("softmax", "sigmoid")
-
-
-def as_engine(model_or_engine: Any) -> Any:
-    """Return ``model_or_engine`` if it is an ActivationEngine, else an engine around it."""
-    from ..engine import ActivationEngine
-
-    if isinstance(model_or_engine, ActivationEngine):
-        return model_or_engine
-    return ActivationEngine(model_or_engine)
 
 
 def output_layer(engine: Any) -> Any | None:
@@ -61,36 +50,3 @@ def logits_of(engine: Any, enabled: bool) -> Iterator[None]:
             yield
         finally:
             layer.activation = original
-
-
-def model_input_batch(engine: Any, image: Any) -> np.ndarray:
-    """The prepared batch of one for ``image``, as a float32 numpy array."""
-    return np.asarray(engine.prepare(image), dtype=np.float32)
-
-
-class Progress:
-    """Report progress to a callable ``(step, total)`` and/or an IntProgress-like widget."""
-
-    def __init__(self, progress: Any, total: int):
-        self.total = total
-        self.callback: Callable[[int, int], Any] | None = None
-        self.bar: Any = None
-        if progress is None:
-            return
-        if hasattr(progress, "value") and hasattr(progress, "max"):
-            self.bar = progress
-            progress.max = total
-            progress.value = 0
-        elif callable(progress):
-            self.callback = progress
-        else:
-            raise TypeError(
-                "progress must be a callable progress(step, total) or a widget with "
-                f"'value' and 'max' (ipywidgets.IntProgress); got {type(progress).__name__}."
-            )
-
-    def __call__(self, step: int) -> None:
-        if self.callback is not None:
-            self.callback(step, self.total)
-        if self.bar is not None:
-            self.bar.value = step

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ..colour.scale import unit_scale
 from ..errors import LayerNotViewableError
-from ._common import as_engine, logits_of, model_input_batch
-from .scores import resolve_score
+from .base import GradientMethod
 
 __all__ = ["GradCAM", "default_gradcam_layer", "upsample_heatmap"]
 
@@ -52,19 +52,43 @@ def default_gradcam_layer(engine: Any) -> str:
 
 
 def upsample_heatmap(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize a 2-D heatmap to (height, width) with bilinear interpolation (float32)."""
+    """Resize a 2-D heatmap to (height, width) with bilinear interpolation.
+
+    This is the step after :meth:`GradCAM.__call__` with ``upsample=False`` (like
+    captum's ``LayerAttribution.interpolate``): a map at a layer's resolution laid over
+    the input. Bilinear interpolation of non-negative values stays non-negative.
+
+    Parameters
+    ----------
+    heatmap : numpy.ndarray
+        Shape (h, w).
+    height, width : int
+        The size to reach, e.g. the model input's.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array (height, width).
+    """
     from ..engine.inputs import resize
 
-    return resize(np.asarray(heatmap, dtype=np.float32), height, width)
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.ndim != 2:
+        raise LayerNotViewableError(
+            f"upsample_heatmap needs a 2-D map (h, w); got shape {heat.shape}.")
+    return resize(heat, height, width)
 
 
-class GradCAM:
+class GradCAM(GradientMethod):
     """Grad-CAM (Selvaraju et al. 2017) on any spatial layer, nested backbones included.
 
     The map is ``ReLU(sum_k w_k A_k)`` where ``A_k`` are the layer's feature maps and
-    ``w_k`` the spatial mean of ``d score / d A_k``. Unlike tf-keras-vis, the layer may
-    sit inside a nested sub-model (``"backbone/conv2"``): the engine runs the flattened
-    model, so the gradient tape sees it.
+    ``w_k`` the spatial mean of ``d score / d A_k``, computed at the layer's resolution;
+    upsampling to the input (:func:`upsample_heatmap`) and scaling to [0, 1] are separate
+    steps that the default call applies. Unlike tf-keras-vis, the layer may sit inside
+    a nested sub-model (``"backbone/conv2"``): the engine runs the flattened model, so
+    the gradient tape sees it. A relative of the CAM family only changes
+    :meth:`channel_weights`.
 
     Parameters
     ----------
@@ -87,10 +111,11 @@ class GradCAM:
     >>> cam = GradCAM(model)                 # last conv layer
     >>> heat = cam(image)                    # (H, W) in [0, 1], top class
     >>> raw = cam(image, target=7, upsample=False)   # layer resolution, unnormalised
+    >>> up = upsample_heatmap(raw, 28, 28)   # the upsampling, as its own step
     """
 
     def __init__(self, model_or_engine: Any, layer: str | None = None, logits: bool = True):
-        self.engine = as_engine(model_or_engine)
+        super().__init__(model_or_engine, logits)
         self.layer = default_gradcam_layer(self.engine) if layer is None else layer
         info = self.engine.layer(self.layer)  # raises LayerNotFoundError
         if not info.is_spatial:
@@ -99,7 +124,6 @@ class GradCAM:
                 f"{self.layer!r} has output shape {info.output_shape}. Pick a convolutional "
                 f"layer, e.g. {default_gradcam_layer(self.engine)!r}."
             )
-        self.logits = logits
 
     def __call__(
         self,
@@ -117,7 +141,8 @@ class GradCAM:
         target : None, int or callable, optional
             ``None``: the predicted class; an int: a class index; or a score callable.
         upsample : bool, default True
-            Resize the map (bilinear) to the model's input height and width.
+            Resize the map (:func:`upsample_heatmap`) to the model's input height and
+            width; False returns the layer's resolution.
         normalize : bool, optional
             Divide by the maximum so the map lies in [0, 1] (an all-zero map stays
             zero). Defaults to ``upsample``: raw values at the layer's resolution.
@@ -127,18 +152,35 @@ class GradCAM:
         numpy.ndarray
             float32 array (H, W): the input's size if ``upsample``, else the layer's.
         """
-        import tensorflow as tf
-
         normalize = upsample if normalize is None else normalize
-        batch = model_input_batch(self.engine, image)
-        score = None if target is None else resolve_score(target)
+        batch = self.prepare(image)
+        cam = self.attribute(batch, target)[0].astype(np.float32)
+        if upsample:
+            cam = upsample_heatmap(cam, *batch.shape[1:3])
+        return unit_scale(cam, lo=0.0) if normalize else cam
+
+    @staticmethod
+    def channel_weights(feature: np.ndarray, grads: np.ndarray) -> np.ndarray:
+        """Grad-CAM's weight of each feature map: the spatial mean of its gradient.
+
+        Parameters
+        ----------
+        feature, grads : numpy.ndarray
+            The layer's output and the score's gradient, (N, h, w, C) each.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (N, C).
+        """
+        return grads.mean(axis=(1, 2))
+
+    def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
         x = tf.convert_to_tensor(batch)
-        with logits_of(self.engine, self.logits), tf.GradientTape() as tape:
+        with tf.GradientTape() as tape:
             output, values = self.engine.forward(
                 x, layers=[self.layer], on_value=lambda _name, v: tape.watch(v)
             )
-            if score is None:
-                score = resolve_score(None, output.numpy())
             value = tf.reduce_sum(score(output))
         feature = values[self.layer]
         grads = tape.gradient(value, feature)
@@ -146,16 +188,9 @@ class GradCAM:
             raise LayerNotViewableError(
                 f"The score does not depend on layer {self.layer!r}; Grad-CAM is undefined."
             )
-        feature = np.asarray(feature, dtype=np.float64)[0]
-        grads = np.asarray(grads, dtype=np.float64)[0]
-        if feature.ndim == 2:
+        feature = np.asarray(feature, dtype=np.float64)
+        grads = np.asarray(grads, dtype=np.float64)
+        if feature.ndim == 3:  # (N, h, w): one channel without its axis
             feature, grads = feature[..., None], grads[..., None]
-        weights = grads.mean(axis=(0, 1))
-        cam = np.maximum(feature @ weights, 0.0).astype(np.float32)
-        if upsample:
-            h, w = batch.shape[1:3]
-            cam = np.maximum(upsample_heatmap(cam, h, w), 0.0)
-        if normalize:
-            top = float(cam.max())
-            cam = cam / top if top > 0 else cam
-        return cam.astype(np.float32)
+        weights = self.channel_weights(feature, grads)
+        return np.maximum(np.einsum("nhwc,nc->nhw", feature, weights), 0.0)

@@ -3,60 +3,33 @@
 from __future__ import annotations
 
 import math
-import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import LayerNotViewableError
-from ._common import Progress, as_engine, logits_of
+from ..colour.scale import unit_scale
+from ..engine.coerce import as_engine
+from ..errors import InvalidSettingError, LayerNotViewableError, SelectionOutOfRangeError
+from ._common import logits_of
+from .callbacks import ProgressLike, reporting
+from .regularizers import Blur, Regularizer, TotalVariation
 from .scores import ChannelScore, resolve_score
+from .transforms import InputTransform, Jitter
 
 __all__ = [
-    "MAX_STEPS_ENV",
+    "DEFAULT_REGULARIZERS",
+    "DEFAULT_TRANSFORMS",
     "ActivationMaximization",
-    "Blur",
-    "Jitter",
     "MaximizationResult",
-    "TotalVariation",
 ]
 
-#: Environment variable that caps the number of optimisation steps (used by tests).
-MAX_STEPS_ENV = "CNNVIZ_MAX_STEPS"
-
-
-@dataclass(frozen=True)
-class Jitter:
-    """Shift the image by a random offset of up to ``px`` pixels before each step.
-
-    The model sees a rolled copy; the gradient flows back to the unshifted image, which
-    discourages high-frequency patterns tied to exact pixel positions.
-    """
-
-    px: int = 2
-
-
-@dataclass(frozen=True)
-class TotalVariation:
-    """Subtract ``weight`` times the mean absolute difference of neighbouring pixels.
-
-    Pixels are on the 0-1 scale here; ``weight`` is in the units of the objective.
-    """
-
-    weight: float = 1.0
-
-
-@dataclass(frozen=True)
-class Blur:
-    """Gaussian-blur the image (standard deviation ``sigma`` pixels) every ``every`` steps."""
-
-    every: int = 4
-    sigma: float = 0.5
-
-
-Regularizer = Jitter | TotalVariation | Blur
+#: Transforms used when none are given: a jitter of up to 2 pixels.
+DEFAULT_TRANSFORMS: tuple[InputTransform, ...] = (Jitter(2),)
+#: Regularisers used when none are given: a light blur every 4 steps.
+DEFAULT_REGULARIZERS: tuple[Regularizer, ...] = (Blur(4, 0.5),)
 
 
 @dataclass
@@ -68,13 +41,13 @@ class MaximizationResult:
     image : numpy.ndarray
         uint8 array (H, W, C) of pixel values 0-255 (C = 1 for grayscale models).
     history : numpy.ndarray
-        The objective at each step, as the model saw it (jittered), shape (steps,).
+        The objective at each step, as the model saw it (transformed), shape (steps,).
     initial : float
         The objective on the starting noise image.
     final : float
         The objective on the returned image (before conversion to uint8).
     steps : int
-        Steps actually run (after the ``CNNVIZ_MAX_STEPS`` cap).
+        Steps run.
     """
 
     image: np.ndarray
@@ -94,39 +67,18 @@ class MaximizationResult:
         return math.inf if self.final > 0 else math.nan
 
 
-def capped_steps(steps: int) -> int:
-    """``steps``, capped by the ``CNNVIZ_MAX_STEPS`` environment variable when set."""
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, not {steps}")
-    cap = os.environ.get(MAX_STEPS_ENV, "").strip()
-    if cap:
-        try:
-            steps = min(steps, max(0, int(cap)))
-        except ValueError as exc:
-            raise ValueError(f"{MAX_STEPS_ENV} must be an integer, not {cap!r}") from exc
-    return steps
-
-
-def _gaussian_blur(u: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable Gaussian blur of (1, H, W, C) over H and W, reflecting at the borders."""
-    if sigma <= 0:
-        return u
-    radius = max(1, int(math.ceil(3.0 * sigma)))
-    t = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (t / sigma) ** 2)
-    kernel /= kernel.sum()
-    out = u.astype(np.float64)
-    for axis in (1, 2):
-        if out.shape[axis] <= radius:
-            continue
-        pad = [(0, 0)] * out.ndim
-        pad[axis] = (radius, radius)
-        padded = np.pad(out, pad, mode="reflect")
-        acc = np.zeros_like(out)
-        for i, k in enumerate(kernel):
-            acc += k * np.take(padded, range(i, i + out.shape[axis]), axis=axis)
-        out = acc
-    return out.astype(u.dtype)
+def _checked(items: Sequence[Any] | None, kind: type, what: str,
+             default: tuple[Any, ...]) -> tuple[Any, ...]:
+    if items is None:
+        return default
+    items = tuple(items)
+    wrong = [item for item in items if not isinstance(item, kind)]
+    if wrong:
+        raise TypeError(
+            f"Unknown {what} {wrong!r}: give {kind.__name__} objects such as "
+            + ("Jitter(2)." if kind is InputTransform else "TotalVariation(0.1) or Blur(4, 0.5).")
+        )
+    return items
 
 
 class _PixelMap:
@@ -188,8 +140,11 @@ class ActivationMaximization:
     """Gradient ascent on the input to maximise a filter's mean activation or a class score.
 
     Starts from seeded noise around mid-grey, takes Adam steps on the pixels (0-1
-    scale, kept in range), with optional regularisers, and returns the image and the
-    objective's history. Layers inside nested backbones work (``"backbone/conv2"``).
+    scale, kept in range) and returns the image and the objective's history. At each
+    step the model sees the image through the input transforms (:mod:`.transforms`),
+    the regularisers' penalties are subtracted from the objective and their updates are
+    applied to the image (:mod:`.regularizers`). Layers inside nested backbones work
+    (``"backbone/conv2"``).
 
     Parameters
     ----------
@@ -197,17 +152,60 @@ class ActivationMaximization:
         The model, or an engine already built around it (its preprocessing is used).
     logits : bool, default True
         For class targets, maximise the logit instead of a softmax/sigmoid probability.
+    transforms : sequence of InputTransform, optional
+        Default transforms of every call; :data:`DEFAULT_TRANSFORMS` (``Jitter(2)``).
+    regularizers : sequence of Regularizer, optional
+        Default regularisers of every call; :data:`DEFAULT_REGULARIZERS`
+        (``Blur(4, 0.5)``).
 
     Examples
     --------
     >>> am = ActivationMaximization(model)
-    >>> res = am("conv2", channel=5, steps=200, regularizers=[Jitter(2), Blur(4, 0.5)])
+    >>> res = am("conv2", channel=5, steps=200, transforms=[Jitter(2)],
+    ...          regularizers=[TotalVariation(0.1), Blur(4, 0.5)])
     >>> res.image.shape, res.gain
     """
 
-    def __init__(self, model_or_engine: Any, logits: bool = True):
+    def __init__(self, model_or_engine: Any, logits: bool = True, *,
+                 transforms: Sequence[InputTransform] | None = None,
+                 regularizers: Sequence[Regularizer] | None = None):
         self.engine = as_engine(model_or_engine)
         self.logits = logits
+        self.transforms = _checked(transforms, InputTransform, "transform(s)",
+                                   DEFAULT_TRANSFORMS)
+        self.regularizers = _checked(regularizers, Regularizer, "regularizer(s)",
+                                     DEFAULT_REGULARIZERS)
+
+    @classmethod
+    def from_settings(cls, model_or_engine: Any, *, jitter: int = 2,
+                      total_variation: float = 0.0, blur_every: int = 4,
+                      blur_sigma: float = 0.5, logits: bool = True) -> ActivationMaximization:
+        """Build from plain numbers, as a panel's controls give them.
+
+        Parameters
+        ----------
+        model_or_engine : keras.Model or ActivationEngine
+            The model, or an engine around it.
+        jitter : int, default 2
+            :class:`~.transforms.Jitter` pixels (0: none).
+        total_variation : float, default 0.0
+            :class:`~.regularizers.TotalVariation` weight (0: none).
+        blur_every, blur_sigma : int, float
+            :class:`~.regularizers.Blur` period and sigma (either 0: no blur).
+        logits : bool, default True
+            As for the constructor.
+
+        Returns
+        -------
+        ActivationMaximization
+        """
+        transforms = [Jitter(int(jitter))] if jitter else []
+        regularizers: list[Regularizer] = []
+        if total_variation:
+            regularizers.append(TotalVariation(float(total_variation)))
+        if blur_every and blur_sigma:
+            regularizers.append(Blur(int(blur_every), float(blur_sigma)))
+        return cls(model_or_engine, logits, transforms=transforms, regularizers=regularizers)
 
     def __call__(
         self,
@@ -215,11 +213,12 @@ class ActivationMaximization:
         channel: int | None = None,
         target: Any = None,
         steps: int = 200,
-        regularizers: Sequence[Regularizer] = (Jitter(2), Blur(4, 0.5)),
+        regularizers: Sequence[Regularizer] | None = None,
         learning_rate: float = 0.05,
         seed: int | None = 0,
-        progress: Callable[[int, int], Any] | Any | None = None,
+        progress: ProgressLike = None,
         size: tuple[int, int] = (128, 128),
+        transforms: Sequence[InputTransform] | None = None,
     ) -> MaximizationResult:
         """Synthesise an input that maximises the objective.
 
@@ -234,19 +233,23 @@ class ActivationMaximization:
             With ``layer=None``: a class index, or a score on the output (e.g.
             ``ClassScore(3)``). With a ``layer``: a callable score on that layer's output.
         steps : int, default 200
-            Number of gradient steps; capped by the environment variable
-            ``CNNVIZ_MAX_STEPS`` when it is set.
-        regularizers : sequence of Jitter, TotalVariation, Blur
-            Applied in every step (Jitter, TotalVariation) or every ``Blur.every`` steps.
+            Number of gradient steps.
+        regularizers : sequence of Regularizer, optional
+            Penalties and image updates (:class:`~.regularizers.TotalVariation`,
+            :class:`~.regularizers.Blur`); default: the object's own. An input transform
+            given here is deprecated; it is used as one of ``transforms``.
         learning_rate : float, default 0.05
             Adam step size, on the 0-1 pixel scale.
         seed : int or None, default 0
-            Seed of the starting noise and of the jitter.
-        progress : callable or IntProgress, optional
-            Called as ``progress(step, total)`` after each step, or a widget with
-            ``value`` and ``max`` that is updated.
+            Seed of the starting noise and of the random transforms.
+        progress : callback, function, widget or list, optional
+            A :class:`~.callbacks.Callback`, a function ``progress(step, total)``, an
+            ``ipywidgets.IntProgress`` or a list of these; told after each step.
         size : (int, int), default (128, 128)
             Image height and width, used only when the model's input size is flexible.
+        transforms : sequence of InputTransform, optional
+            What the model sees the image through at each step
+            (:class:`~.transforms.Jitter`); default: the object's own.
 
         Returns
         -------
@@ -255,25 +258,23 @@ class ActivationMaximization:
 
         Raises
         ------
-        ValueError
-            If neither ``channel`` nor ``target`` is given, or they conflict.
+        InvalidSettingError
+            (a ``ValueError``) if neither ``channel`` nor ``target`` is given, they
+            conflict, or ``steps`` or ``learning_rate`` is out of range.
+        SelectionOutOfRangeError
+            (an ``IndexError``) if ``channel`` does not exist.
         LayerNotFoundError
             If ``layer`` does not exist.
         """
         import tensorflow as tf
 
         score, on_output = self._objective(layer, channel, target)
-        total = capped_steps(steps)
-        jitter = max((r.px for r in regularizers if isinstance(r, Jitter)), default=0)
-        tv = sum(r.weight for r in regularizers if isinstance(r, TotalVariation))
-        blurs = [r for r in regularizers if isinstance(r, Blur)]
-        unknown = [r for r in regularizers if not isinstance(r, (Jitter, TotalVariation, Blur))]
-        if unknown:
-            raise TypeError(
-                f"Unknown regularizer(s) {unknown!r}; use Jitter, TotalVariation or Blur."
-            )
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, not {learning_rate}")
+        transforms, regularizers = self._strategies(transforms, regularizers)
+        if isinstance(steps, bool) or int(steps) != steps or steps < 0:
+            raise InvalidSettingError(f"steps must be an integer >= 0, not {steps!r}.")
+        total = int(steps)
+        if not learning_rate > 0:
+            raise InvalidSettingError(f"learning_rate must be positive, not {learning_rate}.")
 
         shape = self.engine.input_shape
         height = shape[0] or size[0]
@@ -303,28 +304,27 @@ class ActivationMaximization:
                 restarts += 1
                 u = start(0.1 * 2**restarts)
 
-        report = Progress(progress, total)
         history = np.zeros(total, dtype=np.float64)
         m = np.zeros_like(u)
         v = np.zeros_like(u)
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         lr = learning_rate if pix.affine else learning_rate * pix.span()
-        with logits_of(self.engine, self.logits and on_output):
+        with logits_of(self.engine, self.logits and on_output), \
+                reporting(progress, total) as report:
             initial = float(evaluate(tf.constant(u)))
             for step in range(1, total + 1):
                 x = tf.constant(u)
                 with tf.GradientTape() as tape:
                     tape.watch(x)
                     seen = x
-                    if jitter:
-                        dy, dx = (int(s) for s in rng.integers(-jitter, jitter + 1, size=2))
-                        seen = tf.roll(x, shift=[dy, dx], axis=[1, 2])
+                    for transform in transforms:
+                        seen = transform(seen, rng)
                     objective = evaluate(seen)
                     loss = objective
-                    if tv:
-                        loss = loss - tv * (
-                            tf.reduce_mean(tf.abs(x[:, 1:] - x[:, :-1]))
-                            + tf.reduce_mean(tf.abs(x[:, :, 1:] - x[:, :, :-1])))
+                    for regularizer in regularizers:
+                        penalty = regularizer.penalty(x)
+                        if penalty is not None:
+                            loss = loss - penalty
                 grad = tape.gradient(loss, x)
                 if grad is None:
                     raise LayerNotViewableError(
@@ -338,25 +338,39 @@ class ActivationMaximization:
                 u = u + lr * m_hat / (np.sqrt(v_hat) + eps)
                 if pix.affine:
                     u = np.clip(u, 0.0, 1.0)
-                for blur in blurs:
-                    if blur.every > 0 and step % blur.every == 0:
-                        u = _gaussian_blur(u, blur.sigma)
+                for regularizer in regularizers:
+                    u = regularizer.update(u, step)
                 u = u.astype(np.float32)
                 history[step - 1] = float(objective)
-                report(step)
+                report(step, total, history[step - 1])
             final = float(evaluate(tf.constant(u)))
 
-        if pix.affine:
-            pixels = u[0] * 255.0
-        else:
-            lo, hi = float(u.min()), float(u.max())
-            pixels = (u[0] - lo) / (hi - lo if hi > lo else 1.0) * 255.0
+        pixels = (u[0] if pix.affine else unit_scale(u[0])) * 255.0
         image = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
         return MaximizationResult(
             image=image, history=history, initial=initial, final=final, steps=total,
             layer=layer, channel=channel,
             extra={"pixel_space": pix.affine, "target": target, "restarts": restarts},
         )
+
+    def _strategies(
+        self, transforms: Sequence[InputTransform] | None,
+        regularizers: Sequence[Any] | None,
+    ) -> tuple[tuple[InputTransform, ...], tuple[Regularizer, ...]]:
+        """The transforms and regularisers of one call (the object's by default)."""
+        moved: list[InputTransform] = []
+        if regularizers is not None:
+            moved = [r for r in regularizers if isinstance(r, InputTransform)]
+            if moved:
+                warnings.warn(
+                    f"Passing {moved!r} in regularizers= is deprecated; input transforms "
+                    "go in transforms=, e.g. transforms=[Jitter(2)].",
+                    DeprecationWarning, stacklevel=3,
+                )
+                regularizers = [r for r in regularizers if not isinstance(r, InputTransform)]
+                transforms = [*(transforms or ()), *moved]
+        return (_checked(transforms, InputTransform, "transform(s)", self.transforms),
+                _checked(regularizers, Regularizer, "regularizer(s)", self.regularizers))
 
     @staticmethod
     def _responds(tf: Any, evaluate: Callable[[Any], Any], u: np.ndarray) -> bool:
@@ -373,26 +387,28 @@ class ActivationMaximization:
         if layer is not None:
             info = self.engine.layer(layer)  # raises LayerNotFoundError
             if channel is not None and target is not None:
-                raise ValueError("Give either channel= or target= for a layer, not both.")
+                raise InvalidSettingError(
+                    "Give either channel= or target= for a layer, not both.")
             if channel is not None:
                 channels = info.channels
                 if channels is not None and not -channels <= channel < channels:
-                    raise IndexError(
+                    raise SelectionOutOfRangeError(
                         f"Channel {channel} is out of range: layer {layer!r} has {channels} "
                         f"channels (0 to {channels - 1})."
                     )
                 return ChannelScore(int(channel)), False
             if callable(target) and not isinstance(target, (int, np.integer)):
                 return target, False
-            raise ValueError(
+            raise InvalidSettingError(
                 f"Say what to maximise in layer {layer!r}: channel=<index>, or target=<a "
                 "callable score on the layer's output>. For a class, leave layer=None and "
                 "give target=<class index>."
             )
         if channel is not None:
-            raise ValueError("channel= needs a layer=; for a class use target=<class index>.")
+            raise InvalidSettingError(
+                "channel= needs a layer=; for a class use target=<class index>.")
         if target is None:
-            raise ValueError(
+            raise InvalidSettingError(
                 "Nothing to maximise: give layer= and channel= for a filter, or target=<class "
                 "index> for a class."
             )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
+
+from ..colour.colormaps import apply_colormap
+from ..colour.scale import unit_scale
+from ..errors import InvalidSettingError, LayerNotViewableError, SelectionOutOfRangeError
 
 __all__ = ["activation_heatmap", "overlay"]
 
@@ -29,39 +34,42 @@ def activation_heatmap(activation: np.ndarray, channel: int | None = None) -> np
         act = act[0]
     if act.ndim == 2:
         if channel not in (None, 0, -1):
-            raise IndexError(f"The activation has one channel; channel {channel} does not exist.")
+            raise SelectionOutOfRangeError(
+                f"The activation has one channel; channel {channel} does not exist.")
         return act
     if act.ndim != 3:
-        raise ValueError(
+        raise LayerNotViewableError(
             f"An activation heatmap needs a spatial activation (H, W, C); got shape {act.shape}."
         )
     if channel is None:
         return act.mean(axis=-1)
     if not -act.shape[-1] <= channel < act.shape[-1]:
-        raise IndexError(
-            f"Channel {channel} is out of range: the activation has {act.shape[-1]} channels."
+        raise SelectionOutOfRangeError(
+            f"Channel {channel} is out of range: the activation has {act.shape[-1]} channels "
+            f"(0 to {act.shape[-1] - 1})."
         )
     return act[..., channel]
 
 
-def _normalise(heat: np.ndarray) -> np.ndarray:
-    lo, hi = float(heat.min()), float(heat.max())
-    if not np.isfinite(lo) or not np.isfinite(hi):
-        raise ValueError("The heatmap contains NaN or infinite values.")
-    if hi - lo <= 0:
-        return np.zeros_like(heat, dtype=np.float32)
-    return ((heat - lo) / (hi - lo)).astype(np.float32)
-
-
-def _colour(unit: np.ndarray, cmap: Any) -> np.ndarray:
+def _colormap_name(colormap: Any) -> str:
+    """The registered name of ``colormap`` (a name, or a matplotlib colour map object)."""
+    if isinstance(colormap, str):
+        return colormap
     import matplotlib
 
-    colormap = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
-    lut = (np.asarray(colormap(np.linspace(0.0, 1.0, 256)))[:, :3] * 255.0).astype(np.float32)
-    return lut[np.clip(np.rint(unit * 255.0), 0, 255).astype(np.intp)]
+    name = getattr(colormap, "name", None)
+    if isinstance(name, str) and name in matplotlib.colormaps \
+            and matplotlib.colormaps[name] == colormap:
+        return name
+    raise InvalidSettingError(
+        f"colormap must be the name of a matplotlib colour map (e.g. 'jet', 'viridis'); got "
+        f"{colormap!r}. Register your own with matplotlib.colormaps.register(cmap) and pass "
+        "its name."
+    )
 
 
-def overlay(image: Any, heatmap: np.ndarray, alpha: float = 0.5, cmap: Any = "jet") -> np.ndarray:
+def overlay(image: Any, heatmap: np.ndarray, alpha: float = 0.5, colormap: Any = "jet",
+            *, cmap: Any = None) -> np.ndarray:
     """Colour a heatmap and blend it over an image.
 
     Parameters
@@ -76,28 +84,45 @@ def overlay(image: Any, heatmap: np.ndarray, alpha: float = 0.5, cmap: Any = "je
         lowest colour).
     alpha : float, default 0.5
         Weight of the coloured heatmap: 0 shows only the image, 1 only the heatmap.
-    cmap : str or matplotlib colormap, default "jet"
-        Colour map for the heatmap.
+    colormap : str, default "jet"
+        Name of a matplotlib colour map (a registered colour map object works too).
+    cmap : str, optional
+        Deprecated alias of ``colormap``.
 
     Returns
     -------
     numpy.ndarray
         uint8 RGB array of shape (H, W, 3), the image's size.
+
+    Raises
+    ------
+    InvalidSettingError
+        (a ``ValueError``) for ``alpha`` outside [0, 1], an unknown colour map, or a
+        heatmap with NaN or infinite values.
+    LayerNotViewableError
+        (a ``ValueError``) for a heatmap that is not 2-D.
     """
     from ..engine.inputs import decode_image, fit_channels, resize
 
+    if cmap is not None:
+        warnings.warn("overlay(cmap=...) is deprecated; use colormap=.", DeprecationWarning,
+                      stacklevel=2)
+        colormap = cmap
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], not {alpha}")
+        raise InvalidSettingError(f"alpha must lie in [0, 1], not {alpha}.")
     pixels = fit_channels(decode_image(image), 3)
     heat = np.asarray(heatmap, dtype=np.float32)
     if heat.ndim == 3 and heat.shape[-1] == 1:
         heat = heat[..., 0]
     if heat.ndim != 2:
-        raise ValueError(
+        raise LayerNotViewableError(
             f"heatmap must be 2-D (H, W); got shape {heat.shape}. For a layer activation use "
             "activation_heatmap(activation, channel) first."
         )
+    if not np.isfinite(heat).all():
+        raise InvalidSettingError(
+            "The heatmap contains NaN or infinite values; replace them (np.nan_to_num) first.")
     heat = resize(heat, pixels.shape[0], pixels.shape[1])
-    coloured = _colour(_normalise(heat), cmap)
+    coloured = apply_colormap(unit_scale(heat), _colormap_name(colormap))
     blended = (1.0 - alpha) * pixels + alpha * coloured
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

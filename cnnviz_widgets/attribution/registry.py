@@ -4,6 +4,11 @@ A panel builds its controls from these specs (captum Insights style): each
 :class:`MethodSpec` names a method, the class that computes it and its parameters
 (:class:`ParamSpec`: kind, default, range, choices). Adding a method is one entry
 in :data:`METHODS`; no new UI code is needed.
+
+Every entry works the same way: :meth:`MethodSpec.build` makes the method object from
+the ``init`` parameters, :meth:`MethodSpec.call` calls it with the ``call`` parameters
+(``method(image, **call)``, or ``method(**call)`` for a method that needs no image), and
+:meth:`MethodSpec.run` does both.
 """
 
 from __future__ import annotations
@@ -12,9 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
+from ..errors import InvalidSettingError
+from .callbacks import ProgressLike
 from .gradcam import GradCAM
-from .maximize import ActivationMaximization, Blur, Jitter, TotalVariation
+from .maximize import ActivationMaximization
 from .saliency import Saliency
+from .smooth import SmoothGrad
 
 __all__ = ["METHODS", "MethodSpec", "ParamSpec", "get_method", "register_method"]
 
@@ -44,6 +54,10 @@ class ParamSpec:
         Whether the value goes to the constructor or to the call.
     help : str
         One-line description (a tooltip).
+    when : callable, optional
+        ``when(values) -> bool`` over all parameter values: the parameter is passed to
+        the method only when it is true (a panel may hide the control otherwise). By
+        default it is always passed.
     """
 
     name: str
@@ -56,34 +70,47 @@ class ParamSpec:
     choices: tuple[Any, ...] = ()
     stage: Literal["init", "call"] = "call"
     help: str = ""
+    when: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        """Whether this parameter is passed to the method, given every parameter's value."""
+        return self.when is None or bool(self.when(values))
 
     def validate(self, value: Any) -> Any:
-        """Return ``value`` converted to this parameter's type; raise ValueError if invalid."""
+        """Return ``value`` converted to this parameter's type.
+
+        Raises
+        ------
+        InvalidSettingError
+            (a ``ValueError``) if the value has the wrong type or lies out of range.
+        """
         if value is None and self.kind in ("layer", "class"):
             return None
         if self.kind == "int" or self.kind == "class":
-            if isinstance(value, bool) or int(value) != value:
-                raise ValueError(f"{self.name} must be an integer, not {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                    or int(value) != value:
+                raise InvalidSettingError(f"{self.name} must be an integer, not {value!r}.")
             value = int(value)
         elif self.kind == "float":
-            value = float(value)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise InvalidSettingError(f"{self.name} must be a number, not {value!r}.") \
+                    from None
         elif self.kind == "bool":
             value = bool(value)
         elif self.kind == "choice":
             if value not in self.choices:
-                raise ValueError(f"{self.name} must be one of {self.choices}, not {value!r}")
+                raise InvalidSettingError(
+                    f"{self.name} must be one of {self.choices}, not {value!r}.")
         elif self.kind == "layer":
             value = str(value)
         if self.kind in ("int", "float", "class"):
             if self.min is not None and value < self.min:
-                raise ValueError(f"{self.name} must be >= {self.min}, not {value}")
+                raise InvalidSettingError(f"{self.name} must be >= {self.min}, not {value}.")
             if self.max is not None and value > self.max:
-                raise ValueError(f"{self.name} must be <= {self.max}, not {value}")
+                raise InvalidSettingError(f"{self.name} must be <= {self.max}, not {value}.")
         return value
-
-
-def _default_runner(method: Any, image: Any, params: dict[str, Any]) -> Any:
-    return method(image, **params)
 
 
 @dataclass(frozen=True)
@@ -97,18 +124,23 @@ class MethodSpec:
     label : str
         Human label.
     cls : type
-        The compute class; built as ``cls(model_or_engine, **init_params, **fixed_init)``.
+        The compute class (what :meth:`build` returns an instance of).
     params : tuple of ParamSpec
         The user-facing parameters.
     output : {"heatmap", "image"}
         ``heatmap``: a 2-D map over the input (overlay it); ``image``: a synthesised
         image (``MaximizationResult``).
     needs_image : bool
-        Whether the method explains a given image.
+        Whether the method explains a given image: it is called as
+        ``method(image, **call)``, else as ``method(**call)``.
     fixed : mapping
-        Call keywords that are fixed for this entry (e.g. ``smooth_samples=0``).
-    runner : callable
-        ``runner(method, image, call_params)`` computes the result.
+        Call keywords that are fixed for this entry (e.g. ``upsample=True``).
+    factory : callable, optional
+        ``factory(model_or_engine, **init_params)`` builds the method; by default
+        ``cls`` itself.
+    reports_progress : bool
+        Whether the method takes ``progress=`` (a callback, a function
+        ``f(step, total)`` or an ``ipywidgets.IntProgress``, see :mod:`.callbacks`).
     description : str
         One-line description.
     """
@@ -120,7 +152,8 @@ class MethodSpec:
     output: Literal["heatmap", "image"] = "heatmap"
     needs_image: bool = True
     fixed: Mapping[str, Any] = field(default_factory=dict)
-    runner: Callable[[Any, Any, dict[str, Any]], Any] = _default_runner
+    factory: Callable[..., Any] | None = None
+    reports_progress: bool = False
     description: str = ""
 
     def param(self, name: str) -> ParamSpec:
@@ -142,18 +175,38 @@ class MethodSpec:
             raise TypeError(f"{self.name} has no parameter(s) {sorted(unknown)}; it has "
                             f"{sorted(known)}")
         merged = {**self.defaults(), **values}
+        merged = {p.name: p.validate(merged[p.name]) for p in self.params}
         init: dict[str, Any] = {}
         call: dict[str, Any] = dict(self.fixed)
         for p in self.params:
-            (init if p.stage == "init" else call)[p.name] = p.validate(merged[p.name])
+            if p.applies(merged):
+                (init if p.stage == "init" else call)[p.name] = merged[p.name]
         return init, call
 
     def build(self, model_or_engine: Any, **values: Any) -> Any:
-        """Build the method object with the ``init`` parameters among ``values``."""
-        init, _ = self._split(values)
-        return self.cls(model_or_engine, **init)
+        """Build the method object with the ``init`` parameters among ``values``.
 
-    def run(self, model_or_engine: Any, image: Any = None, **values: Any) -> Any:
+        ``values`` may hold every parameter; the ``call`` ones are checked and ignored.
+        """
+        init, _ = self._split(values)
+        return (self.factory or self.cls)(model_or_engine, **init)
+
+    def call(self, method: Any, image: Any = None, *, progress: ProgressLike = None,
+             **values: Any) -> Any:
+        """Call a method built by :meth:`build` with the ``call`` parameters among ``values``.
+
+        ``progress`` is passed on when the method reports progress
+        (``reports_progress``) and ignored otherwise.
+        """
+        _, call = self._split(values)
+        if self.needs_image and image is None:
+            raise InvalidSettingError(f"The method {self.name!r} needs an image to explain.")
+        if progress is not None and self.reports_progress:
+            call["progress"] = progress
+        return method(image, **call) if self.needs_image else method(**call)
+
+    def run(self, model_or_engine: Any, image: Any = None, *, progress: ProgressLike = None,
+            **values: Any) -> Any:
         """Build the method and compute it on ``image`` with ``values`` (defaults elsewhere).
 
         Returns
@@ -161,28 +214,8 @@ class MethodSpec:
         numpy.ndarray or MaximizationResult
             A heatmap (H, W) for ``output == "heatmap"``, a result for ``"image"``.
         """
-        init, call = self._split(values)
-        if self.needs_image and image is None:
-            raise ValueError(f"The method {self.name!r} needs an image.")
-        return self.runner(self.cls(model_or_engine, **init), image, call)
-
-
-def _run_maximization(method: Any, image: Any, params: dict[str, Any]) -> Any:
-    params = dict(params)
-    regs: list[Any] = []
-    if params.get("jitter", 0):
-        regs.append(Jitter(params["jitter"]))
-    if params.get("total_variation", 0.0):
-        regs.append(TotalVariation(params["total_variation"]))
-    if params.get("blur_every", 0) and params.get("blur_sigma", 0.0):
-        regs.append(Blur(params["blur_every"], params["blur_sigma"]))
-    for key in ("jitter", "total_variation", "blur_every", "blur_sigma"):
-        params.pop(key, None)
-    if params.get("layer") is None:
-        params.pop("channel", None)
-    elif params.get("channel") is not None:
-        params.pop("target", None)
-    return method(regularizers=regs, **params)
+        method = self.build(model_or_engine, **values)
+        return self.call(method, image, progress=progress, **values)
 
 
 _TARGET = ParamSpec("target", "Class", "class", None, min=0,
@@ -200,17 +233,18 @@ def register_method(spec: MethodSpec) -> MethodSpec:
 
 register_method(MethodSpec(
     "saliency", "Saliency (gradient)", Saliency, (_TARGET,),
-    fixed={"smooth_samples": 0},
     description="|d score / d input|, max over colour channels.",
 ))
 register_method(MethodSpec(
-    "smoothgrad", "SmoothGrad", Saliency, (
+    "smoothgrad", "SmoothGrad", SmoothGrad, (
         _TARGET,
-        ParamSpec("smooth_samples", "Samples", "int", 20, min=1, max=200, step=1),
+        ParamSpec("samples", "Samples", "int", 20, min=1, max=200, step=1, stage="init"),
         ParamSpec("noise", "Noise level", "float", 0.15, min=0.0, max=1.0, step=0.01,
+                  stage="init",
                   help="Noise standard deviation as a fraction of the input's range."),
-        _SEED,
+        ParamSpec("seed", "Seed", "int", 0, min=0, max=2**31 - 1, stage="init"),
     ),
+    reports_progress=True,
     description="Saliency averaged over noisy copies of the input.",
 ))
 register_method(MethodSpec(
@@ -222,24 +256,39 @@ register_method(MethodSpec(
     fixed={"upsample": True},
     description="Feature maps weighted by their mean gradient, ReLU, upsampled to the input.",
 ))
+
+
+def _has_layer(values: Mapping[str, Any]) -> bool:
+    return values.get("layer") is not None
+
+
+def _no_layer(values: Mapping[str, Any]) -> bool:
+    return values.get("layer") is None
+
+
 register_method(MethodSpec(
     "activation_maximization", "Activation maximisation", ActivationMaximization, (
         ParamSpec("layer", "Layer", "layer", None,
                   help="Layer of the filter; empty = the output (a class)."),
-        ParamSpec("channel", "Filter", "int", 0, min=0),
-        ParamSpec("target", "Class", "class", None, min=0),
+        ParamSpec("channel", "Filter", "int", 0, min=0, when=_has_layer,
+                  help="Filter of the layer to excite (with a layer)."),
+        ParamSpec("target", "Class", "class", None, min=0, when=_no_layer,
+                  help="Class to maximise when no layer is chosen."),
         ParamSpec("steps", "Steps", "int", 200, min=1, max=2000, step=10),
         ParamSpec("learning_rate", "Learning rate", "float", 0.05, min=1e-4, max=1.0,
                   step=0.01),
-        ParamSpec("jitter", "Jitter (px)", "int", 2, min=0, max=32),
-        ParamSpec("total_variation", "Total variation", "float", 0.0, min=0.0, max=100.0),
-        ParamSpec("blur_every", "Blur every (steps)", "int", 4, min=0, max=100),
-        ParamSpec("blur_sigma", "Blur sigma (px)", "float", 0.5, min=0.0, max=5.0, step=0.1),
+        ParamSpec("jitter", "Jitter (px)", "int", 2, min=0, max=32, stage="init"),
+        ParamSpec("total_variation", "Total variation", "float", 0.0, min=0.0, max=100.0,
+                  stage="init"),
+        ParamSpec("blur_every", "Blur every (steps)", "int", 4, min=0, max=100, stage="init"),
+        ParamSpec("blur_sigma", "Blur sigma (px)", "float", 0.5, min=0.0, max=5.0, step=0.1,
+                  stage="init"),
         _SEED,
     ),
     output="image",
     needs_image=False,
-    runner=_run_maximization,
+    factory=ActivationMaximization.from_settings,
+    reports_progress=True,
     description="Gradient ascent on the input to excite a filter or a class.",
 ))
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ChannelScore", "ClassScore", "Score", "resolve_score"]
+__all__ = ["ChannelScore", "ClassScore", "Score", "TopClassScore", "resolve_score"]
 
 #: Maps a backend tensor of shape (batch, ...) to a tensor of shape (batch,).
 Score = Callable[[Any], Any]
@@ -42,6 +42,23 @@ class ClassScore:
                 f"(0 to {size - 1})."
             )
         return output[:, self.index]
+
+
+@dataclass(frozen=True)
+class TopClassScore:
+    """Each image's largest output: the score of its own predicted class.
+
+    Its gradient is that of ``output[i, argmax_i]`` for every image ``i`` of the batch,
+    found in the same forward pass (no second run to learn the predicted class).
+    """
+
+    def __call__(self, output: Any) -> Any:
+        import tensorflow as tf
+
+        output = tf.convert_to_tensor(output)
+        if output.shape.rank != 2:
+            output = tf.reshape(output, (tf.shape(output)[0], -1))
+        return tf.reduce_max(output, axis=-1)
 
 
 @dataclass(frozen=True)
@@ -79,11 +96,11 @@ def resolve_score(target: Any, output: Any | None = None) -> Callable[[Any], Any
     Parameters
     ----------
     target : None, int or callable
-        ``None`` picks the top class of ``output`` (which must then be given); an int
-        is a class index; a callable is returned unchanged.
+        ``None`` picks the top class of ``output`` when it is given, else each image's
+        own top class (:class:`TopClassScore`); an int is a class index; a callable is
+        returned unchanged.
     output : array or tensor, optional
-        The model's output for the image, shape (1, classes); needed when ``target``
-        is None.
+        The model's output for the image, shape (1, classes).
 
     Returns
     -------
@@ -94,7 +111,7 @@ def resolve_score(target: Any, output: Any | None = None) -> Callable[[Any], Any
 
     if target is None:
         if output is None:
-            raise ValueError("target=None needs the model output to find the top class")
+            return TopClassScore()
         flat = np.asarray(output).reshape(np.shape(output)[0], -1)
         return ClassScore(int(np.argmax(flat[0])))
     if isinstance(target, bool):

@@ -22,6 +22,55 @@ def _image(seed: int, shape=(8, 8)) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 255, shape).astype(np.float32)
 
 
+def _one_conv_model(kernel: np.ndarray, bias: np.ndarray, dense: np.ndarray):
+    """Input (4, 4, 1) -> linear Conv2D 2x2 (2 filters) -> Flatten -> linear Dense (2)."""
+    import keras
+
+    model = keras.Sequential([
+        keras.Input((4, 4, 1)),
+        keras.layers.Conv2D(2, 2, name="conv"),
+        keras.layers.Flatten(name="flat"),
+        keras.layers.Dense(2, name="out"),
+    ])
+    model.get_layer("conv").set_weights([kernel, bias])
+    model.get_layer("out").set_weights([dense, np.zeros(2, np.float32)])
+    return model
+
+
+def test_layer_map_equals_the_numpy_formula_on_a_hand_made_model():
+    """ReLU(sum_k mean_ij(dy/dA_k) A_k) with A and dy/dA written out in NumPy.
+
+    The conv output A (3, 3, 2) is a plain 2x2 correlation; the output is linear in A,
+    so dy_c/dA is the Dense kernel's column c reshaped to (3, 3, 2).
+    """
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(2, 2, 1, 2)).astype(np.float32)
+    bias = np.array([0.1, -0.2], np.float32)
+    dense = rng.normal(size=(18, 2)).astype(np.float32)
+    model = _one_conv_model(kernel, bias, dense)
+    image = rng.uniform(20, 235, (4, 4)).astype(np.float32)
+    x = image.astype(np.float64) / 255.0  # the default preprocessing of an unknown model
+    a = np.zeros((3, 3, 2))
+    for i in range(3):
+        for j in range(3):
+            a[i, j] = np.tensordot(x[i:i + 2, j:j + 2], kernel[:, :, 0, :], axes=2) + bias
+    cam = GradCAM(model, "conv")
+    seen = []
+    for c in range(2):
+        weights = dense[:, c].reshape(3, 3, 2).mean(axis=(0, 1))
+        want = np.maximum((a * weights).sum(axis=-1), 0.0)
+        got = cam(image, target=c, upsample=False)
+        assert got.shape == (3, 3)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        seen.append(want.max() > 0)
+        # the default call is the same map, upsampled as its own step, divided by its max
+        up = cam(image, target=c)
+        step = upsample_heatmap(got, 4, 4)
+        np.testing.assert_allclose(up, step / step.max() if step.max() > 0 else step,
+                                   rtol=1e-5, atol=1e-7)
+    assert any(seen)
+
+
 @pytest.mark.parametrize("layer", ["conv_a", "conv_b", "pool_a"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_gradcam_equals_hand_computation(model, layer, seed):
@@ -95,6 +144,18 @@ def test_nested_backbone_default_layer_works():
     assert inner.shape == (32, 32) and np.all(np.isfinite(inner))
 
 
+def test_upsample_heatmap_is_a_separate_step():
+    raw = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
+    up = upsample_heatmap(raw, 4, 6)
+    assert up.shape == (4, 6) and up.dtype == np.float32
+    from PIL import Image
+
+    want = np.asarray(Image.fromarray(raw).resize((6, 4), Image.Resampling.BILINEAR))
+    np.testing.assert_allclose(up, want, rtol=1e-6)
+    with pytest.raises(LayerNotViewableError, match="2-D"):
+        upsample_heatmap(np.zeros((2, 2, 3)), 4, 4)
+
+
 def test_errors(model):
     with pytest.raises(LayerNotFoundError, match="conv_b"):
         GradCAM(model, "conv_bb")
@@ -119,6 +180,9 @@ def test_digits_gradcam_looks_at_the_strokes():
     cam = GradCAM(model)
     assert cam.layer == "conv3"
     ratios = []
+    default = cam(images[0])  # what the README shows
+    assert default.shape == (28, 28) and default.dtype == np.float32
+    assert default.min() >= 0.0 and default.max() == pytest.approx(1.0)
     for image, label in zip(images, labels, strict=True):
         heat = cam(image, target=int(label))
         stroke = image > 0.3 * 255

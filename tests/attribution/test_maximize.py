@@ -9,18 +9,23 @@ from cnnviz_widgets import ActivationEngine
 from cnnviz_widgets.attribution import (
     ActivationMaximization,
     Blur,
+    Callback,
     ClassScore,
     Jitter,
     TotalVariation,
+    WidgetProgress,
 )
-from cnnviz_widgets.attribution.maximize import _gaussian_blur, _PixelMap
-from cnnviz_widgets.errors import LayerNotFoundError
-from cnnviz_widgets.testing import digits_like_cnn, nested_backbone_model, skip_connection_model
+from cnnviz_widgets.attribution.maximize import _PixelMap
+from cnnviz_widgets.attribution.regularizers import gaussian_blur
+from cnnviz_widgets.errors import InvalidSettingError, LayerNotFoundError
+from cnnviz_widgets.testing import (
+    digits_like_cnn,
+    nested_backbone_model,
+    skip_connection_model,
+    tiny_cnn,
+)
 
-
-@pytest.fixture(autouse=True)
-def few_steps(monkeypatch):
-    monkeypatch.setenv("CNNVIZ_MAX_STEPS", "30")
+STEPS = 30
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +33,8 @@ def digits():
     return ActivationMaximization(digits_like_cnn())
 
 
-def test_channel_gain_is_large_in_capped_steps(digits):
-    res = digits("conv2", channel=2, steps=1000)
+def test_channel_gain_is_large_in_few_steps(digits):
+    res = digits("conv2", channel=2, steps=STEPS)
     assert res.steps == 30 and res.history.shape == (30,)
     assert res.image.shape == (28, 28, 1) and res.image.dtype == np.uint8
     assert res.initial > 0
@@ -48,10 +53,10 @@ def test_trained_digits_conv3_channels():
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"digits zoo not available: {exc}")
     am = ActivationMaximization(model)
-    gains = [am("conv3", channel=c).gain for c in (0, 1, 3)]
+    gains = [am("conv3", channel=c, steps=STEPS).gain for c in (0, 1, 3)]
     # measured about 17-19x in 30 steps
     assert min(gains) > 8, gains
-    res = am(target=3)
+    res = am(target=3, steps=STEPS)
     # the logit of "3" goes from below zero to far above it (measured -0.57 -> 24.9)
     assert res.initial < 0 < 10 < res.final
 
@@ -79,24 +84,102 @@ def test_seeded_and_progress(digits):
     bar = Bar()
     digits("conv1", channel=1, steps=4, progress=bar)
     assert bar.max == 4 and bar.value == 4 and bar.seen == [0, 1, 2, 3, 4]
+    import ipywidgets
+
+    widget = ipywidgets.IntProgress()
+    digits("conv1", channel=1, steps=3, progress=WidgetProgress(widget))
+    assert (widget.max, widget.value) == (3, 3)
 
 
-def test_step_cap(monkeypatch, digits):
+def test_steps_are_only_the_parameter(monkeypatch, digits):
+    # an environment variable from older versions no longer changes anything
     monkeypatch.setenv("CNNVIZ_MAX_STEPS", "3")
-    assert digits("conv1", channel=0, steps=50).steps == 3
-    assert digits("conv1", channel=0, steps=2).steps == 2
-    monkeypatch.setenv("CNNVIZ_MAX_STEPS", "many")
-    with pytest.raises(ValueError, match="CNNVIZ_MAX_STEPS"):
-        digits("conv1", channel=0, steps=2)
+    assert digits("conv1", channel=0, steps=5).steps == 5
+    assert digits("conv1", channel=0, steps=0).history.shape == (0,)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(InvalidSettingError, match="steps"):
+            digits("conv1", channel=0, steps=bad)
+
+
+def test_callbacks_hear_begin_every_step_with_its_objective_and_end(digits):
+    class Recorder(Callback):
+        def __init__(self):
+            self.events = []
+
+        def on_begin(self, total):
+            self.events.append(("begin", total))
+
+        def __call__(self, step, total, value):
+            self.events.append((step, total, value))
+
+        def on_end(self):
+            self.events.append(("end",))
+
+    rec, other = Recorder(), Recorder()
+    res = digits("conv1", channel=1, steps=4, progress=[rec, other])
+    assert rec.events[0] == ("begin", 4) and rec.events[-1] == ("end",)
+    assert [e[:2] for e in rec.events[1:-1]] == [(s, 4) for s in range(1, 5)]
+    np.testing.assert_array_equal([e[2] for e in rec.events[1:-1]], res.history)
+    assert other.events == rec.events
+
+    class Failing(Callback):
+        ended = False
+
+        def __call__(self, step, total, value):
+            raise RuntimeError("stop")
+
+        def on_end(self):
+            Failing.ended = True
+
+    with pytest.raises(RuntimeError, match="stop"):
+        digits("conv1", channel=1, steps=3, progress=Failing())
+    assert Failing.ended  # on_end runs even when the loop fails
+
+
+def test_a_function_is_wrapped_once_before_the_loop(digits, monkeypatch):
+    from cnnviz_widgets.attribution import callbacks
+
+    wrapped = []
+    original = callbacks.as_callback
+
+    def counting(progress):
+        wrapped.append(progress)
+        return original(progress)
+
+    monkeypatch.setattr(callbacks, "as_callback", counting)
+    calls = []
+    digits("conv1", channel=1, steps=6, progress=lambda s, t: calls.append((s, t)))
+    assert len(wrapped) == 1 and calls == [(s, 6) for s in range(1, 7)]
+    with pytest.raises(TypeError, match="progress"):
+        digits("conv1", channel=1, steps=1, progress=42)
 
 
 def test_class_target_and_regularizers(digits):
-    res = digits(target=3, regularizers=[Jitter(1), TotalVariation(0.1), Blur(5, 0.7)])
+    kwargs = {"steps": STEPS, "transforms": [Jitter(1)],
+              "regularizers": [TotalVariation(0.1), Blur(5, 0.7)]}
+    res = digits(target=3, **kwargs)
     assert res.final > res.initial  # the logit of class 3 rises (a random model: slowly)
-    same = digits(target=ClassScore(3), regularizers=[Jitter(1), TotalVariation(0.1),
-                                                      Blur(5, 0.7)])
+    same = digits(target=ClassScore(3), **kwargs)
     np.testing.assert_array_equal(res.image, same.image)
     assert digits.engine.model.layers[-1].activation.__name__ == "softmax"
+    # the object's own strategies are the call's defaults
+    built = ActivationMaximization(digits.engine, transforms=[Jitter(1)],
+                                   regularizers=[TotalVariation(0.1), Blur(5, 0.7)])
+    np.testing.assert_array_equal(built(target=3, steps=STEPS).image, res.image)
+    # a jitter in regularizers= (the old way) still works, with a warning
+    with pytest.warns(DeprecationWarning, match="transforms="):
+        old = digits(target=3, steps=STEPS,
+                     regularizers=[Jitter(1), TotalVariation(0.1), Blur(5, 0.7)])
+    np.testing.assert_array_equal(old.image, res.image)
+
+
+def test_from_settings_builds_the_strategies():
+    am = ActivationMaximization.from_settings(tiny_cnn(), jitter=3, total_variation=0.5,
+                                              blur_every=2, blur_sigma=0.25)
+    assert am.transforms == (Jitter(3),)
+    assert am.regularizers == (TotalVariation(0.5), Blur(2, 0.25))
+    bare = ActivationMaximization.from_settings(am.engine, jitter=0, blur_every=0)
+    assert bare.transforms == () and bare.regularizers == ()
 
 
 def test_nested_backbone_layer():
@@ -129,7 +212,7 @@ def test_non_affine_preprocess_falls_back_to_input_space():
 
 def test_blur_keeps_the_mean_and_smooths():
     u = np.random.default_rng(0).uniform(0, 1, (1, 20, 20, 2))
-    b = _gaussian_blur(u, 1.0)
+    b = gaussian_blur(u, 1.0)
     assert abs(b.mean() - u.mean()) < 0.01
     assert np.abs(np.diff(b, axis=1)).mean() < 0.5 * np.abs(np.diff(u, axis=1)).mean()
 
@@ -145,5 +228,9 @@ def test_errors(digits):
         digits("conv1", channel=99)
     with pytest.raises(LayerNotFoundError):
         digits("conv9", channel=0)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="Regularizer"):
         digits("conv1", channel=0, regularizers=["jitter"])
+    with pytest.raises(TypeError, match="InputTransform"):
+        digits("conv1", channel=0, transforms=[TotalVariation(1.0)])
+    with pytest.raises(InvalidSettingError, match="learning_rate"):
+        digits("conv1", channel=0, learning_rate=0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz_widgets.attribution import ClassScore, Saliency
+from cnnviz_widgets.attribution import ClassScore, Saliency, SmoothGrad
+from cnnviz_widgets.errors import InvalidSettingError
 from cnnviz_widgets.testing import tiny_cnn
 
 from .helpers import copy_model
@@ -72,22 +73,44 @@ def test_logits_equal_a_linear_head_copy(model):
     assert np.isclose(out.sum(), 1.0, atol=1e-5)
 
 
-def test_smoothgrad_is_seeded_and_reduces_to_saliency_without_noise(model):
+def test_smooth_samples_is_a_deprecated_path_through_smoothgrad(model):
     sal = Saliency(model)
     image = _image(4)
-    a = sal(image, smooth_samples=6, noise=0.2, seed=7)
-    b = sal(image, smooth_samples=6, noise=0.2, seed=7)
-    c = sal(image, smooth_samples=6, noise=0.2, seed=8)
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
-    np.testing.assert_allclose(sal(image, smooth_samples=5, noise=0.0), sal(image), rtol=1e-5)
-    norm = sal(image, smooth_samples=3, normalize=True)
+    with pytest.warns(DeprecationWarning, match="SmoothGrad"):
+        old = sal(image, smooth_samples=6, noise=0.2, seed=7)
+    new = SmoothGrad(sal, samples=6, noise=0.2, seed=7)(image)
+    np.testing.assert_array_equal(old, new)
+    assert not np.allclose(new, sal(image))
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_array_equal(sal(image, smooth_samples=0), sal(image))
+
+
+def test_normalize_divides_by_the_maximum(model):
+    sal = Saliency(model)
+    image = _image(4)
+    raw = sal(image)
+    norm = sal(image, normalize=True)
+    np.testing.assert_allclose(norm, raw / raw.max(), rtol=1e-6)
     assert norm.max() == pytest.approx(1.0) and norm.min() >= 0
+
+
+def test_a_batch_gives_each_image_its_own_top_class(model):
+    sal = Saliency(model, logits=False)
+    images = [_image(seed) for seed in range(8)]
+    batch = np.concatenate([sal.prepare(image) for image in images])
+    tops = np.argmax(np.asarray(model(batch)), axis=-1)
+    assert len(set(tops.tolist())) > 1  # the images disagree on their class
+    maps = sal.attribute(batch)
+    assert maps.shape == (8, 8, 8)
+    for i, image in enumerate(images):
+        # float32 kernels may round differently for a batch of 8 and a batch of 1
+        want = sal(image, target=int(tops[i]))
+        np.testing.assert_allclose(maps[i], want, rtol=1e-5, atol=1e-5 * want.max())
 
 
 def test_bad_arguments(model):
     sal = Saliency(model)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidSettingError), pytest.warns(DeprecationWarning):
         sal(_image(0), smooth_samples=-1)
     with pytest.raises(TypeError):
         sal(_image(0), target=True)

@@ -14,7 +14,6 @@ def _python_blocks() -> list[str]:
 
 def test_the_readme_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CNNVIZ_MAX_STEPS", "10")
     namespace: dict = {}
     blocks = _python_blocks()
     assert len(blocks) >= 5

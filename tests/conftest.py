@@ -1,4 +1,9 @@
-"""Shared test set-up: quiet TensorFlow, no network for models, one headless Chromium.
+"""Shared test set-up: quiet TensorFlow, optional packages, one headless Chromium.
+
+``require(module, extra)`` imports an optional package a test needs: without it the
+test is skipped with the extra to install, unless ``CNNVIZ_REQUIRE_ALL=1`` (set in CI),
+which turns every such skip into a failure. Browser tests follow the same rule with
+``CNNVIZ_REQUIRE_BROWSER=1`` (or ``CNNVIZ_REQUIRE_ALL=1``).
 
 The browser fixtures live here so that every folder of browser tests (JupyterLab and
 Voila in ``tests/browser``, the exported page in ``tests/export``) shares one Playwright
@@ -7,14 +12,15 @@ session: a second synchronous Playwright cannot start while one is running.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("CNNVIZ_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
@@ -22,16 +28,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 from browser_harness import CHROMIUM_ARGS, find_chromium  # noqa: E402
 
 
+def _switch(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
+
+
+def require_all() -> bool:
+    """True when nothing may be skipped for a missing package (``CNNVIZ_REQUIRE_ALL=1``)."""
+    return _switch("CNNVIZ_REQUIRE_ALL")
+
+
 def require_browser() -> bool:
-    """True when browser tests must run (CI sets ``CNNVIZ_REQUIRE_BROWSER=1``)."""
-    return os.environ.get("CNNVIZ_REQUIRE_BROWSER", "").strip().lower() in {"1", "true", "yes"}
+    """True when browser tests must run (``CNNVIZ_REQUIRE_BROWSER=1`` or ``REQUIRE_ALL``)."""
+    return _switch("CNNVIZ_REQUIRE_BROWSER") or require_all()
+
+
+def missing(message: str, required: bool | None = None):
+    """Skip with ``message``, or fail when ``required`` (default: :func:`require_all`)."""
+    if require_all() if required is None else required:
+        pytest.fail(f"{message} (CNNVIZ_REQUIRE_ALL=1 / CNNVIZ_REQUIRE_BROWSER=1 require it)",
+                    pytrace=False)
+    pytest.skip(message)
 
 
 def missing_browser(message: str):
     """Skip with ``message``, or fail when the browser tests are required."""
-    if require_browser():
-        pytest.fail(f"{message} (CNNVIZ_REQUIRE_BROWSER=1 requires the browser tests to run)")
-    pytest.skip(message)
+    missing(message, required=require_browser())
+
+
+def require(module_name: str, extra: str = "test") -> ModuleType:
+    """Import and return ``module_name``, an optional package a test needs.
+
+    When it cannot be imported the test is skipped, naming the extra that installs it
+    (``pip install -e '.[extra]'``); with ``CNNVIZ_REQUIRE_ALL=1`` the test fails instead.
+    Only a missing package is handled: a package that is installed but broken, and every
+    error of the project's own code (e.g. a zoo loader), fails the test as usual.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.split(".")[0]
+        if exc.name is None or exc.name.split(".")[0] != top:
+            raise  # the package is there but one of its own imports is broken
+        missing(f"the optional package {top!r} is not installed: "
+                f"pip install -e '.[{extra}]'")
+        raise  # not reached: missing() always raises
+
+
+@pytest.fixture(name="require", scope="session")
+def require_fixture():
+    """The :func:`require` helper, for tests that prefer a fixture to an import."""
+    return require
 
 
 @pytest.fixture(scope="session")

@@ -191,7 +191,7 @@ class _PlanBuilder:
         self.steps: list[Step] = []
         self.alias: dict[int, int] = {}
         self.used_names: set[str] = set()
-        self.calls: dict[int, int] = {}  # id(layer) -> calls expanded so far
+        self.calls: dict[tuple[str, int], int] = {}  # (path, id(layer)) -> calls so far
         self.keepalive: list[Any] = []
         self.fresh_keys = itertools.count(-1, -1)  # never equal to an id()
 
@@ -200,12 +200,13 @@ class _PlanBuilder:
         self.keepalive.append(tensor)
         return self.alias.get(k, k)
 
-    def call_name(self, layer: Any) -> str:
-        """``layer.name`` for its first call, ``name:n`` for its n-th call."""
-        count = self.calls.get(id(layer), 0) + 1
-        self.calls[id(layer)] = count
+    def call_name(self, layer: Any, prefix: str) -> str:
+        """``prefix + name`` for a layer's first call under ``prefix``, then ``name:n``."""
+        slot = (prefix, id(layer))
+        count = self.calls.get(slot, 0) + 1
+        self.calls[slot] = count
         self.keepalive.append(layer)
-        return layer.name if count == 1 else f"{layer.name}:{count}"
+        return prefix + (layer.name if count == 1 else f"{layer.name}:{count}")
 
     def unique_name(self, name: str) -> str:
         candidate, n = name, 1
@@ -217,7 +218,7 @@ class _PlanBuilder:
 
     def add_step(self, layer: Any, prefix: str, depth: int, in_tensors: list[Any],
                  out_tensors: list[Any], call: Callable[[dict[int, Any]], list[Any]]) -> None:
-        name = self.unique_name(prefix + self.call_name(layer))
+        name = self.unique_name(self.call_name(layer, prefix))
         info = LayerInfo(
             name=name,
             kind=layer_kind(layer),
@@ -251,7 +252,7 @@ class _PlanBuilder:
 
     def _add_chain_step(self, layer: Any, prefix: str, depth: int, in_key: int,
                         out_key: int) -> None:
-        name = self.unique_name(prefix + self.call_name(layer))
+        name = self.unique_name(self.call_name(layer, prefix))
         out_shape = _shape_of(layer.output) if _has_single_output(layer) else ()
         info = LayerInfo(name, layer_kind(layer), out_shape, len(self.steps),
                          type(layer).__name__, prefix.rstrip("/"), depth)
@@ -264,7 +265,7 @@ class _PlanBuilder:
     def expand_model_call(self, model: Any, prefix: str, depth: int,
                           in_keys: list[int]) -> list[int]:
         """Expand a nested model called on tensors with keys ``in_keys``; return output keys."""
-        path = self.unique_name(prefix + self.call_name(model)) + "/"
+        path = self.unique_name(self.call_name(model, prefix)) + "/"
         if isinstance(model, keras.Sequential):
             return [self.expand_sequential(model, path, depth + 1, in_keys[0])]
         inner_inputs = keras.tree.flatten(model.inputs)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
+
+from cnnviz_widgets._keras import keras
 
 
 def _seeded(seed: int) -> None:
@@ -105,3 +108,135 @@ def nested_backbone_model(input_shape: tuple[int, int, int] = (32, 32, 3), seed:
     h = layers.Dense(16, activation="relu", name="head")(h)
     out = layers.Dense(4, activation="softmax", name="probs")(h)
     return keras.Model(inp, out, name="transfer_model")
+
+
+def shared_layer_model(input_shape: tuple[int, int, int] = (12, 12, 3), seed: int = 0) -> Any:
+    """A functional model that calls one layer and one nested model twice each.
+
+    ``stem`` (Conv2D) feeds the Conv2D ``shared`` twice in a row (``shared(shared(stem))``);
+    ``sum`` adds the two calls; the one-layer Sequential ``block`` is then applied twice
+    in a row; ``gap`` and ``probs`` make the head. The engine names the second calls
+    ``shared:2`` and ``block:2/conv``.
+    """
+    layers = keras.layers
+
+    _seeded(seed)
+    inp = keras.Input(input_shape, name="image")
+    stem = layers.Conv2D(4, 3, padding="same", activation="relu", name="stem")(inp)
+    shared = layers.Conv2D(4, 3, padding="same", activation="relu", name="shared")
+    first = shared(stem)
+    second = shared(first)
+    total = layers.Add(name="sum")([first, second])
+    block = keras.Sequential(
+        [keras.Input((input_shape[0], input_shape[1], 4)),
+         layers.Conv2D(4, 3, padding="same", activation="tanh", name="conv")],
+        name="block",
+    )
+    h = block(block(total))
+    h = layers.GlobalAveragePooling2D(name="gap")(h)
+    out = layers.Dense(3, activation="softmax", name="probs")(h)
+    return keras.Model(inp, out, name="shared_model")
+
+
+class SplitChannels(keras.layers.Layer):
+    """A layer with two outputs: the first ``k`` channels and the remaining ones."""
+
+    def __init__(self, k: int = 1, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.k = k
+
+    def call(self, x: Any) -> tuple[Any, Any]:
+        return x[..., : self.k], x[..., self.k:]
+
+    def compute_output_shape(self, shape: tuple) -> tuple[tuple, tuple]:
+        return (*shape[:-1], self.k), (*shape[:-1], shape[-1] - self.k)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "k": self.k}
+
+
+def multi_output_layer_model(input_shape: tuple[int, int, int] = (10, 10, 3),
+                             seed: int = 0) -> Any:
+    """A model whose layer ``split`` (:class:`SplitChannels`) returns two tensors.
+
+    ``conv`` (4 ch) -> ``split`` -> ``left`` (Conv2D on the first channel) and ``right``
+    (Conv2D on the other three) -> ``cat`` (Concatenate) -> ``gap`` -> ``probs``.
+    """
+    layers = keras.layers
+
+    _seeded(seed)
+    inp = keras.Input(input_shape, name="image")
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inp)
+    one, rest = SplitChannels(1, name="split")(x)
+    left = layers.Conv2D(2, 1, name="left")(one)
+    right = layers.Conv2D(2, 1, name="right")(rest)
+    h = layers.Concatenate(name="cat")([left, right])
+    h = layers.GlobalAveragePooling2D(name="gap")(h)
+    out = layers.Dense(2, activation="softmax", name="probs")(h)
+    return keras.Model(inp, out, name="multi_output_model")
+
+
+class CountingLayer(keras.layers.Layer):
+    """Wraps a layer and adds one to ``counter[name]`` each time it runs on real values.
+
+    Calls on symbolic tensors (while Keras builds a model) are not counted, so the
+    counter says exactly how many times something ran the wrapped layer.
+    """
+
+    def __init__(self, inner: Any, counter: Counter, **kwargs: Any):
+        super().__init__(name=kwargs.pop("name", inner.name), **kwargs)
+        self.inner = inner
+        self._count = counter.update  # a bound method: Keras does not wrap it as it would a dict
+
+    @property
+    def counter(self) -> Counter:
+        """The counter this layer adds to."""
+        return self._count.__self__
+
+    def build(self, shape: Any) -> None:
+        self.inner.build(shape)
+
+    def call(self, x: Any) -> Any:
+        if not isinstance(keras.tree.flatten(x)[0], keras.KerasTensor):
+            self._count([self.name])
+        return self.inner(x)
+
+    def compute_output_shape(self, shape: tuple) -> tuple:
+        return self.inner.compute_output_shape(shape)
+
+
+def counting_cnn(counter: Counter | None = None, input_shape: tuple[int, int, int] = (16, 16, 1),
+                 seed: int = 0) -> tuple[Any, Counter]:
+    """A small functional CNN whose every layer counts its calls; returns (model, counter).
+
+    Layers, each a :class:`CountingLayer`: ``conv1`` -> ``conv2`` -> ``add`` (of conv1
+    and conv2) -> ``pool`` -> ``conv3`` -> ``flatten`` -> ``dense``. ``counter`` maps a
+    layer name to the number of times the layer ran.
+    """
+    layers = keras.layers
+
+    counter = Counter() if counter is None else counter
+
+    def counted(layer: Any) -> CountingLayer:
+        return CountingLayer(layer, counter)
+
+    _seeded(seed)
+    inp = keras.Input(input_shape, name="image")
+    a = counted(layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1"))(inp)
+    b = counted(layers.Conv2D(4, 3, padding="same", activation="relu", name="conv2"))(a)
+    c = CountingLayer(_Sum(name="add_inner"), counter, name="add")([a, b])
+    d = counted(layers.MaxPooling2D(2, name="pool"))(c)
+    e = counted(layers.Conv2D(6, 3, padding="same", activation="relu", name="conv3"))(d)
+    f = counted(layers.Flatten(name="flatten"))(e)
+    out = counted(layers.Dense(3, name="dense"))(f)
+    return keras.Model(inp, out, name="counting_cnn"), counter
+
+
+class _Sum(keras.layers.Layer):
+    """Element-wise sum of a list of tensors (a plain Add that takes one argument)."""
+
+    def call(self, xs: Any) -> Any:
+        return keras.ops.add(xs[0], xs[1])
+
+    def compute_output_shape(self, shapes: Any) -> Any:
+        return shapes[0]

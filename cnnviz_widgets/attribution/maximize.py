@@ -270,7 +270,7 @@ class ActivationMaximization:
 
         score, on_output = self._objective(layer, channel, target)
         transforms, regularizers = self._strategies(transforms, regularizers)
-        if isinstance(steps, bool) or int(steps) != steps or steps < 0:
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise InvalidSettingError(f"steps must be an integer >= 0, not {steps!r}.")
         total = int(steps)
         if not learning_rate > 0:

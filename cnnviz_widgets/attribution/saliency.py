@@ -21,15 +21,8 @@ class Saliency(GradientMethod):
     divided by 255); for the usual per-pixel affine preprocessing this only rescales
     the map. The map is the absolute gradient, maximised over the colour channels.
     For SmoothGrad wrap it: ``SmoothGrad(Saliency(model), samples=20, noise=0.15)``.
-
-    Parameters
-    ----------
-    model_or_engine : keras.Model or ActivationEngine
-        The model, or an engine already built around it (its preprocessing is used).
-    logits : bool, default True
-        When the model ends in a softmax (or sigmoid), differentiate the logits
-        instead of the probabilities, as tf-keras-vis's ``ReplaceToLinear`` does;
-        saturated probabilities have vanishing gradients.
+    The constructor's parameters (``model_or_engine``, ``logits=True``) are those of
+    :class:`~.base.GradientMethod`.
 
     Examples
     --------

@@ -109,6 +109,7 @@ def test_upsampled_map_is_the_resized_raw_map_in_unit_range(model):
 
 def test_default_layers():
     assert default_gradcam_layer(ActivationEngine(tiny_cnn())) == "conv_b"
+    assert default_gradcam_layer(tiny_cnn()) == "conv_b"  # a model works as well
     # the last conv (side_conv) feeds a Concatenate right after it: take the merged block
     assert default_gradcam_layer(ActivationEngine(skip_connection_model())) == "merge"
 

@@ -1,9 +1,11 @@
 """Interactive bqplot views, updated in place.
 
-:class:`BqImageView` shows a :class:`~cnnviz_widgets.render.image.RenderedView` as a
-bqplot ``Image`` mark (its ``image`` is an ``ipywidgets.Image``). An update replaces the
-image bytes and, only when the shape changed, the extents; the figure, marks and scales
-are created once.
+:class:`BqImageView` is a widget that shows a
+:class:`~cnnviz_widgets.render.image.RenderedView` as a bqplot ``Image`` mark (its ``image``
+is an ``ipywidgets.Image``). An update replaces the image bytes and, only when the shape
+changed, the extents; the figure, marks and scales are created once. Clicks on a tile reach
+the callbacks registered with :meth:`BqImageView.on_element_click`, the way bqplot's own
+marks register theirs (a ``CallbackDispatcher``).
 
 What bqplot 0.13 offers, and how it is used here:
 
@@ -31,14 +33,14 @@ import bqplot
 import ipywidgets as widgets
 import numpy as np
 from bqplot.interacts import PanZoom
+from ipywidgets import CallbackDispatcher
 
 from ..layout.mosaic import MosaicLayout
 from .maps import RenderedView
 
 __all__ = ["BqBarView", "BqImageView", "bar_view"]
 
-ClickCallback = Callable[[int, int, int], Any]
-SelectCallback = Callable[[int], Any]
+ClickCallback = Callable[["BqImageView", dict], Any]
 
 _CSS_CLASS = "cnnviz-bq-view"
 
@@ -81,19 +83,15 @@ def hover_grid(layout: MosaicLayout, max_cells: int = 4096) -> tuple[np.ndarray,
     return rows, cols
 
 
-class BqImageView:
+class BqImageView(widgets.VBox):
     """A bqplot view of rendered feature maps with click, hover read-out and pan/zoom.
+
+    The view is a widget (toolbar, figure, read-out); display it or put it in a box.
 
     Parameters
     ----------
     view : RenderedView, optional
         Shown at once if given.
-    on_click : callable, optional
-        ``on_click(channel, row, col)`` when a tile is clicked: the channel under the
-        mouse and the position in that channel's original (not downsampled) map. Not
-        called for clicks in the gaps.
-    on_select : callable, optional
-        ``on_select(channel)``, a shortcut for click-to-select.
     hover : bool
         Lay the transparent hover grid over the image (see the module notes).
     max_hover_cells : int
@@ -103,9 +101,6 @@ class BqImageView:
 
     Attributes
     ----------
-    widget : ipywidgets.VBox
-        What to display (toolbar, figure, read-out); has the CSS class
-        ``cnnviz-bq-view``.
     figure : bqplot.Figure
     mark : bqplot.Image
     image : ipywidgets.Image
@@ -122,14 +117,11 @@ class BqImageView:
         self,
         view: RenderedView | None = None,
         *,
-        on_click: ClickCallback | None = None,
-        on_select: SelectCallback | None = None,
         hover: bool = True,
         max_hover_cells: int = 4096,
         height: str = "480px",
     ) -> None:
-        self._on_click = on_click
-        self._on_select = on_select
+        self._click_handlers = CallbackDispatcher()
         self._height_px = int(str(height).removesuffix("px")) if str(height).endswith(
             "px") else 480
         self._max_hover_cells = int(max_hover_cells)
@@ -176,12 +168,20 @@ class BqImageView:
         self.reset_button.on_click(lambda _button: self.reset_zoom())
         self.readout = widgets.HTML(value="&nbsp;")
         self.readout.add_class("cnnviz-bq-readout")
-        self._bars: BqBarView | None = None
-        self.widget = widgets.VBox(
+        super().__init__(
             [widgets.HBox([self.pan_toggle, self.reset_button]), self.figure, self.readout])
-        self.widget.add_class(_CSS_CLASS)
+        self.add_class(_CSS_CLASS)
         if view is not None:
             self.update(view)
+
+    def on_element_click(self, callback: ClickCallback, remove: bool = False) -> None:
+        """Register (or with ``remove=True`` unregister) a callback for clicks on a tile.
+
+        The callback receives this view and ``{"channel", "row", "col"}``: the channel
+        under the mouse and the position in that channel's original (not downsampled)
+        map. Clicks in the gaps call nothing.
+        """
+        self._click_handlers.register_callback(callback, remove=remove)
 
     # -- updates -----------------------------------------------------------------------
     @property
@@ -245,17 +245,6 @@ class BqImageView:
                 self.overlay.color = np.zeros((rows.size - 1, cols.size - 1))
                 self.overlay.row = rows
                 self.overlay.column = cols
-        if self._bars is not None and self.widget.children[1] is not self.figure:
-            self.widget.children = [self.widget.children[0], self.figure, self.readout]
-
-    def update_bars(self, values: np.ndarray, labels: Sequence[str] | None = None) -> None:
-        """Show a vector activation as bars in the same widget (see :class:`BqBarView`)."""
-        if self._bars is None:
-            self._bars = BqBarView()
-        self._bars.update(values, labels)
-        if self.widget.children[1] is not self._bars.figure:
-            self.widget.children = [self.widget.children[0], self._bars.figure, self.readout]
-        self.readout.value = "&nbsp;"
 
     def reset_zoom(self) -> None:
         """Show the whole image again."""
@@ -288,10 +277,7 @@ class BqImageView:
         if hit is None:
             return
         channel, row, col = hit
-        if self._on_click is not None:
-            self._on_click(channel, row, col)
-        if self._on_select is not None:
-            self._on_select(channel)
+        self._click_handlers(self, {"channel": int(channel), "row": int(row), "col": int(col)})
 
     def _cell_centre(self, data: dict) -> tuple[float, float] | None:
         try:
@@ -321,9 +307,6 @@ class BqImageView:
         centre = self._cell_centre(content.get("data") or {})
         if centre is not None:
             self.readout.value = self.describe(*centre)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 class BqBarView:

@@ -47,10 +47,11 @@ def feature_figure(
     view: RenderedView | np.ndarray,
     *,
     title: str | None = None,
-    cmap: str | None = None,
-    mode: str | None = None,
+    colormap: str | None = None,
+    normalization: str | None = None,
     layout: MosaicLayout | None = None,
     colorbar: bool = True,
+    scale_labels: tuple[str, str] | None = None,
     channel_labels: bool = True,
     background: tuple[int, int, int] = (255, 255, 255),
     figsize: tuple[float, float] | None = None,
@@ -64,14 +65,18 @@ def feature_figure(
         [0, 1] with NaN gaps.
     title : str, optional
         Figure title (set on the image axes).
-    cmap : str, optional
-        Colour map; default the view's, else the default of ``mode``.
-    mode : str, optional
+    colormap : str, optional
+        Colour map; default the view's, else the default of ``normalization``.
+    normalization : str, optional
         Normalisation used, shown in the colour-bar label; default the view's.
     layout : MosaicLayout, optional
         Where channels sit; default the view's. Needed for channel labels.
     colorbar : bool
         Add a colour bar (0 to 1, the normalised scale).
+    scale_labels : (str, str), optional
+        What the two ends of the colour bar stand for, e.g. the activation values of a
+        scale shared by every tile (see :attr:`~cnnviz_widgets.render.view.MapValue.
+        scale_labels`); the ends are then labelled with them.
     channel_labels : bool
         Write each tile's channel number in its top-left corner (skipped beyond 256
         tiles, and for a single tile, whose channel goes in the title instead).
@@ -91,13 +96,13 @@ def feature_figure(
     if isinstance(view, RenderedView):
         data = view.view
         layout = layout or view.layout
-        cmap = cmap or view.colormap
-        mode = mode or view.normalization
+        colormap = colormap or view.colormap
+        normalization = normalization or view.normalization
     else:
         data = np.asarray(view, dtype=np.float32)
         if data.ndim != 2:
             raise ValueError(f"Expected a 2-D normalised view; got shape {data.shape}.")
-    cmap = cmap or default_colormap(mode or "channel")
+    cmap = colormap or default_colormap(normalization or "channel")
     colours = ListedColormap(lut(cmap) / 255.0, name=cmap).with_extremes(
         bad=np.asarray(background) / 255.0)
     h, w = data.shape
@@ -115,8 +120,10 @@ def feature_figure(
         ax.set_title(title)
     if colorbar:
         cb = fig.colorbar(im, ax=ax, shrink=0.8)
-        label = "normalised activation" + (f" ({mode})" if mode else "")
-        if mode == "signed":
+        label = "activation" + (f" ({normalization})" if normalization else "")
+        if scale_labels is not None:
+            cb.set_ticks([0.0, 1.0], labels=list(scale_labels))
+        elif normalization == "signed":
             cb.set_ticks([0.0, 0.5, 1.0], labels=["-max|a|", "0", "+max|a|"])
         cb.set_label(label)
     if (channel_labels and layout is not None and 1 < len(layout.channels)

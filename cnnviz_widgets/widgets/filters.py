@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import html
+import warnings
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
-from traitlets import Bool, Int, Unicode, observe, validate
+from traitlets import observe, validate
 
 from ..colour.colormaps import apply_colormap
-from ..engine.activations import ActivationEngine
+from ..engine.coerce import image_list
 from ..errors import CnnvizError, InvalidSettingError, SelectionOutOfRangeError
+from ..layout.paging import page_count, page_of
+from ..render.encode import encode_png
 from ..render.filters import filter_mosaic, rgb_mosaic
-from ..render.image import encode_png
 from ..weights.dead import dead_filters
 from ..weights.filters import conv_filters, filter_grid, kernel_layers, rgb_filters
-from .controls import ErrorBox
+from .panel import Choice, Flag, Panel, Text, Whole
 
 __all__ = ["FilterExplorer"]
 
 
-class FilterExplorer(w.VBox):
+class FilterExplorer(Panel):
     """Panel that shows the learned filters of a convolution layer.
 
     Each row is one filter; its input channels sit side by side, normalised to 0-1
@@ -43,29 +45,42 @@ class FilterExplorer(w.VBox):
         Filters per page (rows).
     channels_shown : int
         Input channels shown per filter (columns), e.g. 6 as in "first 6 filters x 3 channels".
+    colormap : str
+        Colour map of the channel view.
+
+    Attributes
+    ----------
+    layer : str
+        The convolution layer shown.
+    filter : int
+        The selected filter.
+    page : int
+        The page of filters shown.
+    normalization : str
+        ``"filter"`` (each filter 0-1) or ``"layer"`` (one scale for the layer).
+    view : str
+        ``"channels"`` (one tile per input channel) or ``"rgb"`` (colour patches).
+    hide_dead : bool
+        Leave out the filters found dead by :meth:`scan_dead_filters`.
     """
 
-    layer = Unicode("")
-    filter = Int(0)
-    page = Int(0)
-    mode = Unicode("filter")
-    view = Unicode("channels")
-    hide_dead = Bool(False)
+    layer = Text("")
+    filter = Whole(0)
+    page = Whole(0)
+    normalization = Choice(("filter", "layer"), "filter", what="filter normalization")
+    view = Choice(("channels", "rgb"), "channels", what="filter view")
+    hide_dead = Flag(False)
 
     def __init__(self, model: Any, layer: str | None = None, *, images: Any = None,
                  per_page: int = 16, channels_shown: int = 8, colormap: str = "gray") -> None:
-        super().__init__()
+        explorer = model if hasattr(model, "engine") and hasattr(model, "picker") else None
+        Panel.__init__(self, explorer.engine if explorer is not None else model)
         self.add_class("cnnviz-filters")
-        self.explorer = None
-        if hasattr(model, "engine") and hasattr(model, "current_activation"):
-            self.explorer = model
-            self.engine = model.engine
-            images = images if images is not None else model.images
-        elif isinstance(model, ActivationEngine):
-            self.engine = model
+        self.explorer = explorer
+        if explorer is not None and images is None:
+            self.images = explorer.images
         else:
-            self.engine = ActivationEngine(model)
-        self.images = list(images) if images is not None else []
+            self.images = image_list(images, self.engine.input_shape)
         self.per_page = int(per_page)
         self.channels_shown = int(channels_shown)
         self.colormap = colormap
@@ -73,13 +88,15 @@ class FilterExplorer(w.VBox):
         self.dead: dict[str, Any] = {}
         self._bank = None
         self._view2d: np.ndarray | None = None
-        self._syncing = False
         self._conv_layers = kernel_layers(self.engine)
         if not self._conv_layers:
             raise CnnvizError("This model has no convolution layers, so there are no "
                               "filters to show.")
-        self._build()
-        self.layer = layer or self._conv_layers[0]
+        with self.batch():
+            self.layer = layer or self._conv_layers[0]
+            self._build()
+            self._update_controls()
+            self.request_draw()
         if self.explorer is not None:
             self.explorer.observe(self._on_explorer, names=["layer", "channel"])
 
@@ -88,6 +105,27 @@ class FilterExplorer(w.VBox):
     def bank(self):
         """The :class:`~cnnviz_widgets.weights.filters.FilterBank` of the current layer."""
         return self._bank
+
+    @property
+    def mode(self) -> str:
+        """Deprecated name of :attr:`normalization`."""
+        warnings.warn("FilterExplorer.mode is now FilterExplorer.normalization",
+                      DeprecationWarning, stacklevel=2)
+        return self.normalization
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        warnings.warn("FilterExplorer.mode is now FilterExplorer.normalization",
+                      DeprecationWarning, stacklevel=2)
+        self.normalization = value
+
+    @property
+    def controls(self) -> dict[str, w.Widget]:
+        """The panel's controls by the trait or action they drive."""
+        return {"layer": self._layer_dd, "page": self._page_slider,
+                "filter": self._filter_slider, "normalization": self._norm_tb,
+                "view": self._view_tb, "hide_dead": self._hide, "follow": self._follow,
+                "scan": self._scan, "jump": self._jump}
 
     def current_view(self) -> np.ndarray:
         """The array on screen: (rows, cols) floats in [0, 1] with NaN gaps, or RGB uint8."""
@@ -104,63 +142,64 @@ class FilterExplorer(w.VBox):
 
     def filters_on_page(self) -> list[int]:
         """Indices of the filters shown on the current page."""
-        start = self.page * self.per_page
-        return self.visible_filters()[start:start + self.per_page]
+        visible = self.visible_filters()
+        if not visible:
+            return []
+        return page_of(visible, self.page, self.per_page).tolist()
 
     def scan_dead_filters(self) -> Any:
         """Find dead filters of the current layer over ``images`` (progress shown)."""
         if not self.images:
-            self._errors.show("No images to scan: pass images=[...] to find dead filters "
-                              "from activations (weights are checked anyway).")
-        self._progress.layout.display = None
+            self.report("No images to scan: pass images=[...] to find dead filters "
+                        "from activations (weights are checked anyway).")
+        self.progress.layout.display = None
 
         def progress(done: int, total: int) -> None:
-            self._progress.max = max(total, 1)
-            self._progress.value = done
+            with self.progress.hold_sync():
+                self.progress.max = max(total, 1)
+                self.progress.value = done
 
         try:
             report = dead_filters(self.engine, self.layer, self.images, progress=progress)
         except CnnvizError as error:
-            self._errors.show(str(error))
+            self.report(error)
             return None
         self.dead[self.layer] = report
-        self._render()
+        self.request_draw()
         return report
 
     def show_feature_map(self) -> None:
         """Show the selected filter's output channel in the linked feature-map explorer."""
         if self.explorer is None:
-            self._errors.show("No feature-map explorer is linked: create this panel with "
-                              "FilterExplorer(explorer) to jump between them.")
+            self.report("No feature-map explorer is linked: create this panel with "
+                        "FilterExplorer(explorer) to jump between them.")
             return
-        with self.explorer._batch():
+        with self.explorer.batch():
             self.explorer.layer = self.layer
             self.explorer.channel = self.filter
-
-    def _on_explorer(self, change: dict) -> None:
-        if self._follow.value:
-            self.follow_explorer()
 
     def follow_explorer(self) -> None:
         """Select the filter behind the linked explorer's current layer and channel."""
         if self.explorer is None or self.explorer.channel is None:
             return
         if self.explorer.layer in self._conv_layers:
-            self.layer = self.explorer.layer
-            self.filter = self.explorer.channel
+            with self.batch():
+                self.layer = self.explorer.layer
+                self.filter = self.explorer.channel
 
     # -- validation and reactions ------------------------------------------------------
+    def _on_explorer(self, change: dict) -> None:
+        if self._follow.value:
+            self.follow_explorer()
+
     @validate("layer")
     def _valid_layer(self, proposal: dict) -> str:
         name = proposal["value"]
         if name not in self._conv_layers:
-            error = InvalidSettingError(
+            raise self.report(InvalidSettingError(
                 f"{name!r} has no convolution kernel. Layers with filters: "
-                + ", ".join(self._conv_layers[:12]) + ("..." if len(self._conv_layers) > 12
-                                                       else "")
-            )
-            self._errors.show(str(error))
-            raise error
+                + ", ".join(self._conv_layers[:12])
+                + ("..." if len(self._conv_layers) > 12 else "")))
         return name
 
     @validate("filter")
@@ -168,95 +207,71 @@ class FilterExplorer(w.VBox):
         value = proposal["value"]
         n = self._bank.n_filters if self._bank is not None else 1
         if not 0 <= value < n:
-            error = SelectionOutOfRangeError(
-                f"Filter {value} does not exist: {self.layer!r} has {n} filters (0 to {n - 1})."
-            )
-            self._errors.show(str(error))
-            raise error
+            raise self.report(SelectionOutOfRangeError(
+                f"Filter {value} does not exist: {self.layer!r} has {n} filters (0 to {n - 1})."))
         return value
 
-    @validate("mode")
-    def _valid_mode(self, proposal: dict) -> str:
-        if proposal["value"] not in ("filter", "layer"):
-            raise InvalidSettingError("mode must be 'filter' (each filter 0-1) or 'layer' "
-                                      "(one scale for the layer).")
-        return proposal["value"]
+    @validate("page")
+    def _valid_page(self, proposal: dict) -> int:
+        value = proposal["value"]
+        pages = self._pages()
+        if not 0 <= value < pages:
+            raise self.report(SelectionOutOfRangeError(
+                f"There is no page {value}: {pages} page(s) of filters, numbered 0 to "
+                f"{pages - 1}."))
+        return value
 
-    @validate("view")
-    def _valid_view(self, proposal: dict) -> str:
-        if proposal["value"] not in ("channels", "rgb"):
-            raise InvalidSettingError("view must be 'channels' or 'rgb'.")
-        return proposal["value"]
-
-    @observe("layer")
-    def _on_layer(self, change: dict) -> None:
-        self._bank = conv_filters(self.engine, self.layer)
-        self._syncing = True
-        try:
-            self.filter = min(self.filter, self._bank.n_filters - 1)
-            self.page = min(self.page, self._pages() - 1)
-            if self._bank.n_channels != 3 and self.view == "rgb":
-                self.view = "channels"
-        finally:
-            self._syncing = False
-        self._render()
-
-    @observe("hide_dead")
-    def _on_hide(self, change: dict) -> None:
-        self._syncing = True
-        try:
-            self.page = min(self.page, self._pages() - 1)
-        finally:
-            self._syncing = False
-        self._render()
-
-    @observe("filter")
-    def _on_filter(self, change: dict) -> None:
-        visible = self.visible_filters()
-        position = visible.index(self.filter) if self.filter in visible else 0
-        page = position // self.per_page
-        if page != self.page:
-            self.page = page  # redraws
-        elif not self._syncing:
-            self._render()
-
-    @observe("page", "mode", "view")
-    def _on_other(self, change: dict) -> None:
-        if not self._syncing:
-            self._render()
+    @observe("layer", "filter", "page", "normalization", "view", "hide_dead")
+    def _on_change(self, change: dict) -> None:
+        name = change["name"]
+        with self.batch():
+            if name == "layer":
+                self._bank = conv_filters(self.engine, self.layer)
+                self.filter = min(self.filter, self._bank.n_filters - 1)
+                if self._bank.n_channels != 3 and self.view == "rgb":
+                    self.view = "channels"
+            if name in ("layer", "hide_dead") and self.page >= self._pages():
+                self.page = 0
+            if name in ("layer", "filter"):
+                visible = self.visible_filters()
+                position = visible.index(self.filter) if self.filter in visible else 0
+                self.page = min(position // self.per_page, self._pages() - 1)
+            self._update_controls()
+            self.request_draw()
 
     def _pages(self) -> int:
-        return max(1, -(-len(self.visible_filters()) // self.per_page))
+        if self._bank is None:
+            return 1
+        return page_count(len(self.visible_filters()), self.per_page)
 
     # -- drawing -----------------------------------------------------------------------
-    def _render(self) -> None:
+    def _draw(self) -> None:
         if self._bank is None:
             return
         self.render_count += 1
         try:
             filters = self.filters_on_page()
             if not filters:
-                self._errors.show(f"Every filter of {self.layer!r} is dead on these images; "
-                                  "untick 'Hide dead filters' to see them.")
-                self._sync_controls()
+                self.report(f"Every filter of {self.layer!r} is dead on these images; "
+                            "untick 'Hide dead filters' to see them.")
                 return
             if self.view == "rgb" and self._bank.n_channels == 3:
-                patches = rgb_filters(self._bank, filters=filters, mode=self.mode)
+                patches = rgb_filters(self._bank, filters=filters,
+                                      normalization=self.normalization)
                 rgb = rgb_mosaic(patches, columns=8, cell=48)
                 self._view2d = rgb
             else:
                 channels = range(min(self.channels_shown, self._bank.n_channels))
                 grid = filter_grid(self._bank, filters=filters, channels=channels,
-                                   mode=self.mode)
+                                   normalization=self.normalization)
                 view = filter_mosaic(grid)
                 self._view2d = view
                 rgb = apply_colormap(view, self.colormap)
             self._image.value = encode_png(rgb)
-            self._caption.value = self._caption_html(filters)
-            self._errors.clear()
+            self.caption.value = self._caption_html(filters)
+            self.clear_error()
         except CnnvizError as error:
-            self._errors.show(str(error))
-        self._sync_controls()
+            self.report(error)
 
     def _caption_html(self, filters: list[int]) -> str:
         bank = self._bank
@@ -283,69 +298,52 @@ class FilterExplorer(w.VBox):
 
     # -- controls ----------------------------------------------------------------------
     def _build(self) -> None:
-        self._errors = ErrorBox()
         self._layer_dd = w.Dropdown(options=self._conv_layers, description="Layer")
         self._layer_dd.add_class("cnnviz-filter-layer")
         self._page_slider = w.IntSlider(min=0, max=0, description="Page",
                                         continuous_update=False)
         self._filter_slider = w.IntSlider(min=0, max=0, description="Filter")
         self._filter_slider.add_class("cnnviz-filter-index")
-        self._mode_tb = w.ToggleButtons(options=[("per filter", "filter"), ("per layer", "layer")],
-                                        description="Scale")
+        self._norm_tb = w.ToggleButtons(options=[("per filter", "filter"),
+                                                 ("per layer", "layer")], description="Scale")
         self._view_tb = w.ToggleButtons(options=[("channels", "channels"), ("RGB", "rgb")],
                                         description="Show")
         self._scan = w.Button(description="Find dead filters", icon="search")
-        self._progress = w.IntProgress(min=0, max=1, layout=w.Layout(display="none"))
+        self.progress = w.IntProgress(min=0, max=1, layout=w.Layout(display="none"))
         self._jump = w.Button(description="Show its feature map", icon="arrow-right")
         self._hide = w.Checkbox(description="Hide dead filters", value=False, indent=False)
         self._follow = w.Checkbox(description="Follow the feature-map channel", value=True,
                                   indent=False)
         self._image = w.Image(format="png")
         self._image.add_class("cnnviz-filter-view")
-        self._caption = w.HTML()
-
-        def link(control: w.Widget, name: str) -> None:
-            def handler(change: dict) -> None:
-                if not self._syncing:
-                    try:
-                        setattr(self, name, change["new"])
-                    except CnnvizError:
-                        pass
-
-            control.observe(handler, names="value")
-
-        link(self._layer_dd, "layer")
-        link(self._page_slider, "page")
-        link(self._filter_slider, "filter")
-        link(self._mode_tb, "mode")
-        link(self._view_tb, "view")
-        link(self._hide, "hide_dead")
+        self.caption = w.HTML()
+        self.bind(self._layer_dd, "layer")
+        self.bind(self._page_slider, "page")
+        self.bind(self._filter_slider, "filter")
+        self.bind(self._norm_tb, "normalization")
+        self.bind(self._view_tb, "view")
+        self.bind(self._hide, "hide_dead")
         self._scan.on_click(lambda _: self.scan_dead_filters())
         self._jump.on_click(lambda _: self.show_feature_map())
+        linked = self.explorer is not None
+        self._jump.layout.display = None if linked else "none"
+        self._follow.layout.display = None if linked else "none"
         self.children = [
-            w.HBox([self._layer_dd, self._mode_tb]),
+            w.HBox([self._layer_dd, self._norm_tb]),
             w.HBox([self._page_slider, self._filter_slider, self._view_tb]),
-            w.HBox([self._scan, self._progress, self._hide, self._jump, self._follow]),
-            self._errors,
+            w.HBox([self._scan, self.progress, self._hide, self._jump, self._follow]),
+            self.errors,
             self._image,
-            self._caption,
+            self.caption,
         ]
 
-    def _sync_controls(self) -> None:
-        self._syncing = True
-        try:
-            with self.hold_sync():
-                self._layer_dd.value = self.layer
+    def _update_controls(self) -> None:
+        """Ranges and visibility that follow the state (values follow by binding)."""
+        if self._bank is None or not hasattr(self, "_image"):
+            return  # not built yet
+        with self.updating_controls():
+            with self._page_slider.hold_sync():
                 self._page_slider.max = self._pages() - 1
-                self._page_slider.value = self.page
+            with self._filter_slider.hold_sync():
                 self._filter_slider.max = self._bank.n_filters - 1
-                self._filter_slider.value = self.filter
-                self._mode_tb.value = self.mode
-                self._view_tb.value = self.view
-                self._hide.value = self.hide_dead
-                self._view_tb.layout.display = None if self._bank.n_channels == 3 else "none"
-                linked = self.explorer is not None
-                self._jump.layout.display = None if linked else "none"
-                self._follow.layout.display = None if linked else "none"
-        finally:
-            self._syncing = False
+        self._view_tb.layout.display = None if self._bank.n_channels == 3 else "none"

@@ -9,33 +9,9 @@ import numpy as np
 
 from cnnviz_widgets._keras import keras
 
-from ..render.image import encode_png
+from ..render.mpl import curves_figure, figure_to_png
 
 __all__ = ["LiveActivations"]
-
-
-def _curves_png(history: dict[str, list[float]], width: int = 420, height: int = 220) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
-    FigureCanvasAgg(fig)
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    for key, values in history.items():
-        epochs = np.arange(1, len(values) + 1)
-        target = ax_acc if "acc" in key else ax_loss
-        target.plot(epochs, values, marker="o", label=key)
-    ax_loss.set_title("loss")
-    ax_acc.set_title("accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.set_xlabel("epoch")
-        if ax.lines:
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    canvas = fig.canvas
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    return encode_png(np.ascontiguousarray(rgba[..., :3]))
 
 
 class LiveActivations(keras.callbacks.Callback):
@@ -70,10 +46,10 @@ class LiveActivations(keras.callbacks.Callback):
         self.every = int(every)
         self.history: dict[str, list[float]] = {}
         self.snapshots: list[np.ndarray] = []
-        self._curves = w.Image(format="png")
-        self._curves.add_class("cnnviz-curves")
-        self._status = w.HTML()
-        self.widget = w.VBox([self._status, self._curves, explorer])
+        self.curves = w.Image(format="png")
+        self.curves.add_class("cnnviz-curves")
+        self.status = w.HTML()
+        self.widget = w.VBox([self.status, self.curves, explorer])
         self.widget.add_class("cnnviz-live")
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -83,9 +59,9 @@ class LiveActivations(keras.callbacks.Callback):
             return
         self.explorer.refresh()
         self.snapshots.append(np.array(self.explorer.current_view(), copy=True))
-        self._curves.value = _curves_png(self.history)
+        self.curves.value = figure_to_png(curves_figure(self.history))
         shown = ", ".join(f"{k} {v[-1]:.3f}" for k, v in self.history.items())
-        self._status.value = f"<b>epoch {epoch + 1}</b>: {shown}"
+        self.status.value = f"<b>epoch {epoch + 1}</b>: {shown}"
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

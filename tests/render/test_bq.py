@@ -40,21 +40,37 @@ def test_update_is_in_place():
     assert view.mark is mark and list(mark.x) == [0, 6] and list(mark.y) == [6, 0]
     assert view.x_scale.max == 6 and view.y_scale.max == 6
     assert view.figure.min_aspect_ratio == view.figure.max_aspect_ratio == 1.0
-    assert "cnnviz-bq-view" in view.widget._dom_classes
+    assert "cnnviz-bq-view" in view._dom_classes  # the view is itself the widget
 
 
 def test_image_click_maps_to_channel_and_position():
-    got, selected = [], []
-    view = BqImageView(render_grid(layer(), [7, 3, 5], "channel"),
-                       on_click=lambda *a: got.append(a), on_select=selected.append)
+    got, second = [], []
+    view = BqImageView(render_grid(layer(), [7, 3, 5], "channel"))
+    view.on_element_click(lambda v, where: got.append((where["channel"], where["row"],
+                                                        where["col"])))
+    view.on_element_click(lambda v, where: second.append(v))
     # bqplot's Image mark sends the click in scale coordinates
     send(view.mark, {"event": "element_click", "data": {"click_x": 9.2, "click_y": 2.7}})
-    assert got == [(3, 2, 2)] and selected == [3]
+    assert got == [(3, 2, 2)] and second == [view]
     assert "channel <b>3</b>" in view.readout.value
     send(view.mark, {"event": "element_click", "data": {"click_x": 6.5, "click_y": 1.0}})
     assert got == [(3, 2, 2)]  # the gap column: no callback
     send(view.mark, {"event": "element_click", "data": {"click_x": 1.0, "click_y": 8.0}})
     assert got[-1] == (5, 1, 1)
+
+
+def test_click_callbacks_register_and_unregister_like_bqplot_marks():
+    got = []
+    view = BqImageView(render_grid(layer(), [2, 4], "channel", columns=2))
+
+    def callback(v, where):
+        got.append(where["channel"])
+
+    view.on_element_click(callback)
+    view.simulate_click(1.5, 8.5)
+    view.on_element_click(callback, remove=True)
+    view.simulate_click(1.5, 8.5)
+    assert got == [4]
 
 
 def test_hover_cell_updates_readout():
@@ -73,7 +89,8 @@ def test_hover_cell_updates_readout():
 
 def test_overlay_click_selects():
     got = []
-    view = BqImageView(render_grid(layer(), [4, 6], "channel", columns=2), on_select=got.append)
+    view = BqImageView(render_grid(layer(), [4, 6], "channel", columns=2))
+    view.on_element_click(lambda v, where: got.append(where["channel"]))
     c = int(np.searchsorted(view._col_edges, 8))
     send(view.overlay, {"event": "element_click", "data": {"rowNum": 0, "columnNum": c}})
     assert got == [6]
@@ -109,17 +126,10 @@ def test_bar_view_updates_in_place():
     assert list(mark.x)[:3] == ["b", "c", "d"] and list(mark.y)[:3] == [0.9, 0.5, 0.2]
 
 
-def test_image_view_switches_to_bars_and_back():
-    view = BqImageView()
-    view.update_bars(np.arange(4.0), None)
-    assert view.widget.children[1] is view._bars.figure
-    view.update(render_channel(layer(), 0, "channel"))
-    assert view.widget.children[1] is view.figure
-
-
 def test_simulate_click_and_image_bytes():
     got = []
-    view = BqImageView(render_grid(layer(), [2, 4], "channel", columns=2), on_select=got.append)
+    view = BqImageView(render_grid(layer(), [2, 4], "channel", columns=2))
+    view.on_element_click(lambda v, where: got.append(where["channel"]))
     assert view.image_bytes == view.image.value
     view.simulate_click(1.5, 8.5)
     assert got == [4]

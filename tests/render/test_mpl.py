@@ -36,7 +36,7 @@ def test_feature_figure_has_title_colorbar_and_labels():
 
 
 def test_feature_figure_from_array_without_colorbar():
-    fig = feature_figure(np.array([[0.0, np.nan], [0.5, 1.0]]), title="t", cmap="magma",
+    fig = feature_figure(np.array([[0.0, np.nan], [0.5, 1.0]]), title="t", colormap="magma",
                          colorbar=False)
     assert len(fig.axes) == 1
 

@@ -26,13 +26,13 @@ def images():
 
 def test_controls_are_built_from_the_registry(model, images):
     panel = AttributionPanel(model, images, class_names=["cat", "dog", "owl"], auto_run=False)
-    assert [v for _, v in panel._method_dd.options] == list(METHODS)
+    assert [v for _, v in panel.method_control.options] == list(METHODS)
     for name, spec in METHODS.items():
         panel.method = name
-        labels = [c.description for c in panel._params_box.children]
+        labels = [c.description for c in panel.params_box.children]
         assert labels == [p.label for p in spec.params]
     panel.method = "gradcam"
-    classes = panel._controls["target"].options
+    classes = panel.controls["target"].options
     assert ("1: dog", 1) in classes
 
 
@@ -41,14 +41,14 @@ def test_gradcam_result_matches_the_compute_class(model, images):
     panel.image_index = 2
     expected = GradCAM(panel.engine)(images[2])
     np.testing.assert_allclose(panel.result, expected, atol=1e-6)
-    assert panel._output.value[:4] == b"\x89PNG"
-    assert "Top classes" in panel._predictions.value
+    assert panel.picture.value[:4] == b"\x89PNG"
+    assert "Top classes" in panel.predictions.value
 
 
 def test_choosing_a_class_recomputes_for_that_class(model, images):
     panel = AttributionPanel(model, images, method="saliency")
     runs = panel.run_count
-    panel._controls["target"].value = 2
+    panel.controls["target"].value = 2
     assert panel.run_count == runs + 1
     from cnnviz_widgets.attribution import Saliency
 
@@ -56,15 +56,15 @@ def test_choosing_a_class_recomputes_for_that_class(model, images):
                                atol=1e-6)
 
 
-def test_activation_maximisation_runs_with_progress(model, images, monkeypatch):
-    monkeypatch.setenv("CNNVIZ_MAX_STEPS", "5")
+def test_activation_maximisation_runs_with_progress(model, images):
     panel = AttributionPanel(model, images, method="activation_maximization")
     assert panel.result is None  # slow methods wait for "Run"
-    panel._controls["layer"].value = "conv_a"
-    panel._controls["channel"].value = 1
+    panel.controls["layer"].value = "conv_a"
+    panel.controls["channel"].value = 1
+    panel.controls["steps"].value = 5
     result = panel.run()
     assert result.steps == 5
-    assert panel._progress.value == panel._progress.max == 5
+    assert panel.progress.value == panel.progress.max == 5
 
 
 def test_a_registered_method_appears_without_new_ui_code(model, images):
@@ -81,7 +81,7 @@ def test_a_registered_method_appears_without_new_ui_code(model, images):
         (ParamSpec("power", "Power", "float", 2.0, min=0.5, max=4.0),)))
     try:
         panel = AttributionPanel(model, images, method="mean_input")
-        assert [c.description for c in panel._params_box.children] == ["Power"]
+        assert [c.description for c in panel.params_box.children] == ["Power"]
         x = panel.engine.prepare(images[0])[0, ..., 0] ** 2
         np.testing.assert_allclose(panel.result, x / x.max(), rtol=1e-6)
     finally:
@@ -92,10 +92,10 @@ def test_bad_settings_show_in_the_panel(model, images):
     panel = AttributionPanel(model, images, auto_run=False)
     with pytest.raises(InvalidSettingError):
         panel.method = "lime"
-    assert "lime" in panel._errors.value
-    panel._controls["layer"].value = "conv_b"
+    assert "lime" in panel.errors.message
+    panel.controls["layer"].value = "conv_b"
     panel.run()
-    assert panel._errors.value == ""
+    assert panel.errors.message == ""
 
 
 def test_top_classes_orders_and_names():

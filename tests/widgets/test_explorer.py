@@ -91,7 +91,7 @@ def test_grids_with_many_channels_are_paged(ex):
     maxima = ex.current_activation().max(axis=(0, 1))
     shown = ex.shown_channels()
     assert np.all(np.diff(maxima[shown]) <= 1e-6)
-    assert "page 2 of 2" in ex._caption.value
+    assert "page 2 of 2" in ex.value.caption
 
 
 def test_channel_normalization_colormap_moves_never_call_the_model(ex):
@@ -134,16 +134,16 @@ def test_a_channel_beyond_the_new_layer_falls_back_to_the_grid(ex):
 
 
 def test_front_end_messages_drive_the_traits(ex):
-    names = [value for _, value in ex._layer_dd.options]
-    ex._layer_dd.set_state({"index": names.index("conv2")})
+    names = [value for _, value in ex.controls["layer"].options]
+    ex.controls["layer"].set_state({"index": names.index("conv2")})
     assert ex.layer == "conv2"
-    ex._channel_slider.set_state({"value": 9})
+    ex.controls["channel"].set_state({"value": 9})
     assert ex.channel == 9
-    ex._mode.set_state({"index": 0})
+    ex.controls["mode"].set_state({"index": 0})
     assert ex.channel is None
-    ex._norm.set_state({"index": 1})
+    ex.controls["normalization"].set_state({"index": 1})
     assert ex.normalization == "layer"
-    ex._image_tb.set_state({"index": 2})
+    ex.picker.buttons.set_state({"index": 2})
     assert ex.image_index == 2
 
 
@@ -151,10 +151,10 @@ def test_traits_set_from_python_update_the_controls(ex):
     ex.layer = "conv3"
     ex.channel = 12
     ex.normalization = "signed"
-    assert ex._layer_dd.value == "conv3"
-    assert ex._channel_slider.value == 12 and ex._channel_slider.max == 127
-    assert ex._norm.value == "signed"
-    assert ex._mode.value == "one"
+    assert ex.controls["layer"].value == "conv3"
+    assert ex.controls["channel"].value == 12 and ex.controls["channel"].max == 127
+    assert ex.controls["normalization"].value == "signed"
+    assert ex.controls["mode"].value == "one"
 
 
 def test_vector_layers_show_bars_with_top_classes(model, digits):
@@ -164,17 +164,17 @@ def test_vector_layers_show_bars_with_top_classes(model, digits):
     assert ex.current_view().shape == (1, 10)
     probs = ex.current_activation()
     best = int(np.argmax(probs))
-    assert f"digit {best}" in ex._colorbar.value
-    assert ex._image.value[:4] == b"\x89PNG"
+    assert ex.value.top[0][1] == f"digit {best}"
+    assert ex.canvas.image.value[:4] == b"\x89PNG"
 
 
 def test_errors_show_in_the_panel_and_the_panel_keeps_working(ex):
     with pytest.raises(LayerNotFoundError, match="conv2"):
         ex.layer = "conv_2"
-    assert "conv_2" in ex._errors.value and ex._errors.layout.display != "none"
+    assert "conv_2" in ex.errors.message and ex.errors.layout.display != "none"
     assert ex.layer == "conv1"
     ex.layer = "conv2"
-    assert ex._errors.value == ""
+    assert ex.errors.message == ""
     with pytest.raises(SelectionOutOfRangeError, match="0 to 63"):
         ex.channel = 64
     with pytest.raises(SelectionOutOfRangeError):
@@ -190,23 +190,23 @@ def test_errors_show_in_the_panel_and_the_panel_keeps_working(ex):
 def test_a_bad_upload_is_reported_and_a_good_one_is_added(ex):
     junk = {"name": "notes.txt", "type": "text/plain", "size": 4, "last_modified": 0,
             "content": memoryview(b"junk")}
-    ex._upload.set_state({"value": [junk]})  # as the front end sends it
-    assert "notes.txt" in ex._errors.value
+    ex.picker.upload.set_state({"value": [junk]})  # as the front end sends it
+    assert "notes.txt" in ex.errors.message
     buffer = io.BytesIO()
     Image.new("L", (40, 40), 255).save(buffer, format="PNG")
     good = {"name": "white.png", "type": "image/png", "size": len(buffer.getvalue()),
             "last_modified": 0, "content": memoryview(buffer.getvalue())}
     count = len(ex.images)
-    ex._upload.set_state({"value": [good]})
+    ex.picker.upload.set_state({"value": [good]})
     assert len(ex.images) == count + 1 and ex.image_index == count
-    assert ex._errors.value == ""
+    assert ex.errors.message == ""
 
 
 def test_many_images_get_an_index_slider(model):
     stack = np.zeros((40, 28, 28), np.uint8)
     ex = explore(model, stack, include_samples=False)
-    assert ex._image_slider.layout.display is None
-    ex._image_slider.set_state({"value": 33})
+    assert ex.picker.slider.layout.display is None
+    ex.picker.slider.set_state({"value": 33})
     assert ex.image_index == 33
 
 
@@ -218,34 +218,35 @@ def test_samples_come_after_the_given_images(model, digits):
 
 def test_nested_layers_are_indented_and_selectable():
     ex = explore(nested_backbone_model(), np.zeros((32, 32, 3), np.uint8), include_samples=False)
-    labels = dict((v, k) for k, v in ex._layer_dd.options)
+    labels = dict((v, k) for k, v in ex.controls["layer"].options)
     assert labels["backbone/block/conv"].startswith("\u00a0" * 6)
     assert "16x16x8" in labels["backbone/block/conv"]
     ex.layer = "backbone/block/conv"
     assert ex.current_view().shape[0] > 0
 
 
-def test_save_writes_a_matplotlib_png(ex, tmp_path):
+def test_save_writes_a_matplotlib_png_and_returns_the_figure(ex, tmp_path):
     ex.layer = "conv2"
-    ex.save(tmp_path / "view.png")
+    fig = ex.save(tmp_path / "view.png")
     image = Image.open(tmp_path / "view.png")
     assert image.size[0] > 200
+    assert fig.axes and fig.axes[0].get_title().startswith("conv2")
 
 
 def test_bqplot_backend_updates_in_place_and_a_click_selects_the_channel(ex):
     ex.backend = "bqplot"
-    view = ex._bq_view
-    figure = view.widget
+    view = ex.canvas.maps
+    figure = view.figure
     ex.layer = "conv2"
     first = view.image_bytes
     ex.normalization = "layer"
-    assert view.widget is figure and view.image_bytes != first
-    layout = ex._rendered.layout
+    assert view.figure is figure and view.image_bytes != first
+    layout = ex.value.rendered.layout
     y, x = layout.cell_origin(layout.channels.index(5))
     view.simulate_click(y + 1, x + 1)
     assert ex.channel == 5
     ex.backend = "matplotlib"
-    assert ex._view_box.children == (ex._image,)
+    assert ex.canvas.image.value == ex.value.rendered.data
 
 
 def test_an_empty_image_list_without_samples_is_a_clear_error(model):
@@ -253,18 +254,18 @@ def test_an_empty_image_list_without_samples_is_a_clear_error(model):
         FeatureMapExplorer(model, [], include_samples=False)
 
 
-def test_explain_channel_overlays_the_channel_and_maximises_it(ex, monkeypatch):
-    monkeypatch.setenv("CNNVIZ_MAX_STEPS", "4")
+def test_explain_channel_overlays_the_channel_and_maximises_it(ex):
     ex.layer = "conv1"
     with pytest.raises(SelectionOutOfRangeError):
         ex.explain_channel()
     ex.channel = 3
     misses = ex.engine.stats.cache_misses
     evaluations = ex.engine.stats.layer_evaluations
-    heat, result = ex.explain_channel()
+    heat, result = ex.explain_channel(steps=4)
     assert heat.shape == (28, 28, 3) and heat.dtype == np.uint8
     assert result.channel == 3 and result.steps == 4
-    assert ex._insight.layout.display is None and ex._insight_max.value[:4] == b"\x89PNG"
+    assert ex.explainer.layout.display is None
+    assert ex.explainer.maximum.value[:4] == b"\x89PNG"
     assert ex.engine.stats.cache_misses == misses  # the overlay reuses the cached activation
     # gradient ascent on conv1 runs only conv1: one evaluation per step (and start checks)
     assert ex.engine.stats.layer_evaluations - evaluations <= 4 + 8
@@ -286,6 +287,19 @@ def test_wrong_types_from_python_are_our_error_and_shown(ex, name, value):
     with pytest.raises(InvalidSettingError, match=name):
         setattr(ex, name, value)
     assert getattr(ex, name) == before
-    assert name in ex._errors.value
+    assert name in ex.errors.message
     ex.channel = np.int64(4)  # numpy integers are fine
     assert ex.channel == 4 and isinstance(ex.channel, int)
+
+
+def test_bqplot_canvas_switches_between_maps_and_bars(ex):
+    from cnnviz_widgets.render.bq import BqImageView
+
+    ex.backend = "bqplot"
+    canvas = ex.canvas
+    assert canvas.children == (canvas.maps,) and isinstance(canvas.maps, BqImageView)
+    ex.layer = "dense1"
+    assert canvas.children == (canvas.bars.figure,)
+    assert list(canvas.bars.mark.y) == pytest.approx(ex.current_activation().tolist())
+    ex.layer = "conv1"
+    assert canvas.children == (canvas.maps,)

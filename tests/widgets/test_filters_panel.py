@@ -32,12 +32,12 @@ def test_tiles_are_the_kernels_normalised_per_filter(known_model):
     kernel = panel.bank.kernels
     f0 = kernel[..., 0]
     expected = (f0 - f0.min()) / (f0.max() - f0.min())
-    # first row, first tile: 2x2 kernel upscaled x12 into a 24 px cell after a 2 px pad
-    tile = view[2:26, 2:26]
+    # first row, first tile: 2x2 kernel upscaled x12 into a 24 px cell, then a 2 px gap
+    tile = view[0:24, 0:24]
     np.testing.assert_allclose(tile[::12, ::12], expected[..., 0], atol=1e-6)
-    second_channel = view[2:26, 28:52]
+    second_channel = view[0:24, 26:50]
     np.testing.assert_allclose(second_channel[::12, ::12], expected[..., 1], atol=1e-6)
-    assert np.isnan(view[0, 0])
+    assert np.isnan(view[0, 24:26]).all() and np.isnan(view[24:26, 0]).all()
 
 
 def test_pages_and_filter_selection(known_model):
@@ -45,11 +45,11 @@ def test_pages_and_filter_selection(known_model):
     assert panel.filters_on_page() == [0, 1, 2, 3]
     panel.filter = 9
     assert panel.page == 2 and panel.filters_on_page() == [8, 9, 10, 11]
-    panel._page_slider.set_state({"value": 4})
+    panel.controls["page"].set_state({"value": 4})
     assert panel.filters_on_page() == [16, 17, 18, 19]
     with pytest.raises(SelectionOutOfRangeError, match="20 filters"):
         panel.filter = 20
-    assert "20 filters" in panel._errors.value
+    assert "20 filters" in panel.errors.message
 
 
 def test_rgb_view_of_a_three_channel_first_layer(known_model):
@@ -68,8 +68,8 @@ def test_dead_filter_scan_marks_the_planted_filter(known_model):
     panel = FilterExplorer(known_model, images=images, per_page=8)
     report = panel.scan_dead_filters()
     assert 7 in report.indices.tolist()
-    assert "dead: 1 of 20" in panel._caption.value
-    assert panel._progress.value == panel._progress.max
+    assert "dead: 1 of 20" in panel.caption.value
+    assert panel.progress.value == panel.progress.max
 
 
 def test_jump_between_filters_and_feature_maps(known_model):
@@ -80,7 +80,7 @@ def test_jump_between_filters_and_feature_maps(known_model):
     assert ex.layer == "conv" and ex.channel == 5
     ex.channel = 11  # followed at once
     assert panel.filter == 11 and panel.page == 11 // panel.per_page
-    panel._follow.value = False
+    panel.controls["follow"].value = False
     ex.channel = 2
     assert panel.filter == 11
     panel.follow_explorer()
@@ -94,5 +94,5 @@ def test_dead_filters_can_be_hidden(known_model):
     panel.hide_dead = True
     assert 7 not in panel.filters_on_page() and len(panel.filters_on_page()) == 8
     assert panel.filters_on_page() == [0, 1, 2, 3, 4, 5, 6, 8]
-    panel._hide.set_state({"value": False})
+    panel.controls["hide_dead"].set_state({"value": False})
     assert 7 in panel.filters_on_page()

@@ -26,4 +26,4 @@ def test_each_epoch_shows_the_new_weights():
     x0 = ex.engine.prepare(ex.images[0])
     oracle = keras.Model(model.inputs, model.get_layer("conv_a").output)(x0).numpy()[0, ..., 0]
     np.testing.assert_allclose(ex.current_activation()[..., 0], oracle, rtol=1e-5, atol=1e-6)
-    assert live._curves.value[:4] == b"\x89PNG" and "epoch 3" in live._status.value
+    assert live.curves.value[:4] == b"\x89PNG" and "epoch 3" in live.status.value

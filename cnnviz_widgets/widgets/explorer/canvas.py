@@ -1,0 +1,103 @@
+"""Where the explorer draws: one protocol, ``show(value)`` and ``close()``, two canvases.
+
+:class:`ImageCanvas` shows encoded image bytes (the matplotlib colours of the render
+layer, with the vector bars drawn by matplotlib); :class:`BqCanvas` shows the same values
+in bqplot (pan, zoom, hover read-out, click a tile). Both take a
+:data:`~cnnviz_widgets.render.view.CanvasValue` and never touch the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from ...render.view import CanvasValue, ErrorValue, MapValue, VectorValue
+
+__all__ = ["BqCanvas", "ImageCanvas", "make_canvas"]
+
+
+class ImageCanvas(w.VBox):
+    """A static picture: PNG or JPEG bytes in an ``ipywidgets.Image``.
+
+    Attributes
+    ----------
+    image : ipywidgets.Image
+        Has the CSS class ``cnnviz-view``.
+    value : CanvasValue or None
+        What is shown.
+    """
+
+    def __init__(self) -> None:
+        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.image.add_class("cnnviz-view")
+        self.value: CanvasValue | None = None
+        self._vector_png: tuple[Any, bytes] | None = None
+        super().__init__([self.image])
+
+    def show(self, value: CanvasValue) -> None:
+        """Draw ``value``; an error hides the picture (never a stale one)."""
+        self.value = value
+        if isinstance(value, ErrorValue):
+            self.image.layout.display = "none"
+            return
+        if isinstance(value, MapValue):
+            data, fmt = value.rendered.data, value.rendered.format
+        else:
+            data, fmt = self._vector_bytes(value), "png"
+        with self.image.hold_sync():
+            self.image.format = fmt
+            self.image.value = data
+            self.image.layout.display = None
+
+    def _vector_bytes(self, value: VectorValue) -> bytes:
+        # bars do not depend on channel, scale or colours: draw them once per vector
+        key = (id(value.values), value.title)
+        if self._vector_png is None or self._vector_png[0] != key:
+            from ...render.mpl import figure_to_png, vector_figure
+
+            fig = vector_figure(value.values, title=value.title, labels=value.labels)
+            self._vector_png = (key, figure_to_png(fig))
+        return self._vector_png[1]
+
+
+class BqCanvas(w.VBox):
+    """The bqplot canvas: maps in a :class:`~cnnviz_widgets.render.bq.BqImageView`,
+    vectors as :class:`~cnnviz_widgets.render.bq.BqBarView` bars.
+
+    Attributes
+    ----------
+    maps : BqImageView
+        Register tile clicks with ``canvas.maps.on_element_click(callback)``.
+    value : CanvasValue or None
+    """
+
+    def __init__(self) -> None:
+        from ...render.bq import BqBarView, BqImageView
+
+        self.maps = BqImageView()
+        self.bars = BqBarView()
+        self.value: CanvasValue | None = None
+        super().__init__([self.maps])
+
+    def show(self, value: CanvasValue) -> None:
+        """Draw ``value`` in place (marks and figures are reused)."""
+        self.value = value
+        if isinstance(value, ErrorValue):
+            self.layout.display = "none"
+            return
+        if isinstance(value, MapValue):
+            self.maps.update(value.rendered)
+            shown: w.Widget = self.maps
+        else:
+            self.bars.update(value.values, value.labels)
+            shown = self.bars.figure
+        with self.hold_sync():
+            if self.children != (shown,):
+                self.children = [shown]
+            self.layout.display = None
+
+
+def make_canvas(backend: str) -> ImageCanvas | BqCanvas:
+    """A new canvas for ``backend`` (``"matplotlib"`` or ``"bqplot"``)."""
+    return BqCanvas() if backend == "bqplot" else ImageCanvas()

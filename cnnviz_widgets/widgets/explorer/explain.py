@@ -1,0 +1,80 @@
+""""Explain channel": where a channel fires on the image, and an input that excites it."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+
+from ...engine.activations import ActivationEngine
+from ...render.encode import encode_png
+from ...render.upscale import upscale_nearest
+
+__all__ = ["ChannelExplainer"]
+
+
+def _rgb(picture: np.ndarray) -> np.ndarray:
+    """An RGB uint8 picture from an (H, W), (H, W, 1) or (H, W, 3) image."""
+    arr = np.asarray(picture)
+    if arr.ndim == 3 and arr.shape[-1] == 3:
+        return arr
+    return np.repeat(arr.reshape(*arr.shape[:2], 1), 3, axis=2)
+
+
+class ChannelExplainer(w.VBox):
+    """The "Explain channel" button and what it shows: the channel's heatmap over the
+    input (left) and the input that activation maximisation makes for it (right).
+
+    Attributes
+    ----------
+    button : ipywidgets.Button
+        Has the CSS class ``cnnviz-explain``; the explorer decides what it explains.
+    result : tuple or None
+        The last ``(overlay, MaximizationResult)``.
+    """
+
+    def __init__(self) -> None:
+        self.button = w.Button(description="Explain channel", icon="lightbulb-o",
+                               tooltip="Heatmap of this channel over the input, and the "
+                                       "input that excites it most")
+        self.button.add_class("cnnviz-explain")
+        self.heat = w.Image(format="png")
+        self.maximum = w.Image(format="png")
+        self.caption = w.HTML()
+        self.progress = w.IntProgress(min=0, max=1, layout=w.Layout(display="none"))
+        self.result: tuple[np.ndarray, Any] | None = None
+        super().__init__([self.caption, self.progress, w.HBox([self.heat, self.maximum])],
+                         layout=w.Layout(display="none"))
+        self.add_class("cnnviz-insight")
+
+    def explain(self, engine: ActivationEngine, layer: str, channel: int, image: Any,
+                activation: np.ndarray, steps: int) -> tuple[np.ndarray, Any]:
+        """Compute and show the explanation of ``channel`` of ``layer`` for ``image``.
+
+        ``activation`` is the layer's (H, W, C) activation for ``image``, already
+        computed by the engine. Returns the overlay (uint8 RGB) and the activation
+        maximisation result; runs the model (gradient ascent).
+        """
+        from ...attribution.maximize import ActivationMaximization
+        from ...attribution.overlay import activation_heatmap, overlay
+
+        heat = overlay(engine.pixels(image), activation_heatmap(activation, channel), alpha=0.5)
+        self.progress.layout.display = None
+
+        def progress(step: int, total: int) -> None:
+            with self.progress.hold_sync():
+                self.progress.max = max(total, 1)
+                self.progress.value = step
+
+        result = ActivationMaximization(engine)(layer, channel=channel, steps=steps,
+                                                progress=progress)
+        self.heat.value = encode_png(upscale_nearest(heat, min_side=160))
+        self.maximum.value = encode_png(upscale_nearest(_rgb(result.image), min_side=160))
+        self.caption.value = html.escape(
+            f"{layer} channel {channel}: left, where it fires on this image; right, an input "
+            f"made to excite it ({result.initial:.3g} -> {result.final:.3g}).")
+        self.layout.display = None
+        self.result = (heat, result)
+        return self.result

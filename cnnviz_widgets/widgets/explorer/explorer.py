@@ -1,0 +1,524 @@
+"""FeatureMapExplorer: the state, a canvas, the image picker and "explain channel", wired."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+from traitlets import observe
+
+from ...colour.normalize import NORMALIZATIONS, default_colormap
+from ...engine.coerce import image_list, image_names
+from ...errors import CnnvizError, LayerNotViewableError, SelectionOutOfRangeError
+from ...layout.order import CHANNEL_ORDERS
+from ...render.maps import render_channel, render_grid
+from ...render.view import (
+    NORMALIZATION_LABELS,
+    CanvasValue,
+    ErrorValue,
+    MapValue,
+    VectorValue,
+    colorbar_html,
+)
+from ...zoo.labels import top_classes
+from ..controls import layer_options
+from ..panel import Panel
+from ..picker import ImagePicker
+from .canvas import BqCanvas, ImageCanvas, make_canvas
+from .explain import ChannelExplainer
+from .state import BACKENDS, COLORMAPS, STATE_TRAITS, ExplorerState
+
+__all__ = ["FeatureMapExplorer", "explore"]
+
+
+def _default_samples(engine: Any) -> tuple[list[Any], list[str]]:
+    """The package's sample images that suit the model: digits for grayscale, photos for RGB."""
+    shape = engine.input_shape
+    grayscale = len(shape) == 2 or shape[-1] == 1
+    try:
+        from ... import zoo
+
+        if grayscale:
+            images, labels = zoo.digit_samples()
+            return list(images[:10]), [f"digit {int(label)}" for label in labels[:10]]
+        photos = zoo.samples()
+        return [s.image for s in photos], [s.name for s in photos]
+    except Exception:  # noqa: BLE001 - samples are a convenience; the panel works without
+        return [], []
+
+
+def _default_class_names(engine: Any) -> list[str] | None:
+    try:
+        width = engine.layers[-1].output_shape
+        from ... import zoo
+
+        if width == (10,) and engine.model.name.startswith("digits"):
+            return list(zoo.DIGIT_LABELS)
+        if width == (1000,):
+            return zoo.imagenet_labels()
+    except Exception:  # noqa: BLE001 - names are optional
+        return None
+    return None
+
+
+def _nonfinite_note(activation: np.ndarray) -> str:
+    """A caption suffix that says how many values are NaN or infinite (blank on screen)."""
+    if activation.dtype.kind != "f" or np.isfinite(activation).all():
+        return ""
+    nan = int(np.isnan(activation).sum())
+    inf = int(np.isinf(activation).sum())
+    parts = [f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "infinite")) if n]
+    return (f" | warning: {' and '.join(parts)} value(s) of {activation.size}, shown blank "
+            "and left out of the colour scale; check the layer's weights and inputs")
+
+
+class FeatureMapExplorer(ExplorerState, Panel):
+    """Interactive panel that shows the feature maps of any layer for any image.
+
+    Every control is mirrored by a trait, so the panel can be driven from Python as
+    well as by hand: ``ex.layer = "block3_conv1"; ex.channel = 5``. Changing the
+    channel, normalisation, colour map, order or page never runs the model; changing
+    the layer or image asks the engine once (and hits its cache when it can).
+
+    Parameters
+    ----------
+    model : keras.Model or ActivationEngine
+        The model to explore, or an engine built on it.
+    images : sequence or array, optional
+        Images to pick from: paths, bytes, PIL images or arrays; an array of shape
+        (N, H, W[, C]) is a stack of N images (an index slider appears when it is long).
+    class_names : sequence of str, optional
+        Names of the output classes, used to label vector layers. Known for the
+        package's digits model and for 1000-class ImageNet models.
+    include_samples : bool
+        Append the package's sample images (after ``images``).
+    layer, channel, normalization, colormap, backend : optional
+        Initial state; see the traits.
+    per_page : int
+        Channels per page in the grid (default 64, an 8 x 8 grid).
+    preprocess, cache_bytes
+        Passed to the :class:`ActivationEngine` when a model is given.
+
+    Attributes
+    ----------
+    layer : str
+        Name of the layer shown (see ``engine.layer_names``).
+    channel : int or None
+        The channel zoomed in on, or None for the grid of all channels.
+    normalization : str
+        ``"channel"``, ``"layer"``, ``"standardize"`` or ``"signed"``.
+    colormap : str
+        A matplotlib colour map name.
+    image_index : int
+        Index into ``images`` (in their order), followed by the package's samples.
+    backend : str
+        ``"matplotlib"`` (static image, colour bar) or ``"bqplot"`` (pan, zoom, hover,
+        click a tile to zoom on its channel).
+    channel_order : str
+        Grid order: ``"index"``, ``"mean"``, ``"max"`` or ``"sparsity"``.
+    page : int
+        Page of the grid when a layer has more than ``per_page`` channels.
+    engine : ActivationEngine
+        The engine behind the panel.
+    canvas : ImageCanvas or BqCanvas
+        Where the view is drawn (follows ``backend``).
+    errors : ErrorBox
+        Where problems are reported.
+    render_count : int
+        Number of times the view was redrawn (for tests and benchmarks).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        images: Any = None,
+        *,
+        class_names: Sequence[str] | None = None,
+        include_samples: bool = True,
+        layer: str | None = None,
+        channel: int | None = None,
+        normalization: str = "channel",
+        colormap: str | None = None,
+        backend: str = "matplotlib",
+        per_page: int = 64,
+        preprocess: Any = None,
+        cache_bytes: int = 512 * 2**20,
+    ) -> None:
+        Panel.__init__(self, model, preprocess=preprocess, cache_bytes=cache_bytes)
+        self.add_class("cnnviz-explorer")
+        self.render_count = 0
+        self._value: CanvasValue | None = None
+        shape = self.engine.input_shape
+        found, names = image_list(images, shape), image_names(images, shape)
+        if include_samples:
+            extra, extra_names = _default_samples(self.engine)
+            found, names = found + extra, names + extra_names
+        if not found:
+            raise CnnvizError(
+                "There are no images to show. Pass images=[...] (paths, arrays or PIL "
+                "images) or keep include_samples=True.")
+        self.class_names = (list(class_names) if class_names is not None
+                            else _default_class_names(self.engine))
+        with self.batch():
+            self.setup_state(self.engine, found, names=names, per_page=per_page, layer=layer)
+            self._build_controls()
+            self.normalization = normalization
+            self.colormap = colormap or default_colormap(normalization)
+            self.backend = backend
+            self.channel = channel
+            self.request_draw()
+
+    # -- what is on screen -------------------------------------------------------------
+    @property
+    def value(self) -> CanvasValue:
+        """What the canvas shows now: a MapValue, a VectorValue or an ErrorValue."""
+        if self._value is None:
+            self._draw()
+        return self._value
+
+    def current_view(self) -> np.ndarray:
+        """The 2-D float array on screen, after normalisation and tiling (NaN in gaps).
+
+        For a vector layer this is the vector as one row. Raises the error on screen
+        when the view could not be drawn.
+        """
+        value = self.value
+        if isinstance(value, ErrorValue):
+            raise value.error
+        if isinstance(value, VectorValue):
+            return value.values[None, :]
+        return value.rendered.view
+
+    def shown_channels(self) -> list[int]:
+        """The channel indices on screen, in display order ([] for vectors and errors)."""
+        value = self.value
+        return list(value.rendered.layout.channels) if isinstance(value, MapValue) else []
+
+    def refresh(self) -> None:
+        """Forget cached activations and redraw, e.g. after the model's weights changed."""
+        self.engine.clear_cache()
+        self.forget()
+        self._draw()
+
+    def add_image(self, image: Any, name: str | None = None, select: bool = True) -> int:
+        """Add an image to the picker (checked first) and return its index."""
+        try:
+            (image,) = image_list([image], self.engine.input_shape)
+            self.engine.prepare(image)  # raises a clear error for an unusable image
+        except CnnvizError as error:
+            raise self.report(error) from None
+        index = self.append_image(image, name or f"image {len(self.images)}")
+        self.picker.add(self.image_names[index])
+        if select:
+            self.image_index = index
+        return index
+
+    def explain_channel(self, steps: int = 64) -> tuple[np.ndarray, Any]:
+        """Show the current channel's heatmap over the input and what excites it most.
+
+        Returns the overlay (uint8 RGB) and the activation-maximisation result. This is
+        what the "Explain channel" button does; it runs the model (gradient ascent).
+        """
+        if self.channel is None:
+            raise self.report(SelectionOutOfRangeError(
+                "Pick one channel first (the Channel slider); the grid shows many channels."))
+        activation = self.current_activation()
+        if activation.ndim != 3:
+            raise self.report(LayerNotViewableError(
+                f"{self.layer!r} has no spatial maps to lay over the input."))
+        return self.explainer.explain(self.engine, self.layer, self.channel, self.image,
+                                      activation, steps)
+
+    def export_html(self, path: str | os.PathLike, layers: Sequence[str] | None = None,
+                    images: Sequence[Any] | None = None, **kwargs: Any) -> Any:
+        """Write a self-contained HTML page of this explorer that works without a kernel.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write the single HTML file (feature maps inlined, no network).
+        layers : sequence of str, optional
+            Layers to include; default: the convolution and pooling layers (see
+            :func:`cnnviz_widgets.export.export_html`).
+        images : sequence, optional
+            Images to include; default: the explorer's images (at most 8).
+        **kwargs
+            Passed on, e.g. ``normalization``, ``colormap``, ``max_side``, ``title``.
+
+        Returns
+        -------
+        ExportReport
+            The path, its size in bytes, the layers and image names written.
+        """
+        from ...export.html import export_html
+
+        if images is None:
+            images = self.images[:8]
+            kwargs.setdefault("image_names", self.image_names[:8])
+        kwargs.setdefault("colormap", self.colormap)
+        return export_html(self.engine, path, layers=layers, images=images, **kwargs)
+
+    def save(self, path: str | os.PathLike | None = None, dpi: int = 100) -> Any:
+        """The view on screen as a matplotlib figure (title, colour bar, channel numbers).
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Also write the figure there (the format follows the extension).
+        dpi : int
+            Resolution of the written file.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure, to adjust or show.
+
+        Raises
+        ------
+        CnnvizError
+            The error on screen, when the view could not be drawn.
+        """
+        from ...render.mpl import feature_figure, vector_figure
+
+        value = self.value
+        if isinstance(value, ErrorValue):
+            raise value.error
+        if isinstance(value, VectorValue):
+            fig = vector_figure(value.values, title=value.title, labels=value.labels)
+        else:
+            fig = feature_figure(value.rendered, title=value.title,
+                                 scale_labels=value.scale_labels)
+        if path is not None:
+            fig.savefig(os.fspath(path), dpi=dpi)
+        return fig
+
+    def close(self) -> None:
+        """Close the panel and every widget inside it, and drop the cached activations."""
+        super().close()
+        self.forget()
+        self._value = None
+
+    # -- reactions ---------------------------------------------------------------------
+    @observe(*STATE_TRAITS)
+    def _state_changed(self, change: dict) -> None:
+        if not hasattr(self, "picker"):
+            return  # still being built
+        with self.batch():
+            self.keep_consistent(change["name"])
+            if change["name"] == "backend":
+                self._show_canvas()
+            self._update_controls()
+            self.request_draw()
+
+    # -- drawing -----------------------------------------------------------------------
+    def _title(self, channels: Sequence[int] = ()) -> str:
+        info = self.engine.layer(self.layer)
+        count = self.channel_count()
+        if self.channel is not None:
+            what = f"channel {self.channel}"
+        elif not info.is_spatial:
+            what = f"{count} values"
+        elif len(channels) >= count:
+            what = f"all {count} channels"
+        else:
+            what = (f"{len(channels)} of {count} channels (page {self.page + 1} of "
+                    f"{self.page_count()}, ordered by {self.channel_order})")
+        return (f"{info.label} | {self.image_names[self.image_index]} | {what} | "
+                f"{NORMALIZATION_LABELS[self.normalization]}")
+
+    def _compute_value(self) -> CanvasValue:
+        try:
+            activation = self.current_activation()
+            if activation.ndim == 1:
+                values = np.asarray(activation, dtype=np.float32)
+                names = self.class_names
+                labels = names if names and len(names) == len(values) else None
+                top = top_classes(values, labels) if labels else []
+                return VectorValue(values, self._title(), labels, top)
+            if activation.ndim not in (2, 3):
+                raise LayerNotViewableError(
+                    f"The layer {self.layer!r} gives an output of shape {activation.shape}, "
+                    "which cannot be drawn as images or bars. Pick another layer.")
+            if self.channel is not None:
+                rendered = render_channel(activation, self.channel, self.normalization,
+                                          self.colormap)
+            else:
+                rendered = render_grid(activation, self.page_channels(), self.normalization,
+                                       self.colormap, min_side=448)
+            return MapValue(rendered, self._title(rendered.layout.channels),
+                            _nonfinite_note(activation))
+        except CnnvizError as error:
+            return ErrorValue(error)
+        except Exception as error:  # noqa: BLE001 - the panel must stay usable
+            return ErrorValue(LayerNotViewableError(
+                f"Could not draw layer {self.layer!r} for this image: "
+                f"{type(error).__name__}: {error}"))
+
+    def _draw(self) -> None:
+        self.render_count += 1
+        value = self._value = self._compute_value()
+        self.canvas.show(value)
+        self._caption.value = html.escape(value.caption)
+        self._colorbar.value = colorbar_html(value)
+        if isinstance(value, ErrorValue):
+            self.report(value.error)
+        else:
+            self.clear_error()
+
+    # -- controls ----------------------------------------------------------------------
+    def _build_controls(self) -> None:
+        self._canvases: dict[str, ImageCanvas | BqCanvas] = {}
+        self._layer_dd = w.Dropdown(options=layer_options(self.engine.layers),
+                                    description="Layer", layout=w.Layout(width="360px"))
+        self._layer_dd.add_class("cnnviz-layer")
+        self._mode = w.ToggleButtons(options=[("All channels", "all"), ("One channel", "one")],
+                                     value="all", style={"button_width": "110px"})
+        self._mode.add_class("cnnviz-mode")
+        self._channel_slider = w.IntSlider(min=0, max=max(0, self.channel_count() - 1),
+                                           description="Channel", continuous_update=True)
+        self._channel_slider.add_class("cnnviz-channel")
+        self._norm = w.ToggleButtons(
+            options=[(NORMALIZATION_LABELS[n], n) for n in NORMALIZATIONS],
+            description="Scale", style={"button_width": "100px"})
+        self._norm.add_class("cnnviz-normalization")
+        self._cmap = w.Dropdown(options=list(COLORMAPS), description="Colours",
+                                layout=w.Layout(width="200px"))
+        self._cmap.add_class("cnnviz-colormap")
+        self._order = w.Dropdown(options=list(CHANNEL_ORDERS), description="Order",
+                                 layout=w.Layout(width="200px"))
+        self._order.add_class("cnnviz-order")
+        self._page_slider = w.IntSlider(min=0, max=max(0, self.page_count() - 1),
+                                        description="Page", continuous_update=False)
+        self._page_slider.add_class("cnnviz-page")
+        self._backend_tb = w.ToggleButtons(options=list(BACKENDS), description="View",
+                                           style={"button_width": "90px"})
+        self._backend_tb.add_class("cnnviz-backend")
+        self.picker = ImagePicker(self.image_names, lambda i: self.engine.pixels(self.images[i]),
+                                  on_upload=self._upload)
+        self.explainer = ChannelExplainer()
+        self.explainer.button.on_click(self._on_explain_click)
+        self._caption = w.HTML()
+        self._caption.add_class("cnnviz-caption")
+        self._colorbar = w.HTML()
+        self._view_box = w.Box()
+
+        self.bind(self._layer_dd, "layer")
+        slider = self._channel_slider
+        self.bind(slider, "channel", to_owner=int,
+                  to_control=lambda c: slider.value if c is None else c)
+        self.bind(self._mode, "channel",
+                  to_owner=lambda mode: None if mode == "all" else int(slider.value),
+                  to_control=lambda c: "all" if c is None else "one")
+        self.bind(self._norm, "normalization")
+        self.bind(self._cmap, "colormap")
+        self.bind(self._order, "channel_order")
+        self.bind(self._page_slider, "page")
+        self.bind(self._backend_tb, "backend")
+        self.bind(self.picker, "image_index", control_name="index")
+
+        self._show_canvas()
+        self._update_controls()
+        self.children = [
+            w.HBox([self._layer_dd, self._backend_tb]),
+            w.HBox([self._mode, self._channel_slider, self.explainer.button]),
+            self._norm,
+            w.HBox([self._cmap, self._order, self._page_slider]),
+            self.picker,
+            self.errors,
+            self._caption,
+            self._view_box,
+            self._colorbar,
+            self.explainer,
+        ]
+
+    @property
+    def controls(self) -> dict[str, w.Widget]:
+        """The panel's controls by the trait they drive (the image picker is ``picker``)."""
+        return {"layer": self._layer_dd, "mode": self._mode, "channel": self._channel_slider,
+                "normalization": self._norm, "colormap": self._cmap,
+                "channel_order": self._order, "page": self._page_slider,
+                "backend": self._backend_tb}
+
+    @property
+    def canvas(self) -> ImageCanvas | BqCanvas:
+        """The canvas of the current backend (built on first use)."""
+        if self.backend not in self._canvases:
+            canvas = make_canvas(self.backend)
+            if isinstance(canvas, BqCanvas):
+                canvas.maps.on_element_click(self._on_tile_click)
+            self._canvases[self.backend] = canvas
+        return self._canvases[self.backend]
+
+    def _show_canvas(self) -> None:
+        self._view_box.children = [self.canvas]
+
+    def _update_controls(self) -> None:
+        """Ranges, options and visibility that follow the state (values follow by binding)."""
+        pages = self.page_count()
+        with self.updating_controls():
+            with self._channel_slider.hold_sync():
+                self._channel_slider.max = max(0, self.channel_count() - 1)
+            with self._page_slider.hold_sync():
+                self._page_slider.max = pages - 1
+                self._page_slider.layout.display = None if pages > 1 else "none"
+            if self.colormap not in self._cmap.options:
+                self._cmap.options = [*self._cmap.options, self.colormap]
+        grid = self.channel is None
+        self._order.layout.display = None if grid else "none"
+        self.explainer.button.layout.display = "none" if grid else None
+
+    def _on_tile_click(self, _view: Any, where: dict) -> None:
+        if self.channel is None:
+            with contextlib.suppress(CnnvizError):
+                self.channel = int(where["channel"])
+
+    def _on_explain_click(self, _button: Any) -> None:
+        with contextlib.suppress(CnnvizError):  # shown in the panel
+            self.explain_channel()
+
+    def _upload(self, data: bytes, name: str) -> None:
+        try:
+            self.add_image(data, name=name)
+        except CnnvizError as error:
+            self.report(f"The uploaded file {name!r} cannot be used: {error}")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        value = self._value
+        if isinstance(bundle, dict) and isinstance(value, MapValue):
+            from ...render.encode import data_url
+
+            bundle = dict(bundle)
+            bundle["image/png"] = data_url(value.rendered.rgb).split(",", 1)[1]
+        return bundle
+
+
+def explore(model: Any, images: Any = None, **kwargs: Any) -> FeatureMapExplorer:
+    """Open a :class:`FeatureMapExplorer` on ``model`` and ``images``; it displays itself.
+
+    Parameters
+    ----------
+    model : keras.Model or ActivationEngine
+        The network to look into.
+    images : sequence or array, optional
+        The images to pick from; the package's samples are added after them.
+    **kwargs
+        Passed to :class:`FeatureMapExplorer` (``layer=``, ``backend=``, ...).
+
+    Returns
+    -------
+    FeatureMapExplorer
+        The panel; the last expression of a notebook cell displays it.
+
+    Examples
+    --------
+    >>> from cnnviz_widgets import explore, zoo
+    >>> ex = explore(zoo.digits_cnn())            # doctest: +SKIP
+    >>> ex.layer = "conv2"; ex.channel = 7         # doctest: +SKIP
+    """
+    return FeatureMapExplorer(model, images, **kwargs)

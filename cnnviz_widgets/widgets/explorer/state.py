@@ -1,0 +1,215 @@
+"""What the explorer shows, as traits and validators: no widgets, testable on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from traitlets import HasTraits, validate
+
+from ...colour.normalize import NORMALIZATIONS
+from ...engine.activations import ActivationEngine
+from ...errors import CnnvizError, InvalidSettingError, SelectionOutOfRangeError
+from ...layout.order import CHANNEL_ORDERS, order_channels
+from ...layout.paging import page_count, page_of
+from ..panel import Choice, Text, Whole, report_error
+
+__all__ = ["BACKENDS", "COLORMAPS", "STATE_TRAITS", "ExplorerState"]
+
+BACKENDS = ("matplotlib", "bqplot")
+COLORMAPS = ("viridis", "magma", "inferno", "gray", "gray_r", "hot", "jet", "RdBu_r", "coolwarm")
+#: The traits that make up what is on screen.
+STATE_TRAITS = ("layer", "channel", "normalization", "colormap", "image_index", "backend",
+                "channel_order", "page")
+
+
+class ExplorerState(HasTraits):
+    """The explorer's selection (layer, channel, scale, colours, image, order, page).
+
+    Every trait is validated against the engine's model and the image list; a wrong value
+    raises a :class:`~cnnviz_widgets.errors.CnnvizError` (shown in the panel when the state
+    belongs to one) and leaves the state as it was. Derived values (the activation on
+    screen, the channel order, the channels of the page) are computed on demand and
+    memoised, so only a layer or image change asks the engine.
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        Where activations come from.
+    images : list
+        Single images (see :func:`~cnnviz_widgets.engine.coerce.image_list`).
+    names : list of str, optional
+        One display name per image.
+    per_page : int
+        Channels per page of the grid.
+    """
+
+    layer = Text("")
+    channel = Whole(None, allow_none=True)
+    normalization = Choice(NORMALIZATIONS, "channel", what="normalization")
+    colormap = Text("viridis")
+    image_index = Whole(0)
+    backend = Choice(BACKENDS, "matplotlib", what="backend")
+    channel_order = Choice(CHANNEL_ORDERS, "index", what="channel order")
+    page = Whole(0)
+
+    def __init__(self, engine: ActivationEngine, images: Sequence[Any], *,
+                 names: Sequence[str] | None = None, per_page: int = 64,
+                 layer: str | None = None) -> None:
+        super().__init__()
+        self.setup_state(engine, images, names=names, per_page=per_page, layer=layer)
+
+    def setup_state(self, engine: ActivationEngine, images: Sequence[Any], *,
+                    names: Sequence[str] | None = None, per_page: int = 64,
+                    layer: str | None = None) -> None:
+        """Attach the engine and images and select the first layer (or ``layer``)."""
+        if int(per_page) < 1:
+            raise InvalidSettingError(f"per_page must be at least 1; got {per_page}.")
+        self.engine = engine
+        self.per_page = int(per_page)
+        self._images: list[Any] = list(images)
+        self._names: list[str] = (list(names) if names is not None
+                                  else [f"image {i}" for i in range(len(self._images))])
+        self._activation_memo: tuple[tuple[str, int], np.ndarray] | None = None
+        self._ranking_memo: tuple[tuple[Any, ...], np.ndarray] | None = None
+        self.layer = layer or self.default_layer()
+
+    # -- images ----------------------------------------------------------------------
+    @property
+    def images(self) -> list[Any]:
+        """The images to pick from, in order."""
+        return list(self._images)
+
+    @property
+    def image_names(self) -> list[str]:
+        """One display name per image."""
+        return list(self._names)
+
+    @property
+    def image(self) -> Any:
+        """The current image."""
+        return self._images[self.image_index]
+
+    def append_image(self, image: Any, name: str) -> int:
+        """Add an image (already checked) and return its index."""
+        self._images.append(image)
+        self._names.append(name)
+        return len(self._images) - 1
+
+    # -- layers ----------------------------------------------------------------------
+    def default_layer(self) -> str:
+        """The first convolution with spatial maps, else the first spatial layer."""
+        layers = self.engine.layers
+        for info in layers:
+            if info.kind == "conv" and info.is_spatial:
+                return info.name
+        for info in layers:
+            if info.is_spatial:
+                return info.name
+        return layers[0].name
+
+    @property
+    def is_spatial(self) -> bool:
+        """True when the current layer has maps (H, W[, C]); False for vectors."""
+        return self.engine.layer(self.layer).is_spatial
+
+    def channel_count(self) -> int:
+        """Channels of the current layer (1 for (H, W) maps; units for a vector)."""
+        return int(self.engine.layer(self.layer).channels or 1)
+
+    def page_count(self) -> int:
+        """Pages of the grid (1 for vector layers)."""
+        if not self.layer or not self.is_spatial:
+            return 1
+        return page_count(self.channel_count(), self.per_page)
+
+    # -- derived values --------------------------------------------------------------
+    def current_activation(self) -> np.ndarray:
+        """The current layer's activation for the current image (no batch axis)."""
+        key = (self.layer, self.image_index)
+        if self._activation_memo is None or self._activation_memo[0] != key:
+            self._activation_memo = (key, self.engine.activation(self.layer, self.image))
+        return self._activation_memo[1]
+
+    def channel_ranking(self) -> np.ndarray:
+        """Every channel in grid order, memoised per (layer, image, order)."""
+        key = (self.layer, self.image_index, self.channel_order)
+        if self._ranking_memo is None or self._ranking_memo[0] != key:
+            maps = self.current_activation()
+            self._ranking_memo = (key, order_channels(maps, self.channel_order))
+        return self._ranking_memo[1]
+
+    def page_channels(self) -> np.ndarray:
+        """The channels on the current page of the grid, in display order."""
+        return page_of(self.channel_ranking(), self.page, self.per_page)
+
+    def forget(self) -> None:
+        """Drop the memoised activation and order (after the model's weights changed)."""
+        self._activation_memo = None
+        self._ranking_memo = None
+
+    # -- validation ------------------------------------------------------------------
+    def _fail(self, error: CnnvizError) -> CnnvizError:
+        return report_error(self, error)
+
+    @validate("layer")
+    def _valid_layer(self, proposal: dict) -> str:
+        name = proposal["value"]
+        try:
+            self.engine.layer(name)
+        except CnnvizError as error:
+            raise self._fail(error) from None
+        return name
+
+    @validate("channel")
+    def _valid_channel(self, proposal: dict) -> int | None:
+        value = proposal["value"]
+        if value is None or not self.layer:
+            return value
+        count = self.channel_count()
+        if not 0 <= value < count:
+            raise self._fail(SelectionOutOfRangeError(
+                f"Channel {value} does not exist: layer {self.layer!r} has {count} channel(s), "
+                f"numbered 0 to {count - 1}. Use channel=None to see them all."))
+        return value
+
+    @validate("image_index")
+    def _valid_image_index(self, proposal: dict) -> int:
+        value = proposal["value"]
+        if not 0 <= value < len(self._images):
+            raise self._fail(SelectionOutOfRangeError(
+                f"There is no image {value}: the panel has {len(self._images)} image(s), "
+                f"numbered 0 to {len(self._images) - 1}."))
+        return value
+
+    @validate("page")
+    def _valid_page(self, proposal: dict) -> int:
+        value = proposal["value"]
+        pages = self.page_count()
+        if not 0 <= value < pages:
+            raise self._fail(SelectionOutOfRangeError(
+                f"There is no page {value}: this layer's grid has {pages} page(s), "
+                f"numbered 0 to {pages - 1}."))
+        return value
+
+    @validate("colormap")
+    def _valid_colormap(self, proposal: dict) -> str:
+        import matplotlib
+
+        value = proposal["value"]
+        if value not in matplotlib.colormaps:
+            raise self._fail(InvalidSettingError(
+                f"{value!r} is not a matplotlib colour map; try one of "
+                + ", ".join(repr(c) for c in COLORMAPS) + "."))
+        return value
+
+    def keep_consistent(self, name: str) -> None:
+        """After ``name`` changed, bring the others back into range (a new layer may have
+        fewer channels or pages)."""
+        if name != "layer":
+            return
+        if self.channel is not None and self.channel >= self.channel_count():
+            self.channel = None
+        if self.page >= self.page_count():
+            self.page = 0

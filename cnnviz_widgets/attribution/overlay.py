@@ -51,23 +51,6 @@ def activation_heatmap(activation: np.ndarray, channel: int | None = None) -> np
     return act[..., channel]
 
 
-def _colormap_name(colormap: Any) -> str:
-    """The registered name of ``colormap`` (a name, or a matplotlib colour map object)."""
-    if isinstance(colormap, str):
-        return colormap
-    import matplotlib
-
-    name = getattr(colormap, "name", None)
-    if isinstance(name, str) and name in matplotlib.colormaps \
-            and matplotlib.colormaps[name] == colormap:
-        return name
-    raise InvalidSettingError(
-        f"colormap must be the name of a matplotlib colour map (e.g. 'jet', 'viridis'); got "
-        f"{colormap!r}. Register your own with matplotlib.colormaps.register(cmap) and pass "
-        "its name."
-    )
-
-
 def overlay(image: Any, heatmap: np.ndarray, alpha: float = 0.5, colormap: Any = "jet",
             *, cmap: Any = None) -> np.ndarray:
     """Colour a heatmap and blend it over an image.
@@ -85,7 +68,7 @@ def overlay(image: Any, heatmap: np.ndarray, alpha: float = 0.5, colormap: Any =
     alpha : float, default 0.5
         Weight of the coloured heatmap: 0 shows only the image, 1 only the heatmap.
     colormap : str, default "jet"
-        Name of a matplotlib colour map (a registered colour map object works too).
+        Name of a matplotlib colour map, or a ``matplotlib.colors.Colormap``.
     cmap : str, optional
         Deprecated alias of ``colormap``.
 
@@ -123,6 +106,6 @@ def overlay(image: Any, heatmap: np.ndarray, alpha: float = 0.5, colormap: Any =
         raise InvalidSettingError(
             "The heatmap contains NaN or infinite values; replace them (np.nan_to_num) first.")
     heat = resize(heat, pixels.shape[0], pixels.shape[1])
-    coloured = apply_colormap(unit_scale(heat), _colormap_name(colormap))
+    coloured = apply_colormap(unit_scale(heat), colormap)
     blended = (1.0 - alpha) * pixels + alpha * coloured
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

@@ -110,9 +110,9 @@ class AttributionPanel(Panel):
         spec = self.spec
         image = self.images[self.image_index]
         self.clear_error()
+        self.progress.layout.display = None if spec.reports_progress else "none"
         try:
             if spec.output == "image":
-                self.progress.layout.display = None
                 result = spec.run(self.engine, image, progress=self._on_progress,
                                   **self.values())
                 picture = np.asarray(result.image)
@@ -121,7 +121,8 @@ class AttributionPanel(Panel):
                 caption = (f"{spec.label}: objective {result.initial:.3g} -> "
                            f"{result.final:.3g} in {result.steps} steps")
             else:
-                result = spec.run(self.engine, image, **self.values())
+                result = spec.run(self.engine, image, progress=self._on_progress,
+                                  **self.values())
                 rgb = overlay(self.engine.pixels(image), result, alpha=self.alpha)
                 caption = f"{spec.label} over {self.picker.names[self.image_index]}"
             self.picture.value = encode_png(upscale_nearest(rgb, min_side=224))

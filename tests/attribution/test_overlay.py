@@ -30,7 +30,7 @@ def test_alpha_ends_and_shape():
     np.testing.assert_array_equal(half, blend.astype(np.uint8))
 
 
-def test_cmap_is_a_deprecated_alias_and_colormap_objects_work():
+def test_cmap_is_a_deprecated_alias_and_colormap_objects_work_registered_or_not():
     image = np.random.default_rng(2).integers(0, 256, (6, 6, 3), dtype=np.uint8)
     heat = np.random.default_rng(3).uniform(size=(6, 6))
     want = overlay(image, heat, alpha=0.6, colormap="magma")
@@ -39,8 +39,9 @@ def test_cmap_is_a_deprecated_alias_and_colormap_objects_work():
     np.testing.assert_array_equal(
         overlay(image, heat, alpha=0.6, colormap=matplotlib.colormaps["magma"]), want)
     custom = matplotlib.colors.LinearSegmentedColormap.from_list("unregistered", ["k", "r"])
-    with pytest.raises(InvalidSettingError, match="register"):
-        overlay(image, heat, colormap=custom)
+    red = overlay(np.zeros_like(image), np.eye(6), alpha=1.0, colormap=custom)
+    np.testing.assert_array_equal(red[np.eye(6, dtype=bool)], [[255, 0, 0]] * 6)
+    np.testing.assert_array_equal(red[~np.eye(6, dtype=bool)], 0)
     with pytest.raises(InvalidSettingError, match="colour map"):
         overlay(image, heat, colormap="not-a-map")
 

@@ -15,7 +15,6 @@ an RGB model, ...) must be accepted and give the right prepared shape and values
 
 from __future__ import annotations
 
-import html
 import io
 import struct
 import warnings
@@ -207,7 +206,7 @@ def _good_images(kind: str) -> np.ndarray:
 
 
 def _message(ex) -> str:
-    return html.unescape(ex._errors.value)
+    return ex.errors.message
 
 
 def _api(engine: ActivationEngine, kind: str, image: Any) -> None:
@@ -283,7 +282,7 @@ def test_bad_upload_is_reported_in_the_panel(case, models, tmp_path):
     ex = explore(models["rgb"], _good_images("rgb"), include_samples=False)
     count = len(ex.images)
     data = case.build(tmp_path)
-    ex._upload.set_state({"value": [{"name": "upload.png", "type": "image/png",
+    ex.picker.upload.set_state({"value": [{"name": "upload.png", "type": "image/png",
                                      "size": len(data), "last_modified": 0,
                                      "content": memoryview(data)}]})
     message = _message(ex)

@@ -6,7 +6,6 @@ zero, invalid value) while normalising NaN, Inf, constant or all-zero maps fails
 
 from __future__ import annotations
 
-import html
 import warnings
 
 import keras
@@ -16,6 +15,7 @@ import pytest
 from cnnviz_widgets import ActivationEngine, explore
 from cnnviz_widgets.colour.normalize import NORMALIZATIONS
 from cnnviz_widgets.errors import CnnvizError, UnsupportedModelError
+from cnnviz_widgets.render.view import MapValue
 
 layers = keras.layers
 
@@ -29,7 +29,7 @@ def _warnings_are_errors():
 
 
 def _message(ex) -> str:
-    return html.unescape(ex._errors.value)
+    return ex.errors.message
 
 
 def _oracle(model, layer_name, batch):
@@ -52,10 +52,10 @@ def _walk_everything(ex):
                 assert _message(ex) == "", (info.name, mode, channel, _message(ex))
                 view = ex.current_view()
                 assert view.ndim == 2 and view.size > 0
-                if ex._vector is None:  # maps are normalised to [0, 1]; vectors stay raw
+                if isinstance(ex.value, MapValue):  # maps are in [0, 1]; vectors stay raw
                     finite = view[np.isfinite(view)]
                     assert finite.size == 0 or (finite.min() >= 0 and finite.max() <= 1)
-                    assert ex._rendered.rgb.dtype == np.uint8
+                    assert ex.value.rendered.rgb.dtype == np.uint8
         ex.channel = None
         ex.normalization = "channel"
 
@@ -130,7 +130,7 @@ def test_dynamic_shapes_follow_each_image():
         np.testing.assert_allclose(act, _oracle(model, "conv", ex.engine.prepare(image)),
                                    rtol=1e-5, atol=1e-6)
     _walk_everything(ex)
-    assert "?x?x4" in ex._layer_dd.options[0][0]
+    assert "?x?x4" in ex.controls["layer"].options[0][0]
 
 
 def test_one_channel_layer():
@@ -138,7 +138,7 @@ def test_one_channel_layer():
     ex = explore(model, _images((8, 8)), include_samples=False)
     _walk_everything(ex)
     ex.channel = 0
-    assert ex.shown_channels() == [0] and ex._page_count() == 1
+    assert ex.shown_channels() == [0] and ex.page_count() == 1
     with pytest.raises(CnnvizError, match="has 1 channel"):
         ex.channel = 1
     assert "has 1 channel" in _message(ex)
@@ -148,7 +148,7 @@ def test_thousand_channel_layer_pages_through_the_grid():
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((6, 6, 3)), layers.Conv2D(1000, 3, name="wide")])
     ex = explore(model, _images((6, 6, 3)), include_samples=False)
-    assert ex._page_count() == 16  # 1000 channels, 64 per page
+    assert ex.page_count() == 16  # 1000 channels, 64 per page
     seen = []
     for page in range(16):
         ex.page = page
@@ -207,7 +207,7 @@ def test_nan_inf_constant_and_zero_channels_are_shown_without_nan_or_warnings():
     act = ex.current_activation()
     assert np.isnan(act[..., 0]).all() and np.isinf(act[..., 1]).all()
     assert (act[..., 2] == 0).all() and (act[..., 3] == 5).all()
-    caption = html.unescape(ex._caption.value)
+    caption = ex.value.caption
     assert "NaN" in caption and "infinite" in caption and "check the layer's weights" in caption
     _walk_everything(ex)  # no warning, colours finite, values in [0, 1]
     ex.layer = "conv"
@@ -223,7 +223,7 @@ def test_nan_inf_constant_and_zero_channels_are_shown_without_nan_or_warnings():
         assert np.isfinite(ex.current_view()).all()  # the normal channel is unaffected
         ex.channel = 0
         assert np.isnan(ex.current_view()).all()  # NaN maps stay blank (background colour)
-        assert (ex._rendered.rgb == 255).all()
+        assert (ex.value.rendered.rgb == 255).all()
 
 
 def test_all_nan_downstream_layers_and_vectors():
@@ -233,7 +233,7 @@ def test_all_nan_downstream_layers_and_vectors():
         ex.layer = name
         assert not np.isfinite(ex.current_activation()).any()
         assert _message(ex) == ""
-        assert "NaN" in html.unescape(ex._caption.value)
+        assert "NaN" in ex.value.caption
     ex.backend = "bqplot"
     for name in ("after", "dense"):
         ex.layer = name
@@ -248,7 +248,7 @@ def test_log_of_negative_values_gives_nan_and_is_reported():
     ex.layer = "log"
     act = ex.current_activation()
     assert np.isnan(act).any() and np.isfinite(act).any()
-    assert "NaN" in html.unescape(ex._caption.value)
+    assert "NaN" in ex.value.caption
     _walk_everything(ex)
 
 
@@ -260,4 +260,4 @@ def test_all_zero_model():
     ex.normalization = "signed"
     ex.channel = 1
     np.testing.assert_array_equal(ex.current_view(), 0.5)
-    assert "NaN" not in ex._caption.value
+    assert "NaN" not in ex.value.caption

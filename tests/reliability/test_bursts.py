@@ -10,8 +10,6 @@ at most one redraw (none when it is refused or changes nothing).
 
 from __future__ import annotations
 
-import html
-
 import keras
 import numpy as np
 import pytest
@@ -22,9 +20,10 @@ from cnnviz_widgets.colour.normalize import (
     apply_normalization,
     normalization_stats,
 )
-from cnnviz_widgets.colour.tiling import order_channels, page_of
 from cnnviz_widgets.errors import CnnvizError
-from cnnviz_widgets.render.image import render_grid
+from cnnviz_widgets.layout import order_channels, page_of
+from cnnviz_widgets.render.maps import render_grid
+from cnnviz_widgets.render.view import ErrorValue
 from cnnviz_widgets.testing import digits_like_cnn
 
 _FIELDS = ("layer", "channel", "normalization", "image_index", "page", "colormap")
@@ -61,22 +60,22 @@ def test_500_random_changes_end_on_the_right_view(model, images):
     ex = explore(model, images, include_samples=False, per_page=16)
     names = ex.engine.layer_names
     records: list[tuple[tuple, np.ndarray | None]] = []
-    original = ex._render
+    original = ex._draw
 
     def recording_render() -> None:
         original()
         view = None
-        if ex._render_error is None:
-            view = ex._vector[None, :] if ex._vector is not None else ex._rendered.view
+        if not isinstance(ex.value, ErrorValue):
+            view = ex.current_view()
         records.append((_state(ex), view))
 
-    ex._render = recording_render
+    ex._draw = recording_render
     rng = np.random.default_rng(2024)
     refused = redraws_without_change = 0
     for step in range(500):
         kind = rng.choice(["layer", "channel", "channel", "channel", "normalization", "image",
                            "page", "colormap"])
-        channels = ex._channel_count()
+        channels = ex.channel_count()
         if kind == "layer":
             value = (str(rng.choice(names)) if rng.random() < 0.85
                      else str(rng.choice(names)) + "_typo")
@@ -88,7 +87,7 @@ def test_500_random_changes_end_on_the_right_view(model, images):
         elif kind == "image":
             value = int(rng.integers(-1, len(images) + 1))
         elif kind == "page":
-            value = int(rng.integers(0, ex._page_count() + 1))
+            value = int(rng.integers(0, ex.page_count() + 1))
         else:
             value = str(rng.choice(["viridis", "magma", "gray", "no-such-map"]))
         trait = {"image": "image_index"}.get(kind, kind)
@@ -96,17 +95,18 @@ def test_500_random_changes_end_on_the_right_view(model, images):
         from_control = rng.random() < 0.4
         try:
             if from_control and trait == "channel" and value is not None and value >= 0:
-                ex._channel_slider.set_state({"value": min(value, ex._channel_slider.max)})
+                slider = ex.controls["channel"]
+                slider.set_state({"value": min(value, slider.max)})
             elif from_control and trait == "normalization" and value in NORMALIZATIONS:
-                ex._norm.set_state({"index": NORMALIZATIONS.index(value)})
+                ex.controls["normalization"].set_state({"index": NORMALIZATIONS.index(value)})
             elif from_control and trait == "layer" and value in names:
-                ex._layer_dd.set_state({"index": names.index(value)})
+                ex.controls["layer"].set_state({"index": names.index(value)})
             else:
                 setattr(ex, trait, value)
         except CnnvizError:
             refused += 1
             assert _state(ex) == before, step  # a refused change leaves everything as it was
-            assert html.unescape(ex._errors.value) != ""
+            assert ex.errors.message != ""
         delta = ex.render_count - renders
         assert delta <= 1, (step, kind, value, delta)  # never more than one redraw per change
         assert delta == int(_state(ex) != before), (step, kind, value)
@@ -143,7 +143,7 @@ def test_a_burst_inside_hold_draws_once_with_the_final_state(model, images):
     ex = explore(model, images, include_samples=False)
     renders = ex.render_count
     rng = np.random.default_rng(5)
-    with ex._batch():
+    with ex.batch():
         for _ in range(200):
             ex.channel = int(rng.integers(0, 32))
             ex.normalization = str(rng.choice(NORMALIZATIONS))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pytest
 
@@ -31,7 +29,7 @@ def ex(model):
 
 
 def _message(ex) -> str:
-    return html.unescape(ex._errors.value)
+    return ex.errors.message
 
 
 # (trait, value, error type, phrases the message must contain)
@@ -101,12 +99,12 @@ def test_switching_to_a_layer_with_fewer_channels_resets_the_channel(ex):
 
 def test_bad_values_from_the_controls_are_reported_not_raised(ex):
     ex.layer = "conv_b"
-    ex._channel_slider.set_state({"value": 5})
+    ex.controls["channel"].set_state({"value": 5})
     assert ex.channel == 5
-    ex._layer_dd.set_state({"index": 0})
+    ex.controls["layer"].set_state({"index": 0})
     assert ex.layer == "conv_a" and ex.channel is None
     # explain without a channel: our error in the panel, not an exception out of a click
-    ex._explain.click()
+    ex.explainer.button.click()
     assert "Pick one channel first" in _message(ex)
     ex.channel = 1
     assert _message(ex) == ""

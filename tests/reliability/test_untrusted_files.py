@@ -79,7 +79,7 @@ def test_a_trusted_file_opens_and_explores(tmp_path, suffix):
     x = np.random.default_rng(0).random((1, 8, 8, 1), np.float32)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
     ex = explore(loaded, np.zeros((1, 8, 8), np.uint8), include_samples=False)
-    assert ex.layer == "conv_a" and ex._errors.value == ""
+    assert ex.layer == "conv_a" and ex.errors.message == ""
     ex.close()
 
 

@@ -25,13 +25,23 @@ def _src(page) -> str:
     return page.locator(VIEW).first.get_attribute("src")
 
 
+def _decoded_width(page) -> int:
+    """naturalWidth of the view once the browser has decoded its current image (0: broken)."""
+    page.wait_for_function(
+        "sel => { const img = document.querySelector(sel); return img && img.complete; }",
+        arg=VIEW)
+    return page.eval_on_selector(VIEW, "img => img.naturalWidth")
+
+
 def _changes_view(page, action) -> None:
+    """Run ``action``; the view gets a new image, and the browser decodes it."""
     old = _src(page)
     action()
     wait_for_new_attribute(page, VIEW, "src", old)
+    assert _decoded_width(page) > 0
 
 
-def test_explorer_in_jupyterlab(page, jupyterlab_server, tmp_path):
+def test_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
     open_notebook(page, jupyterlab_server, NOTEBOOKS_DIR / "01_quickstart.ipynb",
                   wait_for=[VIEW], timeout=180_000)
     explorer = page.locator(".cnnviz-explorer").first
@@ -85,9 +95,10 @@ def test_explorer_in_jupyterlab(page, jupyterlab_server, tmp_path):
     expect(bq_image).not_to_have_attribute("href", old or "")
     screenshot(page, tmp_path, "05-bqplot", selector=".cnnviz-explorer")
     assert_no_error_output(page)
+    assert page_log.js_errors == []
 
 
-def test_explorer_in_voila(page, voila_server, tmp_path):
+def test_explorer_in_voila(page, page_log, voila_server, tmp_path):
     server = voila_server(NOTEBOOKS_DIR / "01_quickstart.ipynb")
     open_voila(page, server, wait_for=[VIEW], timeout=180_000)
     explorer = page.locator(".cnnviz-explorer").first
@@ -97,3 +108,4 @@ def test_explorer_in_voila(page, voila_server, tmp_path):
                                                  has_text="per channel").click())
     screenshot(page, tmp_path, "voila")
     assert_no_error_output(page)
+    assert page_log.js_errors == []

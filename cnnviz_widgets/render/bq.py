@@ -309,8 +309,10 @@ class BqImageView(widgets.VBox):
             self.readout.value = self.describe(*centre)
 
 
-class BqBarView:
+class BqBarView(widgets.VBox):
     """Bars of a vector activation (dense units, class scores), updated in place.
+
+    The view is a widget holding its figure; display it or put it in a box.
 
     Without labels every entry is drawn, x being the unit index; with labels (class
     names) the ``top_k`` largest entries are drawn, largest first, named on the x axis.
@@ -354,6 +356,7 @@ class BqBarView:
                                                 "right": 10},
                                     layout=widgets.Layout(height=height, width="100%"))
         self.figure.add_class(_CSS_CLASS)
+        super().__init__([self.figure])
         if values is not None:
             self.update(values, labels)
 

@@ -229,17 +229,15 @@ def _widget_tree(roots: Sequence[Any]) -> list[w.Widget]:
             stack.extend(obj.values())
             continue
         if not isinstance(obj, w.Widget):
-            owned = getattr(obj, "__dict__", None)
-            if isinstance(obj, PanelPart) and owned is not None:
-                stack.extend(owned.values())
             continue
         if id(obj) in found or obj.comm is None:  # seen, or closed already
             continue
         found[id(obj)] = obj
         for name in obj.keys:
             stack.append(getattr(obj, name, None))
-        stack.extend(v for v in vars(obj).values()
-                     if isinstance(v, (w.Widget, PanelPart, list, tuple, dict)))
+        # widgets a widget holds as plain attributes (a view's marks, spare images...)
+        stack.extend(v for k, v in vars(obj).items()
+                     if not k.startswith("_trait") and isinstance(v, (w.Widget, list, tuple, dict)))
     return list(found.values())
 
 
@@ -252,10 +250,6 @@ def close_widgets(roots: Sequence[Any], *, keep: Any = None) -> None:
     for widget in _widget_tree(roots):
         if widget is not keep:
             widget.close()
-
-
-class PanelPart:
-    """Marker base for plain objects a panel owns that hold widgets (closed with it)."""
 
 
 class Panel(w.VBox):
@@ -353,9 +347,7 @@ class Panel(w.VBox):
         for binding in self._bindings:
             binding.unlink()
         self._bindings.clear()
-        roots = [v for k, v in vars(self).items() if not k.startswith("_trait")]
-        roots.append(self.children)
-        close_widgets(roots, keep=self)
+        close_widgets([self], keep=self)  # its layout, children and widget attributes
         if self._owns_engine:
             self.engine.clear_cache()
         super().close()

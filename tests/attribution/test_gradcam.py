@@ -172,12 +172,10 @@ def test_errors(model):
 
 def test_digits_gradcam_looks_at_the_strokes():
     """Held-out digits: heatmap mass on stroke pixels over stroke area is clearly above 1."""
-    zoo = pytest.importorskip("cnnviz_widgets.zoo.digits")
-    try:
-        model = zoo.digits_cnn()
-        images, labels = zoo.digit_samples()
-    except Exception as exc:  # noqa: BLE001 - zoo files not shipped yet
-        pytest.skip(f"digits zoo not available: {exc}")
+    from cnnviz_widgets import zoo
+
+    model = zoo.digits_cnn()
+    images, labels = zoo.digit_samples()
     cam = GradCAM(model)
     assert cam.layer == "conv3"
     ratios = []

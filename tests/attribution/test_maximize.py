@@ -47,11 +47,9 @@ def test_channel_gain_is_large_in_few_steps(digits):
 
 
 def test_trained_digits_conv3_channels():
-    zoo = pytest.importorskip("cnnviz_widgets.zoo.digits")
-    try:
-        model = zoo.digits_cnn()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"digits zoo not available: {exc}")
+    from cnnviz_widgets import zoo
+
+    model = zoo.digits_cnn()
     am = ActivationMaximization(model)
     gains = [am("conv3", channel=c, steps=STEPS).gain for c in (0, 1, 3)]
     # measured about 17-19x in 30 steps

@@ -31,18 +31,19 @@ try:
         from tf_keras_vis.gradcam import Gradcam
         from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
         from tf_keras_vis.utils.scores import CategoricalScore
-except ImportError:  # pragma: no cover - depends on the environment
-    HAVE_PEER = False
-else:
-    HAVE_PEER = True
+except ImportError:  # pragma: no cover - the fixture below says what to install
+    pass
 
 pytestmark = pytest.mark.slow
 
-needs_peer = pytest.mark.skipif(
-    not HAVE_PEER,
-    reason="tf-keras-vis is not installed (pip install -e .[bench]); these tests compare "
-           "our Grad-CAM with it and document that it cannot reach nested layers",
-)
+@pytest.fixture
+def peer(require):
+    """tf-keras-vis: these tests compare our Grad-CAM with it and document that it cannot
+    reach nested layers (skipped without it, a failure with CNNVIZ_REQUIRE_ALL=1)."""
+    return require("tf_keras_vis", "bench")
+
+
+needs_peer = pytest.mark.usefixtures("peer")
 
 NESTED_LAYER = "backbone/conv2"
 

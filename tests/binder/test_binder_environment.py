@@ -51,7 +51,7 @@ def test_a_fresh_binder_environment_runs_every_notebook(tmp_path):
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / "bin"
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(env_dir), "TF_CPP_MIN_LOG_LEVEL": "3", "CNNVIZ_OFFLINE": "1",
+           "VIRTUAL_ENV": str(env_dir), "TF_CPP_MIN_LOG_LEVEL": "3",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"}
     env.pop("PYTHONPATH", None)
     python = str(bin_dir / "python")

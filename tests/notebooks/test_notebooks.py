@@ -19,7 +19,7 @@ def execute_notebook(path: Path, workdir: Path, timeout: int = 120) -> tuple[obj
     copy = workdir / path.name
     shutil.copy(path, copy)
     nb = nbformat.read(copy, as_version=4)
-    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "CNNVIZ_OFFLINE": "1"}
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3"}
     os.environ.update(env)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})

@@ -299,7 +299,7 @@ def test_bqplot_canvas_switches_between_maps_and_bars(ex):
     canvas = ex.canvas
     assert canvas.children == (canvas.maps,) and isinstance(canvas.maps, BqImageView)
     ex.layer = "dense1"
-    assert canvas.children == (canvas.bars.figure,)
+    assert canvas.children == (canvas.bars,)
     assert list(canvas.bars.mark.y) == pytest.approx(ex.current_activation().tolist())
     ex.layer = "conv1"
     assert canvas.children == (canvas.maps,)

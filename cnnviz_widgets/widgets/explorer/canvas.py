@@ -91,7 +91,7 @@ class BqCanvas(w.VBox):
             shown: w.Widget = self.maps
         else:
             self.bars.update(value.values, value.labels)
-            shown = self.bars.figure
+            shown = self.bars
         with self.hold_sync():
             if self.children != (shown,):
                 self.children = [shown]

@@ -339,7 +339,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 names = self.class_names
                 labels = names if names and len(names) == len(values) else None
                 top = top_classes(values, labels) if labels else []
-                return VectorValue(values, self._title(), labels, top)
+                return VectorValue(values, self._title() + _nonfinite_note(activation),
+                                   labels, top)
             if activation.ndim not in (2, 3):
                 raise LayerNotViewableError(
                     f"The layer {self.layer!r} gives an output of shape {activation.shape}, "

@@ -12,11 +12,11 @@ from traitlets import observe, validate
 from ..attribution.overlay import overlay
 from ..attribution.registry import METHODS, MethodSpec, ParamSpec
 from ..engine.coerce import image_list, image_names
-from ..errors import CnnvizError, InvalidSettingError, SelectionOutOfRangeError
+from ..errors import CnnvizError, InvalidSettingError
 from ..render.encode import encode_png
 from ..render.upscale import upscale_nearest
 from ..zoo.labels import top_classes
-from .panel import Panel, Text, Whole, close_widgets
+from .panel import Panel, Text, Whole, check_index, close_widgets
 from .picker import ImagePicker
 
 __all__ = ["AttributionPanel"]
@@ -152,12 +152,7 @@ class AttributionPanel(Panel):
 
     @validate("image_index")
     def _valid_image(self, proposal: dict) -> int:
-        value = proposal["value"]
-        if not 0 <= value < len(self.images):
-            raise self.report(SelectionOutOfRangeError(
-                f"There is no image {value}; there are {len(self.images)} (0 to "
-                f"{len(self.images) - 1})."))
-        return value
+        return check_index(self, proposal["value"], len(self.images), "image", "the panel")
 
     @observe("method")
     def _on_method(self, change: dict) -> None:

@@ -12,13 +12,13 @@ from traitlets import observe, validate
 
 from ..colour.colormaps import apply_colormap
 from ..engine.coerce import image_list
-from ..errors import CnnvizError, InvalidSettingError, SelectionOutOfRangeError
+from ..errors import CnnvizError, InvalidSettingError
 from ..layout.paging import page_count, page_of
 from ..render.encode import encode_png
 from ..render.filters import filter_mosaic, rgb_mosaic
 from ..weights.dead import dead_filters
 from ..weights.filters import conv_filters, filter_grid, kernel_layers, rgb_filters
-from .panel import Choice, Flag, Panel, Text, Whole
+from .panel import Choice, Flag, Panel, Text, Whole, check_index
 
 __all__ = ["FilterExplorer"]
 
@@ -204,22 +204,12 @@ class FilterExplorer(Panel):
 
     @validate("filter")
     def _valid_filter(self, proposal: dict) -> int:
-        value = proposal["value"]
         n = self._bank.n_filters if self._bank is not None else 1
-        if not 0 <= value < n:
-            raise self.report(SelectionOutOfRangeError(
-                f"Filter {value} does not exist: {self.layer!r} has {n} filters (0 to {n - 1})."))
-        return value
+        return check_index(self, proposal["value"], n, "filter", f"layer {self.layer!r}")
 
     @validate("page")
     def _valid_page(self, proposal: dict) -> int:
-        value = proposal["value"]
-        pages = self._pages()
-        if not 0 <= value < pages:
-            raise self.report(SelectionOutOfRangeError(
-                f"There is no page {value}: {pages} page(s) of filters, numbered 0 to "
-                f"{pages - 1}."))
-        return value
+        return check_index(self, proposal["value"], self._pages(), "page", "this layer")
 
     @observe("layer", "filter", "page", "normalization", "view", "hide_dead")
     def _on_change(self, change: dict) -> None:

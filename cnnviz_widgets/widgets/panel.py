@@ -25,10 +25,10 @@ import numpy as np
 from traitlets import Bool, HasTraits, Int, Unicode
 
 from ..engine.coerce import as_engine
-from ..errors import CnnvizError, InvalidSettingError
+from ..errors import CnnvizError, InvalidSettingError, SelectionOutOfRangeError
 
 __all__ = ["Binding", "Choice", "ErrorBox", "Flag", "Panel", "Text", "Whole", "bind",
-           "close_widgets", "report_error"]
+           "check_index", "close_widgets", "report_error"]
 
 
 def report_error(owner: Any, error: CnnvizError) -> CnnvizError:
@@ -37,6 +37,38 @@ def report_error(owner: Any, error: CnnvizError) -> CnnvizError:
     if callable(show):
         show(error)
     return error
+
+
+def check_index(owner: Any, value: int, count: int, what: str, where: str,
+                hint: str = "") -> int:
+    """Return ``value`` when it numbers one of ``count`` things, else raise (and show) why.
+
+    Parameters
+    ----------
+    owner : object
+        The panel (or state) whose error box shows the message.
+    value : int
+        The index asked for.
+    count : int
+        How many there are.
+    what : str
+        What is counted, singular (``"channel"``, ``"image"``, ``"page"``, ``"filter"``).
+    where : str
+        What has them (``"layer 'conv2'"``, ``"the panel"``).
+    hint : str
+        A sentence to append (what to do instead).
+
+    Raises
+    ------
+    SelectionOutOfRangeError
+        With a message such as "There is no channel 64: layer 'conv2' has 64 channel(s),
+        numbered 0 to 63."
+    """
+    if not 0 <= value < count:
+        raise report_error(owner, SelectionOutOfRangeError(
+            f"There is no {what} {value}: {where} has {count} {what}(s), "
+            f"numbered 0 to {count - 1}.{' ' + hint if hint else ''}"))
+    return value
 
 
 class Whole(Int):

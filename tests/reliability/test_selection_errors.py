@@ -40,7 +40,7 @@ CASES = [
     ("layer", "zzzz", LayerNotFoundError, ["Known layers: 'conv_a'"]),
     ("channel", 6, SelectionOutOfRangeError, ["has 6 channel", "0 to 5", "channel=None"]),
     ("channel", -1, SelectionOutOfRangeError, ["0 to 5"]),
-    ("channel", 10**9, SelectionOutOfRangeError, ["does not exist"]),
+    ("channel", 10**9, SelectionOutOfRangeError, ["no channel 1000000000"]),
     ("image_index", 3, SelectionOutOfRangeError, ["3 image(s)", "0 to 2"]),
     ("image_index", -1, SelectionOutOfRangeError, ["no image -1"]),
     ("page", 1, SelectionOutOfRangeError, ["1 page(s)"]),

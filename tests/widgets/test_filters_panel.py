@@ -47,9 +47,9 @@ def test_pages_and_filter_selection(known_model):
     assert panel.page == 2 and panel.filters_on_page() == [8, 9, 10, 11]
     panel.controls["page"].set_state({"value": 4})
     assert panel.filters_on_page() == [16, 17, 18, 19]
-    with pytest.raises(SelectionOutOfRangeError, match="20 filters"):
+    with pytest.raises(SelectionOutOfRangeError, match="20 filter"):
         panel.filter = 20
-    assert "20 filters" in panel.errors.message
+    assert "20 filter" in panel.errors.message
 
 
 def test_rgb_view_of_a_three_channel_first_layer(known_model):

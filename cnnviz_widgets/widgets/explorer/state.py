@@ -10,10 +10,10 @@ from traitlets import HasTraits, validate
 
 from ...colour.normalize import NORMALIZATIONS
 from ...engine.activations import ActivationEngine
-from ...errors import CnnvizError, InvalidSettingError, SelectionOutOfRangeError
+from ...errors import CnnvizError, InvalidSettingError
 from ...layout.order import CHANNEL_ORDERS, order_channels
 from ...layout.paging import page_count, page_of
-from ..panel import Choice, Text, Whole, report_error
+from ..panel import Choice, Text, Whole, check_index, report_error
 
 __all__ = ["BACKENDS", "COLORMAPS", "STATE_TRAITS", "ExplorerState"]
 
@@ -167,31 +167,17 @@ class ExplorerState(HasTraits):
         value = proposal["value"]
         if value is None or not self.layer:
             return value
-        count = self.channel_count()
-        if not 0 <= value < count:
-            raise self._fail(SelectionOutOfRangeError(
-                f"Channel {value} does not exist: layer {self.layer!r} has {count} channel(s), "
-                f"numbered 0 to {count - 1}. Use channel=None to see them all."))
-        return value
+        return check_index(self, value, self.channel_count(), "channel",
+                           f"layer {self.layer!r}", "Use channel=None to see them all.")
 
     @validate("image_index")
     def _valid_image_index(self, proposal: dict) -> int:
-        value = proposal["value"]
-        if not 0 <= value < len(self._images):
-            raise self._fail(SelectionOutOfRangeError(
-                f"There is no image {value}: the panel has {len(self._images)} image(s), "
-                f"numbered 0 to {len(self._images) - 1}."))
-        return value
+        return check_index(self, proposal["value"], len(self._images), "image", "the panel")
 
     @validate("page")
     def _valid_page(self, proposal: dict) -> int:
-        value = proposal["value"]
-        pages = self.page_count()
-        if not 0 <= value < pages:
-            raise self._fail(SelectionOutOfRangeError(
-                f"There is no page {value}: this layer's grid has {pages} page(s), "
-                f"numbered 0 to {pages - 1}."))
-        return value
+        return check_index(self, proposal["value"], self.page_count(), "page",
+                           "this layer's grid")
 
     @validate("colormap")
     def _valid_colormap(self, proposal: dict) -> str:

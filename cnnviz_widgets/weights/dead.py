@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,8 +84,8 @@ def _channel_max(act: np.ndarray) -> np.ndarray:
 
 def dead_filters(
     model_or_engine: Any,
-    layer: str,
     images: Sequence[Any] | np.ndarray,
+    layer: str,
     *,
     weight_tol: float = 1e-6,
     threshold: float = 0.0,
@@ -97,10 +98,6 @@ def dead_filters(
     ----------
     model_or_engine : keras.Model or ActivationEngine
         The model, or an engine built on it (its cache is reused).
-    layer : str
-        A layer name from ``engine.layer_names``. For a convolution with a built-in
-        ReLU its output is after the activation; a linear convolution followed by a
-        ReLU layer gives the same verdict, as "never above 0" does not depend on it.
     images : image, sequence of images or numpy array
         The images to scan, split like everywhere else
         (:func:`~cnnviz_widgets.engine.coerce.image_list`): an (N, H, W) or
@@ -108,6 +105,12 @@ def dead_filters(
         to ``CACHED_SCAN_MAX`` images go one by one through the engine's cache
         (:meth:`~ActivationEngine.activation`), more in batches through
         :meth:`~ActivationEngine.features`.
+    layer : str
+        A layer name from ``engine.layer_names``. For a convolution with a built-in
+        ReLU its output is after the activation; a linear convolution followed by a
+        ReLU layer gives the same verdict, as "never above 0" does not depend on it.
+        (The older order ``dead_filters(model, layer, images)`` still works, with a
+        ``DeprecationWarning``.)
     weight_tol : float
         A filter whose kernel L2 norm is at most this is dead by weights.
     threshold : float
@@ -129,6 +132,11 @@ def dead_filters(
     LayerNotViewableError
         If the layer's output has no channel axis.
     """
+    if isinstance(images, str) and not isinstance(layer, str):
+        warnings.warn("dead_filters(model, layer, images) is deprecated; the order is "
+                      "dead_filters(model, images, layer), as everywhere else.",
+                      DeprecationWarning, stacklevel=2)
+        images, layer = layer, images
     engine = as_engine(model_or_engine)
     info = engine.layer(layer)
     if batch_size < 1:

@@ -160,7 +160,7 @@ class FilterExplorer(Panel):
                 self.progress.value = done
 
         try:
-            report = dead_filters(self.engine, self.layer, self.images, progress=progress)
+            report = dead_filters(self.engine, self.images, self.layer, progress=progress)
         except CnnvizError as error:
             self.report(error)
             return None

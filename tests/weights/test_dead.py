@@ -43,7 +43,7 @@ def _images() -> list[np.ndarray]:
 
 def test_planted_dead_filters_found():
     calls: list[tuple[int, int]] = []
-    report = dead_filters(_planted_engine(), "conv", _images(),
+    report = dead_filters(_planted_engine(), _images(), "conv",
                           progress=lambda d, t: calls.append((d, t)))
     assert report.n_channels == 4 and report.n_images == 4
     np.testing.assert_array_equal(report.dead_by_weights, [2])
@@ -61,7 +61,7 @@ def test_batched_scan_agrees_and_reports_progress():
     engine = _planted_engine()
     images = np.stack(_images() * 5)  # 20 images: goes through engine.features
     calls: list[tuple[int, int]] = []
-    report = dead_filters(engine, "conv", images, batch_size=8,
+    report = dead_filters(engine, images, "conv", batch_size=8,
                           progress=lambda d, t: calls.append((d, t)))
     np.testing.assert_array_equal(report.indices, [1, 2])
     np.testing.assert_allclose(report.fraction_active, [0.75, 0, 1, 0.25])
@@ -73,16 +73,16 @@ def test_single_images_use_the_engine_cache():
     images = _images()
     for img in images:
         img.flags.writeable = False
-    dead_filters(engine, "conv", images)
+    dead_filters(engine, images, "conv")
     evaluations = engine.stats.layer_evaluations
-    dead_filters(engine, "conv", images, weight_tol=0.1)
+    dead_filters(engine, images, "conv", weight_tol=0.1)
     assert engine.stats.layer_evaluations == evaluations
 
 
 def test_linear_conv_then_relu_layer_gives_same_verdict():
     engine = _planted_engine(activation=None)
-    pre = dead_filters(engine, "conv", _images())
-    post = dead_filters(engine, "relu", _images())
+    pre = dead_filters(engine, _images(), "conv")
+    post = dead_filters(engine, _images(), "relu")
     np.testing.assert_array_equal(pre.dead_by_activation, [1])
     np.testing.assert_array_equal(post.dead_by_activation, [1])
     np.testing.assert_array_equal(pre.dead_by_weights, [2])
@@ -92,28 +92,36 @@ def test_linear_conv_then_relu_layer_gives_same_verdict():
 
 def test_weight_tolerance_and_empty_scan():
     engine = _planted_engine()
-    report = dead_filters(engine, "conv", [], weight_tol=5.0)
+    report = dead_filters(engine, [], "conv", weight_tol=5.0)
     np.testing.assert_array_equal(report.dead_by_weights, [0, 1, 2, 3])
     assert report.dead_by_activation.size == 0 and report.n_images == 0
     assert report.fraction == 1.0
     with pytest.raises(LayerNotFoundError):
-        dead_filters(engine, "conv9", [])
+        dead_filters(engine, [], "conv9")
     with pytest.raises(ValueError, match="batch_size"):
-        dead_filters(engine, "conv", [], batch_size=0)
+        dead_filters(engine, [], "conv", batch_size=0)
 
 
 def test_a_model_and_a_stack_work_like_an_engine_and_a_list():
     engine = _planted_engine()
-    expected = dead_filters(engine, "conv", _images())
+    expected = dead_filters(engine, _images(), "conv")
     # a bare model gets the default preprocessing (/ 255 for a model Keras does not know)
-    from_model = dead_filters(engine.model, "conv", _images())
+    from_model = dead_filters(engine.model, _images(), "conv")
     stack = np.stack([im[..., 0] for im in _images()])  # (4, 6, 6): four images
-    from_stack = dead_filters(engine, "conv", stack)
+    from_stack = dead_filters(engine, stack, "conv")
     for report in (from_model, from_stack):
         assert report.n_images == 4
         np.testing.assert_array_equal(report.indices, expected.indices)
         np.testing.assert_allclose(report.fraction_active, expected.fraction_active)
         np.testing.assert_allclose(report.max_activation, expected.max_activation, atol=1e-6)
-    one = dead_filters(engine, "conv", _images()[0])  # one (6, 6, 1) image, not 6 rows
+    one = dead_filters(engine, _images()[0], "conv")  # one (6, 6, 1) image, not 6 rows
     assert one.n_images == 1
     np.testing.assert_allclose(one.fraction_active, [1, 0, 1, 1])
+
+
+def test_the_old_argument_order_still_works_with_a_warning():
+    engine = _planted_engine()
+    expected = dead_filters(engine, _images(), "conv")
+    with pytest.warns(DeprecationWarning, match="images, layer"):
+        old = dead_filters(engine, "conv", _images())
+    np.testing.assert_array_equal(old.indices, expected.indices)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -37,6 +38,40 @@ def _fingerprint(x: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+#: Fingerprints of frozen arrays by id, checked by a weak reference (bounded).
+_FROZEN_KEYS: dict[int, tuple[weakref.ref, str]] = {}
+_FROZEN_MAX = 4096
+
+
+def _is_frozen(x: np.ndarray) -> bool:
+    """True when ``x`` and every array it is a view of are read-only (or it views bytes).
+
+    Such an array cannot change through any array numpy hands out; a read-only view of a
+    writeable array can, so it is not frozen.
+    """
+    a: Any = x
+    while isinstance(a, np.ndarray):
+        if a.flags.writeable:
+            return False
+        a = a.base
+    return a is None or isinstance(a, bytes)
+
+
+def _array_key(x: np.ndarray) -> str:
+    """The fingerprint of an array, remembered for frozen arrays (an image list's own
+    read-only copies), so asking again for a cached activation does not hash the image."""
+    if not _is_frozen(x):
+        return _fingerprint(x)
+    hit = _FROZEN_KEYS.get(id(x))
+    if hit is not None and hit[0]() is x:
+        return hit[1]
+    key = _fingerprint(x)
+    if len(_FROZEN_KEYS) >= _FROZEN_MAX:
+        _FROZEN_KEYS.clear()
+    _FROZEN_KEYS[id(x)] = (weakref.ref(x), key)
+    return key
+
+
 def _content_key(image: ImageLike) -> tuple[str, str] | None:
     """Key of an image by its own content, for arrays of numbers and encoded bytes.
 
@@ -46,7 +81,7 @@ def _content_key(image: ImageLike) -> tuple[str, str] | None:
     if isinstance(image, np.ndarray):
         if image.dtype.kind not in "biuf":
             return None
-        return ("prepared", "array:" + _fingerprint(image))
+        return ("prepared", "array:" + _array_key(image))
     if isinstance(image, (bytes, bytearray)):
         return ("prepared", "bytes:" + hashlib.sha256(image).hexdigest())
     return None

@@ -114,3 +114,35 @@ def test_a_new_preprocess_function_is_used_at_once():
     engine.preprocess = lambda x: x / 127.5 - 1.0
     x = oracle_prepare(image, (8, 8), lambda x: x / 127.5 - 1.0)
     assert_matches(engine.activation("conv_a", image), oracle_activation(model, "conv_a", x))
+
+
+def test_a_frozen_image_is_hashed_once_and_anything_else_by_its_content(monkeypatch):
+    """A cached request for a frozen image (read-only all the way down, as the panels hold
+    their images) does not hash it again; a read-only view of a writeable array does."""
+    from cnnviz_widgets.engine import activations
+
+    hashed = []
+    real = activations._fingerprint
+    monkeypatch.setattr(activations, "_fingerprint",
+                        lambda x: hashed.append(x.shape) or real(x))
+    engine = ActivationEngine(tiny_cnn())
+    frozen = _image(7)
+    frozen.flags.writeable = False
+    rows = np.stack([_image(8), _image(9)])
+    rows.flags.writeable = False
+    for image in (frozen, rows[1]):  # a row of a frozen stack is frozen too
+        engine.activation("conv_b", image)
+        hashed.clear()
+        for _ in range(5):
+            engine.activation("conv_b", image)
+        assert hashed == []
+    base = _image(10)
+    view = base.view()
+    view.flags.writeable = False
+    engine.activation("conv_b", view)
+    hashed.clear()
+    engine.activation("conv_b", view)
+    assert hashed == [(8, 8)]  # its base can change: checked by content every time
+    base[...] = 255 - base
+    assert_matches(engine.activation("conv_b", view),
+                   oracle_activation(engine.model, "conv_b", oracle_prepare(base.copy(), (8, 8))))

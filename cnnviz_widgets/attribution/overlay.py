@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
+from .._deprecation import renamed
 from ..colour.colormaps import apply_colormap
 from ..colour.scale import unit_scale
 from ..errors import InvalidSettingError, LayerNotViewableError, SelectionOutOfRangeError
@@ -87,10 +87,7 @@ def overlay(image: Any, heatmap: np.ndarray, alpha: float = 0.5, colormap: Any =
     """
     from ..engine.inputs import decode_image, fit_channels, resize
 
-    if cmap is not None:
-        warnings.warn("overlay(cmap=...) is deprecated; use colormap=.", DeprecationWarning,
-                      stacklevel=2)
-        colormap = cmap
+    colormap = renamed(cmap, colormap, "cmap", "colormap", "overlay")
     if not 0.0 <= alpha <= 1.0:
         raise InvalidSettingError(f"alpha must lie in [0, 1], not {alpha}.")
     pixels = fit_channels(decode_image(image), 3)

@@ -13,12 +13,12 @@ with fewer than two distinct finite values) comes out flat: 0 for ``"channel"`` 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._deprecation import renamed_property
 from ..errors import InvalidSettingError
 from .scale import as_maps
 
@@ -60,12 +60,7 @@ class NormStats:
     gain: np.ndarray
     base: np.ndarray
 
-    @property
-    def mode(self) -> str:
-        """Deprecated name of :attr:`normalization`."""
-        warnings.warn("NormStats.mode is deprecated; use NormStats.normalization instead.",
-                      DeprecationWarning, stacklevel=2)
-        return self.normalization
+    mode = renamed_property("normalization")
 
     def value_range(self) -> tuple[np.ndarray, np.ndarray]:
         """The data values that map to 0 and to 1, per channel.

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from .._deprecation import renamed
 from ..colour.scale import as_maps
 from ..errors import InvalidSettingError
 
@@ -50,10 +49,7 @@ def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = N
     InvalidSettingError
         (a ``ValueError``) for an unknown ``order``.
     """
-    if by is not None:
-        warnings.warn("order_channels(by=...) is deprecated; use order=... instead.",
-                      DeprecationWarning, stacklevel=2)
-        order = by
+    order = renamed(by, order, "by", "order", "order_channels")
     if order not in CHANNEL_ORDERS:
         raise InvalidSettingError(
             f"Unknown channel order {order!r}; use one of "

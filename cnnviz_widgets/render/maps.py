@@ -9,12 +9,12 @@ encoded (PNG at a low compression level when it fits the byte budget, JPEG other
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._deprecation import renamed_property
 from ..colour.colormaps import apply_colormap
 from ..colour.normalize import (
     NormStats,
@@ -76,19 +76,8 @@ class RenderedView:
     upscale: int = 1
     stats: NormStats | None = field(default=None, repr=False)
 
-    @property
-    def mode(self) -> str:
-        """Deprecated name of :attr:`normalization`."""
-        warnings.warn("RenderedView.mode is deprecated; use RenderedView.normalization.",
-                      DeprecationWarning, stacklevel=2)
-        return self.normalization
-
-    @property
-    def cmap(self) -> str:
-        """Deprecated name of :attr:`colormap`."""
-        warnings.warn("RenderedView.cmap is deprecated; use RenderedView.colormap.",
-                      DeprecationWarning, stacklevel=2)
-        return self.colormap
+    mode = renamed_property("normalization")
+    cmap = renamed_property("colormap")
 
     @property
     def shape(self) -> tuple[int, int]:

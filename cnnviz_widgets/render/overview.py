@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._deprecation import renamed
 from ..colour.normalize import normalize
 from .mpl import new_figure
 
@@ -38,14 +38,8 @@ def overview_figure(rows: Sequence[tuple[str, np.ndarray]], *, normalization: st
     -------
     matplotlib.figure.Figure
     """
-    if mode is not None:
-        warnings.warn("overview_figure(mode=...) is deprecated; use normalization=...",
-                      DeprecationWarning, stacklevel=2)
-        normalization = mode
-    if cmap is not None:
-        warnings.warn("overview_figure(cmap=...) is deprecated; use colormap=...",
-                      DeprecationWarning, stacklevel=2)
-        colormap = cmap
+    normalization = renamed(mode, normalization, "mode", "normalization", "overview_figure")
+    colormap = renamed(cmap, colormap, "cmap", "colormap", "overview_figure")
     if not rows:
         raise ValueError("No layers to draw; give at least one (name, maps) row.")
     columns = max(maps.shape[-1] for _, maps in rows)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import html
-import warnings
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 from traitlets import observe, validate
 
+from .._deprecation import renamed_property
 from ..colour.colormaps import apply_colormap
 from ..engine.coerce import image_list
 from ..errors import CnnvizError, InvalidSettingError
@@ -106,18 +106,7 @@ class FilterExplorer(Panel):
         """The :class:`~cnnviz_widgets.weights.filters.FilterBank` of the current layer."""
         return self._bank
 
-    @property
-    def mode(self) -> str:
-        """Deprecated name of :attr:`normalization`."""
-        warnings.warn("FilterExplorer.mode is now FilterExplorer.normalization",
-                      DeprecationWarning, stacklevel=2)
-        return self.normalization
-
-    @mode.setter
-    def mode(self, value: str) -> None:
-        warnings.warn("FilterExplorer.mode is now FilterExplorer.normalization",
-                      DeprecationWarning, stacklevel=2)
-        self.normalization = value
+    mode = renamed_property("normalization")
 
     @property
     def controls(self) -> dict[str, w.Widget]:

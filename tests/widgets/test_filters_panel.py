@@ -96,3 +96,12 @@ def test_dead_filters_can_be_hidden(known_model):
     assert panel.filters_on_page() == [0, 1, 2, 3, 4, 5, 6, 8]
     panel.controls["hide_dead"].set_state({"value": False})
     assert 7 in panel.filters_on_page()
+
+
+def test_the_old_mode_name_still_reads_and_writes_normalization(known_model):
+    panel = FilterExplorer(known_model)
+    with pytest.warns(DeprecationWarning, match="FilterExplorer.normalization"):
+        panel.mode = "layer"
+    assert panel.normalization == "layer"
+    with pytest.warns(DeprecationWarning, match="FilterExplorer.mode is deprecated"):
+        assert panel.mode == "layer"

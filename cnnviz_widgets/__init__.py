@@ -22,6 +22,9 @@ _LAZY = {
     "anatomy": "cnnviz_widgets.weights.anatomy",
     "dead_filters": "cnnviz_widgets.weights.dead",
     "load_model": "cnnviz_widgets.io",
+    "scan": "cnnviz_widgets.engine.scan",
+    "ScanResult": "cnnviz_widgets.engine.summary",
+    "ChannelStats": "cnnviz_widgets.engine.summary",
 }
 _SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 

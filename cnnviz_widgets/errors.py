@@ -24,6 +24,7 @@ __all__ = [
     "UnsafeModelFileError",
     "ModelFileError",
     "LayerComputeError",
+    "ScanError",
 ]
 
 
@@ -104,3 +105,7 @@ class SelectionOutOfRangeError(CnnvizError, IndexError):
 
 class InvalidSettingError(CnnvizError, ValueError):
     """A setting (normalisation, colour map, backend, ...) that is not one of the valid values."""
+
+
+class ScanError(CnnvizError, ValueError):
+    """A data-set scan cannot start (empty set, unknown source) or results do not merge."""

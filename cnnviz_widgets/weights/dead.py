@@ -9,16 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.coerce import as_engine, image_list
-from ..errors import InvalidSettingError, LayerNotViewableError
+from ..engine.coerce import as_engine
+from ..engine.scan import scan
+from ..engine.summary import ScanResult
+from ..errors import InvalidSettingError
 from .filters import _kernel_arrays
 
 __all__ = ["DeadFilterReport", "dead_filters"]
 
 Progress = Callable[[int, int], Any]
-
-#: Up to this many images are run one by one through the engine's cache.
-CACHED_SCAN_MAX = 8
 
 
 @dataclass(frozen=True)
@@ -74,12 +73,12 @@ class DeadFilterReport:
         return np.setdiff1d(np.arange(self.n_channels), self.indices).astype(np.int64)
 
 
-def _channel_max(act: np.ndarray) -> np.ndarray:
-    """Max over every axis but the first (image) and the last (channel): (N, C)."""
-    act = np.asarray(act)
-    if act.ndim < 2:
-        raise LayerNotViewableError("The layer's output has no channel axis to scan.")
-    return act.reshape(act.shape[0], -1, act.shape[-1]).max(axis=1)
+def _is_empty(images: Any) -> bool:
+    if images is None:
+        return True
+    if isinstance(images, (list, tuple)):
+        return len(images) == 0
+    return isinstance(images, np.ndarray) and images.size == 0
 
 
 def dead_filters(
@@ -98,13 +97,11 @@ def dead_filters(
     ----------
     model_or_engine : keras.Model or ActivationEngine
         The model, or an engine built on it (its cache is reused).
-    images : image, sequence of images or numpy array
-        The images to scan, split like everywhere else
-        (:func:`~cnnviz_widgets.engine.coerce.image_list`): an (N, H, W) or
-        (N, H, W, C) array is N images, an (H, W) or (H, W, C) array one image. Up
-        to ``CACHED_SCAN_MAX`` images go one by one through the engine's cache
-        (:meth:`~ActivationEngine.activation`), more in batches through
-        :meth:`~ActivationEngine.features`.
+    images : data set or ScanResult
+        The images to scan: anything :func:`~cnnviz_widgets.scan` takes (an array, a list,
+        a folder, a ``tf.data`` dataset), scanned in one streaming pass; or the result of
+        a scan that covered ``layer`` (nothing is computed again). An empty list checks
+        the weights only.
     layer : str
         A layer name from ``engine.layer_names``. For a convolution with a built-in
         ReLU its output is after the activation; a linear convolution followed by a
@@ -119,7 +116,8 @@ def dead_filters(
         Images per batch for large scans.
     progress : callable, optional
         Called as ``progress(done, total)`` with the number of images scanned so far,
-        once with ``done=0`` before the scan and after every image or batch.
+        once with ``done=0`` before the scan and after every batch; anything ``scan``'s
+        ``progress=`` takes.
 
     Returns
     -------
@@ -150,31 +148,26 @@ def dead_filters(
                         .sum(axis=0))
         by_weights = np.flatnonzero(norms <= weight_tol).astype(np.int64)
 
-    images = image_list(images, engine.input_shape)
-    n = len(images)
-    if progress is not None:
-        progress(0, n)
-    maxima: list[np.ndarray] = []
-    if n <= CACHED_SCAN_MAX:
-        for i in range(n):
-            maxima.append(_channel_max(np.asarray(engine.activation(layer, images[i]))[None]))
-            if progress is not None:
-                progress(i + 1, n)
+    if isinstance(images, ScanResult) and layer in images:
+        result = images
+    elif _is_empty(images):
+        result = None
     else:
-        for start in range(0, n, batch_size):
-            chunk = images[start:start + batch_size]
-            maxima.append(_channel_max(engine.features(layer, chunk, batch_size=batch_size)))
-            if progress is not None:
-                progress(min(start + batch_size, n), n)
-
-    if maxima:
-        per_image = np.concatenate(maxima, axis=0).astype(np.float64)  # (N, C)
-        n_channels = per_image.shape[1]
-        fires = per_image > threshold
-        fraction_active = fires.mean(axis=0)
-        max_activation = per_image.max(axis=0)
-        by_activation = np.flatnonzero(~fires.any(axis=0)).astype(np.int64)
+        result = scan(engine, images, [layer], top_k=1, batch_size=batch_size,
+                      progress=progress, threshold=threshold)
+    if result is not None and result[layer].count:
+        stats = result[layer]
+        n = stats.count
+        n_channels = stats.channels
+        if stats.threshold != threshold:
+            raise InvalidSettingError(
+                f"The scan counted images above {stats.threshold}, not above {threshold}; "
+                "scan again with this threshold or use the scan's threshold.")
+        fraction_active = stats.firing / n
+        max_activation = stats.max
+        by_activation = np.flatnonzero(~(stats.max > threshold)).astype(np.int64)
     else:
+        n = 0
         n_channels = info.channels if info.channels is not None else (
             0 if norms is None else len(norms)
         )

@@ -135,14 +135,14 @@ def test_callbacks_hear_begin_every_step_with_its_objective_and_end(digits):
 
 
 def test_a_function_is_wrapped_once_before_the_loop(digits, monkeypatch):
-    from cnnviz_widgets.attribution import callbacks
+    from cnnviz_widgets import progress as callbacks
 
     wrapped = []
     original = callbacks.as_callback
 
-    def counting(progress):
+    def counting(progress, *args):
         wrapped.append(progress)
-        return original(progress)
+        return original(progress, *args)
 
     monkeypatch.setattr(callbacks, "as_callback", counting)
     calls = []

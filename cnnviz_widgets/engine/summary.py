@@ -1,0 +1,508 @@
+"""Per-channel statistics of a layer over a data set, kept as mergeable summaries.
+
+A scan reduces each batch of activations to a few numbers per image and channel (the
+maximum, where it is, the sum, how many positions are above 0) and folds them into a
+:class:`ChannelStats`: counts, sums and maxima add up, the top-k list keeps the k best
+images, and the histogram of per-image maxima keeps exact counts on bins whose width
+doubles when a larger value arrives. Every part merges exactly, so two halves of a set
+scanned apart (in two processes, on two machines) and merged give the same summary as
+the whole set scanned at once, whatever the order of merging. A :class:`ScanResult`
+holds one summary per layer, the items that could not be read, and whether the scan was
+interrupted; it saves to one ``.npz`` file without pickled objects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ScanError
+
+__all__ = ["HISTOGRAM_BINS", "BatchSummary", "ChannelStats", "ScanResult"]
+
+#: Bins of each half (negative, positive) of the histogram of per-image maxima.
+HISTOGRAM_BINS = 64
+
+_FORMAT = "cnnviz-scan"
+_VERSION = 1
+
+
+@dataclass
+class BatchSummary:
+    """What one batch of a layer's activations reduces to, per image and channel.
+
+    Attributes
+    ----------
+    maxima : numpy.ndarray
+        (B, C) the largest value of each channel in each image.
+    rows, cols : numpy.ndarray
+        (B, C) where that value is in the map (the first such place, row-major).
+    sums : numpy.ndarray
+        (B, C) sum of each channel over the positions of each image.
+    positives : numpy.ndarray
+        (B, C) number of positions above 0.
+    positions : int
+        Positions in one image's map (1 for a vector).
+    """
+
+    maxima: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    sums: np.ndarray
+    positives: np.ndarray
+    positions: int
+
+
+def _scale_exponent(value: float) -> int:
+    """Smallest e with value <= 2**e (the histogram's range is [0, 2**e))."""
+    if value <= 0 or not math.isfinite(value):
+        return -126
+    mantissa, exponent = math.frexp(value)  # value = m * 2**e, 0.5 <= m < 1
+    return exponent
+
+
+def _coarsen(counts: np.ndarray, times: int) -> np.ndarray:
+    """Merge neighbouring bins pairwise ``times`` times, keeping the bin count: (C, B)."""
+    if not counts.any():
+        return counts
+    for _ in range(min(times, HISTOGRAM_BINS.bit_length())):
+        half = counts.reshape(counts.shape[0], -1, 2).sum(axis=2)
+        counts = np.concatenate([half, np.zeros_like(half)], axis=1)
+    return counts
+
+
+@dataclass
+class _Half:
+    """Histogram of |x| over [0, 2**exponent) with HISTOGRAM_BINS bins, per channel."""
+
+    counts: np.ndarray  # (C, HISTOGRAM_BINS) int64
+    exponent: int
+
+    @classmethod
+    def empty(cls, channels: int) -> _Half:
+        return cls(np.zeros((channels, HISTOGRAM_BINS), dtype=np.int64), -126)
+
+    def add(self, values: np.ndarray, mask: np.ndarray) -> None:
+        """Count ``values`` (B, C), non-negative magnitudes, where ``mask`` is True."""
+        if not mask.any():
+            return
+        top = float(values[mask].max())
+        exponent = max(self.exponent, _scale_exponent(top))
+        while top >= 2.0 ** exponent:
+            exponent += 1
+        self.counts = _coarsen(self.counts, exponent - self.exponent)
+        self.exponent = exponent
+        width = 2.0 ** exponent / HISTOGRAM_BINS
+        bins = np.minimum((values / width).astype(np.int64), HISTOGRAM_BINS - 1)
+        channels = np.broadcast_to(np.arange(values.shape[1]), values.shape)
+        np.add.at(self.counts, (channels[mask], bins[mask]), 1)
+
+    def merged(self, other: _Half) -> _Half:
+        exponent = max(self.exponent, other.exponent)
+        counts = (_coarsen(self.counts, exponent - self.exponent)
+                  + _coarsen(other.counts, exponent - other.exponent))
+        return _Half(counts, exponent)
+
+
+@dataclass
+class ChannelStats:
+    """Statistics of every channel of one layer over the images of a scan.
+
+    Attributes
+    ----------
+    layer : str
+        The layer's name.
+    map_shape : tuple of int
+        (rows, cols) of the layer's map; (1, L) for a 1-D map, (1, 1) for a vector.
+    count : int
+        Number of images scanned.
+    max : numpy.ndarray
+        (C,) the largest value of each channel over all images and positions.
+    top_indices : numpy.ndarray
+        (C, k) indices of distinct images, ordered by that image's maximum of the channel,
+        descending (ties: the smaller index first). Fewer than k real entries are padded
+        with -1.
+    top_values : numpy.ndarray
+        (C, k) those maxima (-inf for padding).
+    top_positions : numpy.ndarray
+        (C, k, 2) row and column of each maximum in the map.
+    top_labels : numpy.ndarray
+        (C, k) the label of each top image, -1 when unknown.
+    firing : numpy.ndarray
+        (C,) number of images whose maximum of the channel is above ``threshold``.
+    threshold : float
+        The level ``firing`` counts from (0 unless the scan was given another).
+    """
+
+    layer: str
+    map_shape: tuple[int, int]
+    count: int
+    max: np.ndarray
+    top_indices: np.ndarray
+    top_values: np.ndarray
+    top_positions: np.ndarray
+    top_labels: np.ndarray
+    sum: np.ndarray = field(repr=False)
+    positive_count: np.ndarray = field(repr=False)
+    positions_seen: int = field(repr=False, default=0)
+    firing: np.ndarray | None = field(repr=False, default=None)
+    threshold: float = 0.0
+    _positive_hist: _Half | None = field(repr=False, default=None)
+    _negative_hist: _Half | None = field(repr=False, default=None)
+
+    # -- derived values ----------------------------------------------------------------
+    @property
+    def channels(self) -> int:
+        """Number of channels."""
+        return int(self.max.shape[0])
+
+    @property
+    def top_k(self) -> int:
+        """How many top images are kept per channel."""
+        return int(self.top_indices.shape[1])
+
+    @property
+    def mean(self) -> np.ndarray:
+        """(C,) mean of each channel over all images and positions (NaN before any image)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sum / self.positions_seen if self.positions_seen else \
+                np.full(self.channels, np.nan)
+
+    @property
+    def positive_fraction(self) -> np.ndarray:
+        """(C,) fraction of all positions of all images where the channel is above 0."""
+        if not self.positions_seen:
+            return np.zeros(self.channels)
+        return self.positive_count / self.positions_seen
+
+    @property
+    def firing_fraction(self) -> np.ndarray:
+        """(C,) fraction of images whose maximum of the channel is above ``threshold``."""
+        return self.firing / self.count if self.count else np.zeros(self.channels)
+
+    @property
+    def dead(self) -> np.ndarray:
+        """Indices of channels whose maximum over the whole set is <= 0 (never fire)."""
+        if self.count == 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(~(self.max > 0)).astype(np.int64)
+
+    def histogram(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
+        """Counts and bin edges of one channel's per-image maximum over the set.
+
+        The bins cover the values seen, from the lowest to the highest bin that holds a
+        count; their width is a power of two (from the merging scheme) on each side of 0.
+
+        Returns
+        -------
+        counts : numpy.ndarray
+            int64 counts, one per bin.
+        edges : numpy.ndarray
+            float64 bin edges, one more than the counts.
+        """
+        pos, neg = self._positive_hist, self._negative_hist
+        if pos is None or neg is None or self.count == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(1)
+        pos_w = 2.0 ** pos.exponent / HISTOGRAM_BINS
+        neg_w = 2.0 ** neg.exponent / HISTOGRAM_BINS
+        counts = np.concatenate([neg.counts[channel][::-1], pos.counts[channel]])
+        edges = np.concatenate([-neg_w * np.arange(HISTOGRAM_BINS, 0, -1),
+                                pos_w * np.arange(HISTOGRAM_BINS + 1)])
+        nonzero = np.flatnonzero(counts)
+        if len(nonzero) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(1)
+        lo, hi = nonzero[0], nonzero[-1] + 1
+        return counts[lo:hi], edges[lo:hi + 1]
+
+    # -- building --------------------------------------------------------------------
+    @classmethod
+    def empty(cls, layer: str, channels: int, map_shape: tuple[int, int],
+              top_k: int, threshold: float = 0.0) -> ChannelStats:
+        """Statistics of no image yet."""
+        return cls(
+            layer=layer, map_shape=(int(map_shape[0]), int(map_shape[1])), count=0,
+            max=np.full(channels, -np.inf),
+            top_indices=np.full((channels, top_k), -1, dtype=np.int64),
+            top_values=np.full((channels, top_k), -np.inf),
+            top_positions=np.zeros((channels, top_k, 2), dtype=np.int64),
+            top_labels=np.full((channels, top_k), -1, dtype=np.int64),
+            sum=np.zeros(channels), positive_count=np.zeros(channels, dtype=np.int64),
+            positions_seen=0, firing=np.zeros(channels, dtype=np.int64),
+            threshold=float(threshold), _positive_hist=_Half.empty(channels),
+            _negative_hist=_Half.empty(channels),
+        )
+
+    def add(self, batch: BatchSummary, indices: np.ndarray,
+            labels: np.ndarray | None = None) -> None:
+        """Fold one batch (images ``indices`` of the set) into the statistics."""
+        n = len(indices)
+        if n == 0:
+            return
+        maxima = np.asarray(batch.maxima, dtype=np.float64)
+        self.count += n
+        self.max = np.fmax(self.max, maxima.max(axis=0))
+        self.sum = self.sum + np.asarray(batch.sums, dtype=np.float64).sum(axis=0)
+        self.positive_count = self.positive_count + np.asarray(
+            batch.positives, dtype=np.int64).sum(axis=0)
+        self.positions_seen += n * int(batch.positions)
+        self.firing = self.firing + (maxima > self.threshold).sum(axis=0)
+        rows = np.asarray(batch.rows, dtype=np.int64)
+        cols = np.asarray(batch.cols, dtype=np.int64)
+        channels = self.channels
+        label_rows = (np.full(n, -1, dtype=np.int64) if labels is None
+                      else np.asarray(labels, dtype=np.int64))
+        self._select_top(
+            np.ascontiguousarray(maxima.T),
+            np.broadcast_to(np.asarray(indices, dtype=np.int64), (channels, n)),
+            np.stack([rows.T, cols.T], axis=-1),
+            np.broadcast_to(label_rows, (channels, n)),
+        )
+        finite = np.isfinite(maxima)
+        self._positive_hist.add(np.where(maxima >= 0, maxima, 0), finite & (maxima >= 0))
+        self._negative_hist.add(np.where(maxima < 0, -maxima, 0), finite & (maxima < 0))
+
+    def _select_top(self, values: np.ndarray, indices: np.ndarray, positions: np.ndarray,
+                    labels: np.ndarray) -> None:
+        """Keep the k best of the current top lists and new candidates, per channel."""
+        k = self.top_k
+        all_values = np.concatenate([self.top_values, values], axis=1)
+        all_indices = np.concatenate([self.top_indices, indices], axis=1)
+        all_positions = np.concatenate([self.top_positions, positions], axis=1)
+        all_labels = np.concatenate([self.top_labels, labels], axis=1)
+        keyed = np.where(np.isnan(all_values), -np.inf, all_values)
+        missing = all_indices < 0
+        # sort by value descending, then index ascending; padding entries go last
+        order = np.lexsort((np.where(missing, np.iinfo(np.int64).max, all_indices),
+                            -keyed, missing), axis=-1)[:, :k]
+        self.top_values = np.take_along_axis(all_values, order, axis=1)
+        self.top_indices = np.take_along_axis(all_indices, order, axis=1)
+        self.top_labels = np.take_along_axis(all_labels, order, axis=1)
+        self.top_positions = np.take_along_axis(all_positions, order[..., None], axis=1)
+
+    def merge(self, other: ChannelStats) -> ChannelStats:
+        """Return the statistics of both sets of images (they must be disjoint)."""
+        if other.layer != self.layer or other.channels != self.channels:
+            raise ScanError(f"Cannot merge statistics of {self.layer!r} ({self.channels} "
+                            f"channels) with {other.layer!r} ({other.channels} channels).")
+        if other.threshold != self.threshold:
+            raise ScanError(f"Cannot merge counts above {self.threshold} with counts above "
+                            f"{other.threshold}; scan both with the same threshold.")
+        k = max(self.top_k, other.top_k)
+        merged = ChannelStats.empty(self.layer, self.channels, self.map_shape, k,
+                                    self.threshold)
+        merged.firing = self.firing + other.firing
+        merged.count = self.count + other.count
+        merged.max = np.fmax(self.max, other.max)
+        merged.sum = self.sum + other.sum
+        merged.positive_count = self.positive_count + other.positive_count
+        merged.positions_seen = self.positions_seen + other.positions_seen
+        for part in (self, other):
+            merged._select_top(part.top_values, part.top_indices, part.top_positions,
+                               part.top_labels)
+        merged._positive_hist = self._positive_hist.merged(other._positive_hist)
+        merged._negative_hist = self._negative_hist.merged(other._negative_hist)
+        return merged
+
+    # -- storage ---------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "max": self.max, "top_indices": self.top_indices, "top_values": self.top_values,
+            "top_positions": self.top_positions, "top_labels": self.top_labels,
+            "sum": self.sum, "positive_count": self.positive_count, "firing": self.firing,
+            "hist_pos": self._positive_hist.counts, "hist_neg": self._negative_hist.counts,
+        }
+
+    def _meta(self) -> dict[str, Any]:
+        return {"layer": self.layer, "map_shape": list(self.map_shape), "count": self.count,
+                "positions_seen": self.positions_seen, "threshold": self.threshold,
+                "hist_pos_exponent": self._positive_hist.exponent,
+                "hist_neg_exponent": self._negative_hist.exponent}
+
+    @classmethod
+    def _from_storage(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ChannelStats:
+        return cls(
+            layer=meta["layer"], map_shape=tuple(meta["map_shape"]), count=int(meta["count"]),
+            max=arrays["max"], top_indices=arrays["top_indices"],
+            top_values=arrays["top_values"], top_positions=arrays["top_positions"],
+            top_labels=arrays["top_labels"], sum=arrays["sum"],
+            positive_count=arrays["positive_count"],
+            positions_seen=int(meta["positions_seen"]), firing=arrays["firing"],
+            threshold=float(meta["threshold"]),
+            _positive_hist=_Half(arrays["hist_pos"], int(meta["hist_pos_exponent"])),
+            _negative_hist=_Half(arrays["hist_neg"], int(meta["hist_neg_exponent"])),
+        )
+
+
+def _merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for lo, hi in sorted((int(a), int(b)) for a, b in spans if b > a):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(a, b) for a, b in out]
+
+
+def _overlap(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    for lo1, hi1 in a:
+        for lo2, hi2 in b:
+            lo, hi = max(lo1, lo2), min(hi1, hi2)
+            if lo < hi:
+                return lo, hi
+    return None
+
+
+class ScanResult(Mapping[str, ChannelStats]):
+    """The statistics of a scan: ``result[layer]`` is that layer's :class:`ChannelStats`.
+
+    Attributes
+    ----------
+    skipped : list of (index or path, reason)
+        Items that could not be read or prepared, with the reason in words.
+    partial : bool
+        True when the scan was interrupted before the end of the set.
+    spans : list of (start, stop)
+        The ranges of image indices the scan went through (skipped items included).
+    class_names : list of str or None
+        Names of the label classes, when the set had them.
+    source : ImageSource or None
+        The set that was scanned, to show its top images (None after :meth:`load`; give
+        the images again with :meth:`attach`).
+    """
+
+    def __init__(self, stats: Mapping[str, ChannelStats], skipped: Sequence[tuple[Any, str]] = (),
+                 partial: bool = False, spans: Sequence[tuple[int, int]] = (),
+                 class_names: Sequence[str] | None = None, source: Any = None):
+        self._stats = dict(stats)
+        self.skipped = list(skipped)
+        self.partial = bool(partial)
+        self.spans = _merge_spans(spans)
+        self.class_names = list(class_names) if class_names is not None else None
+        self.source = source
+
+    # -- mapping ---------------------------------------------------------------------
+    def __getitem__(self, layer: str) -> ChannelStats:
+        try:
+            return self._stats[layer]
+        except KeyError:
+            from ..errors import LayerNotFoundError
+
+            raise LayerNotFoundError(layer, self._stats) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stats)
+
+    def __len__(self) -> int:
+        return len(self._stats)
+
+    def __repr__(self) -> str:
+        state = ", partial" if self.partial else ""
+        return (f"ScanResult({self.count:,} images, layers={list(self._stats)}, "
+                f"{len(self.skipped)} skipped{state})")
+
+    @property
+    def layers(self) -> list[str]:
+        """The scanned layers, in the order they were asked for."""
+        return list(self._stats)
+
+    @property
+    def count(self) -> int:
+        """Number of images scanned (skipped items not included)."""
+        return next(iter(self._stats.values())).count if self._stats else 0
+
+    def label_name(self, label: int) -> str | None:
+        """The class name of a label, or None when unknown."""
+        if label < 0:
+            return None
+        if self.class_names is not None and label < len(self.class_names):
+            return self.class_names[label]
+        return str(label)
+
+    def attach(self, images: Any, input_shape: tuple[int | None, ...] = (None, None, None)
+               ) -> ScanResult:
+        """Give the scanned set again (after :meth:`load`) so its top images can be shown."""
+        from .sources import image_source
+
+        self.source = image_source(images, input_shape)
+        return self
+
+    # -- combining -------------------------------------------------------------------
+    def merge(self, other: ScanResult) -> ScanResult:
+        """Return the result of both scans, as if their images had been scanned together.
+
+        Merging is associative and commutative. The two scans must cover different images
+        (scan the second part with ``first_index=`` set to where it starts in the whole).
+
+        Raises
+        ------
+        ScanError
+            If the scans share image indices or layers of different shapes.
+        """
+        clash = _overlap(self.spans, other.spans)
+        if clash is not None:
+            raise ScanError(
+                f"Both scans went through the images {clash[0]} to {clash[1] - 1}, so merging "
+                "them would count those images twice. Scan the parts of a set with "
+                "first_index= set to where each part starts."
+            )
+        layers = [name for name in self._stats if name in other._stats]
+        if not layers:
+            raise ScanError("The two scans have no layer in common; scan the same layers.")
+        stats = {name: self._stats[name].merge(other._stats[name]) for name in layers}
+        skipped = sorted([*self.skipped, *other.skipped], key=lambda s: str(s[0]))
+        return ScanResult(stats, skipped, self.partial or other.partial,
+                          [*self.spans, *other.spans],
+                          self.class_names or other.class_names,
+                          self.source if self.source is not None else other.source)
+
+    # -- storage ---------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result to one ``.npz`` file (numbers and JSON only, no pickles)."""
+        arrays: dict[str, np.ndarray] = {}
+        layers = []
+        for i, stats in enumerate(self._stats.values()):
+            layers.append(stats._meta())
+            for key, value in stats._arrays().items():
+                arrays[f"layer{i}_{key}"] = np.asarray(value)
+        meta = {
+            "format": _FORMAT, "version": _VERSION, "layers": layers,
+            "skipped": [[s[0], s[1]] for s in self.skipped], "partial": self.partial,
+            "spans": [list(s) for s in self.spans], "class_names": self.class_names,
+        }
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        with open(path, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ScanResult:
+        """Read a result written by :meth:`save`.
+
+        Raises
+        ------
+        ScanError
+            If the file is not a saved scan.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                if meta.get("format") != _FORMAT:
+                    raise ScanError(f"{os.fspath(path)!r} is not a saved scan.")
+                stats = {}
+                for i, layer_meta in enumerate(meta["layers"]):
+                    prefix = f"layer{i}_"
+                    arrays = {key[len(prefix):]: data[key] for key in data.files
+                              if key.startswith(prefix)}
+                    stats[layer_meta["layer"]] = ChannelStats._from_storage(layer_meta, arrays)
+        except ScanError:
+            raise
+        except (OSError, ValueError, KeyError) as exc:
+            raise ScanError(f"Could not read a saved scan from {os.fspath(path)!r} ({exc}). "
+                            "Save it again with result.save(path).") from exc
+        return cls(stats, [tuple(s) for s in meta["skipped"]], meta["partial"],
+                   [tuple(s) for s in meta["spans"]], meta["class_names"])

@@ -2,6 +2,9 @@
 
 - :func:`digits_cnn` and :func:`digit_samples`: a small CNN trained on MNIST digits,
   shipped with the package, and held-out digits to show it.
+- :func:`fashion_cnn`: a small CNN trained on Fashion-MNIST, shipped with the package;
+  :func:`fashion_mnist` reads the 70,000 Fashion-MNIST images offline (Debian's
+  ``dataset-fashion-mnist``), class names in :data:`FASHION_MNIST_CLASSES`.
 - :func:`vgg16` / :func:`vgg19`: ``keras.applications`` VGG with ImageNet weights
   (downloaded by Keras), offline HED weights (VGG16 only) or random weights.
 - :func:`samples`: photos from matplotlib and scikit-image.
@@ -14,17 +17,27 @@ Importing this package is light: Keras loads only when a model is built.
 from __future__ import annotations
 
 from cnnviz_widgets.zoo.digits import DIGIT_LABELS, digit_samples, digits_cnn
+from cnnviz_widgets.zoo.fashion import (
+    FASHION_MNIST_CLASSES,
+    DatasetUnavailableError,
+    fashion_cnn,
+    fashion_mnist,
+)
 from cnnviz_widgets.zoo.labels import decode_predictions, imagenet_class_index, imagenet_labels
 from cnnviz_widgets.zoo.samples import SAMPLE_NAMES, Sample, samples
 from cnnviz_widgets.zoo.vgg import vgg16, vgg19
 
 __all__ = [
     "DIGIT_LABELS",
+    "FASHION_MNIST_CLASSES",
     "SAMPLE_NAMES",
+    "DatasetUnavailableError",
     "Sample",
     "decode_predictions",
     "digit_samples",
     "digits_cnn",
+    "fashion_cnn",
+    "fashion_mnist",
     "imagenet_class_index",
     "imagenet_labels",
     "samples",

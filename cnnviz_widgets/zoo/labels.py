@@ -17,11 +17,13 @@ import numpy as np
 
 from cnnviz_widgets.zoo._data import data_file
 from cnnviz_widgets.zoo.digits import DIGIT_LABELS
+from cnnviz_widgets.zoo.fashion import FASHION_MNIST_CLASSES
 
 __all__ = [
     "CLASS_INDEX_FILE",
     "CLASS_INDEX_MD5",
     "DIGIT_LABELS",
+    "FASHION_MNIST_CLASSES",
     "decode_predictions",
     "imagenet_class_index",
     "imagenet_labels",
@@ -72,7 +74,7 @@ def decode_predictions(
 
     Works like ``keras.applications.imagenet_utils.decode_predictions`` but reads the
     class names shipped with the package instead of downloading them, and accepts any
-    list of class names (e.g. :data:`DIGIT_LABELS`).
+    list of class names (e.g. :data:`DIGIT_LABELS` or :data:`FASHION_MNIST_CLASSES`).
 
     Parameters
     ----------

@@ -49,13 +49,15 @@ def _map_layout(shape: tuple[int | None, ...], name: str) -> str:
     return layout
 
 
-def _compile(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Compile ``function`` for the active Keras backend (eager elsewhere)."""
+def _compile(function: Callable[[Any], Any],
+             input_shape: tuple[int | None, ...]) -> Callable[[Any], Any]:
+    """Compile ``function`` of one float32 batch for the active Keras backend."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(function, reduce_retracing=True)
+        spec = tf.TensorSpec((None, *input_shape), tf.float32)
+        return tf.function(function, input_signature=[spec])  # one trace for every batch
     if backend == "jax":
         import jax
 
@@ -67,7 +69,8 @@ def batch_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray], 
     """Return a compiled function from a prepared batch to each layer's per-image numbers.
 
     The function runs only the steps the layers need (all layers in one pass) and returns,
-    per layer, ``(maxima, rows, cols, sums, positives)``, each of shape (B, C).
+    per layer, ``(maxima, rows, cols, sums, positives)``, each of shape (B, C). It is
+    built once per engine and list of layers.
 
     Parameters
     ----------
@@ -76,6 +79,15 @@ def batch_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray], 
     layers : sequence of str
         Layer names.
     """
+    # kept on the engine (a new compiled function per scan would be traced each time)
+    known = engine.__dict__.setdefault("_scan_reducers", {})
+    key = tuple(layers)
+    if key not in known:
+        known[key] = _build_reducer(engine, key)
+    return known[key]
+
+
+def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray], list[Any]]:
     ops = keras.ops
     plan = engine.plan
     steps = [engine._step(name) for name in layers]
@@ -104,7 +116,7 @@ def batch_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray], 
                         ops.sum(flat, axis=1), ops.sum(ops.cast(flat > 0, "int32"), axis=1)))
         return out
 
-    return _compile(reduce)
+    return _compile(reduce, engine.input_shape)
 
 
 def _map_shape(shape: tuple[int | None, ...], layout: str) -> tuple[int, int]:

@@ -159,14 +159,16 @@ class DatasetSource(ImageSource):
         image_spec = spec[0] if isinstance(spec, tuple) else spec
         shape = list(getattr(image_spec, "shape", []) or [])
         rank = len(shape)
-        if rank == input_rank + 1:
-            self.batched = True
-        elif rank == input_rank:
+        if rank == input_rank + 1 or (rank > 0 and shape[0] is None):
+            self.batched = True  # .batch() leaves the batch axis unsized
+        elif rank == input_rank or rank == 2:
             self.batched = False
-        elif input_rank == 3 and rank == 3:  # grey images without a channel axis, batched
-            self.batched = True
         else:
-            self.batched = bool(shape) and shape[0] is None
+            raise ScanError(
+                f"The dataset's images have shape {tuple(shape)}, which is neither one image "
+                "nor a batch of images for this model. Yield (H, W[, C]) images or batches "
+                "of them, optionally with labels."
+            )
         cardinality = int(dataset.cardinality())
         if cardinality >= 0 and not self.batched:
             self.total = cardinality

@@ -25,6 +25,7 @@ __all__ = [
     "ModelFileError",
     "LayerComputeError",
     "ScanError",
+    "DatasetUnavailableError",
 ]
 
 
@@ -109,3 +110,7 @@ class InvalidSettingError(CnnvizError, ValueError):
 
 class ScanError(CnnvizError, ValueError):
     """A data-set scan cannot start (empty set, unknown source) or results do not merge."""
+
+
+class DatasetUnavailableError(CnnvizError, FileNotFoundError):
+    """A data set whose files are not on this machine (or are not what they should be)."""

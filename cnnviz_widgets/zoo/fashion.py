@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cnnviz_widgets.errors import CnnvizError, WeightsUnavailableError
+from cnnviz_widgets.errors import DatasetUnavailableError, WeightsUnavailableError
 from cnnviz_widgets.zoo._data import data_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,10 +54,6 @@ _FILES = {
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 _IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049  # IDX headers: uint8 data, 3 and 1 dimensions
-
-
-class DatasetUnavailableError(CnnvizError, FileNotFoundError):
-    """A data set whose files are not on this machine (or are not what they should be)."""
 
 
 def _candidates() -> list[Path]:

@@ -27,6 +27,11 @@ def test_the_readme_examples_run(tmp_path, monkeypatch):
     assert namespace["anatomy"](namespace["model"]).total_params == 110_474
     assert namespace["result"].final > namespace["result"].initial
     assert namespace["same"].count_params() == 110_474
+    scanned = namespace["scanned"]
+    assert scanned.count == len(namespace["digits"])
+    assert scanned["conv2"].top_indices.shape == (64, 9)
+    assert namespace["ScanResult"].load(tmp_path / "digits_scan.npz").count == scanned.count
+    assert namespace["report"].n_images == scanned.count
 
 
 def test_the_commands_the_readme_names_exist():

@@ -21,6 +21,11 @@ map stays crisp.
 
 Vector layers (``Dense``, global pooling, ``Flatten``) are left out of the default
 selection; named explicitly they are shown as a bar chart (values in the JSON).
+
+Given ``top_images`` (the explorer passes its dataset view's crops), the page also shows,
+under one selected channel, the data set's images that excite it most, each cropped to
+the receptive field of its maximum: one small PNG per crop at its own size (the browser
+enlarges it), the position outlined by the page.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -45,6 +50,7 @@ from ..engine.coerce import image_names as default_image_names
 from ..engine.stages import stage_layers
 from ..errors import InvalidSettingError, LayerNotViewableError
 from ..layout.mosaic import downsample, downsample_factor, mosaic
+from ..render.crops import Crop
 from ..render.encode import data_url, thumbnail
 
 __all__ = ["NORMALIZATIONS", "ExportReport", "default_export_layers", "export_html", "page_html"]
@@ -210,6 +216,22 @@ def _encode_layer(info: Any, act: np.ndarray, max_side: int) -> tuple[dict, dict
     return meta, entry
 
 
+def _crop_entry(crop: Crop) -> dict:
+    """One crop for the page: its pixels as a PNG data URL at their own size, the marker
+    as fractions of the crop (top, left, bottom, right), the caption."""
+    pixels = np.asarray(crop.pixels)
+    h, w = pixels.shape[:2]
+    entry: dict[str, Any] = {
+        "src": data_url(thumbnail(pixels, max(h, w, 1)), "png", optimize=True),
+        "caption": crop.caption,
+    }
+    if crop.marker is not None and h and w:
+        top, left, bottom, right = crop.marker
+        entry["marker"] = [round(top / h, 4), round(left / w, 4), round(bottom / h, 4),
+                           round(right / w, 4)]
+    return entry
+
+
 def script_json(obj: Any) -> str:
     """JSON that is safe inside ``<script type="application/json">``.
 
@@ -237,6 +259,7 @@ def page_html(
     colormap: str = "viridis",
     max_side: int = 80,
     title: str | None = None,
+    top_images: Mapping[str, Sequence[Sequence[Crop]]] | None = None,
 ) -> tuple[str, list[str], list[str]]:
     """Build the page that :func:`export_html` writes; see there for the parameters.
 
@@ -315,6 +338,11 @@ def page_html(
         "images": [{"name": n, "thumb": t} for n, t in zip(shown, thumbs, strict=True)],
         "layers": layers_json,
         "data": data,
+        "top": None if top_images is None else [
+            [[_crop_entry(c) for c in channel] for channel in top_images[name]]
+            if name in top_images else None
+            for name in names
+        ],
     }
     options = "".join(
         f'<option value="{i}">{html.escape(layer["label"])}</option>'
@@ -354,6 +382,7 @@ def export_html(
     colormap: str = "viridis",
     max_side: int = 80,
     title: str | None = None,
+    top_images: Mapping[str, Sequence[Sequence[Crop]]] | None = None,
 ) -> ExportReport:
     """Write one self-contained HTML page of feature maps that works without a kernel.
 
@@ -393,6 +422,11 @@ def export_html(
         fits, with block means. The main lever on file size.
     title : str, optional
         Page title; default ``"What <model name> sees"``.
+    top_images : mapping, optional
+        ``{layer: [crops of channel 0, crops of channel 1, ...]}``, lists of
+        :class:`~cnnviz_widgets.render.crops.Crop`: shown under a selected channel as
+        "the images of the data set that excite it most" (``#top-images``). The
+        explorer's ``export_html`` fills it from its dataset view.
 
     Returns
     -------
@@ -423,6 +457,7 @@ def export_html(
         colormap=colormap,
         max_side=max_side,
         title=title,
+        top_images=top_images,
     )
     target = Path(path)
     data = page.encode("utf-8")

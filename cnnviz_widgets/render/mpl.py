@@ -14,7 +14,8 @@ from ..colour.normalize import default_colormap
 from ..layout.mosaic import MosaicLayout
 from .maps import RenderedView
 
-__all__ = ["curves_figure", "feature_figure", "figure_to_png", "new_figure", "vector_figure"]
+__all__ = ["curves_figure", "feature_figure", "figure_to_png", "histogram_figure", "new_figure",
+           "vector_figure"]
 
 _MAX_LABELLED_TILES = 256
 
@@ -245,4 +246,42 @@ def curves_figure(history: Mapping[str, Sequence[float]],
         ax.set_xlabel("epoch")
         if ax.lines:
             ax.legend(fontsize=7)
+    return fig
+
+
+def histogram_figure(counts: np.ndarray, edges: np.ndarray, *, title: str | None = None,
+                     xlabel: str = "maximum of the channel in an image",
+                     figsize: tuple[float, float] = (4.2, 2.2), dpi: float = 100.0) -> Figure:
+    """Bars of a histogram given as counts and bin edges (as ``numpy.histogram`` returns).
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        (B,) counts per bin; empty draws empty axes that say "no values".
+    edges : numpy.ndarray
+        (B + 1,) bin edges, increasing.
+    title, xlabel : str
+        Axes title and x label.
+    figsize, dpi
+        Size (the default is 420 x 220 pixels at 100 dpi).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.axes[0]`` holds one bar per bin (``ax.patches``).
+    """
+    fig = new_figure(figsize, dpi=dpi)
+    ax = fig.subplots()
+    counts = np.asarray(counts)
+    edges = np.asarray(edges, dtype=np.float64)
+    if counts.size:
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#3b6fb6",
+               edgecolor="white", linewidth=0.3)
+    else:
+        ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("images", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
     return fig

@@ -1,4 +1,5 @@
-"""FeatureMapExplorer: the state, a canvas, the image picker and "explain channel", wired."""
+"""FeatureMapExplorer: the state, a canvas, the image picker, "explain channel" and the
+dataset view, wired."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from traitlets import observe
 
 from ...colour.normalize import NORMALIZATIONS, default_colormap
 from ...engine.coerce import image_list, image_names
-from ...errors import CnnvizError, LayerNotViewableError, SelectionOutOfRangeError
+from ...errors import (
+    CnnvizError,
+    InvalidSettingError,
+    LayerNotViewableError,
+    SelectionOutOfRangeError,
+)
 from ...layout.order import CHANNEL_ORDERS
 from ...render.maps import render_channel, render_grid
 from ...render.view import (
@@ -30,6 +36,7 @@ from ..controls import layer_options
 from ..panel import Panel
 from ..picker import ImagePicker
 from .canvas import BqCanvas, ImageCanvas, make_canvas
+from .dataset import DatasetView
 from .explain import ChannelExplainer
 from .state import BACKENDS, COLORMAPS, STATE_TRAITS, ExplorerState
 
@@ -101,6 +108,15 @@ class FeatureMapExplorer(ExplorerState, Panel):
         Initial state; see the traits.
     per_page : int
         Channels per page in the grid (default 64, an 8 x 8 grid).
+    dataset : images or ScanResult, optional
+        A data set for the dataset view (see ``dataset`` below); None: no dataset view
+        and no scan.
+    dataset_labels : sequence of int, optional
+        One label per image of ``dataset`` (an array or a list); a ``tf.data`` set of
+        (image, label) pairs and a ``ScanResult`` carry their own. Labels are named with
+        the set's class names, else with ``class_names``.
+    dataset_top_k : int
+        Top images the dataset view shows per channel.
     preprocess, cache_bytes
         Passed to the :class:`ActivationEngine` when a model is given.
 
@@ -123,6 +139,16 @@ class FeatureMapExplorer(ExplorerState, Panel):
         Grid order: ``"index"``, ``"mean"``, ``"max"`` or ``"sparsity"``.
     page : int
         Page of the grid when a layer has more than ``per_page`` channels.
+    dataset : images, ScanResult or None
+        The data set of the dataset view: an array (N, H, W[, C]), a list of images or
+        paths, a folder, a ``tf.data`` set, or a ``ScanResult`` computed before (with
+        ``result.attach(images, engine.input_shape)`` after ``ScanResult.load``). The
+        view shows the current channel's top images cropped to the receptive field of
+        their maximum, the histogram of its per-image maximum and the layer's dead
+        channels. Each layer is scanned once, when first shown (a scan result's layers
+        need no scan); None removes the view.
+    dataset_view : DatasetView or None
+        The dataset view, while ``dataset`` is set.
     engine : ActivationEngine
         The engine behind the panel.
     canvas : ImageCanvas or BqCanvas
@@ -146,6 +172,9 @@ class FeatureMapExplorer(ExplorerState, Panel):
         colormap: str | None = None,
         backend: str = "matplotlib",
         per_page: int = 64,
+        dataset: Any = None,
+        dataset_labels: Any = None,
+        dataset_top_k: int = 9,
         preprocess: Any = None,
         cache_bytes: int = 512 * 2**20,
     ) -> None:
@@ -166,12 +195,17 @@ class FeatureMapExplorer(ExplorerState, Panel):
                             else _default_class_names(self.engine))
         with self.batch():
             self.setup_state(self.engine, found, names=names, per_page=per_page, layer=layer)
+            self.dataset_class_names = self.class_names
             self._build_controls()
             self.normalization = normalization
             self.colormap = colormap or default_colormap(normalization)
             self.backend = backend
             self.channel = channel
             self.request_draw()
+        if dataset is not None:
+            self.dataset_labels = dataset_labels
+            self.dataset_top_k = dataset_top_k
+            self.dataset = dataset
 
     # -- what is on screen -------------------------------------------------------------
     @property
@@ -235,7 +269,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
                                       activation, steps)
 
     def export_html(self, path: str | os.PathLike, layers: Sequence[str] | None = None,
-                    images: Sequence[Any] | None = None, **kwargs: Any) -> Any:
+                    images: Sequence[Any] | None = None, *, top_images: bool | None = None,
+                    **kwargs: Any) -> Any:
         """Write a self-contained HTML page of this explorer that works without a kernel.
 
         Parameters
@@ -247,6 +282,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
             :func:`cnnviz_widgets.export.export_html`).
         images : sequence, optional
             Images to include; default: the explorer's images (at most 8).
+        top_images : bool, optional
+            Include, for every channel of the exported layers, the top images of the
+            data set cropped to the receptive field of their maximum (the dataset
+            view's crops; layers not scanned yet are scanned in one pass). Default: when
+            the explorer has a ``dataset``.
         **kwargs
             Passed on, e.g. ``normalization``, ``colormap``, ``max_side``, ``title``.
 
@@ -261,7 +301,28 @@ class FeatureMapExplorer(ExplorerState, Panel):
             images = self.images[:8]
             kwargs.setdefault("image_names", self.image_names[:8])
         kwargs.setdefault("colormap", self.colormap)
+        if top_images is None:
+            top_images = self.dataset_view is not None
+        if top_images:
+            kwargs["top_images"] = self._export_crops(layers)
         return export_html(self.engine, path, layers=layers, images=images, **kwargs)
+
+    def _export_crops(self, layers: Sequence[str] | str | None) -> dict[str, list[list[Any]]]:
+        from ...export.html import default_export_layers
+
+        view = self.dataset_view
+        if view is None:
+            raise self.report(InvalidSettingError(
+                "top_images=True needs a data set: set ex.dataset = images first."))
+        names = ([layers] if isinstance(layers, str) else list(layers) if layers is not None
+                 else default_export_layers(self.engine))
+        view.progress.widget.layout.display = None
+        try:
+            return view.scans.top_images(names, view.progress)
+        except CnnvizError as error:
+            raise self.report(error) from None
+        finally:
+            view.progress.widget.layout.display = "none"
 
     def save(self, path: str | os.PathLike | None = None, dpi: int = 100) -> Any:
         """The view on screen as a matplotlib figure (title, colour bar, channel numbers).
@@ -302,6 +363,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         super().close()
         self.forget()
         self._value = None
+        self.dataset_view = None
 
     # -- reactions ---------------------------------------------------------------------
     @observe(*STATE_TRAITS)
@@ -314,6 +376,30 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 self._show_canvas()
             self._update_controls()
             self.request_draw()
+        if change["name"] in ("layer", "channel") and self.dataset_view is not None:
+            self.dataset_view.show(self.layer, self.channel)
+
+    @observe("dataset")
+    def _dataset_changed(self, change: dict) -> None:
+        if not hasattr(self, "picker"):
+            return
+        old = self.dataset_view
+        scans = self.dataset_scans
+        if scans is None:
+            self.dataset_view = None
+            self._dataset_box.children = []
+            self._dataset_box.layout.display = "none"
+        else:
+            self.dataset_view = DatasetView(self.engine, scans, on_select=self._select_channel)
+            self._dataset_box.children = [self.dataset_view]
+            self._dataset_box.layout.display = None
+            self.dataset_view.show(self.layer, self.channel)
+        if old is not None:
+            old.close()
+
+    def _select_channel(self, channel: int) -> None:
+        with contextlib.suppress(CnnvizError):  # shown in the panel
+            self.channel = int(channel)
 
     # -- drawing -----------------------------------------------------------------------
     def _title(self, channels: Sequence[int] = ()) -> str:
@@ -407,6 +493,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._caption.add_class("cnnviz-caption")
         self._colorbar = w.HTML()
         self._view_box = w.Box()
+        self.dataset_view: DatasetView | None = None
+        self._dataset_box = w.VBox(layout=w.Layout(display="none"))
 
         self.bind(self._layer_dd, "layer")
         slider = self._channel_slider
@@ -435,6 +523,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self._view_box,
             self._colorbar,
             self.explainer,
+            self._dataset_box,
         ]
 
     @property
@@ -509,7 +598,8 @@ def explore(model: Any, images: Any = None, **kwargs: Any) -> FeatureMapExplorer
     images : sequence or array, optional
         The images to pick from; the package's samples are added after them.
     **kwargs
-        Passed to :class:`FeatureMapExplorer` (``layer=``, ``backend=``, ...).
+        Passed to :class:`FeatureMapExplorer` (``layer=``, ``backend=``, ``dataset=``,
+        ``dataset_labels=``, ...).
 
     Returns
     -------
@@ -521,5 +611,7 @@ def explore(model: Any, images: Any = None, **kwargs: Any) -> FeatureMapExplorer
     >>> from cnnviz_widgets import explore, zoo
     >>> ex = explore(zoo.digits_cnn())            # doctest: +SKIP
     >>> ex.layer = "conv2"; ex.channel = 7         # doctest: +SKIP
+    >>> train, labels = zoo.digit_samples()        # doctest: +SKIP
+    >>> ex.dataset = train                         # doctest: +SKIP
     """
     return FeatureMapExplorer(model, images, **kwargs)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from traitlets import Any as AnyValue
 from traitlets import HasTraits, validate
 
 from ...colour.normalize import NORMALIZATIONS
@@ -53,6 +54,8 @@ class ExplorerState(HasTraits):
     backend = Choice(BACKENDS, "matplotlib", what="backend")
     channel_order = Choice(CHANNEL_ORDERS, "index", what="channel order")
     page = Whole(0)
+    #: A data set for the dataset view (images, or a ScanResult); None: no dataset view.
+    dataset = AnyValue(None, allow_none=True)
 
     def __init__(self, engine: ActivationEngine, images: Sequence[Any], *,
                  names: Sequence[str] | None = None, per_page: int = 64,
@@ -73,6 +76,12 @@ class ExplorerState(HasTraits):
                                   else [f"image {i}" for i in range(len(self._images))])
         self._activation_memo: tuple[tuple[str, int], np.ndarray] | None = None
         self._ranking_memo: tuple[tuple[Any, ...], np.ndarray] | None = None
+        #: Labels of the data set's images (read when ``dataset`` is set).
+        self.dataset_labels: Any = None
+        #: Top images the dataset view keeps per channel (read when ``dataset`` is set).
+        self.dataset_top_k = 9
+        self.dataset_class_names: list[str] | None = None
+        self._dataset_scans: Any = None
         self.layer = layer or self.default_layer()
 
     # -- images ----------------------------------------------------------------------
@@ -178,6 +187,28 @@ class ExplorerState(HasTraits):
     def _valid_page(self, proposal: dict) -> int:
         return check_index(self, proposal["value"], self.page_count(), "page",
                            "this layer's grid")
+
+    @validate("dataset")
+    def _valid_dataset(self, proposal: dict) -> Any:
+        """Check the set (no scan yet) and keep its :class:`DatasetScans` for the view."""
+        value = proposal["value"]
+        if value is None:
+            self._dataset_scans = None
+            return None
+        from .dataset import DatasetScans
+
+        try:
+            self._dataset_scans = DatasetScans(
+                self.engine, value, labels=self.dataset_labels,
+                class_names=self.dataset_class_names, top_k=self.dataset_top_k)
+        except CnnvizError as error:
+            raise self._fail(error) from None
+        return value
+
+    @property
+    def dataset_scans(self) -> Any:
+        """The :class:`~.dataset.DatasetScans` of ``dataset`` (None without one)."""
+        return self._dataset_scans if self.dataset is not None else None
 
     @validate("colormap")
     def _valid_colormap(self, proposal: dict) -> str:

@@ -1,0 +1,116 @@
+"""Crops of a data set's top images: the part of each image a channel's maximum looks at.
+
+A :class:`Crop` is plain data (the input pixels of a receptive box, where the position
+sits inside it, a caption); :func:`crop_picture` turns one into an RGB picture, enlarged
+for the screen with the position outlined. Nothing here touches a model: the dataset
+view and the exported page compute the crops and hand them over.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .encode import thumbnail
+
+__all__ = ["MARKER_COLOUR", "Crop", "crop_picture", "draw_outline"]
+
+#: Colour of the outline that marks a position on a crop.
+MARKER_COLOUR = (255, 40, 40)
+
+
+@dataclass(frozen=True)
+class Crop:
+    """One top image of a channel, cropped to the receptive box of its maximum.
+
+    Attributes
+    ----------
+    pixels : numpy.ndarray
+        0-255 values, (h, w) or (h, w, C): the input pixels of the box, as the model saw
+        them before preprocessing.
+    marker : (top, left, bottom, right) or None
+        Where the position of the maximum sits inside the crop (bottom and right
+        exclusive); None for a layer without spatial maps (the crop is the whole image).
+    caption : str
+        What the picture is (label, value, image index).
+    index : int
+        The image's index in the data set.
+    value : float
+        The channel's maximum on this image.
+    """
+
+    pixels: np.ndarray
+    marker: tuple[int, int, int, int] | None
+    caption: str
+    index: int = -1
+    value: float = float("nan")
+
+
+def draw_outline(rgb: np.ndarray, box: tuple[int, int, int, int],
+                 colour: tuple[int, int, int] = MARKER_COLOUR,
+                 thickness: int = 1) -> np.ndarray:
+    """Return a copy of ``rgb`` with the outline of ``box`` drawn inside its edges.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        uint8 (H, W, 3).
+    box : (top, left, bottom, right)
+        Pixel box, bottom and right exclusive; clipped to the picture.
+    colour : (int, int, int)
+        Colour of the outline.
+    thickness : int
+        Width of the outline in pixels (at most half the box).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 (H, W, 3).
+    """
+    out = np.array(rgb, dtype=np.uint8, copy=True)
+    h, w = out.shape[:2]
+    top, left = max(int(box[0]), 0), max(int(box[1]), 0)
+    bottom, right = min(int(box[2]), h), min(int(box[3]), w)
+    if bottom <= top or right <= left:
+        return out
+    t = max(1, min(int(thickness), (bottom - top + 1) // 2, (right - left + 1) // 2))
+    paint = np.asarray(colour, dtype=np.uint8)
+    out[top:top + t, left:right] = paint
+    out[bottom - t:bottom, left:right] = paint
+    out[top:bottom, left:left + t] = paint
+    out[top:bottom, right - t:right] = paint
+    return out
+
+
+def crop_picture(crop: Crop, side: int = 96, *, marked: bool = True) -> np.ndarray:
+    """The picture of a crop for the screen: enlarged (or shrunk) to ``side``, marked.
+
+    Parameters
+    ----------
+    crop : Crop
+        The crop.
+    side : int
+        Length of the picture's longer side (see
+        :func:`~cnnviz_widgets.render.encode.thumbnail`: a small crop is enlarged by an
+        integer nearest-neighbour factor, so its pixels stay crisp).
+    marked : bool
+        Outline the position of the maximum (``crop.marker``).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 (H, W, 3); encode it with :func:`~cnnviz_widgets.render.encode.encode_png`
+        or :func:`~cnnviz_widgets.render.encode.data_url`.
+    """
+    pixels = np.asarray(crop.pixels)
+    picture = thumbnail(pixels, side)
+    if not marked or crop.marker is None or pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        return picture
+    fy = picture.shape[0] / pixels.shape[0]
+    fx = picture.shape[1] / pixels.shape[1]
+    top, left, bottom, right = crop.marker
+    box = (math.floor(top * fy), math.floor(left * fx), math.ceil(bottom * fy),
+           math.ceil(right * fx))
+    return draw_outline(picture, box, thickness=max(1, round(min(fy, fx) / 4)))

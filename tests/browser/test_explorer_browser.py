@@ -19,6 +19,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 VIEW = ".cnnviz-explorer img.cnnviz-view"
 CAPTION = ".cnnviz-explorer .cnnviz-caption"
+DATASET_CROPS = ".cnnviz-explorer .cnnviz-dataset img.cnnviz-dataset-crop"
+
+#: Runs code in the kernel of the open notebook (as a new cell would) and returns the status.
+_EXECUTE_JS = """async (code) => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const reply = await kernel.requestExecute({code: code}).done;
+    return reply.content.status;
+}"""
 
 
 def _src(page) -> str:
@@ -94,6 +102,16 @@ def test_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
     expect(explorer.locator(".cnnviz-caption")).to_contain_text("| channel 0 |")
     expect(bq_image).not_to_have_attribute("href", old or "")
     screenshot(page, tmp_path, "05-bqplot", selector=".cnnviz-explorer")
+    assert_no_error_output(page)
+
+    # the dataset view, set from the same kernel: the channel's nine top crops are decoded
+    status = page.evaluate(_EXECUTE_JS, "ex.dataset = images\nex.layer = 'conv2'\nex.channel = 3")
+    assert status == "ok"
+    page.wait_for_function(
+        "sel => [...document.querySelectorAll(sel)].filter(i => i.complete && i.naturalWidth > 0)"
+        ".length === 9", arg=DATASET_CROPS, timeout=60_000)
+    expect(explorer.locator(".cnnviz-dataset-title")).to_contain_text("channel 3")
+    screenshot(page, tmp_path, "06-dataset", selector=".cnnviz-dataset")
     assert_no_error_output(page)
     assert page_log.js_errors == []
 

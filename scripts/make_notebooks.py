@@ -50,7 +50,9 @@ ex.layer = 'conv1'"""),
   (offline), its learned filters as colour patches and the feature maps of photos.
 - [Train and watch](03_train_and_watch.ipynb): see the maps change while the network learns.
 - [Why did it decide that?](04_attribution.ipynb): saliency, Grad-CAM, activation maximisation.
-- [Export for a course page](05_export_for_course_pages.ipynb): one HTML file, no kernel."""),
+- [Export for a course page](05_export_for_course_pages.ipynb): one HTML file, no kernel.
+- [What does this channel detect?](06_what_does_this_channel_detect.ipynb): top images per
+  channel and dead filters over all of Fashion-MNIST."""),
 ]
 
 VGG16 = [
@@ -208,6 +210,96 @@ print(report.path, f"{report.bytes / 1024:.0f} KiB,", len(report.layers), "layer
 IFrame("digits_explorer.html", width=900, height=650)"""),
 ]
 
+CHANNELS = [
+    ("markdown", """# What does this channel detect?
+
+One image shows *what a channel computes*; a whole data set shows *what it detects*. Here a
+small network trained on **Fashion-MNIST** (70,000 photos of clothes, 10 classes; shipped with
+`cnnviz_widgets`, the data from Debian's `dataset-fashion-mnist` package, so it works offline)
+is run over all 60,000 training images once. For every channel we keep the nine images that
+excite it most, where in the image that happens, and whether the channel ever fires at all."""),
+    ("code", """import numpy as np
+from cnnviz_widgets import explore, scan, zoo
+
+model = zoo.fashion_cnn()
+train_images, train_labels = zoo.fashion_mnist("train")
+test_images, test_labels = zoo.fashion_mnist("test")
+classes = zoo.FASHION_MNIST_CLASSES
+model.summary(line_length=72)"""),
+    ("markdown", """## One pass over the training set
+
+`scan` reads the images in batches, runs them through only the layers it needs (all three
+convolutions in the same pass) and keeps a few numbers per channel. Memory stays flat however
+many images there are; the bar shows images per second. Pressing the stop button returns what
+was scanned so far (`result.partial`)."""),
+    ("code", """result = scan(model, train_images, ["conv1", "conv2", "conv3"], top_k=9,
+              batch_size=256, labels=train_labels, class_names=classes)
+result"""),
+    ("markdown", """## Which classes make each channel fire hardest?
+
+For each channel of `conv3`, the most common class among its nine top images. A channel whose
+top nine are all trousers has learned something about trousers (two long vertical edges);
+a mixed list points to a part shared by several classes (a collar, a sole, a strap)."""),
+    ("code", """s = result["conv3"]
+for channel in range(12):
+    names = [classes[label] for label in s.top_labels[channel]]
+    common = max(set(names), key=names.count)
+    print(f"conv3 channel {channel:2d}: {names.count(common)}/9 {common:<12} "
+          f"max {s.max[channel]:6.2f}, fires in {s.firing_fraction[channel]:6.1%} of images")"""),
+    ("markdown", """## Dead filters
+
+A channel whose maximum over all 60,000 images is never above 0 is *dead*: after the ReLU it
+outputs zeros whatever the input, and the layers above cannot learn anything from it.
+`dead_filters` reads the same scan (nothing is computed again) and also checks the weights.
+This small network trained well and has none; a network trained with too high a learning rate
+often loses a good part of its channels this way."""),
+    ("code", """from cnnviz_widgets import dead_filters
+
+for layer in result.layers:
+    report = dead_filters(model, result, layer)
+    print(f"{layer}: {len(report.indices)} of {report.n_channels} channels dead "
+          f"{report.indices.tolist()}")"""),
+    ("markdown", """## See them: the dataset view
+
+With `dataset=` the explorer shows, under the feature maps, the top images of the selected
+channel, each cropped to the part of the image that the channel's maximum looks at (its
+receptive field, with the position outlined), the histogram of the channel's maximum over the
+set, and the layer's dead channels (click one to select it). Move the channel slider: the
+scan is not run again."""),
+    ("code", """ex = explore(model, test_images[:12], dataset=result, include_samples=False,
+             class_names=classes)
+ex.layer = "conv3"
+ex.channel = 0
+ex"""),
+    ("markdown", """## Ship a scan with a course
+
+A scan saves to one small file (numbers only); load it and give the images again to show it
+without scanning."""),
+    ("code", """from cnnviz_widgets import ScanResult
+
+result.save("fashion_scan.npz")
+loaded = ScanResult.load("fashion_scan.npz").attach(train_images, (28, 28, 1))
+import os
+print(f"{os.path.getsize('fashion_scan.npz') / 1024:.0f} KiB;",
+      (loaded["conv3"].top_indices == result["conv3"].top_indices).all())"""),
+    ("markdown", """## On a cluster
+
+With a Dask client the same call cuts the set into partitions, scans them on the workers and
+merges the results; the answer is the same. Here a local cluster of two worker processes
+scans the 10,000 test images (extra `distributed`)."""),
+    ("code", """try:
+    from dask.distributed import Client, LocalCluster
+except ImportError:
+    print("pip install 'cnnviz_widgets[distributed]' to scan on a Dask cluster")
+else:
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \\
+            Client(cluster) as client:
+        on_cluster = scan(model, test_images, ["conv3"], client=client, progress=False)
+    here = scan(model, test_images, ["conv3"], progress=False)
+    print(on_cluster, "same as in-process:",
+          (on_cluster["conv3"].top_indices == here["conv3"].top_indices).all())"""),
+]
+
 
 def write(name: str, cells: list[tuple[str, str]]) -> None:
     nb = nbformat.v4.new_notebook()
@@ -227,6 +319,7 @@ def main() -> None:
     write("03_train_and_watch.ipynb", TRAIN)
     write("04_attribution.ipynb", ATTRIBUTION)
     write("05_export_for_course_pages.ipynb", EXPORT)
+    write("06_what_does_this_channel_detect.ipynb", CHANNELS)
 
 
 if __name__ == "__main__":

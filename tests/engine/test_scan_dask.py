@@ -88,8 +88,20 @@ def test_model_given_as_a_keras_file(client, model, digits, tmp_path):
     x = digits[0][:1000]
     path = tmp_path / "digits.keras"
     model.save(path)
-    ours = scan(path, x, LAYERS, client=client, partition_size=400, progress=False)
-    assert_same(ours, scan(model, x, LAYERS, progress=False))
+    ours = scan(path, x, LAYERS, client=client, partition_size=400, first_index=10_000,
+                progress=False)
+    assert_same(ours, scan(model, x, LAYERS, first_index=10_000, progress=False))
+    assert ours.spans == [(10_000, 11_000)]
+
+
+def test_a_tf_data_pipeline_is_read_on_the_client(client, model, digits):
+    import tensorflow as tf
+
+    x, y = digits[0][:600], digits[1][:600]
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(50)
+    ours = scan(model, dataset, LAYERS, client=client, partition_size=200, progress=False)
+    reference = scan(model, x, LAYERS, labels=y, progress=False)
+    assert_same(ours, reference)
 
 
 def _png(image: np.ndarray) -> bytes:

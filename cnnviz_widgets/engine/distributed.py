@@ -127,7 +127,8 @@ def _partitions(source: ImageSource, size: int) -> Iterator[SequenceSource]:
     """The set as consecutive parts that can be sent to a worker, read lazily."""
     for batch in source.batches(size):
         items: Any = batch.items
-        if (items and all(isinstance(item, np.ndarray) for item in items)
+        if (isinstance(items, list) and items
+                and all(isinstance(item, np.ndarray) for item in items)
                 and len({(item.shape, item.dtype) for item in items}) == 1):
             items = np.stack(items)  # one array pickles faster than a list of many
         yield SequenceSource(items, batch.labels, offset=int(batch.indices[0]),

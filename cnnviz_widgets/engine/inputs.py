@@ -268,6 +268,44 @@ def fit_channels(pixels: np.ndarray, channels: int | None) -> np.ndarray:
     )
 
 
+def stack_pixels(stack: Any, input_shape: tuple[int | None, ...]) -> np.ndarray | None:
+    """The pixels of a uint8 stack (N, H, W[, 1 or C]) that already fits the model, at once.
+
+    For such a stack, decoding (uint8 to float32), :func:`fit_channels` and :func:`resize`
+    are elementwise, so doing them on the whole stack gives exactly what they give image
+    by image. Any other stack returns None, and its images go through the usual steps one
+    by one.
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        Images stacked on the first axis.
+    input_shape : tuple
+        The model's input shape without the batch axis.
+    """
+    if not isinstance(stack, np.ndarray) or stack.dtype != np.uint8 or stack.ndim not in (3, 4):
+        return None
+    height, width = input_shape[0], input_shape[1]
+    if stack.shape[1] != (height or stack.shape[1]) or stack.shape[2] != (width or stack.shape[2]):
+        return None
+    if stack.shape[1] == 0 or stack.shape[2] == 0:
+        return None
+    channels = input_shape[-1] if len(input_shape) == 3 else None
+    grey = stack.ndim == 3 or stack.shape[-1] == 1
+    x = stack.reshape(stack.shape[:3]) if grey else stack
+    if grey:
+        if channels is None:
+            return x.astype(np.float32)
+        if channels == 1:
+            return x.astype(np.float32)[..., None]
+        if channels == 3:
+            return np.repeat(x.astype(np.float32)[..., None], 3, axis=-1)
+        return None
+    if channels == 3 and x.shape[-1] == 3:
+        return x.astype(np.float32)
+    return None
+
+
 def resize(pixels: np.ndarray, height: int | None, width: int | None) -> np.ndarray:
     """Resize (bilinear) an (H, W) or (H, W, C) float array; None keeps that side."""
     h, w = pixels.shape[:2]

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from .._keras import keras
-from ..errors import CnnvizError, InvalidSettingError, LayerNotViewableError, ScanError
+from ..errors import CnnvizError, InvalidSettingError, LayerNotViewableError
 from ..progress import ProgressLike, reporting
+from .inputs import stack_pixels
 from .sources import Batch, ImageSource, image_source
 from .summary import BatchSummary, ChannelStats, ScanResult
 
@@ -69,8 +70,10 @@ def batch_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray], 
     """Return a compiled function from a prepared batch to each layer's per-image numbers.
 
     The function runs only the steps the layers need (all layers in one pass) and returns,
-    per layer, ``(maxima, rows, cols, sums, positives)``, each of shape (B, C). It is
-    built once per engine and list of layers.
+    per layer, ``(maxima, sums, positives, maps, width)``: (B, C) maxima, sums and counts
+    of positions above 0, the (B, P, C) maps with positions flattened (where a maximum
+    is looked up there only for the few that enter a top-k list), and the map's width.
+    It is built once per engine and list of layers.
 
     Parameters
     ----------
@@ -111,9 +114,8 @@ def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray],
                 width = 1
                 flat = ops.reshape(v, (shape[0], 1, shape[1]))
             flat = ops.cast(flat, "float32")
-            where = ops.argmax(flat, axis=1)
-            out.append((ops.max(flat, axis=1), where // width, where % width,
-                        ops.sum(flat, axis=1), ops.sum(ops.cast(flat > 0, "int32"), axis=1)))
+            out.append((ops.max(flat, axis=1), ops.sum(flat, axis=1),
+                        ops.sum(ops.cast(flat > 0, "int32"), axis=1), flat, width))
         return out
 
     return _compile(reduce, engine.input_shape)
@@ -142,6 +144,12 @@ def _reason(exc: Exception) -> str:
 
 def _prepare_batch(engine: Any, source: ImageSource, batch: Batch) -> _Prepared:
     """Decode and prepare every item; an item that fails is listed with its reason."""
+    stacked = stack_pixels(batch.items, engine.input_shape)
+    if stacked is not None:  # a uint8 stack that fits the model: the same pixels, at once
+        x = np.asarray(engine.preprocess(stacked), dtype=np.float32)
+        if np.isfinite(x).all():
+            return _Prepared([(batch.indices, keras.ops.convert_to_tensor(x), batch.labels)],
+                             [], batch.indices)
     pixels: list[np.ndarray] = []
     kept: list[int] = []
     skipped: list[tuple[Any, str]] = []
@@ -168,7 +176,8 @@ def _prepare_batch(engine: Any, source: ImageSource, batch: Batch) -> _Prepared:
         if not rows_ok:
             continue
         labels = None if batch.labels is None else batch.labels[rows_ok]
-        out.append((batch.indices[rows_ok], x[finite], labels))
+        # the backend's copy of the batch is made here, in the preparing thread
+        out.append((batch.indices[rows_ok], keras.ops.convert_to_tensor(x[finite]), labels))
     return _Prepared(out, skipped, batch.indices)
 
 
@@ -225,14 +234,12 @@ def scan_source(engine: Any, source: ImageSource, layers: Sequence[str], *, top_
     layers = list(layers)
     reducer = reducer if reducer is not None else batch_reducer(engine, layers)
     stats = {}
-    positions = {}
     for name in layers:
         info = engine.layer(name)
         layout = _map_layout(info.output_shape, name)
         stats[name] = ChannelStats.empty(name, int(info.channels or 1),
                                          _map_shape(info.output_shape, layout), top_k,
                                          threshold)
-        positions[name] = _positions(info.output_shape)
     skipped: list[tuple[Any, str]] = []
     first = source.offset
     last = first
@@ -245,27 +252,17 @@ def scan_source(engine: Any, source: ImageSource, layers: Sequence[str], *, top_
                 skipped.extend(prepared.skipped)
                 for indices, x, labels in prepared.groups:
                     outputs = reducer(x)
-                    for name, (mx, rows, cols, sums, pos) in zip(layers, outputs, strict=True):
-                        stats[name].add(
-                            BatchSummary(np.asarray(mx), np.asarray(rows), np.asarray(cols),
-                                         np.asarray(sums), np.asarray(pos), positions[name]),
-                            indices, labels)
+                    for name, (mx, sums, pos, maps, width) in zip(layers, outputs,
+                                                                    strict=True):
+                        stats[name].add(BatchSummary(np.asarray(mx), np.asarray(sums),
+                                                     np.asarray(pos), np.asarray(maps),
+                                                     int(width)), indices, labels)
                 if len(prepared.indices):
                     last = int(prepared.indices[-1]) + 1
                 report(last - first, total, float("nan"))
         except KeyboardInterrupt:
             partial = True
     return ScanResult(stats, skipped, partial, [(first, last)], source.class_names, source)
-
-
-def _positions(shape: tuple[int | None, ...]) -> int:
-    """Positions per image of a layer's map."""
-    spatial = shape[:-1] if len(shape) == 3 else shape if len(shape) == 2 else ()
-    if all(s is not None for s in spatial):
-        return int(np.prod(spatial)) if spatial else 1
-    raise ScanError("This layer's map size depends on the input size, which a scan cannot "
-                    "summarise over images of different sizes; give the model a fixed input "
-                    "size (for example keras.Input((224, 224, 3))) and scan again.")
 
 
 def scan(model_or_engine: Any, images: Any, layers: Sequence[str] | str | None = None, *,

@@ -36,11 +36,12 @@ __all__ = ["Batch", "ImageSource", "image_source"]
 class Batch:
     """Consecutive items of a set: ``items[i]`` has index ``indices[i]`` in the set.
 
-    ``labels`` holds one integer class per item (-1 when unknown) or is None.
+    ``items`` is a list, or for an array set the stacked rows. ``labels`` holds one
+    integer class per item (-1 when unknown) or is None.
     """
 
     indices: np.ndarray
-    items: list[Any]
+    items: Any
     labels: np.ndarray | None = None
 
 
@@ -125,7 +126,10 @@ class SequenceSource(ImageSource):
         end = self.total if stop is None else min(stop - self.offset, self.total)
         for lo in range(first, end, size):
             hi = min(lo + size, end)
-            items = [unwrap_sample(item) for item in self.items[lo:hi]]
+            chunk = self.items[lo:hi]
+            # an array keeps its rows stacked (prepared at once when they fit the model)
+            items = chunk if isinstance(chunk, np.ndarray) else [unwrap_sample(item)
+                                                                 for item in chunk]
             labels = None if self.labels is None else self.labels[lo:hi]
             yield Batch(np.arange(lo, hi, dtype=np.int64) + self.offset, items, labels)
 

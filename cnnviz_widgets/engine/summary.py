@@ -41,22 +41,36 @@ class BatchSummary:
     ----------
     maxima : numpy.ndarray
         (B, C) the largest value of each channel in each image.
-    rows, cols : numpy.ndarray
-        (B, C) where that value is in the map (the first such place, row-major).
     sums : numpy.ndarray
         (B, C) sum of each channel over the positions of each image.
     positives : numpy.ndarray
         (B, C) number of positions above 0.
-    positions : int
-        Positions in one image's map (1 for a vector).
+    maps : numpy.ndarray
+        (B, P, C) the maps with their positions flattened row-major; only the positions
+        of the maxima that enter a top-k list are looked up in it.
+    width : int
+        Columns of the map (to turn a flat position into row and column).
     """
 
     maxima: np.ndarray
-    rows: np.ndarray
-    cols: np.ndarray
     sums: np.ndarray
     positives: np.ndarray
-    positions: int
+    maps: np.ndarray
+    width: int
+
+    @property
+    def positions(self) -> int:
+        """Positions in one image's map (1 for a vector)."""
+        return int(self.maps.shape[1])
+
+    def where(self, images: np.ndarray, channels: np.ndarray) -> np.ndarray:
+        """(n, 2) row and column of the maximum of each (image, channel) pair.
+
+        The first position holding the maximum, row-major, as ``numpy.argmax`` finds it.
+        """
+        flat = self.maps[images, :, channels].argmax(axis=1) if len(images) else \
+            np.zeros(0, dtype=np.int64)
+        return np.stack(np.divmod(flat, max(int(self.width), 1)), axis=-1).astype(np.int64)
 
 
 def _scale_exponent(value: float) -> int:
@@ -100,8 +114,8 @@ class _Half:
         self.exponent = exponent
         width = 2.0 ** exponent / HISTOGRAM_BINS
         bins = np.minimum((values / width).astype(np.int64), HISTOGRAM_BINS - 1)
-        channels = np.broadcast_to(np.arange(values.shape[1]), values.shape)
-        np.add.at(self.counts, (channels[mask], bins[mask]), 1)
+        flat = (np.arange(values.shape[1]) * HISTOGRAM_BINS + bins)[mask]
+        self.counts += np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
 
     def merged(self, other: _Half) -> _Half:
         exponent = max(self.exponent, other.exponent)
@@ -250,40 +264,56 @@ class ChannelStats:
         self.sum = self.sum + np.asarray(batch.sums, dtype=np.float64).sum(axis=0)
         self.positive_count = self.positive_count + np.asarray(
             batch.positives, dtype=np.int64).sum(axis=0)
-        self.positions_seen += n * int(batch.positions)
+        self.positions_seen += n * batch.positions
         self.firing = self.firing + (maxima > self.threshold).sum(axis=0)
-        rows = np.asarray(batch.rows, dtype=np.int64)
-        cols = np.asarray(batch.cols, dtype=np.int64)
-        channels = self.channels
         label_rows = (np.full(n, -1, dtype=np.int64) if labels is None
                       else np.asarray(labels, dtype=np.int64))
-        self._select_top(
-            np.ascontiguousarray(maxima.T),
-            np.broadcast_to(np.asarray(indices, dtype=np.int64), (channels, n)),
-            np.stack([rows.T, cols.T], axis=-1),
-            np.broadcast_to(label_rows, (channels, n)),
-        )
+        indices = np.asarray(indices, dtype=np.int64)
+        values = np.ascontiguousarray(maxima.T)  # (C, B)
+        keyed = np.where(np.isnan(values), -np.inf, values)
+        if int(indices.min()) > int(self.top_indices.max()):
+            # images come after every listed one, so a tie with the k-th loses: only a
+            # value above the k-th can enter (the common case, once the lists are full)
+            kth = np.where(np.isnan(self.top_values[:, -1]), -np.inf, self.top_values[:, -1])
+            enters = (keyed > kth[:, None]) | (self.top_indices[:, -1:] < 0)
+        else:
+            enters = np.ones_like(values, dtype=bool)
+        candidates = np.flatnonzero(enters.any(axis=1))
+        if len(candidates):
+            chans, images = np.nonzero(enters[candidates])
+            positions = np.zeros((len(candidates), n, 2), dtype=np.int64)
+            positions[chans, images] = batch.where(images, candidates[chans])
+            self._select_top(
+                np.where(enters[candidates], values[candidates], -np.inf),
+                np.where(enters[candidates], indices, -1),
+                positions,
+                np.broadcast_to(label_rows, (len(candidates), n)),
+                candidates,
+            )
         finite = np.isfinite(maxima)
         self._positive_hist.add(np.where(maxima >= 0, maxima, 0), finite & (maxima >= 0))
         self._negative_hist.add(np.where(maxima < 0, -maxima, 0), finite & (maxima < 0))
 
     def _select_top(self, values: np.ndarray, indices: np.ndarray, positions: np.ndarray,
-                    labels: np.ndarray) -> None:
-        """Keep the k best of the current top lists and new candidates, per channel."""
+                    labels: np.ndarray, rows: Any = slice(None)) -> None:
+        """Keep the k best of the current top lists and new candidates, per channel.
+
+        ``rows`` selects the channels the candidates are for (all by default).
+        """
         k = self.top_k
-        all_values = np.concatenate([self.top_values, values], axis=1)
-        all_indices = np.concatenate([self.top_indices, indices], axis=1)
-        all_positions = np.concatenate([self.top_positions, positions], axis=1)
-        all_labels = np.concatenate([self.top_labels, labels], axis=1)
+        all_values = np.concatenate([self.top_values[rows], values], axis=1)
+        all_indices = np.concatenate([self.top_indices[rows], indices], axis=1)
+        all_positions = np.concatenate([self.top_positions[rows], positions], axis=1)
+        all_labels = np.concatenate([self.top_labels[rows], labels], axis=1)
         keyed = np.where(np.isnan(all_values), -np.inf, all_values)
         missing = all_indices < 0
         # sort by value descending, then index ascending; padding entries go last
         order = np.lexsort((np.where(missing, np.iinfo(np.int64).max, all_indices),
                             -keyed, missing), axis=-1)[:, :k]
-        self.top_values = np.take_along_axis(all_values, order, axis=1)
-        self.top_indices = np.take_along_axis(all_indices, order, axis=1)
-        self.top_labels = np.take_along_axis(all_labels, order, axis=1)
-        self.top_positions = np.take_along_axis(all_positions, order[..., None], axis=1)
+        self.top_values[rows] = np.take_along_axis(all_values, order, axis=1)
+        self.top_indices[rows] = np.take_along_axis(all_indices, order, axis=1)
+        self.top_labels[rows] = np.take_along_axis(all_labels, order, axis=1)
+        self.top_positions[rows] = np.take_along_axis(all_positions, order[..., None], axis=1)
 
     def merge(self, other: ChannelStats) -> ChannelStats:
         """Return the statistics of both sets of images (they must be disjoint)."""

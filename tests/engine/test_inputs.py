@@ -111,3 +111,32 @@ def test_resize_to_a_non_square_input_matches_pillow_on_real_content(source):
     flipped = np.asarray(Image.fromarray(image[::-1]).resize((20, 12),
                                                              Image.Resampling.BILINEAR))
     assert np.abs(prepared - flipped).max() > 100
+
+
+@pytest.mark.parametrize("shape, input_shape", [
+    ((5, 12, 10), (12, 10, 1)), ((5, 12, 10, 1), (12, 10, 1)), ((5, 12, 10), (12, 10)),
+    ((5, 12, 10), (12, 10, 3)), ((5, 12, 10, 3), (12, 10, 3)), ((5, 12, 10), (None, None, 1)),
+])
+def test_a_fitting_uint8_stack_gives_the_pixels_of_each_image(shape, input_shape):
+    from cnnviz_widgets.engine.inputs import decode_image, fit_channels, resize, stack_pixels
+
+    stack = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    channels = input_shape[-1] if len(input_shape) == 3 else None
+    one_by_one = np.stack([resize(fit_channels(decode_image(image), channels),
+                                  input_shape[0], input_shape[1]) for image in stack])
+    fast = stack_pixels(stack, input_shape)
+    assert fast.dtype == np.float32
+    np.testing.assert_array_equal(fast, one_by_one)
+
+
+@pytest.mark.parametrize("stack, input_shape", [
+    (np.zeros((2, 12, 10), np.float32), (12, 10, 1)),   # floats follow per-image rules
+    (np.zeros((2, 12, 10), np.uint8), (24, 20, 1)),     # needs resizing
+    (np.zeros((2, 12, 10, 3), np.uint8), (12, 10, 1)),  # colour to grey
+    (np.zeros((2, 12, 10, 4), np.uint8), (12, 10, 3)),  # RGBA
+    ([np.zeros((12, 10), np.uint8)], (12, 10, 1)),      # not a stack
+])
+def test_other_stacks_go_image_by_image(stack, input_shape):
+    from cnnviz_widgets.engine.inputs import stack_pixels
+
+    assert stack_pixels(stack, input_shape) is None

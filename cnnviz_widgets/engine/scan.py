@@ -223,6 +223,67 @@ def _prefetched(engine: Any, source: ImageSource, batches: Iterator[Batch]
                 thread.join(timeout=0.05)
 
 
+class _Folder:
+    """Folds batch results into the statistics in a thread, while the next batch runs.
+
+    The model's pass runs in the calling thread (an interrupt lands there); the folding
+    of finished batches goes on beside it and is always completed, so the statistics are
+    whole batches even after an interrupt. Batches that wait are folded together; how
+    many may wait depends on the size of their maps (at most ``MAX_WAITING_BYTES``).
+    """
+
+    #: Bytes of maps that may wait to be folded (and how many batches: at most 8).
+    MAX_WAITING_BYTES = 128 * 2**20
+
+    def __init__(self, fold: Callable[..., None]):
+        self.fold = fold
+        self.queue: queue.Queue = queue.Queue()
+        self.slots: threading.Semaphore | None = None
+        self.most = 1
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="cnnviz-scan-fold", daemon=True)
+
+    def _work(self) -> None:
+        while True:
+            items = [self.queue.get()]
+            while items[-1] is not None and len(items) < self.most:
+                try:  # whatever else is waiting is folded together (fewer, larger folds)
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            done = items[-1] is None
+            items = [item for item in items if item is not None]
+            if items and self.error is None:
+                try:
+                    self.fold(items)
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                    self.error = exc
+            for _ in items:
+                self.slots.release()
+            if done:
+                return
+
+    def submit(self, outputs: Any, indices: Any, labels: Any, last: int) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.slots is None:  # sized by the first batch's maps
+            size = sum(int(np.prod(out[3].shape)) * 4 for out in outputs or [])
+            self.most = int(np.clip(self.MAX_WAITING_BYTES // max(size, 1), 1, 8))
+            self.slots = threading.Semaphore(self.most)
+        self.slots.acquire()
+        self.queue.put((outputs, indices, labels, last))
+
+    def __enter__(self) -> _Folder:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+
 def scan_source(engine: Any, source: ImageSource, layers: Sequence[str], *, top_k: int = 9,
                 batch_size: int = 64, progress: ProgressLike = None, threshold: float = 0.0,
                 reducer: Callable[[np.ndarray], list[Any]] | None = None) -> ScanResult:
@@ -242,26 +303,44 @@ def scan_source(engine: Any, source: ImageSource, layers: Sequence[str], *, top_
                                          threshold)
     skipped: list[tuple[Any, str]] = []
     first = source.offset
-    last = first
+    folded = {"last": first}
     partial = False
     total = source.total or 0
-    with reporting(progress, total, unit="images") as report:
+
+    def fold(items: list[tuple[Any, np.ndarray, Any, int]]) -> None:
+        """Fold finished batches ``(outputs, indices, labels, last)`` into the statistics."""
+        ran = [item for item in items if item[0] is not None]
+        if ran:
+            indices = np.concatenate([item[1] for item in ran])
+            labelled = all(item[2] is not None for item in ran)
+            labels = np.concatenate([item[2] for item in ran]) if labelled else None
+            for j, name in enumerate(layers):
+                parts = [BatchSummary(np.asarray(out[j][0]), np.asarray(out[j][1]),
+                                      np.asarray(out[j][2]), np.asarray(out[j][3]),
+                                      int(out[j][4])) for out, *_ in ran]
+                if len({part.width for part in parts}) == 1:
+                    stats[name].add(BatchSummary.join(parts), indices, labels)
+                else:  # maps of different widths (a model of any input size)
+                    for part, (_, idx, lab, _) in zip(parts, ran, strict=True):
+                        stats[name].add(part, idx, lab)
+        folded["last"] = items[-1][3]
+
+    with reporting(progress, total, unit="images") as report, _Folder(fold) as folder:
         report(0, total, float("nan"))
+        submitted = first
         try:
             for prepared in _prefetched(engine, source, source.batches(batch_size)):
                 skipped.extend(prepared.skipped)
-                for indices, x, labels in prepared.groups:
-                    outputs = reducer(x)
-                    for name, (mx, sums, pos, maps, width) in zip(layers, outputs,
-                                                                    strict=True):
-                        stats[name].add(BatchSummary(np.asarray(mx), np.asarray(sums),
-                                                     np.asarray(pos), np.asarray(maps),
-                                                     int(width)), indices, labels)
                 if len(prepared.indices):
-                    last = int(prepared.indices[-1]) + 1
-                report(last - first, total, float("nan"))
+                    submitted = int(prepared.indices[-1]) + 1
+                if not prepared.groups:
+                    folder.submit(None, None, None, submitted)
+                for indices, x, labels in prepared.groups:
+                    folder.submit(reducer(x), indices, labels, submitted)
+                report(submitted - first, total, float("nan"))
         except KeyboardInterrupt:
             partial = True
+    last = folded["last"]
     return ScanResult(stats, skipped, partial, [(first, last)], source.class_names, source)
 
 

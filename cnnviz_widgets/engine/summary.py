@@ -55,21 +55,38 @@ class BatchSummary:
     maxima: np.ndarray
     sums: np.ndarray
     positives: np.ndarray
-    maps: np.ndarray
+    maps: np.ndarray | list[np.ndarray]
     width: int
 
     @property
     def positions(self) -> int:
         """Positions in one image's map (1 for a vector)."""
-        return int(self.maps.shape[1])
+        first = self.maps[0] if isinstance(self.maps, list) else self.maps
+        return int(first.shape[1])
+
+    @classmethod
+    def join(cls, parts: Sequence[BatchSummary]) -> BatchSummary:
+        """Several batches of one layer as one (their maps stay separate arrays)."""
+        maps: list[np.ndarray] = []
+        for part in parts:
+            maps.extend(part.maps if isinstance(part.maps, list) else [part.maps])
+        return cls(np.concatenate([p.maxima for p in parts]),
+                   np.concatenate([p.sums for p in parts]),
+                   np.concatenate([p.positives for p in parts]), maps, parts[0].width)
 
     def where(self, images: np.ndarray, channels: np.ndarray) -> np.ndarray:
         """(n, 2) row and column of the maximum of each (image, channel) pair.
 
         The first position holding the maximum, row-major, as ``numpy.argmax`` finds it.
         """
-        flat = self.maps[images, :, channels].argmax(axis=1) if len(images) else \
-            np.zeros(0, dtype=np.int64)
+        flat = np.zeros(len(images), dtype=np.int64)
+        chunks = self.maps if isinstance(self.maps, list) else [self.maps]
+        start = 0
+        for chunk in chunks:
+            inside = (images >= start) & (images < start + len(chunk))
+            if inside.any():
+                flat[inside] = chunk[images[inside] - start, :, channels[inside]].argmax(axis=1)
+            start += len(chunk)
         return np.stack(np.divmod(flat, max(int(self.width), 1)), axis=-1).astype(np.int64)
 
 

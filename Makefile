@@ -25,7 +25,7 @@ $(VENV)/.stamp-%: pyproject.toml | $(PY)
 
 comma := ,
 DEMO_EXTRAS := notebook+offline-vgg+samples
-TEST_EXTRAS := test+notebook+offline-vgg+samples+train+distributed
+TEST_EXTRAS := test+notebook+offline-vgg+offline-imagenet+samples+train+distributed
 BENCH_EXTRAS := test+offline-vgg+bench
 
 demo: $(VENV)/.stamp-$(DEMO_EXTRAS)

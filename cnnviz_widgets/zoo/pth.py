@@ -56,14 +56,24 @@ STORAGE_DTYPES: dict[str, str] = {
 }
 
 
+class _StandIn:
+    """What the unpickler hands out: a pickle may not change it (no ``BUILD`` on it)."""
+
+    def __setstate__(self, state: Any) -> None:
+        raise ModelFileError(
+            f"The file tries to set the state of {type(self).__name__.strip('_')}; a "
+            "state_dict of tensors never does."
+        )
+
+
 @dataclass(frozen=True)
-class _StorageType:
+class _StorageType(_StandIn):
     name: str
     dtype: str
 
 
 @dataclass
-class _Storage:
+class _Storage(_StandIn):
     key: str  # the root storage, whose bytes follow the pickle
     type: _StorageType
     numel: int
@@ -71,7 +81,7 @@ class _Storage:
 
 
 @dataclass
-class _Tensor:
+class _Tensor(_StandIn):
     storage: _Storage
     offset: int
     size: tuple[int, ...]
@@ -105,10 +115,20 @@ def _ordered_dict(*args: Any) -> collections.OrderedDict:
     return collections.OrderedDict()
 
 
+class _Function(_StandIn):
+    """A function the pickle may call (and not change)."""
+
+    def __init__(self, function: Any):
+        self._function = function
+
+    def __call__(self, *args: Any) -> Any:
+        return self._function(*args)
+
+
 _ALLOWED: dict[tuple[str, str], Any] = {
-    ("collections", "OrderedDict"): _ordered_dict,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("collections", "OrderedDict"): _Function(_ordered_dict),
+    ("torch._utils", "_rebuild_tensor_v2"): _Function(_rebuild_tensor),
+    ("torch._utils", "_rebuild_tensor"): _Function(_rebuild_tensor),
     **{("torch", name): _StorageType(name, dtype) for name, dtype in STORAGE_DTYPES.items()},
 }
 

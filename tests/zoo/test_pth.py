@@ -113,6 +113,21 @@ def test_a_global_in_place_of_the_tensor_rebuild_is_refused(tmp_path: Path):
     assert not marker.exists()
 
 
+def test_a_pickle_cannot_change_what_the_reader_hands_out():
+    """``BUILD`` on a stand-in (e.g. to change FloatStorage's element type) is refused."""
+    from cnnviz_widgets.zoo import pth
+
+    before = pth.STORAGE_DTYPES["FloatStorage"]
+    for target in (b"ctorch\nFloatStorage\n", _REBUILD):
+        state = b"\x80\x02" + target + b"}" + _text("dtype") + _text("O") + b"sb."
+        data = b"".join(pickle.dumps(h, protocol=2) for h in (MAGIC_NUMBER, PROTOCOL_VERSION,
+                                                                 {"little_endian": True}))
+        with pytest.raises(ModelFileError, match="set the state"):
+            read_state_dict(io.BytesIO(data + state))
+    stand_in = pth.StateDictUnpickler(io.BytesIO()).find_class("torch", "FloatStorage")
+    assert stand_in.dtype == before == "f4"
+
+
 def test_an_unlisted_storage_type_is_refused():
     with pytest.raises(UnsafeModelFileError, match="torch.BFloat16Storage"):
         read_state_dict(io.BytesIO(_legacy_file(_simple(), storage_type=b"BFloat16Storage")))

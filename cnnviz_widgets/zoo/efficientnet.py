@@ -25,15 +25,14 @@ Inputs are RGB pixel values scaled as ``(x - 127) / 128``:
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cnnviz_widgets.errors import WeightsUnavailableError
+from cnnviz_widgets.zoo._data import package_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz_widgets._keras import keras
@@ -94,32 +93,16 @@ def efficientnet_lite0_weights_path() -> Path:
         lacks its weights file; the message names the extra ``offline-imagenet`` and the
         online alternative.
     """
-    try:
-        spec = importlib.util.find_spec(_PACKAGE)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise WeightsUnavailableError(
-            "efficientnet_lite0(weights='imagenet') needs the package "
-            f"{_DISTRIBUTION}=={_VERSION}, which is not installed. Install it with: "
-            f"{_INSTALL_HINT}. {_ALTERNATIVES}"
-        )
-    try:
-        version = metadata.version(_DISTRIBUTION)
-    except metadata.PackageNotFoundError:  # pragma: no cover - importable, no metadata
-        version = None
-    if version is not None and version != _VERSION:
-        raise WeightsUnavailableError(
-            f"{_DISTRIBUTION} {version} is installed but efficientnet_lite0 reads version "
-            f"{_VERSION}. Install it with: {_INSTALL_HINT}."
-        )
-    for folder in spec.submodule_search_locations:
-        path = Path(folder).joinpath(*LITE0_WEIGHTS)
-        if path.is_file():
-            return path
-    raise WeightsUnavailableError(
-        f"{_DISTRIBUTION} is installed but its weights file {'/'.join(LITE0_WEIGHTS)} is "
-        f"missing; reinstall it with: {_INSTALL_HINT}. {_ALTERNATIVES}"
+    return package_file(
+        _PACKAGE, _DISTRIBUTION, _VERSION, LITE0_WEIGHTS,
+        missing="efficientnet_lite0(weights='imagenet') needs the package "
+                f"{_DISTRIBUTION}=={_VERSION}, which is not installed. Install it with: "
+                f"{_INSTALL_HINT}. {_ALTERNATIVES}",
+        wrong_version=f"{_DISTRIBUTION} {{version}} is installed but efficientnet_lite0 reads "
+                      f"version {_VERSION}. Install it with: {_INSTALL_HINT}.",
+        absent=f"{_DISTRIBUTION} is installed but its weights file "
+               f"{'/'.join(LITE0_WEIGHTS)} is missing; reinstall it with: {_INSTALL_HINT}. "
+               f"{_ALTERNATIVES}",
     )
 
 

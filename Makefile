@@ -24,7 +24,7 @@ $(VENV)/.stamp-%: pyproject.toml | $(PY)
 	$(PY) -c "import cnnviz_widgets" && touch $@
 
 comma := ,
-DEMO_EXTRAS := notebook+offline-vgg+samples
+DEMO_EXTRAS := notebook+offline-vgg+offline-imagenet+samples
 TEST_EXTRAS := test+notebook+offline-vgg+offline-imagenet+samples+train+distributed
 BENCH_EXTRAS := test+offline-vgg+bench
 

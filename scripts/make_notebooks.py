@@ -180,6 +180,37 @@ for ax, (title, picture) in zip(fig.subplots(1, 3), [
     ax.set_title(title)
     ax.axis("off")
 fig"""),
+    ("markdown", """## An ImageNet classifier, offline
+
+`zoo.efficientnet_lite0()` is EfficientNet-Lite0 with its trained ImageNet weights (75%
+top-1 as published), read from a package on the package index (extra `offline-imagenet`),
+so it works without a download. Its top five guesses for the photos that installed
+packages ship:"""),
+    ("code", """from cnnviz_widgets import ActivationEngine
+
+imagenet = zoo.efficientnet_lite0()
+engine = ActivationEngine(imagenet)     # knows the model's preprocessing by its name
+photos = zoo.samples(["chelsea", "coffee", "rocket", "grace_hopper"])
+top_classes = []
+for photo in photos:
+    scores = engine.activation("predictions", photo.image)
+    top5 = zoo.decode_predictions(scores[None], top=5)[0]
+    top_classes.append(int(scores.argmax()))
+    print(f"{photo.name:<13}", ", ".join(f"{name} {score:.2f}" for _, name, score in top5))"""),
+    ("markdown", """Saliency and Grad-CAM for each photo's top class: where the evidence for the guess is."""),
+    ("code", """fig = Figure(figsize=(9, 7))
+axes = fig.subplots(len(photos), 3)
+labels = zoo.imagenet_labels()
+for row, (photo, cls) in zip(axes, zip(photos, top_classes)):
+    pixels = engine.pixels(photo.image) / 255
+    sal = Saliency(engine)(photo.image, target=cls)
+    cam = GradCAM(engine)(photo.image, target=cls)
+    for ax, (title, picture) in zip(row, [(labels[cls], pixels), ("saliency", sal),
+                                          ("Grad-CAM", overlay(pixels, cam, alpha=0.5))]):
+        ax.imshow(picture, cmap="gray")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+fig"""),
     ("markdown", "## What excites a filter?"),
     ("code", """from cnnviz_widgets.attribution import ActivationMaximization
 
@@ -188,6 +219,16 @@ print(f"conv2 channel 3: mean activation {result.initial:.3f} -> {result.final:.
 fig = Figure(figsize=(2.5, 2.5))
 ax = fig.subplots()
 ax.imshow(result.image[..., 0], cmap="gray")
+ax.axis("off")
+fig"""),
+    ("markdown", """And what does the ImageNet network think class 20, *water ouzel* (a small bird that
+walks under water), looks like? An input optimised from noise to raise that class:"""),
+    ("code", """ouzel = ActivationMaximization(engine)(target=20, steps=64, seed=0)
+print(f"{labels[20]}: score {ouzel.initial:.3f} -> {ouzel.final:.3f}")
+fig = Figure(figsize=(3, 3))
+ax = fig.subplots()
+ax.imshow(ouzel.image / 255 if ouzel.image.max() > 1 else ouzel.image)
+ax.set_title(labels[20])
 ax.axis("off")
 fig"""),
 ]

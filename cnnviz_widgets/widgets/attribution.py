@@ -72,6 +72,10 @@ class AttributionPanel(Panel):
             self.images, names = image_list(images, shape), image_names(images, shape)
         if explorer is not None and class_names is None:
             class_names = explorer.class_names
+        if class_names is None:
+            from ..zoo.labels import class_names_for
+
+            class_names = class_names_for(self.engine)
         if not self.images:
             raise CnnvizError("Give images=[...] to explain; attribution needs an input image.")
         self.class_names = list(class_names) if class_names is not None else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,7 @@ __all__ = [
     "CLASS_INDEX_MD5",
     "DIGIT_LABELS",
     "FASHION_MNIST_CLASSES",
+    "class_names_for",
     "decode_predictions",
     "imagenet_class_index",
     "imagenet_labels",
@@ -139,3 +141,30 @@ def top_classes(scores: np.ndarray | Sequence[float], names: Sequence[str] | Non
     order = np.argsort(values)[::-1][:k]
     return [(int(i), names[i] if names is not None and i < len(names) else str(int(i)),
              float(values[i])) for i in order]
+
+
+def class_names_for(model_or_engine: Any) -> list[str] | None:
+    """The class names of a model this package knows, or None.
+
+    The digits models (10 outputs, named ``digits...``) get :data:`DIGIT_LABELS`, the
+    Fashion-MNIST model its :data:`FASHION_MNIST_CLASSES`, and any model whose last layer
+    has 1000 outputs the ImageNet names (:func:`imagenet_labels`).
+
+    Parameters
+    ----------
+    model_or_engine : keras.Model or ActivationEngine
+        The model.
+    """
+    try:
+        model = getattr(model_or_engine, "model", model_or_engine)
+        width = tuple(model.outputs[0].shape[1:])
+        name = str(model.name)
+        if width == (10,) and name.startswith("digits"):
+            return list(DIGIT_LABELS)
+        if width == (10,) and name.startswith("fashion"):
+            return list(FASHION_MNIST_CLASSES)
+        if width == (1000,):
+            return imagenet_labels()
+    except Exception:  # noqa: BLE001 - names are optional
+        return None
+    return None

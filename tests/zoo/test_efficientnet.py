@@ -188,3 +188,19 @@ def test_random_weights_need_no_package(monkeypatch):
     assert model.get_layer("predictions").activation.__name__ == "linear"
     with pytest.raises(ValueError, match="'imagenet' or None"):
         efficientnet_lite0(weights="hed")
+
+
+def test_the_panels_name_imagenet_classes_on_its_last_layer():
+    from cnnviz_widgets import AttributionPanel, explore, zoo
+
+    model = zoo.efficientnet_lite0(weights=None)
+    image = np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    ex = explore(model, [image], include_samples=False)
+    panel = AttributionPanel(model, [image], auto_run=False)
+    try:
+        labels = zoo.imagenet_labels()
+        assert ex.class_names == labels and panel.class_names == labels
+        assert labels[20] == "water_ouzel"
+    finally:
+        ex.close()
+        panel.close()

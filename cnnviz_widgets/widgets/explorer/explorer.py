@@ -31,7 +31,7 @@ from ...render.view import (
     VectorValue,
     colorbar_html,
 )
-from ...zoo.labels import top_classes
+from ...zoo.labels import class_names_for, top_classes
 from ..controls import layer_options
 from ..panel import Panel
 from ..picker import ImagePicker
@@ -57,20 +57,6 @@ def _default_samples(engine: Any) -> tuple[list[Any], list[str]]:
         return [s.image for s in photos], [s.name for s in photos]
     except Exception:  # noqa: BLE001 - samples are a convenience; the panel works without
         return [], []
-
-
-def _default_class_names(engine: Any) -> list[str] | None:
-    try:
-        width = engine.layers[-1].output_shape
-        from ... import zoo
-
-        if width == (10,) and engine.model.name.startswith("digits"):
-            return list(zoo.DIGIT_LABELS)
-        if width == (1000,):
-            return zoo.imagenet_labels()
-    except Exception:  # noqa: BLE001 - names are optional
-        return None
-    return None
 
 
 def _nonfinite_note(activation: np.ndarray) -> str:
@@ -192,7 +178,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 "There are no images to show. Pass images=[...] (paths, arrays or PIL "
                 "images) or keep include_samples=True.")
         self.class_names = (list(class_names) if class_names is not None
-                            else _default_class_names(self.engine))
+                            else class_names_for(self.engine))
         with self.batch():
             self.setup_state(self.engine, found, names=names, per_page=per_page, layer=layer)
             self.dataset_class_names = self.class_names

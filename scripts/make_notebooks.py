@@ -197,7 +197,8 @@ for photo in photos:
     top5 = zoo.decode_predictions(scores[None], top=5)[0]
     top_classes.append(int(scores.argmax()))
     print(f"{photo.name:<13}", ", ".join(f"{name} {score:.2f}" for _, name, score in top5))"""),
-    ("markdown", """Saliency and Grad-CAM for each photo's top class: where the evidence for the guess is."""),
+    ("markdown", """Saliency and Grad-CAM for each photo's top class: where the evidence for
+the guess is."""),
     ("code", """fig = Figure(figsize=(9, 7))
 axes = fig.subplots(len(photos), 3)
 labels = zoo.imagenet_labels()
@@ -221,8 +222,9 @@ ax = fig.subplots()
 ax.imshow(result.image[..., 0], cmap="gray")
 ax.axis("off")
 fig"""),
-    ("markdown", """And what does the ImageNet network think class 20, *water ouzel* (a small bird that
-walks under water), looks like? An input optimised from noise to raise that class:"""),
+    ("markdown", """And what does the ImageNet network think class 20, *water ouzel* (a small
+bird that walks under water), looks like? An input optimised from noise to raise that
+class:"""),
     ("code", """ouzel = ActivationMaximization(engine)(target=20, steps=64, seed=0)
 print(f"{labels[20]}: score {ouzel.initial:.3f} -> {ouzel.final:.3f}")
 fig = Figure(figsize=(3, 3))

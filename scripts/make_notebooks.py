@@ -197,8 +197,13 @@ for photo in photos:
     top5 = zoo.decode_predictions(scores[None], top=5)[0]
     top_classes.append(int(scores.argmax()))
     print(f"{photo.name:<13}", ", ".join(f"{name} {score:.2f}" for _, name, score in top5))"""),
-    ("markdown", """Saliency and Grad-CAM for each photo's top class: where the evidence for
-the guess is."""),
+    ("markdown", """The cat, the espresso and the uniform are right at once. The rocket's first
+guess is *drilling platform* (a tall structure against the sky, with the launch tower beside
+it); *missile*, *projectile* and *space shuttle* follow in the top five. The network only
+knows ImageNet's 1000 classes: the astronaut photo, with no such class, gets guesses such as
+*bobsled* and *football helmet*.
+
+Saliency and Grad-CAM for each photo's top class: where the evidence for the guess is."""),
     ("code", """fig = Figure(figsize=(9, 7))
 axes = fig.subplots(len(photos), 3)
 labels = zoo.imagenet_labels()

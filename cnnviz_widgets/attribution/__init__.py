@@ -10,6 +10,7 @@ input image, and :data:`METHODS` declares the methods and their parameters for p
 
 from .base import GradientMethod
 from .callbacks import Callback, CallbackList, FunctionProgress, WidgetProgress, as_callback
+from .cam import EigenCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
 from .maximize import ActivationMaximization, MaximizationResult
 from .overlay import activation_heatmap, overlay
@@ -28,11 +29,15 @@ __all__ = [
     "CallbackList",
     "ChannelScore",
     "ClassScore",
+    "EigenCAM",
     "FunctionProgress",
     "GradCAM",
+    "GradCAMPlusPlus",
     "GradientMethod",
+    "HiResCAM",
     "InputTransform",
     "Jitter",
+    "LayerCAM",
     "MaximizationResult",
     "MethodSpec",
     "ParamSpec",
@@ -42,6 +47,7 @@ __all__ = [
     "TopClassScore",
     "TotalVariation",
     "WidgetProgress",
+    "XGradCAM",
     "activation_heatmap",
     "as_callback",
     "default_gradcam_layer",

@@ -89,8 +89,8 @@ class GradCAM(GradientMethod):
     upsampling to the input (:func:`upsample_heatmap`) and scaling to [0, 1] are separate
     steps that the default call applies. Unlike tf-keras-vis, the layer may sit inside
     a nested sub-model (``"backbone/conv2"``): the engine runs the flattened model, so
-    the gradient tape sees it. A relative of the CAM family only changes
-    :meth:`channel_weights`.
+    the gradient tape sees it. A relative of the CAM family (:mod:`.cam`) only changes
+    :meth:`channel_weights` or :meth:`layer_map`.
 
     Parameters
     ----------
@@ -177,6 +177,31 @@ class GradCAM(GradientMethod):
         """
         return grads.mean(axis=(1, 2))
 
+    def layer_map(self, feature: np.ndarray, grads: np.ndarray | None) -> np.ndarray:
+        """The map before its ReLU: ``sum_k w_k A_k`` with :meth:`channel_weights`.
+
+        This is the one step a method of the CAM family changes (with
+        :meth:`channel_weights`, or here for an elementwise weighting); the forward and
+        backward passes, the ReLU, the upsampling and the scaling stay Grad-CAM's.
+
+        Parameters
+        ----------
+        feature : numpy.ndarray
+            The layer's output, (N, h, w, C).
+        grads : numpy.ndarray or None
+            The score's gradient with respect to it, (N, h, w, C); None for a method
+            whose ``uses_gradients`` is False.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (N, h, w).
+        """
+        return np.einsum("nhwc,nc->nhw", feature, self.channel_weights(feature, grads))
+
+    #: Whether :meth:`layer_map` needs the gradient (False skips the backward pass).
+    uses_gradients = True
+
     def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
         x = tf.convert_to_tensor(batch)
         with tf.GradientTape() as tape:
@@ -185,14 +210,17 @@ class GradCAM(GradientMethod):
             )
             value = tf.reduce_sum(score(output))
         feature = values[self.layer]
-        grads = tape.gradient(value, feature)
-        if grads is None:
-            raise LayerNotViewableError(
-                f"The score does not depend on layer {self.layer!r}; Grad-CAM is undefined."
-            )
+        grads = None
+        if self.uses_gradients:
+            grads = tape.gradient(value, feature)
+            if grads is None:
+                raise LayerNotViewableError(
+                    f"The score does not depend on layer {self.layer!r}; Grad-CAM is "
+                    f"undefined."
+                )
+            grads = np.asarray(grads, dtype=np.float64)
         feature = np.asarray(feature, dtype=np.float64)
-        grads = np.asarray(grads, dtype=np.float64)
         if feature.ndim == 3:  # (N, h, w): one channel without its axis
-            feature, grads = feature[..., None], grads[..., None]
-        weights = self.channel_weights(feature, grads)
-        return np.maximum(np.einsum("nhwc,nc->nhw", feature, weights), 0.0)
+            feature = feature[..., None]
+            grads = None if grads is None else grads[..., None]
+        return np.maximum(self.layer_map(feature, grads), 0.0)

@@ -11,6 +11,7 @@ input image, and :data:`METHODS` declares the methods and their parameters for p
 from .base import GradientMethod
 from .callbacks import Callback, CallbackList, FunctionProgress, WidgetProgress, as_callback
 from .cam import EigenCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
+from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
 from .maximize import ActivationMaximization, MaximizationResult
 from .overlay import activation_heatmap, overlay
@@ -30,6 +31,7 @@ __all__ = [
     "ChannelScore",
     "ClassScore",
     "EigenCAM",
+    "FaithfulnessResult",
     "FunctionProgress",
     "GradCAM",
     "GradCAMPlusPlus",
@@ -51,6 +53,7 @@ __all__ = [
     "activation_heatmap",
     "as_callback",
     "default_gradcam_layer",
+    "faithfulness",
     "get_method",
     "overlay",
     "register_method",

@@ -202,16 +202,36 @@ class GradCAM(GradientMethod):
     #: Whether :meth:`layer_map` needs the gradient (False skips the backward pass).
     uses_gradients = True
 
+    def layer_value(self, batch: np.ndarray) -> np.ndarray:
+        """The layer's output for a prepared batch, without a gradient tape.
+
+        A batch of one goes through the engine's cache
+        (:meth:`~cnnviz_widgets.ActivationEngine.prepared_activation`): for an image the
+        user has explored, nothing runs; otherwise only the layers up to this one run,
+        and their outputs are cached. Larger batches (SmoothGrad's noisy copies) run the
+        same prefix without caching.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (N, h, w, C), or (N, h, w) for a layer without a channel axis.
+        """
+        if len(batch) == 1:
+            return self.engine.prepared_activation(self.layer, batch)
+        _, values = self.engine.forward(batch, layers=[self.layer], stop_at_layers=True)
+        return np.asarray(values[self.layer])
+
     def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
-        x = tf.convert_to_tensor(batch)
-        with tf.GradientTape() as tape:
-            output, values = self.engine.forward(
-                x, layers=[self.layer], on_value=lambda _name, v: tape.watch(v)
-            )
-            value = tf.reduce_sum(score(output))
-        feature = values[self.layer]
+        # the prefix up to the layer runs once without a tape (or comes from the cache);
+        # only the layers after it run forward and backward under the tape
+        feature = tf.convert_to_tensor(self.layer_value(batch))
         grads = None
         if self.uses_gradients:
+            with tf.GradientTape() as tape:
+                tape.watch(feature)
+                output, _ = self.engine.forward(tf.convert_to_tensor(batch),
+                                                given={self.layer: feature})
+                value = tf.reduce_sum(score(output))
             grads = tape.gradient(value, feature)
             if grads is None:
                 raise LayerNotViewableError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -302,9 +302,38 @@ class ActivationEngine:
             chunks.append(np.asarray(values[step.outputs[0]]))
         return np.concatenate(chunks, axis=0)
 
+    def prepared_activation(self, name: str, batch: np.ndarray) -> np.ndarray:
+        """Return the output of layer ``name`` for a prepared batch of one, through the cache.
+
+        The batch is keyed by its values, like :meth:`prepare`'s output, so an image the
+        user has already explored costs no forward pass at all; otherwise only the layers
+        that ``name`` depends on run (without a gradient tape) and their outputs are
+        cached. This is how a gradient method starts from the cache and runs only the
+        layers after ``name`` under its tape (see ``given=`` of :meth:`forward`).
+
+        Parameters
+        ----------
+        name : str
+            A name from :attr:`layer_names`.
+        batch : numpy.ndarray
+            A prepared batch of one image, e.g. :meth:`prepare`'s output.
+
+        Returns
+        -------
+        numpy.ndarray
+            Read-only array with the batch axis, shape (1, ...).
+        """
+        step = self._step(name)
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.shape[:1] != (1,):
+            raise ValueError(f"prepared_activation needs a batch of one, not {batch.shape}")
+        values = self._compute([step.outputs[0]], batch, _array_key(batch), count=True)
+        return values[step.outputs[0]]
+
     def forward(self, batch: Any, layers: Sequence[str] = (),
                 on_value: Callable[[str, Any], Any] | None = None,
-                stop_at_layers: bool = False) -> tuple[Any, dict[str, Any]]:
+                stop_at_layers: bool = False,
+                given: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Run the whole model on ``batch`` as backend tensors, without the cache.
 
         This is the hook for gradient-based methods: values stay backend tensors, so a
@@ -324,6 +353,12 @@ class ActivationEngine:
         stop_at_layers : bool
             Run only what ``layers`` need, not the rest of the model; ``output`` is then
             None. Optimising a filter of an early layer then costs only its prefix.
+        given : mapping, optional
+            ``{name: value}``: outputs of these layers, used instead of computing them;
+            only the layers that still need computing run, so a value from
+            :meth:`prepared_activation` makes a forward pass that starts there. A given
+            layer listed in ``layers`` is passed to ``on_value`` (to be watched) before
+            anything else runs. ``batch`` may be None when the given values are enough.
 
         Returns
         -------
@@ -334,7 +369,7 @@ class ActivationEngine:
         """
         wanted = {self._step(name).outputs[0]: name for name in layers}
         plan = self._plan
-        values: dict[int, Any] = {plan.input_key: batch}
+        values: dict[int, Any] = {} if batch is None else {plan.input_key: batch}
         found: dict[str, Any] = {}
 
         def visit(k: int, v: Any) -> None:
@@ -347,8 +382,16 @@ class ActivationEngine:
                     values[k] = v = replaced
             found[name] = v
 
+        for name, value in (given or {}).items():
+            key = self._step(name).outputs[0]
+            values[key] = value
+            visit(key, value)
         targets = list(wanted) if stop_at_layers else list(plan.output_keys)
-        order = self._needed(targets, lambda k: False)
+        order = self._needed(targets, lambda k: k in values)
+        if batch is None and any(plan.input_key in plan.steps[i].inputs for i in order):
+            raise ValueError(
+                "forward(None, given=...) needs the input batch too: the layers to run "
+                f"depend on the model input, not only on {sorted(given or {})}.")
         self._run(values, order, on_output=visit)
         return (None if stop_at_layers else values[plan.output_keys[0]]), found
 

@@ -191,3 +191,51 @@ def test_digits_gradcam_looks_at_the_strokes():
     # measured 1.42 over the 40 held-out digits (conv3, a 3x3 map upsampled to 28x28)
     assert np.mean(ratios) > 1.25
     assert np.median(ratios) > 1.2
+
+
+def test_an_explored_image_runs_only_the_layers_after_the_target(model):
+    """After the explorer computed the layer, Grad-CAM runs only the head, same map.
+
+    The engine counts every layer it evaluates: a cold call runs the prefix once (and
+    caches it) and the head; a call on an explored image runs only the head.
+    """
+    image = _image(7)
+    layer = "conv_b"
+    engine = ActivationEngine(model)
+    batch = engine.prepare(image)
+    oracle = gradcam_oracle(model, layer, batch, 2)
+    engine.clear_cache()
+    cam = GradCAM(engine, layer, logits=False)
+    plan = engine.plan
+    target = engine.plan.by_name[layer].outputs[0]
+    head = engine._needed(list(plan.output_keys), lambda k: k == target)
+    prefix = engine._needed([target], lambda k: False)
+
+    before = engine.stats.layer_evaluations
+    cold = cam(image, target=2, upsample=False)
+    assert engine.stats.layer_evaluations - before == len(prefix) + len(head)
+    before = engine.stats.layer_evaluations
+    warm = cam(image, target=2, upsample=False)
+    assert engine.stats.layer_evaluations - before == len(head)
+    np.testing.assert_allclose(cold, oracle, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(warm, cold)
+
+    explored = ActivationEngine(model)
+    explored.activation(layer, image)  # what a layer dropdown does
+    before = explored.stats.layer_evaluations
+    again = GradCAM(explored, layer, logits=False)(image, target=2, upsample=False)
+    np.testing.assert_array_equal(again, cold)
+    assert explored.stats.layer_evaluations - before == len(head)
+
+
+def test_forward_from_given_values_equals_the_whole_pass(model):
+    """engine.forward(given=...) starts at the given layer and gives the model's output."""
+    engine = ActivationEngine(model)
+    batch = engine.prepare(_image(3))
+    whole, values = engine.forward(batch, layers=["conv_b"])
+    head, _ = engine.forward(None, given={"conv_b": values["conv_b"]})
+    np.testing.assert_allclose(np.asarray(head), np.asarray(whole), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(whole), model(batch), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="needs the input batch"):
+        engine.forward(None, given={"pool_a": values["conv_b"][..., :4]}, layers=["conv_a"],
+                       stop_at_layers=True)

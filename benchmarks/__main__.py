@@ -10,7 +10,8 @@ import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SUITES = ["bench_engine", "bench_deep", "bench_explorer", "bench_attribution", "bench_scan"]
+SUITES = ["bench_engine", "bench_deep", "bench_explorer", "bench_attribution", "bench_cam",
+          "bench_scan"]
 
 
 def main(argv: list[str]) -> int:

@@ -10,7 +10,15 @@ input image, and :data:`METHODS` declares the methods and their parameters for p
 
 from .base import GradientMethod
 from .callbacks import Callback, CallbackList, FunctionProgress, WidgetProgress, as_callback
-from .cam import EigenCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
+from .cam import (
+    AblationCAM,
+    EigenCAM,
+    GradCAMPlusPlus,
+    HiResCAM,
+    LayerCAM,
+    ScoreCAM,
+    XGradCAM,
+)
 from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
 from .maximize import ActivationMaximization, MaximizationResult
@@ -24,6 +32,7 @@ from .transforms import InputTransform, Jitter
 
 __all__ = [
     "METHODS",
+    "AblationCAM",
     "ActivationMaximization",
     "Blur",
     "Callback",
@@ -45,6 +54,7 @@ __all__ = [
     "ParamSpec",
     "Regularizer",
     "Saliency",
+    "ScoreCAM",
     "SmoothGrad",
     "TopClassScore",
     "TotalVariation",

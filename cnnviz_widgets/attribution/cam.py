@@ -6,15 +6,35 @@ upsampling and the scaling to [0, 1] are Grad-CAM's, so every method has its cal
 shape, ``Method(model_or_engine, layer=None)(image, target=None)``, its defaults and
 its errors. ``A`` is the layer's output (N, h, w, C) and ``g`` the gradient of the
 target score with respect to it.
+
+:class:`ScoreCAM` and :class:`AblationCAM` need no gradient: they weight each channel
+by how the target score responds when the channel alone masks the input, or when the
+channel alone is removed, in batched forward passes (:class:`PerturbationCAM`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..colour.scale import unit_scale
+from ..errors import InvalidSettingError
+from ..progress import ProgressLike, reporting
+from ._common import logits_of
 from .gradcam import GradCAM
+from .scores import resolve_score
 
-__all__ = ["EigenCAM", "GradCAMPlusPlus", "HiResCAM", "LayerCAM", "XGradCAM"]
+__all__ = [
+    "AblationCAM",
+    "EigenCAM",
+    "GradCAMPlusPlus",
+    "HiResCAM",
+    "LayerCAM",
+    "PerturbationCAM",
+    "ScoreCAM",
+    "XGradCAM",
+]
 
 
 class GradCAMPlusPlus(GradCAM):
@@ -98,3 +118,306 @@ class EigenCAM(GradCAM):
                 projection = -projection
             maps[i] = projection.reshape(h, w)
         return maps
+
+
+def _corner_aligned(source: int, target: int) -> np.ndarray:
+    """(target, source) matrix of linear interpolation with the end points aligned.
+
+    Output position ``i`` reads input position ``i * (source - 1) / (target - 1)``, the
+    grid of scipy's ``zoom(order=1)`` (tf-keras-vis) and of torch's
+    ``UpsamplingBilinear2d`` (pytorch-grad-cam), both of which upsample Score-CAM's masks.
+    """
+    if source == 1:
+        return np.ones((target, 1))
+    position = np.linspace(0.0, source - 1.0, target)
+    low = np.minimum(np.floor(position).astype(int), source - 2)
+    frac = position - low
+    rows = np.arange(target)
+    matrix = np.zeros((target, source))
+    matrix[rows, low] = 1.0 - frac
+    matrix[rows, low + 1] += frac
+    return matrix
+
+
+def _positive_int(value: Any, name: str, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidSettingError(f"{name} must be a positive integer, not {value!r}. {hint}")
+    return int(value)
+
+
+class PerturbationCAM(GradCAM):
+    """A CAM whose channel weights come from forward passes alone, run in batches.
+
+    The base of :class:`ScoreCAM` and :class:`AblationCAM`. For each image the layer's
+    activation ``A`` comes from :meth:`~.gradcam.GradCAM.layer_value` (the engine's cache
+    for an explored image), the target score ``y`` from the layers after the layer
+    (``target=None`` is the class the model predicts for the image itself), and each
+    channel's score ``y_k`` from one perturbed forward pass (:meth:`batch_scores`),
+    ``batch_size`` channels at a time; :meth:`weights_from` turns the scores into
+    weights and the map is ``ReLU(sum_k w_k A_k)``, at the layer's resolution. The
+    upsampling, the scaling and the errors are :class:`~.gradcam.GradCAM`'s.
+
+    Parameters
+    ----------
+    model_or_engine : keras.Model or ActivationEngine
+        The model, or an engine already built around it.
+    layer : str, optional
+        The layer to explain; by default the last convolution
+        (:func:`~.gradcam.default_gradcam_layer`).
+    logits : bool, default True
+        Score the logits (the model's final softmax/sigmoid removed while the method
+        runs) rather than the model's output as it is.
+    batch_size : int, default 32
+        Perturbed inputs per forward pass; the result does not depend on it.
+    progress : callback, function, widget or list, optional
+        Told after each forward pass how many channels of how many are done (see
+        :func:`cnnviz_widgets.progress.as_callback`).
+
+    Raises
+    ------
+    InvalidSettingError
+        If ``batch_size`` is not a positive integer.
+    """
+
+    uses_gradients = False
+
+    def __init__(self, model_or_engine: Any, layer: str | None = None, logits: bool = True,
+                 batch_size: int = 32, progress: ProgressLike = None):
+        super().__init__(model_or_engine, layer, logits)
+        self.batch_size = _positive_int(batch_size, "batch_size",
+                                        "It is the number of forward passes run at once.")
+        self.progress = progress
+
+    def channels_to_score(self, feature: np.ndarray) -> np.ndarray:
+        """Indices of the channels that get a forward pass; the others weigh 0.
+
+        Parameters
+        ----------
+        feature : numpy.ndarray
+            The layer's output for one image, (h, w, C).
+        """
+        return np.arange(feature.shape[-1])
+
+    def batch_scores(self, batch: np.ndarray, feature: np.ndarray, score: Any,
+                     channels: np.ndarray) -> np.ndarray:
+        """The target score with each of ``channels`` perturbed, in one forward pass.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray
+            The prepared image, a batch of one (1, H, W, ...).
+        feature : numpy.ndarray
+            The layer's output for it, (1, h, w, C).
+        score : callable
+            The target score, mapping a batch of model outputs to shape (batch,).
+        channels : numpy.ndarray
+            The channels, one perturbed input each.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (len(channels),).
+        """
+        raise NotImplementedError
+
+    def weights_from(self, scores: np.ndarray, base: float) -> np.ndarray:
+        """The channel weights from the perturbed scores and the image's own score."""
+        raise NotImplementedError
+
+    def attribute(self, batch: np.ndarray, target: Any = None) -> np.ndarray:
+        """Maps of every image of a prepared batch, one image after the other.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray
+            Prepared model inputs, batch first.
+        target : None, int or callable, optional
+            ``None``: each image's own predicted class; an int: that class for every
+            image; or a score callable mapping a batch of model outputs to (batch,).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 array (N, h, w) at the layer's resolution.
+        """
+        batch = np.asarray(batch, dtype=np.float32)
+        with logits_of(self.engine, self.logits):
+            features = [np.asarray(self.layer_value(batch[i:i + 1]), dtype=np.float32)
+                        for i in range(len(batch))]
+            chosen = [self.channels_to_score(self._with_channels(f)[0]) for f in features]
+            total = sum(len(c) for c in chosen)
+            with reporting(self.progress, total, "channels") as report:
+                done = 0
+                maps = []
+                for i, (feature, channels) in enumerate(zip(features, chosen, strict=True)):
+                    maps.append(self._image_map(batch[i:i + 1], feature, channels, target,
+                                                report, done, total))
+                    done += len(channels)
+        return np.stack(maps)
+
+    @staticmethod
+    def _with_channels(feature: np.ndarray) -> np.ndarray:
+        return feature[..., None] if feature.ndim == 3 else feature
+
+    def head_output(self, batch: Any, feature: Any) -> Any:
+        """The model's output from the layer's value on, as a backend tensor.
+
+        Only the layers after :attr:`layer` run; ``batch`` (the prepared inputs, as
+        many as ``feature`` has rows) serves the layers that also read the input.
+        """
+        import tensorflow as tf
+
+        output, _ = self.engine.forward(tf.convert_to_tensor(batch),
+                                        given={self.layer: tf.convert_to_tensor(feature)})
+        return output
+
+    def _image_map(self, one: np.ndarray, feature: np.ndarray, channels: np.ndarray,
+                   target: Any, report: Any, done: int, total: int) -> np.ndarray:
+        output = self.head_output(one, feature)
+        score = resolve_score(target, output)
+        base = float(np.asarray(score(output)).reshape(-1)[0])
+        acts = self._with_channels(feature)
+        scores = np.empty(len(channels))
+        for start in range(0, len(channels), self.batch_size):
+            part = channels[start:start + self.batch_size]
+            values = np.asarray(self.batch_scores(one, feature, score, part), dtype=np.float64)
+            scores[start:start + len(part)] = values.reshape(-1)
+            report(done + start + len(part), total, float("nan"))
+        weights = np.zeros(acts.shape[-1])
+        weights[channels] = self.weights_from(scores, base)
+        return np.maximum(np.einsum("hwc,c->hw", acts[0].astype(np.float64), weights), 0.0)
+
+
+class ScoreCAM(PerturbationCAM):
+    """Score-CAM (Wang et al. 2020): each channel weighted by the score of the input it masks.
+
+    Channel ``k`` of the layer, upsampled to the input's height and width (bilinearly,
+    end points aligned, as tf-keras-vis and pytorch-grad-cam do) and min-max scaled to
+    [0, 1], is a mask ``M_k``; the masked input ``x * M_k`` runs through the whole
+    model, ``batch_size`` masks at a time, and ``w_k`` is the target score of its
+    output. The map is ``ReLU(sum_k w_k A_k)``. ``x`` is the *prepared* input, the
+    array the model receives (tf-keras-vis masks its ``seed_input``, the model input;
+    pytorch-grad-cam its ``input_tensor``): a masked pixel becomes 0 in the model's
+    own input space, which is the mean colour for mean-centred inputs.
+
+    The score follows tf-keras-vis's ``Scorecam``, which applies a softmax over the
+    classes to each masked output: with the default ``logits=False`` the score of a
+    classifier ending in a softmax is the class *probability*, as in the paper and as
+    tf-keras-vis gives it with ``ReplaceToLinear`` (its softmax of the logits is the
+    model's own softmax). ``logits=True`` scores the logits instead. Unlike
+    pytorch-grad-cam, the scores of the channels are not passed through a softmax over
+    the channels, and, as in both, the paper's baseline score of a blank input is not
+    subtracted. For a model whose output is not a softmax, the score is its output as
+    it is (tf-keras-vis would still apply its softmax).
+
+    Parameters
+    ----------
+    model_or_engine, layer, batch_size, progress
+        As :class:`PerturbationCAM`.
+    logits : bool, default False
+        Score the logits instead of the model's output (the probabilities).
+    max_channels : int, optional
+        Only the channels whose activation has the largest spatial standard deviation,
+        this many, get a forward pass; the others weigh 0 (tf-keras-vis's ``max_N``,
+        after Faster Score-CAM). None: every channel, one forward pass each.
+
+    Raises
+    ------
+    InvalidSettingError
+        If ``batch_size`` or ``max_channels`` is not a positive integer, or
+        ``max_channels`` exceeds the layer's channels.
+
+    Examples
+    --------
+    >>> heat = ScoreCAM(model)(image)            # (H, W) in [0, 1], top class
+    >>> quick = ScoreCAM(model, max_channels=64, batch_size=64)(image, target=3)
+    """
+
+    def __init__(self, model_or_engine: Any, layer: str | None = None, logits: bool = False,
+                 batch_size: int = 32, max_channels: int | None = None,
+                 progress: ProgressLike = None):
+        super().__init__(model_or_engine, layer, logits, batch_size, progress)
+        shape = self.engine.layer(self.layer).output_shape
+        available = shape[-1] if len(shape) == 3 else 1
+        if max_channels is not None:
+            max_channels = _positive_int(max_channels, "max_channels",
+                                         "Use None to score every channel.")
+            if available is not None and max_channels > available:
+                raise InvalidSettingError(
+                    f"max_channels={max_channels} exceeds the {available} channels of layer "
+                    f"{self.layer!r}; use at most {available}, or None for all of them.")
+        self.max_channels = max_channels
+
+    def channels_to_score(self, feature: np.ndarray) -> np.ndarray:
+        """Every channel, or the ``max_channels`` with the largest spatial spread."""
+        if self.max_channels is None:
+            return np.arange(feature.shape[-1])
+        spread = feature.astype(np.float64).std(axis=(0, 1))
+        return np.argsort(-spread, kind="stable")[:self.max_channels]
+
+    def masks(self, feature: np.ndarray, channels: np.ndarray, height: int,
+              width: int) -> np.ndarray:
+        """Score-CAM's masks of ``channels``: upsampled, min-max scaled, (len, H, W).
+
+        Parameters
+        ----------
+        feature : numpy.ndarray
+            The layer's output for one image, (h, w, C).
+        channels : numpy.ndarray
+            Channel indices.
+        height, width : int
+            The input's size.
+        """
+        rows = _corner_aligned(feature.shape[0], height)
+        cols = _corner_aligned(feature.shape[1], width)
+        upsampled = np.einsum("Hh,hwk,Ww->kHW", rows,
+                              feature[..., channels].astype(np.float64), cols)
+        return unit_scale(upsampled, axis=(1, 2))
+
+    def batch_scores(self, batch: np.ndarray, feature: np.ndarray, score: Any,
+                     channels: np.ndarray) -> np.ndarray:
+        masks = self.masks(self._with_channels(feature)[0], channels, *batch.shape[1:3])
+        masks = masks.reshape(masks.shape + (1,) * (batch.ndim - 3))
+        import tensorflow as tf
+
+        output, _ = self.engine.forward(tf.convert_to_tensor(batch * masks))
+        return np.asarray(score(output))
+
+    def weights_from(self, scores: np.ndarray, base: float) -> np.ndarray:
+        """The scores of the masked inputs themselves."""
+        return scores
+
+
+class AblationCAM(PerturbationCAM):
+    """Ablation-CAM (Desai & Ramaswamy 2020): each channel weighted by the score lost without it.
+
+    ``w_k = (y - y_k) / y``, where ``y`` is the target score and ``y_k`` the score with
+    channel ``k`` of the layer set to zero; the map is ``ReLU(sum_k w_k A_k)``. Only the
+    layers after the layer run for the ablated copies, ``batch_size`` channels at a
+    time, as in pytorch-grad-cam's ``ablation_cam.py`` (which writes a large negative
+    value instead of zero when the layer's minimum is not zero; here the channel is
+    zeroed, as in the paper). With the default ``logits=True`` the score is the class
+    logit, as pytorch-grad-cam computes it on a torchvision classifier. When ``y`` is 0
+    the relative drop is undefined and the map is zero.
+
+    Parameters and errors are :class:`PerturbationCAM`'s.
+
+    Examples
+    --------
+    >>> heat = AblationCAM(model, batch_size=64)(image)   # (H, W) in [0, 1]
+    """
+
+    def batch_scores(self, batch: np.ndarray, feature: np.ndarray, score: Any,
+                     channels: np.ndarray) -> np.ndarray:
+        count = len(channels)
+        ablated = np.repeat(self._with_channels(feature), count, axis=0)
+        ablated[np.arange(count), :, :, channels] = 0.0
+        ablated = ablated.reshape((count,) + feature.shape[1:])
+        output = self.head_output(np.repeat(batch, count, axis=0), ablated)
+        return np.asarray(score(output))
+
+    def weights_from(self, scores: np.ndarray, base: float) -> np.ndarray:
+        """The relative drops ``(y - y_k) / y``, zero when ``y`` is 0."""
+        if base == 0:
+            return np.zeros_like(scores)
+        return (base - scores) / base

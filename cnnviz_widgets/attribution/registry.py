@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InvalidSettingError
 from .callbacks import ProgressLike
+from .cam import EigenCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
 from .gradcam import GradCAM
 from .maximize import ActivationMaximization
 from .saliency import Saliency
@@ -247,15 +248,35 @@ register_method(MethodSpec(
     reports_progress=True,
     description="Saliency averaged over noisy copies of the input.",
 ))
-register_method(MethodSpec(
-    "gradcam", "Grad-CAM", GradCAM, (
-        ParamSpec("layer", "Layer", "layer", None, stage="init",
-                  help="Spatial layer to explain; empty = the last convolution."),
-        _TARGET,
-    ),
-    fixed={"upsample": True},
-    description="Feature maps weighted by their mean gradient, ReLU, upsampled to the input.",
-))
+_CAM_LAYER = ParamSpec("layer", "Layer", "layer", None, stage="init",
+                       help="Spatial layer to explain; empty = the last convolution.")
+
+
+def _cam_method(name: str, label: str, cls: type, description: str, *extra: ParamSpec,
+                targeted: bool = True, reports_progress: bool = False) -> MethodSpec:
+    """The entry of a method of the CAM family: a layer, a class (when ``targeted``) and
+    the method's own parameters."""
+    params = (_CAM_LAYER, _TARGET, *extra) if targeted else (_CAM_LAYER, *extra)
+    return register_method(MethodSpec(name, label, cls, params, fixed={"upsample": True},
+                                      reports_progress=reports_progress,
+                                      description=description))
+
+
+_cam_method("gradcam", "Grad-CAM", GradCAM,
+            "Feature maps weighted by their mean gradient, ReLU, upsampled to the input.")
+_cam_method("gradcam_plus_plus", "Grad-CAM++", GradCAMPlusPlus,
+            "Feature maps weighted by their positive gradients, each position weighted "
+            "by higher-order terms; better with several objects.")
+_cam_method("xgradcam", "XGrad-CAM", XGradCAM,
+            "Feature maps weighted by gradient times activation, normalised per map.")
+_cam_method("layercam", "LayerCAM", LayerCAM,
+            "Each position of each map weighted by its own positive gradient; sharp on "
+            "early layers.")
+_cam_method("hirescam", "HiResCAM", HiResCAM,
+            "Gradient times activation, position by position, summed over the maps.")
+_cam_method("eigencam", "Eigen-CAM", EigenCAM,
+            "The first principal component of the feature maps; no gradient, no class.",
+            targeted=False)
 
 
 def _has_layer(values: Mapping[str, Any]) -> bool:

@@ -21,14 +21,24 @@ from .cam import (
 )
 from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
-from .maximize import ActivationMaximization, MaximizationResult
+from .maximize import ActivationMaximization, MaximizationResult, redirected_relu
+from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
+from .param import FourierImage, PixelImage
 from .registry import METHODS, MethodSpec, ParamSpec, get_method, register_method
 from .regularizers import Blur, Regularizer, TotalVariation
 from .saliency import Saliency
 from .scores import ChannelScore, ClassScore, TopClassScore
 from .smooth import SmoothGrad
-from .transforms import InputTransform, Jitter
+from .transforms import (
+    InputTransform,
+    Jitter,
+    Pad,
+    RandomCrop,
+    RandomRotate,
+    RandomScale,
+    standard_transforms,
+)
 
 __all__ = [
     "METHODS",
@@ -41,6 +51,7 @@ __all__ = [
     "ClassScore",
     "EigenCAM",
     "FaithfulnessResult",
+    "FourierImage",
     "FunctionProgress",
     "GradCAM",
     "GradCAMPlusPlus",
@@ -51,7 +62,13 @@ __all__ = [
     "LayerCAM",
     "MaximizationResult",
     "MethodSpec",
+    "Objective",
+    "Pad",
     "ParamSpec",
+    "PixelImage",
+    "RandomCrop",
+    "RandomRotate",
+    "RandomScale",
     "Regularizer",
     "Saliency",
     "ScoreCAM",
@@ -62,10 +79,17 @@ __all__ = [
     "XGradCAM",
     "activation_heatmap",
     "as_callback",
+    "channel",
+    "class_logit",
     "default_gradcam_layer",
+    "direction",
+    "diversity",
     "faithfulness",
     "get_method",
+    "neuron",
     "overlay",
+    "redirected_relu",
     "register_method",
+    "standard_transforms",
     "upsample_heatmap",
 ]

@@ -1,0 +1,211 @@
+"""Image parameterisations for activation maximisation: what the optimiser changes.
+
+A parameterisation maps an array of free parameters (the optimiser's variable, a numpy
+array) to a batch of images with pixels on the 0-1 scale, shape (N, H, W, C), with
+TensorFlow operations so that the gradient reaches the parameters:
+
+* :class:`PixelImage`: the pixels themselves, kept in 0-1 by clipping after each step
+  (the classic DeepVis-style ascent);
+* :class:`FourierImage`: lucid's ``fft_image`` with its decorrelated colour space
+  (``lucid/optvis/param/spatial.py`` and ``param/color.py``, Olah et al., "Feature
+  Visualization", Distill 2017). The parameters are the real and imaginary parts of
+  each channel's 2-D Fourier spectrum, scaled by ``1 / f**decay_power``, so that every
+  frequency moves at the speed natural images change at; for three channels the
+  result is mapped through the square root of ImageNet's colour correlation matrix;
+  a sigmoid then maps it to 0-1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "COLOR_CORRELATION_SVD_SQRT",
+    "FourierImage",
+    "ImageParam",
+    "PixelImage",
+    "decorrelation_matrix",
+    "fourier_scale",
+]
+
+#: Square root of the colour correlation matrix of ImageNet, from its SVD (the values of
+#: lucid's ``color_correlation_svd_sqrt``); rows are RGB, columns the decorrelated axes.
+COLOR_CORRELATION_SVD_SQRT = np.asarray(
+    [[0.26, 0.09, 0.02],
+     [0.27, 0.00, -0.05],
+     [0.27, -0.09, 0.03]], dtype=np.float32)
+
+
+def decorrelation_matrix() -> np.ndarray:
+    """The (3, 3) matrix ``M`` with ``rgb = t @ M`` for a decorrelated colour vector ``t``.
+
+    It is ``COLOR_CORRELATION_SVD_SQRT.T`` after dividing by the largest column norm, as
+    in lucid's ``_linear_decorrelate_color``.
+    """
+    largest = np.max(np.linalg.norm(COLOR_CORRELATION_SVD_SQRT, axis=0))
+    return (COLOR_CORRELATION_SVD_SQRT / largest).T.astype(np.float32)
+
+
+def fourier_scale(height: int, width: int, decay_power: float = 1.0) -> np.ndarray:
+    """The factor of each frequency of an ``irfft2``-sized spectrum, shape (H, W // 2 + 1).
+
+    ``sqrt(H W) / max(f, 1 / max(H, W)) ** decay_power`` with ``f`` the frequency in
+    cycles per pixel (lucid's ``fft_image``): with ``decay_power=1`` the amplitude falls
+    as ``1/f``, the spectrum of natural images; the zero frequency gets the factor of
+    the lowest non-zero one.
+    """
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
+    freqs = np.sqrt(fx * fx + fy * fy)
+    scale = 1.0 / np.maximum(freqs, 1.0 / max(height, width)) ** decay_power
+    return (scale * np.sqrt(height * width)).astype(np.float32)
+
+
+class ImageParam:
+    """Base class of the parameterisations (N images of H x W x C)."""
+
+    def __init__(self, n: int, height: int, width: int, channels: int):
+        self.n, self.height, self.width, self.channels = int(n), int(height), int(width), \
+            int(channels)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """Shape of the images: (N, H, W, C)."""
+        return (self.n, self.height, self.width, self.channels)
+
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        """Seeded starting parameters (float32)."""
+        raise NotImplementedError
+
+    def __call__(self, params: Any) -> Any:
+        """The images (N, H, W, C), pixels 0-1, of ``params`` (a tensor), as a tensor."""
+        raise NotImplementedError
+
+    def after_step(self, params: np.ndarray) -> np.ndarray:
+        """The parameters after an optimiser step (e.g. clipped); unchanged here."""
+        return params
+
+    def from_images(self, images: np.ndarray) -> np.ndarray:
+        """Parameters whose images are ``images`` (N, H, W, C), pixels in 0-1."""
+        raise NotImplementedError
+
+    @property
+    def pixel_space(self) -> bool:
+        """True when the parameters are the pixels (so image updates such as a blur apply)."""
+        return False
+
+
+class PixelImage(ImageParam):
+    """The pixels themselves, started as noise around mid-grey and clipped to 0-1.
+
+    Parameters
+    ----------
+    n, height, width, channels : int
+        Shape of the image batch.
+    noise : float, default 0.1
+        Standard deviation of the starting noise around 0.5.
+    """
+
+    def __init__(self, n: int, height: int, width: int, channels: int, noise: float = 0.1):
+        super().__init__(n, height, width, channels)
+        self.noise = float(noise)
+
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        start = 0.5 + self.noise * rng.standard_normal(self.shape)
+        return np.clip(start, 0.0, 1.0).astype(np.float32)
+
+    def __call__(self, params: Any) -> Any:
+        return params
+
+    def after_step(self, params: np.ndarray) -> np.ndarray:
+        return np.clip(params, 0.0, 1.0).astype(np.float32)
+
+    def from_images(self, images: np.ndarray) -> np.ndarray:
+        return np.clip(np.asarray(images, dtype=np.float32).reshape(self.shape), 0.0, 1.0)
+
+    @property
+    def pixel_space(self) -> bool:
+        return True
+
+
+class FourierImage(ImageParam):
+    """Images parameterised by a 1/f-scaled Fourier spectrum in a decorrelated colour space.
+
+    The parameters have shape (N, C, H, W // 2 + 1, 2): real and imaginary parts of
+    each channel's ``rfft2`` spectrum. The image is ``irfft2(spectrum * scale) / 4``
+    (:func:`fourier_scale`), then, for three channels, multiplied by
+    :func:`decorrelation_matrix` at every pixel, then passed through a sigmoid.
+    Grayscale or other channel counts keep the 1/f scaling without the colour step.
+
+    Parameters
+    ----------
+    n, height, width, channels : int
+        Shape of the image batch.
+    decay_power : float, default 1.0
+        Exponent of the frequency scaling (0: a plain Fourier basis).
+    sd : float, default 0.01
+        Standard deviation of the starting spectrum (lucid's default): a nearly uniform
+        mid-grey image with faint 1/f noise.
+    decorrelate : bool, optional
+        Use the ImageNet colour decorrelation; by default when ``channels == 3``.
+
+    Raises
+    ------
+    ValueError
+        If ``decorrelate=True`` with a channel count other than 3.
+    """
+
+    def __init__(self, n: int, height: int, width: int, channels: int,
+                 decay_power: float = 1.0, sd: float = 0.01, decorrelate: bool | None = None):
+        super().__init__(n, height, width, channels)
+        if decorrelate is None:
+            decorrelate = self.channels == 3
+        if decorrelate and self.channels != 3:
+            raise ValueError(
+                f"Colour decorrelation needs 3 channels, not {self.channels}; pass "
+                "decorrelate=False.")
+        self.decorrelate = bool(decorrelate)
+        self.decay_power = float(decay_power)
+        self.sd = float(sd)
+        self.scale = fourier_scale(self.height, self.width, self.decay_power)
+
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        """Shape of the parameters: (N, C, H, W // 2 + 1, 2)."""
+        return (self.n, self.channels, *self.scale.shape, 2)
+
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        return (self.sd * rng.standard_normal(self.param_shape)).astype(np.float32)
+
+    def spatial(self, params: Any) -> Any:
+        """The image before the colour step and the sigmoid, (N, H, W, C), as a tensor."""
+        import tensorflow as tf
+
+        params = tf.convert_to_tensor(params, dtype=tf.float32)
+        spectrum = tf.complex(params[..., 0], params[..., 1]) * tf.cast(self.scale,
+                                                                         tf.complex64)
+        planes = tf.signal.irfft2d(spectrum, fft_length=[self.height, self.width])
+        return tf.transpose(planes, [0, 2, 3, 1]) / 4.0
+
+    def __call__(self, params: Any) -> Any:
+        import tensorflow as tf
+
+        t = self.spatial(params)
+        if self.decorrelate:
+            t = tf.tensordot(t, tf.constant(decorrelation_matrix()), axes=[[3], [0]])
+        return tf.sigmoid(t)
+
+    def from_images(self, images: np.ndarray) -> np.ndarray:
+        """The spectrum whose image is ``images`` (pixels strictly inside 0-1).
+
+        Pixels are clipped to ``[1e-4, 1 - 1e-4]`` first, where the sigmoid is invertible.
+        """
+        x = np.clip(np.asarray(images, dtype=np.float64).reshape(self.shape), 1e-4, 1 - 1e-4)
+        t = np.log(x / (1.0 - x))
+        if self.decorrelate:
+            t = t @ np.linalg.inv(decorrelation_matrix().astype(np.float64))
+        planes = np.transpose(t * 4.0, (0, 3, 1, 2))
+        spectrum = np.fft.rfft2(planes) / self.scale
+        return np.stack([spectrum.real, spectrum.imag], axis=-1).astype(np.float32)

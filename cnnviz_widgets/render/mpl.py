@@ -14,8 +14,8 @@ from ..colour.normalize import default_colormap
 from ..layout.mosaic import MosaicLayout
 from .maps import RenderedView
 
-__all__ = ["curves_figure", "feature_figure", "figure_to_png", "histogram_figure", "new_figure",
-           "vector_figure"]
+__all__ = ["curves_figure", "faithfulness_figure", "feature_figure", "figure_to_png",
+           "histogram_figure", "new_figure", "vector_figure"]
 
 _MAX_LABELLED_TILES = 256
 
@@ -246,6 +246,42 @@ def curves_figure(history: Mapping[str, Sequence[float]],
         ax.set_xlabel("epoch")
         if ax.lines:
             ax.legend(fontsize=7)
+    return fig
+
+
+def faithfulness_figure(fractions: np.ndarray, deletion: np.ndarray, insertion: np.ndarray,
+                        figsize: tuple[float, float] = (2.4, 1.6), *,
+                        dpi: float = 100.0) -> Figure:
+    """Deletion and insertion curves of one attribution map, with their areas shaded.
+
+    Parameters
+    ----------
+    fractions : numpy.ndarray
+        Fraction of pixels changed at each point, 0 to 1, shape (n,).
+    deletion, insertion : numpy.ndarray
+        The target's score at each point, shape (n,) each.
+    figsize : (float, float)
+        Inches (the default is 240 x 160 pixels at 100 dpi).
+    dpi : float
+        Dots per inch.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; its lines are labelled "deletion" and "insertion".
+    """
+    x = np.asarray(fractions, dtype=np.float64)
+    fig = new_figure(figsize, dpi=dpi)
+    ax = fig.add_subplot(1, 1, 1)
+    for values, label, colour in ((deletion, "deletion", "#d62728"),
+                                  (insertion, "insertion", "#2ca02c")):
+        y = np.asarray(values, dtype=np.float64)
+        ax.plot(x, y, color=colour, label=label, linewidth=1.2)
+        ax.fill_between(x, y, color=colour, alpha=0.15)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("fraction of pixels", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=6, loc="upper right", frameon=False)
     return fig
 
 

@@ -7,28 +7,35 @@ from typing import Any
 
 import ipywidgets as w
 import numpy as np
-from traitlets import observe, validate
+from traitlets import List, Unicode, observe, validate
 
+from ..attribution.faithfulness import FaithfulnessResult, faithfulness
 from ..attribution.overlay import overlay
 from ..attribution.registry import METHODS, MethodSpec, ParamSpec
 from ..engine.coerce import image_list, image_names
 from ..errors import CnnvizError, InvalidSettingError
 from ..render.encode import encode_png
+from ..render.mpl import faithfulness_figure, figure_to_png
 from ..render.upscale import upscale_nearest
 from ..zoo.labels import top_classes
-from .panel import Panel, Text, Whole, check_index, close_widgets
+from .panel import Flag, Panel, Text, Whole, check_index, close_widgets
 from .picker import ImagePicker
 
 __all__ = ["AttributionPanel"]
 
 
 class AttributionPanel(Panel):
-    """Explain a prediction: saliency, SmoothGrad, Grad-CAM or activation maximisation.
+    """Explain a prediction: gradients, the CAM family or activation maximisation.
 
     The method dropdown and every parameter control are built from
     :data:`cnnviz_widgets.attribution.METHODS`, so a registered method appears here
     without new UI code. The result is shown over the input (heatmaps) or as an
     image (activation maximisation), next to the model's top-5 classes.
+
+    Heatmaps can be compared: ``side_by_side`` lists other heatmap methods shown next to
+    the current one for the same image, class and layer, and each map gets its
+    faithfulness (:func:`~cnnviz_widgets.attribution.faithfulness`: the deletion and
+    insertion curves and their areas), so methods are compared with a number.
 
     Parameters
     ----------
@@ -44,6 +51,11 @@ class AttributionPanel(Panel):
         Recompute when a control changes (heatmap methods only); otherwise use "Run".
     alpha : float
         Opacity of the heatmap over the image.
+    side_by_side : sequence of str
+        Heatmap methods (registry keys) shown next to the current one.
+    show_faithfulness : bool
+        Score every heatmap with its deletion and insertion curves (costs about
+        40 extra forward passes per map).
 
     Attributes
     ----------
@@ -53,15 +65,22 @@ class AttributionPanel(Panel):
         The image explained.
     result : Any
         The last result (a heatmap array or a ``MaximizationResult``).
+    heatmaps : dict of str to numpy.ndarray
+        Every heatmap on screen by method key, the current method first.
+    scores : dict of str to FaithfulnessResult
+        Their faithfulness, when ``show_faithfulness`` is on.
     run_count : int
         How many times a method ran.
     """
 
     method = Text("gradcam")
     image_index = Whole(0)
+    side_by_side = List(Unicode())
+    show_faithfulness = Flag(True)
 
     def __init__(self, model: Any, images: Any = None, *, class_names: Any = None,
-                 method: str = "gradcam", auto_run: bool = True, alpha: float = 0.5) -> None:
+                 method: str = "gradcam", auto_run: bool = True, alpha: float = 0.5,
+                 side_by_side: Any = (), show_faithfulness: bool = True) -> None:
         explorer = model if hasattr(model, "engine") and hasattr(model, "picker") else None
         Panel.__init__(self, explorer.engine if explorer is not None else model)
         self.add_class("cnnviz-attribution")
@@ -82,10 +101,14 @@ class AttributionPanel(Panel):
         self.auto_run = auto_run
         self.alpha = alpha
         self.result: Any = None
+        self.heatmaps: dict[str, np.ndarray] = {}
+        self.scores: dict[str, FaithfulnessResult] = {}
         self.run_count = 0
         self.controls: dict[str, w.Widget] = {}
         self._building = True
         self._build(names)
+        self.show_faithfulness = show_faithfulness
+        self.side_by_side = list(side_by_side)
         if method == self.method:
             self._rebuild_params()
         else:
@@ -110,35 +133,99 @@ class AttributionPanel(Panel):
         return out
 
     def run(self) -> Any:
-        """Compute the current method on the current image and show it."""
+        """Compute the current method on the current image and show it.
+
+        For a heatmap method, the methods of ``side_by_side`` are computed too (with
+        their defaults, and the current layer and class where they take one), and every
+        map is scored for faithfulness when ``show_faithfulness`` is on.
+        """
         spec = self.spec
         image = self.images[self.image_index]
         self.clear_error()
         self.progress.layout.display = None if spec.reports_progress else "none"
         try:
+            values = self.values()
+            result = spec.run(self.engine, image, progress=self._on_progress, **values)
             if spec.output == "image":
-                result = spec.run(self.engine, image, progress=self._on_progress,
-                                  **self.values())
                 picture = np.asarray(result.image)
                 rgb = (picture if picture.ndim == 3 and picture.shape[-1] == 3
                        else np.repeat(picture.reshape(*picture.shape[:2], 1), 3, axis=2))
                 caption = (f"{spec.label}: objective {result.initial:.3g} -> "
                            f"{result.final:.3g} in {result.steps} steps")
+                self.heatmaps, self.scores = {}, {}
+                self._show_others([])
             else:
-                result = spec.run(self.engine, image, progress=self._on_progress,
-                                  **self.values())
                 rgb = overlay(self.engine.pixels(image), result, alpha=self.alpha)
                 caption = f"{spec.label} over {self.picker.names[self.image_index]}"
+                self.heatmaps = {self.method: result, **self._others(image, values)}
+                self.scores = self._faithfulness(image, values.get("target"))
+                self._show_others([name for name in self.heatmaps if name != self.method])
             self.picture.value = encode_png(upscale_nearest(rgb, min_side=224))
             self.caption.value = html.escape(caption)
+            self._show_score(self.method, self.score_note, self.score_plot)
             self.result = result
             self.run_count += 1
             self.predictions.value = self._predictions_html(image)
         except CnnvizError as error:
             self.report(error)
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, IndexError) as error:
             self.report(f"{spec.label} could not run with these settings: {error}")
         return self.result
+
+    def _others(self, image: Any, values: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The heatmaps of the ``side_by_side`` methods, sharing the layer and the class."""
+        maps = {}
+        for name in self.side_by_side:
+            other = METHODS[name]
+            if name == self.method or other.output != "heatmap":
+                continue
+            own = {p.name for p in other.params}
+            shared = {k: v for k, v in values.items() if k in own and k in ("layer", "target")}
+            maps[name] = other.run(self.engine, image, **shared)
+        return maps
+
+    def _faithfulness(self, image: Any, target: Any) -> dict[str, FaithfulnessResult]:
+        """Deletion and insertion scores of every heatmap on screen (empty when off)."""
+        self.score_error = ""
+        if not self.show_faithfulness:
+            return {}
+        try:
+            return dict(faithfulness(self.engine, image, dict(self.heatmaps), target=target))
+        except (CnnvizError, ValueError, IndexError) as error:
+            self.score_error = f"Faithfulness is not available for this model: {error}"
+            return {}
+
+    def _show_score(self, name: str, note: w.HTML, plot: w.Image) -> None:
+        result = self.scores.get(name)
+        if result is None:
+            note.value = html.escape(self.score_error) if self.show_faithfulness else ""
+            plot.layout.display = "none"
+            return
+        note.value = (
+            f"<span class='cnnviz-faithfulness'>deletion AUC <b>{result.deletion_auc:.3f}</b>"
+            f" (lower is better) &middot; insertion AUC <b>{result.insertion_auc:.3f}</b>"
+            " (higher is better)</span>")
+        plot.value = figure_to_png(faithfulness_figure(result.fractions, result.deletion,
+                                                       result.insertion))
+        plot.layout.display = None
+
+    def _show_others(self, names: list[str]) -> None:
+        """One cell per side-by-side method: its overlay, its name and its faithfulness."""
+        old = list(self.others.children)
+        image = self.images[self.image_index]
+        pixels = self.engine.pixels(image) if names else None
+        cells = []
+        for name in names:
+            picture = w.Image(format="png", value=encode_png(upscale_nearest(
+                overlay(pixels, self.heatmaps[name], alpha=self.alpha), min_side=160)))
+            note, plot = w.HTML(), w.Image(format="png")
+            self._show_score(name, note, plot)
+            cell = w.VBox([w.HTML(f"<b>{html.escape(METHODS[name].label)}</b>"), picture,
+                           note, plot], layout=w.Layout(max_width="260px"))
+            cell.add_class("cnnviz-side-by-side")
+            cells.append(cell)
+        self.others.children = cells
+        close_widgets(old)
 
     # -- traits ------------------------------------------------------------------------
     def _on_progress(self, step: int, total: int) -> None:
@@ -166,6 +253,24 @@ class AttributionPanel(Panel):
     @observe("image_index")
     def _on_image(self, change: dict) -> None:
         self._maybe_run()
+
+    @validate("side_by_side")
+    def _valid_side_by_side(self, proposal: dict) -> list[str]:
+        names = list(proposal["value"])
+        wrong = [n for n in names if n not in METHODS or METHODS[n].output != "heatmap"]
+        if wrong:
+            raise self.report(InvalidSettingError(
+                f"side_by_side takes heatmap methods; {', '.join(map(repr, wrong))} "
+                "is not one. Choose from " + ", ".join(self._heatmap_methods()) + "."))
+        return names
+
+    @observe("side_by_side", "show_faithfulness")
+    def _on_comparison(self, change: dict) -> None:
+        self._maybe_run()
+
+    @staticmethod
+    def _heatmap_methods() -> list[str]:
+        return [name for name, spec in METHODS.items() if spec.output == "heatmap"]
 
     # -- helpers -----------------------------------------------------------------------
     def _predictions_html(self, image: Any) -> str:
@@ -234,15 +339,29 @@ class AttributionPanel(Panel):
         self.caption = w.HTML()
         self._description = w.HTML()
         self.predictions = w.HTML()
+        self.score_error = ""
+        self.score_note = w.HTML()
+        self.score_plot = w.Image(format="png", layout=w.Layout(display="none"))
+        self.others = w.HBox()
+        self.compare_control = w.SelectMultiple(
+            options=[(METHODS[n].label, n) for n in self._heatmap_methods()],
+            description="Side by side", rows=4, style={"description_width": "110px"})
+        self.compare_control.add_class("cnnviz-compare-methods")
+        self.faithfulness_control = w.Checkbox(description="Faithfulness (deletion/insertion)")
         self.bind(self.method_control, "method")
         self.bind(self.picker, "image_index", control_name="index")
+        self.bind(self.compare_control, "side_by_side", to_owner=list, to_control=tuple)
+        self.bind(self.faithfulness_control, "show_faithfulness")
+        main = w.VBox([self.picture, self.score_note, self.score_plot],
+                      layout=w.Layout(max_width="300px"))
         self.children = [
             w.HBox([self.method_control, self._run_button, self.progress]),
             self._description,
             self.picker,
             self.params_box,
+            w.HBox([self.compare_control, self.faithfulness_control]),
             self.errors,
             self.caption,
-            w.HBox([self.picture, self.predictions]),
+            w.HBox([main, self.others, self.predictions]),
         ]
 

@@ -101,3 +101,46 @@ def test_bad_settings_show_in_the_panel(model, images):
 def test_top_classes_orders_and_names():
     assert top_classes(np.array([0.1, 0.7, 0.2]), ["a", "b", "c"], k=2) == [
         (1, "b", pytest.approx(0.7)), (2, "c", pytest.approx(0.2))]
+
+
+def test_methods_side_by_side_with_their_faithfulness(model, images):
+    """Every map on screen equals its class called directly, scored by faithfulness()."""
+    from cnnviz_widgets.attribution import LayerCAM, Saliency, faithfulness
+
+    panel = AttributionPanel(model, images, method="gradcam")
+    runs = panel.run_count
+    panel.compare_control.value = ("layercam", "saliency")  # the control, as a click
+    assert panel.side_by_side == ["layercam", "saliency"]
+    assert panel.run_count == runs + 1
+    panel.controls["layer"].value = "conv_a"
+    panel.controls["target"].value = 2
+    image = images[0]
+    assert list(panel.heatmaps) == ["gradcam", "layercam", "saliency"]
+    np.testing.assert_allclose(panel.heatmaps["gradcam"],
+                               GradCAM(panel.engine, "conv_a")(image, target=2), atol=1e-6)
+    np.testing.assert_allclose(panel.heatmaps["layercam"],
+                               LayerCAM(panel.engine, "conv_a")(image, target=2), atol=1e-6)
+    np.testing.assert_allclose(panel.heatmaps["saliency"],
+                               Saliency(panel.engine)(image, target=2), atol=1e-6)
+    want = faithfulness(model, image, panel.heatmaps["layercam"], target=2)
+    got = panel.scores["layercam"]
+    np.testing.assert_allclose(got.deletion, want.deletion, rtol=1e-5)
+    assert got.insertion_auc == pytest.approx(want.insertion_auc, rel=1e-5)
+    cells = panel.others.children
+    assert [c.children[0].value for c in cells] == ["<b>LayerCAM</b>", "<b>Saliency (gradient)</b>"]
+    assert f"{got.deletion_auc:.3f}" in cells[0].children[2].value
+    assert cells[0].children[3].value[:4] == b"\x89PNG"  # the curves
+    assert f"{panel.scores['gradcam'].insertion_auc:.3f}" in panel.score_note.value
+
+    panel.show_faithfulness = False
+    assert panel.scores == {} and panel.score_note.value == ""
+    panel.compare_control.value = ()
+    assert panel.others.children == ()
+
+
+def test_a_wrong_side_by_side_method_is_refused_in_words(model, images):
+    panel = AttributionPanel(model, images, auto_run=False)
+    with pytest.raises(InvalidSettingError, match="heatmap methods"):
+        panel.side_by_side = ["activation_maximization"]
+    assert "activation_maximization" in panel.errors.message
+    assert panel.side_by_side == []

@@ -262,8 +262,8 @@ def faithfulness(
         score (``ClassScore(3)``) applied to the batch of probabilities (or logits).
     steps : int, default 20
         Points of each curve after the first (at least 1, at most the number of
-        pixels); each call runs ``2 + 2 * (steps - 1)`` images per map, and one call on
-        EfficientNet-Lite0 (224 pixels) takes about 2 s on two CPU cores.
+        pixels). A call runs ``2 + 2 * (steps - 1) * maps`` images: on two CPU cores one
+        map takes about 3 s with EfficientNet-Lite0 at 224 pixels, about 20 s with VGG16.
     batch_size : int, default 16
         Images per forward pass; the curves do not depend on it.
     substrate : {"blur", "black", "mean"} or numpy.ndarray, default "blur"
@@ -313,37 +313,41 @@ def faithfulness(
     counts = np.arange(steps + 1) * (height * width) // steps
     channel_axes = (slice(None), slice(None)) + (None,) * (clean.ndim - 2)
 
+    def perturbed(job: tuple[Any, str, int]) -> np.ndarray:
+        name, curve, k = job
+        if curve == "clean":
+            return clean
+        if curve == "substrate":
+            return background
+        changed = (ranks[name] < counts[k])[channel_axes]
+        if curve == "deletion":
+            return np.where(changed, background, clean)
+        return np.where(changed, clean, background)
+
+    chosen = None if target is None else resolve_score(target)
+    # (map name, curve, point): the clean image and the substrate, the ends of every
+    # curve, run once for all maps, then the inner points of each curve
+    jobs = [(None, "clean", 0), (None, "substrate", 0)]
+    jobs += [(name, curve, k) for name in maps for curve in ("deletion", "insertion")
+             for k in range(1, steps)]
     scorer = _Scorer(engine, probabilities)
-    # (map name, curve, point): the inner points; the two ends are the clean image and
-    # the substrate, run once for every map
-    jobs = [(name, curve, k) for name in maps for curve in ("deletion", "insertion")
-            for k in range(1, steps)]
+    outputs = []
+    with reporting(progress, len(jobs), "images") as report:
+        for chunk in _chunks(jobs, batch_size):
+            outputs.append(scorer.outputs(np.stack([perturbed(job) for job in chunk])))
+            report(sum(len(out) for out in outputs), len(jobs), math.nan)
+    output = np.concatenate(outputs)
+    score = ClassScore(int(np.argmax(output[0]))) if chosen is None else chosen
+    values = np.asarray(score(output), dtype=np.float64)
+
+    clean_score, substrate_score = values[:2]
     curves = {name: {"deletion": np.empty(steps + 1), "insertion": np.empty(steps + 1)}
               for name in maps}
-    total = 2 + len(jobs)
-    with reporting(progress, total, "images") as report:
-        ends = scorer.outputs(np.stack([clean, background]))
-        score = (ClassScore(int(np.argmax(ends[0]))) if target is None
-                 else resolve_score(target))
-        clean_score, substrate_score = np.asarray(score(ends), dtype=np.float64)
-        for pair in curves.values():
-            pair["deletion"][[0, -1]] = clean_score, substrate_score
-            pair["insertion"][[0, -1]] = substrate_score, clean_score
-        done = 2
-        report(done, total, math.nan)
-        for chunk in _chunks(jobs, batch_size):
-            images = []
-            for name, curve, k in chunk:
-                changed = (ranks[name] < counts[k])[channel_axes]
-                if curve == "deletion":
-                    images.append(np.where(changed, background, clean))
-                else:
-                    images.append(np.where(changed, clean, background))
-            values = np.asarray(score(scorer.outputs(np.stack(images))), dtype=np.float64)
-            for (name, curve, k), value in zip(chunk, values, strict=True):
-                curves[name][curve][k] = value
-            done += len(chunk)
-            report(done, total, math.nan)
+    for pair in curves.values():
+        pair["deletion"][[0, -1]] = clean_score, substrate_score
+        pair["insertion"][[0, -1]] = substrate_score, clean_score
+    for (name, curve, k), value in zip(jobs[2:], values[2:], strict=True):
+        curves[name][curve][k] = value
 
     fractions = counts / (height * width)
     target_out = score.index if isinstance(score, ClassScore) else score

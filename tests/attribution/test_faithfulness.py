@@ -226,6 +226,8 @@ def test_target_none_is_the_clean_prediction_and_a_score_object_equals_its_index
     assert not np.allclose(by_other.insertion, default.insertion)
     with pytest.raises(IndexError, match="out of range"):
         faithfulness(tiny, image, heat, target=3, steps=4)
+    with pytest.raises(TypeError, match="target must be"):
+        faithfulness(tiny, image, heat, target="cat", steps=4)
 
 
 def test_logits_model_is_scored_by_its_softmax_and_logits_on_request():

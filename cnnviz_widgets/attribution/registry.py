@@ -21,7 +21,15 @@ import numpy as np
 
 from ..errors import InvalidSettingError
 from .callbacks import ProgressLike
-from .cam import EigenCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
+from .cam import (
+    AblationCAM,
+    EigenCAM,
+    GradCAMPlusPlus,
+    HiResCAM,
+    LayerCAM,
+    ScoreCAM,
+    XGradCAM,
+)
 from .gradcam import GradCAM
 from .maximize import ActivationMaximization
 from .saliency import Saliency
@@ -277,6 +285,11 @@ _cam_method("hirescam", "HiResCAM", HiResCAM,
 _cam_method("eigencam", "Eigen-CAM", EigenCAM,
             "The first principal component of the feature maps; no gradient, no class.",
             targeted=False)
+_cam_method("scorecam", "Score-CAM", ScoreCAM,
+            "Each feature map weighted by the class score of the input it masks; no "
+            "gradient, one forward pass per map.")
+_cam_method("ablationcam", "Ablation-CAM", AblationCAM,
+            "Each feature map weighted by the score lost when it is removed; no gradient.")
 
 
 def _has_layer(values: Mapping[str, Any]) -> bool:

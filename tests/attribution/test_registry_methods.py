@@ -26,7 +26,7 @@ CAM_ENTRIES = [name for name, spec in METHODS.items()
 
 def test_the_cam_family_is_registered():
     assert {"gradcam", "gradcam_plus_plus", "xgradcam", "layercam", "hirescam",
-            "eigencam"} <= set(CAM_ENTRIES)
+            "eigencam", "scorecam", "ablationcam"} <= set(CAM_ENTRIES)
 
 
 @pytest.mark.parametrize("name", CAM_ENTRIES)

@@ -111,6 +111,29 @@ def test_the_view_shows_the_top_k_crops_of_the_oracle(model, data, scans):
     assert "c2" in view._title.value and "channel 2" in view._title.value
 
 
+def test_explain_channel_shows_the_data_sets_top_images_beside_the_visualisation(
+        model, data, scans):
+    """The explainer shows the same top crops as the dataset view, from the same scan."""
+    images, _ = data
+    ex = _explorer(model, data)
+    ex.layer = "c2"
+    ex.channel = 1
+    scanned = list(scans)
+    heat, result = ex.explain_channel(steps=3)
+    assert scans == scanned  # no new scan
+    best, _, _ = _oracle_top(model, ex.engine, images, "c2", 1, 4)
+    assert [crop.index for crop in ex.explainer.crops] == best
+    cells = ex.explainer.top.children
+    assert len(cells) == 4 and cells[0].children[0].value[:4] == b"\x89PNG"
+    assert CLASSES[data[1][best[0]]] in cells[0].children[1].value
+    assert "data set" in ex.explainer.caption.value
+    assert ex.explainer.maximum.value[:4] == b"\x89PNG"
+
+    plain = explore(model, images[:3], include_samples=False, layer="c2", channel=1)
+    plain.explain_channel(steps=2)
+    assert plain.explainer.crops == [] and plain.explainer.top.children == ()
+
+
 def test_the_histogram_counts_every_image(model, data):
     images, _ = data
     ex = _explorer(model, data)

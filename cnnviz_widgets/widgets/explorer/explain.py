@@ -1,16 +1,20 @@
-""""Explain channel": where a channel fires on the image, and an input that excites it."""
+""""Explain channel": where a channel fires on the image, an input made to excite it, and
+the data set's images that excite it most."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 
 from ...engine.activations import ActivationEngine
+from ...render.crops import Crop, crop_picture
 from ...render.encode import encode_png
 from ...render.upscale import upscale_nearest
+from ..panel import close_widgets
 
 __all__ = ["ChannelExplainer"]
 
@@ -25,7 +29,9 @@ def _rgb(picture: np.ndarray) -> np.ndarray:
 
 class ChannelExplainer(w.VBox):
     """The "Explain channel" button and what it shows: the channel's heatmap over the
-    input (left) and the input that activation maximisation makes for it (right).
+    input (left), the feature visualisation that activation maximisation makes for it
+    (middle) and, when the explorer has a data set, the data set's images that excite
+    the channel most, cropped to what the maximum sees (right).
 
     Attributes
     ----------
@@ -33,7 +39,12 @@ class ChannelExplainer(w.VBox):
         Has the CSS class ``cnnviz-explain``; the explorer decides what it explains.
     result : tuple or None
         The last ``(overlay, MaximizationResult)``.
+    crops : list of Crop
+        The data set's top images shown with it (empty without a data set).
     """
+
+    #: How many of the data set's top images are shown next to the visualisation.
+    max_crops = 6
 
     def __init__(self) -> None:
         self.button = w.Button(description="Explain channel", icon="lightbulb-o",
@@ -44,18 +55,24 @@ class ChannelExplainer(w.VBox):
         self.maximum = w.Image(format="png")
         self.caption = w.HTML()
         self.progress = w.IntProgress(min=0, max=1, layout=w.Layout(display="none"))
+        self.top = w.HBox(layout=w.Layout(flex_flow="row wrap", max_width="420px"))
+        self.top.add_class("cnnviz-explain-top-images")
         self.result: tuple[np.ndarray, Any] | None = None
-        super().__init__([self.caption, self.progress, w.HBox([self.heat, self.maximum])],
+        self.crops: list[Crop] = []
+        super().__init__([self.caption, self.progress,
+                          w.HBox([self.heat, self.maximum, self.top])],
                          layout=w.Layout(display="none"))
         self.add_class("cnnviz-insight")
 
     def explain(self, engine: ActivationEngine, layer: str, channel: int, image: Any,
-                activation: np.ndarray, steps: int) -> tuple[np.ndarray, Any]:
+                activation: np.ndarray, steps: int,
+                crops: Sequence[Crop] = ()) -> tuple[np.ndarray, Any]:
         """Compute and show the explanation of ``channel`` of ``layer`` for ``image``.
 
         ``activation`` is the layer's (H, W, C) activation for ``image``, already
-        computed by the engine. Returns the overlay (uint8 RGB) and the activation
-        maximisation result; runs the model (gradient ascent).
+        computed by the engine; ``crops`` are the data set's top images of the channel
+        (best first; the first :attr:`max_crops` are shown). Returns the overlay (uint8
+        RGB) and the activation maximisation result; runs the model (gradient ascent).
         """
         from ...attribution.maximize import ActivationMaximization
         from ...attribution.overlay import activation_heatmap, overlay
@@ -72,9 +89,22 @@ class ChannelExplainer(w.VBox):
                                                 progress=progress)
         self.heat.value = encode_png(upscale_nearest(heat, min_side=160))
         self.maximum.value = encode_png(upscale_nearest(_rgb(result.image), min_side=160))
+        self.crops = list(crops)[:self.max_crops]
+        self._show_crops()
+        tail = (", and the data set's images that excite it most" if self.crops else "")
         self.caption.value = html.escape(
-            f"{layer} channel {channel}: left, where it fires on this image; right, an input "
-            f"made to excite it ({result.initial:.3g} -> {result.final:.3g}).")
+            f"{layer} channel {channel}: where it fires on this image, an input made to "
+            f"excite it ({result.initial:.3g} -> {result.final:.3g}){tail}.")
         self.layout.display = None
         self.result = (heat, result)
         return self.result
+
+    def _show_crops(self) -> None:
+        old = list(self.top.children)
+        cells = []
+        for crop in self.crops:
+            picture = w.Image(format="png", value=encode_png(crop_picture(crop, 72)))
+            label = w.HTML(f'<span style="font-size:10px">{html.escape(crop.caption)}</span>')
+            cells.append(w.VBox([picture, label], layout=w.Layout(width="80px")))
+        self.top.children = cells
+        close_widgets(old)

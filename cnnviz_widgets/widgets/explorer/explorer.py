@@ -241,8 +241,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
     def explain_channel(self, steps: int = 64) -> tuple[np.ndarray, Any]:
         """Show the current channel's heatmap over the input and what excites it most.
 
-        Returns the overlay (uint8 RGB) and the activation-maximisation result. This is
-        what the "Explain channel" button does; it runs the model (gradient ascent).
+        What excites it is shown twice: the feature visualisation of activation
+        maximisation and, with a ``dataset``, the data set's top images of the channel
+        (from the same scan as the dataset view). Returns the overlay (uint8 RGB) and the
+        activation-maximisation result. This is what the "Explain channel" button does;
+        it runs the model (gradient ascent).
         """
         if self.channel is None:
             raise self.report(SelectionOutOfRangeError(
@@ -251,8 +254,14 @@ class FeatureMapExplorer(ExplorerState, Panel):
         if activation.ndim != 3:
             raise self.report(LayerNotViewableError(
                 f"{self.layer!r} has no spatial maps to lay over the input."))
+        crops: list[Any] = []
+        if self.dataset_scans is not None:
+            try:
+                crops = self.dataset_scans.crops(self.layer, self.channel)
+            except CnnvizError:  # the dataset view already says why in its own words
+                crops = []
         return self.explainer.explain(self.engine, self.layer, self.channel, self.image,
-                                      activation, steps)
+                                      activation, steps, crops)
 
     def export_html(self, path: str | os.PathLike, layers: Sequence[str] | None = None,
                     images: Sequence[Any] | None = None, *, top_images: bool | None = None,

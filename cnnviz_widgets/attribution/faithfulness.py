@@ -263,7 +263,7 @@ def faithfulness(
     steps : int, default 20
         Points of each curve after the first (at least 1, at most the number of
         pixels). A call runs ``2 + 2 * (steps - 1) * maps`` images: on two CPU cores one
-        map takes about 3 s with EfficientNet-Lite0 at 224 pixels, about 20 s with VGG16.
+        map takes 3 to 5 s with EfficientNet-Lite0 at 224 pixels, about 20 s with VGG16.
     batch_size : int, default 16
         Images per forward pass; the curves do not depend on it.
     substrate : {"blur", "black", "mean"} or numpy.ndarray, default "blur"

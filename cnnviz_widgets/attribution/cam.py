@@ -41,16 +41,36 @@ class GradCAMPlusPlus(GradCAM):
     """Grad-CAM++ (Chattopadhyay et al. 2018): positive gradients weighted per position.
 
     ``alpha = g^2 / (2 g^2 + sum_ij(A) g^3)`` (0 where the denominator is 0) and
-    ``w_k = sum_ij(alpha * ReLU(g))``; the map is ``ReLU(sum_k w_k A_k)``. Parameters,
-    call and errors are :class:`~.gradcam.GradCAM`'s.
+    ``w_k = sum_ij(alpha * ReLU(g))``; the map is ``ReLU(sum_k w_k A_k)``, the paper's
+    equations as pytorch-grad-cam computes them.
+
+    Parameters
+    ----------
+    model_or_engine, layer, logits
+        As :class:`~.gradcam.GradCAM`.
+    normalize_alphas : bool, default False
+        Divide the alphas of each channel by their spatial sum (a zero sum is left as
+        it is) before weighting, as tf-keras-vis's ``GradcamPlusPlus`` does; its maps
+        then equal these up to one factor per image (its ``exp(score)``). On a layer
+        whose gradient varies across positions this changes the channel weights, and
+        the map, considerably.
+
+    Errors are :class:`~.gradcam.GradCAM`'s.
     """
 
-    @staticmethod
-    def channel_weights(feature: np.ndarray, grads: np.ndarray) -> np.ndarray:
+    def __init__(self, model_or_engine: Any, layer: str | None = None, logits: bool = True,
+                 normalize_alphas: bool = False):
+        super().__init__(model_or_engine, layer, logits)
+        self.normalize_alphas = bool(normalize_alphas)
+
+    def channel_weights(self, feature: np.ndarray, grads: np.ndarray) -> np.ndarray:
         """Grad-CAM++'s weight of each feature map, (N, C)."""
         g2 = grads ** 2
         denom = 2.0 * g2 + feature.sum(axis=(1, 2), keepdims=True) * g2 * grads
         alpha = np.divide(g2, denom, out=np.zeros_like(g2), where=denom != 0)
+        if self.normalize_alphas:
+            total = alpha.sum(axis=(1, 2), keepdims=True)
+            alpha = alpha / np.where(total == 0, 1.0, total)
         return (alpha * np.maximum(grads, 0.0)).sum(axis=(1, 2))
 
 

@@ -138,6 +138,34 @@ def test_layer_map_equals_the_numpy_formula(models, method, case):
     np.testing.assert_array_equal(cam(image, upsample=False), cam(image, top, upsample=False))
 
 
+def test_gradcam_plusplus_with_normalised_alphas_equals_its_formula(models):
+    """Each channel's alphas divided by their spatial sum, written out position by position."""
+    model = models["functional"]
+    cam = GradCAMPlusPlus(model, "conv2", logits=False, normalize_alphas=True)
+    image = np.random.default_rng(8).uniform(0, 255, (10, 10, 3)).astype(np.float32)
+    batch = cam.engine.prepare(image)
+    nonzero = 0
+    for target in range(3):
+        a, g = _activations_and_gradients(model, "conv2", batch, target)
+        h, w, c = a.shape
+        weights = np.zeros(c)
+        for k in range(c):
+            alphas = np.zeros((h, w))
+            for i in range(h):
+                for j in range(w):
+                    denom = 2 * g[i, j, k] ** 2 + a[..., k].sum() * g[i, j, k] ** 3
+                    alphas[i, j] = g[i, j, k] ** 2 / denom if denom != 0 else 0.0
+            total = alphas.sum()
+            alphas = alphas / total if total != 0 else alphas
+            weights[k] = (alphas * _relu(g[..., k])).sum()
+        want = _relu(a @ weights)
+        got = cam(image, target=target, upsample=False)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * max(want.max(), 1e-9))
+        nonzero += want.max() > 0
+    assert nonzero > 0
+    assert GradCAMPlusPlus(model, "conv2").normalize_alphas is False
+
+
 def test_eigencam_needs_no_target_and_no_gradient(models):
     cam = EigenCAM(models["functional"], "conv2")
     image = np.random.default_rng(9).uniform(0, 255, (10, 10, 3)).astype(np.float32)

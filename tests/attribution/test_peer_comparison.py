@@ -11,6 +11,12 @@ These tests document the peer comparison of NOTES.md with code that runs:
   ``ValueError`` (it builds ``keras.Model(model.inputs, [layer.output, ...])``, and the
   nested layer's output is not connected to the outer model's inputs).
 
+On the shipped trained digits CNN and real held-out digits, our Score-CAM equals
+tf-keras-vis's ``Scorecam`` and our Grad-CAM++ with ``normalize_alphas=True`` its
+``GradcamPlusPlus`` (up to one factor per map); our default Grad-CAM++ (the paper's
+equations, as pytorch-grad-cam) differs from it where the gradient varies across the
+layer. The maps are compared at the layer's resolution.
+
 The tests that need tf-keras-vis skip when it is missing (it is the ``bench`` extra:
 ``pip install -e .[bench]``); the test of our own nested Grad-CAM always runs.
 """
@@ -22,13 +28,15 @@ import warnings
 import numpy as np
 import pytest
 
-from cnnviz_widgets.attribution import GradCAM
+from cnnviz_widgets.attribution import GradCAM, GradCAMPlusPlus, ScoreCAM
 from cnnviz_widgets.testing import nested_backbone_model, skip_connection_model, tiny_cnn
 
 try:
     with warnings.catch_warnings():  # it imports the deprecated scipy.ndimage.interpolation
         warnings.simplefilter("ignore", DeprecationWarning)
         from tf_keras_vis.gradcam import Gradcam
+        from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+        from tf_keras_vis.scorecam import Scorecam
         from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
         from tf_keras_vis.utils.scores import CategoricalScore
 except ImportError:  # pragma: no cover - the fixture below says what to install
@@ -253,3 +261,92 @@ def test_gradcam_agrees_with_tf_keras_vis_on_flat_models(builder, shape, layer, 
             compared += 1
     assert compared >= 2
     assert model.layers[-1].activation.__name__ == "softmax"  # the peer cloned its copy
+
+
+# --- Score-CAM and Grad-CAM++ on the trained digits CNN --------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """The shipped digits CNN, a functional twin of it (same layer objects, for
+    tf-keras-vis's ``ReplaceToLinear``, which fails on Sequential models) and six
+    held-out digits with their labels."""
+    import keras
+
+    from cnnviz_widgets.zoo import digits_cnn
+    from cnnviz_widgets.zoo.digits import digit_samples
+
+    model = digits_cnn()
+    inputs = keras.Input((28, 28, 1))
+    out = inputs
+    for layer in model.layers:
+        out = layer(out)
+    twin = keras.Model(inputs, out)
+    images, labels = digit_samples(6)
+    return model, twin, images, labels
+
+
+def _digit_cases(model, cam, images, labels):
+    """(image, prepared batch, target): each digit's true class and its runner-up."""
+    for image, label in zip(images, labels, strict=True):
+        batch = cam.prepare(image)
+        probs = np.asarray(model(batch))[0]
+        runner_up = int(np.argsort(probs)[-2])
+        for target in (int(label), runner_up):
+            yield image, batch, target
+
+
+def _peer_map(peer_class, twin, batch, target, layer, **kwargs) -> np.ndarray:
+    peer = peer_class(twin, model_modifier=ReplaceToLinear(), clone=True)
+    cam = peer(CategoricalScore([target]), batch, penultimate_layer=layer,
+               seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=False,
+               **kwargs)
+    return np.asarray(cam, dtype=np.float64)[0]
+
+
+@needs_peer
+@pytest.mark.parametrize("layer", ["conv3", "conv2"])
+def test_scorecam_agrees_with_tf_keras_vis_on_the_digits_cnn(digits, layer):
+    """Ours on the Sequential model (probabilities: ``logits=False``, the default) and
+    tf-keras-vis on the twin with ``ReplaceToLinear`` (its softmax of the logits gives
+    the same probabilities); its masks are zoomed by scipy, ours by our own interpolation."""
+    model, twin, images, labels = digits
+    cam = ScoreCAM(model, layer)
+    compared = 0
+    for image, batch, target in _digit_cases(model, cam, images, labels):
+        ours = cam(image, target=target, upsample=False)
+        theirs = _peer_map(Scorecam, twin, batch, target, layer)
+        assert ours.shape == theirs.shape == {"conv3": (3, 3), "conv2": (11, 11)}[layer]
+        assert ours.max() > 0
+        assert _corr(ours, theirs) >= 0.99
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5 * theirs.max())
+        compared += 1
+    assert compared == 12
+    # tf-keras-vis's max_N is our max_channels: the channels of largest spatial spread
+    image, batch, target = next(_digit_cases(model, cam, images, labels))
+    ours = ScoreCAM(model, layer, max_channels=16)(image, target=target, upsample=False)
+    theirs = _peer_map(Scorecam, twin, batch, target, layer, max_N=16)
+    assert _corr(ours, theirs) >= 0.99
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5 * theirs.max())
+
+
+@needs_peer
+@pytest.mark.parametrize("layer", ["conv3", "conv2"])
+def test_gradcam_plusplus_agrees_with_tf_keras_vis_with_normalised_alphas(digits, layer):
+    """tf-keras-vis divides each channel's alphas by their sum and scales the map by
+    ``exp(score)``: with ``normalize_alphas=True`` ours equals it up to that factor."""
+    model, twin, images, labels = digits
+    cam = GradCAMPlusPlus(model, layer, normalize_alphas=True)
+    default = GradCAMPlusPlus(model, layer)
+    correlations = []
+    for image, batch, target in _digit_cases(model, cam, images, labels):
+        ours = cam(image, target=target, upsample=False)
+        theirs = _peer_map(GradcamPlusPlus, twin, batch, target, layer)
+        assert ours.max() > 0
+        assert _corr(ours, theirs) >= 0.99
+        factor = theirs.max() / ours.max()
+        np.testing.assert_allclose(ours * factor, theirs, rtol=1e-3, atol=1e-4 * theirs.max())
+        correlations.append(_corr(default(image, target=target, upsample=False), theirs))
+    if layer == "conv2":
+        # the paper's alphas weigh the channels differently where the gradient varies
+        assert min(correlations) < 0.9

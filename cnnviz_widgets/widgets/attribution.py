@@ -347,7 +347,8 @@ class AttributionPanel(Panel):
             options=[(METHODS[n].label, n) for n in self._heatmap_methods()],
             description="Side by side", rows=4, style={"description_width": "110px"})
         self.compare_control.add_class("cnnviz-compare-methods")
-        self.faithfulness_control = w.Checkbox(description="Faithfulness (deletion/insertion)")
+        self.faithfulness_control = w.Checkbox(description="Faithfulness", indent=False)
+        self.faithfulness_control.add_class("cnnviz-faithfulness-toggle")
         self.bind(self.method_control, "method")
         self.bind(self.picker, "image_index", control_name="index")
         self.bind(self.compare_control, "side_by_side", to_owner=list, to_control=tuple)

@@ -113,6 +113,15 @@ def test_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
     expect(explorer.locator(".cnnviz-dataset-title")).to_contain_text("channel 3")
     screenshot(page, tmp_path, "06-dataset", selector=".cnnviz-dataset")
     assert_no_error_output(page)
+
+    # "Explain channel": the feature visualisation next to the data set's top images
+    explorer.locator(".cnnviz-explain").click()
+    page.wait_for_function(
+        "sel => [...document.querySelectorAll(sel)].filter(i => i.complete && i.naturalWidth > 0)"
+        ".length === 6", arg=".cnnviz-explain-top-images img", timeout=120_000)
+    expect(explorer.locator(".cnnviz-insight")).to_contain_text("data set")
+    screenshot(page, tmp_path, "07-explain", selector=".cnnviz-insight")
+    assert_no_error_output(page)
     assert page_log.js_errors == []
 
 

@@ -89,6 +89,7 @@ class ChannelExplainer(w.VBox):
                                                 progress=progress)
         self.heat.value = encode_png(upscale_nearest(heat, min_side=160))
         self.maximum.value = encode_png(upscale_nearest(_rgb(result.image), min_side=160))
+        self.progress.layout.display = "none"
         self.crops = list(crops)[:self.max_crops]
         self._show_crops()
         tail = (", and the data set's images that excite it most" if self.crops else "")

@@ -191,7 +191,7 @@ class PerturbationCAM(GradCAM):
         Perturbed inputs per forward pass; the result does not depend on it.
     progress : callback, function, widget or list, optional
         Told after each forward pass how many channels of how many are done (see
-        :func:`cnnviz_widgets.progress.as_callback`).
+        :func:`cnnviz_widgets.progress.as_callback`); a call may pass its own.
 
     Raises
     ------
@@ -244,7 +244,22 @@ class PerturbationCAM(GradCAM):
         """The channel weights from the perturbed scores and the image's own score."""
         raise NotImplementedError
 
-    def attribute(self, batch: np.ndarray, target: Any = None) -> np.ndarray:
+    def __call__(self, image: Any, target: Any = None, upsample: bool = True,
+                 normalize: bool | None = None, progress: ProgressLike = None) -> np.ndarray:
+        """The map of ``image``, as :meth:`GradCAM.__call__ <.gradcam.GradCAM.__call__>`.
+
+        ``progress`` (optional) replaces the one given at construction for this call.
+        """
+        if progress is None:
+            return super().__call__(image, target, upsample, normalize)
+        built, self.progress = self.progress, progress
+        try:
+            return super().__call__(image, target, upsample, normalize)
+        finally:
+            self.progress = built
+
+    def attribute(self, batch: np.ndarray, target: Any = None,
+                  progress: ProgressLike = None) -> np.ndarray:
         """Maps of every image of a prepared batch, one image after the other.
 
         Parameters
@@ -254,19 +269,22 @@ class PerturbationCAM(GradCAM):
         target : None, int or callable, optional
             ``None``: each image's own predicted class; an int: that class for every
             image; or a score callable mapping a batch of model outputs to (batch,).
+        progress : callback, function, widget or list, optional
+            Replaces the one given at construction for this call.
 
         Returns
         -------
         numpy.ndarray
             float64 array (N, h, w) at the layer's resolution.
         """
+        progress = self.progress if progress is None else progress
         batch = np.asarray(batch, dtype=np.float32)
         with logits_of(self.engine, self.logits):
             features = [np.asarray(self.layer_value(batch[i:i + 1]), dtype=np.float32)
                         for i in range(len(batch))]
             chosen = [self.channels_to_score(self._with_channels(f)[0]) for f in features]
             total = sum(len(c) for c in chosen)
-            with reporting(self.progress, total, "channels") as report:
+            with reporting(progress, total, "channels") as report:
                 done = 0
                 maps = []
                 for i, (feature, channels) in enumerate(zip(features, chosen, strict=True)):

@@ -369,6 +369,12 @@ def test_progress_counts_the_scored_channels(models, method):
     images = np.random.default_rng(0).uniform(0, 255, (2, 8, 8)).astype(np.float32)
     cam.attribute(np.concatenate([cam.prepare(image) for image in images]))
     assert steps == [(4, 12), (6, 12), (10, 12), (12, 12)]
+    per_call = []
+    heat = cam(images[0], progress=lambda s, t: per_call.append((s, t)))
+    assert per_call == [(4, 6), (6, 6)] and heat.shape == (8, 8)
+    assert steps[4:] == []  # the call's own progress, not the one built in
+    cam(images[0])
+    assert steps[4:] == [(4, 6), (6, 6)]
 
 
 @pytest.mark.parametrize("method", PERTURBATION, ids=lambda m: m.__name__)

@@ -77,11 +77,6 @@ class Saliency(GradientMethod):
         return unit_scale(saliency, lo=0.0) if normalize else saliency.astype(np.float32)
 
     def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
-        x = tf.convert_to_tensor(batch)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            output, _ = self.engine.forward(x)
-            value = tf.reduce_sum(score(output))
-        grads = np.abs(np.asarray(tape.gradient(value, x), dtype=np.float64))
+        grads = np.abs(self._input_gradients(tf, batch, score).astype(np.float64))
         # (N, H, W, C) -> (N, H, W) by the max over colour channels; (N, H, W) stays
         return grads.max(axis=-1) if grads.ndim == 4 else grads

@@ -21,6 +21,7 @@ from .cam import (
 )
 from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
+from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization, MaximizationResult, redirected_relu
 from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
@@ -58,6 +59,7 @@ __all__ = [
     "GradientMethod",
     "HiResCAM",
     "InputTransform",
+    "IntegratedGradients",
     "Jitter",
     "LayerCAM",
     "MaximizationResult",

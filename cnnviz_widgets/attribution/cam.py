@@ -357,13 +357,13 @@ class ScoreCAM(PerturbationCAM):
     max_channels : int, optional
         Only the channels whose activation has the largest spatial standard deviation,
         this many, get a forward pass; the others weigh 0 (tf-keras-vis's ``max_N``,
-        after Faster Score-CAM). None: every channel, one forward pass each.
+        after Faster Score-CAM). None, or as many as the layer has or more: every
+        channel, one forward pass each.
 
     Raises
     ------
     InvalidSettingError
-        If ``batch_size`` or ``max_channels`` is not a positive integer, or
-        ``max_channels`` exceeds the layer's channels.
+        If ``batch_size`` or ``max_channels`` is not a positive integer.
 
     Examples
     --------
@@ -380,10 +380,8 @@ class ScoreCAM(PerturbationCAM):
         if max_channels is not None:
             max_channels = _positive_int(max_channels, "max_channels",
                                          "Use None to score every channel.")
-            if available is not None and max_channels > available:
-                raise InvalidSettingError(
-                    f"max_channels={max_channels} exceeds the {available} channels of layer "
-                    f"{self.layer!r}; use at most {available}, or None for all of them.")
+            if available is not None and max_channels >= available:
+                max_channels = None  # as many as the layer has: every channel
         self.max_channels = max_channels
 
     def channels_to_score(self, feature: np.ndarray) -> np.ndarray:

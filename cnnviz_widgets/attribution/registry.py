@@ -287,9 +287,15 @@ _cam_method("eigencam", "Eigen-CAM", EigenCAM,
             targeted=False)
 _cam_method("scorecam", "Score-CAM", ScoreCAM,
             "Each feature map weighted by the class score of the input it masks; no "
-            "gradient, one forward pass per map.")
+            "gradient, one forward pass per map.",
+            ParamSpec("max_channels", "Maps", "int", 64, min=1, max=4096, step=1,
+                      stage="init",
+                      help="Score only this many maps, those of largest spread "
+                           "(one forward pass each)."),
+            reports_progress=True)
 _cam_method("ablationcam", "Ablation-CAM", AblationCAM,
-            "Each feature map weighted by the score lost when it is removed; no gradient.")
+            "Each feature map weighted by the score lost when it is removed; no gradient.",
+            reports_progress=True)
 
 
 def _has_layer(values: Mapping[str, Any]) -> bool:

@@ -393,9 +393,12 @@ def test_perturbation_cams_keep_gradcams_defaults_and_errors(method):
         method(model)(np.zeros((8, 8), np.float32), target=3)
 
 
-def test_scorecam_max_channels_must_fit_the_layer():
+def test_scorecam_max_channels_is_a_positive_count_and_all_of_them_at_most():
     model = tiny_cnn()
-    for bad in (0, 7, 1.5):
+    for bad in (0, -1, 1.5):
         with pytest.raises(InvalidSettingError, match="max_channels"):
             ScoreCAM(model, "conv_b", max_channels=bad)
-    assert ScoreCAM(model, "conv_b", max_channels=6).max_channels == 6
+    assert ScoreCAM(model, "conv_b", max_channels=5).max_channels == 5
+    # as many as the layer has (6), or more: every channel, as with None
+    assert ScoreCAM(model, "conv_b", max_channels=6).max_channels is None
+    assert ScoreCAM(model, "conv_b", max_channels=64).max_channels is None

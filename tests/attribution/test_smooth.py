@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz_widgets.attribution import GradCAM, Saliency, SmoothGrad, get_method
+from cnnviz_widgets.attribution import ClassScore, GradCAM, Saliency, SmoothGrad, get_method
 from cnnviz_widgets.errors import InvalidSettingError
 from cnnviz_widgets.testing import tiny_cnn
 
@@ -124,3 +124,18 @@ def test_registry_entry_is_the_wrapper(model):
 def test_bad_settings(model, kwargs):
     with pytest.raises(InvalidSettingError):
         SmoothGrad(Saliency(model), **kwargs)
+
+
+def test_the_compiled_gradient_equals_the_eager_tape(model):
+    """Class scores run through a compiled graph, other callables on the eager tape."""
+    sal = Saliency(model, logits=False)
+    batch = _noisy_copies(sal.prepare(_image(3)), 4, 0.2, seed=1)
+    for index in (0, 2, 1):  # one graph serves every class index
+        compiled = sal.input_gradients(batch, ClassScore(index))
+        eager = sal.input_gradients(batch, lambda output, i=index: output[:, i])
+        want = np.stack([_saliency_oracle(model, batch[i:i + 1], index) for i in range(4)])
+        np.testing.assert_allclose(np.abs(compiled[..., 0]), want, rtol=1e-5,
+                                   atol=1e-6 * want.max())
+        np.testing.assert_allclose(compiled, eager, rtol=1e-5, atol=1e-6 * want.max())
+    with pytest.raises(IndexError):
+        sal.input_gradients(batch, ClassScore(7))

@@ -8,6 +8,7 @@ import pytest
 from cnnviz_widgets import ActivationEngine
 from cnnviz_widgets.attribution import (
     ActivationMaximization,
+    Blur,
     ChannelScore,
     FourierImage,
     Jitter,
@@ -16,6 +17,7 @@ from cnnviz_widgets.attribution import (
     RandomCrop,
     RandomRotate,
     RandomScale,
+    TotalVariation,
     channel,
     class_logit,
     direction,
@@ -325,6 +327,20 @@ def test_parameterisation_choice_and_errors(small):
             am("conv2", channel=1, steps=1, **bad)
     with pytest.raises(InvalidSettingError, match="Objective"):
         am("conv2", target=channel("conv2", 1), steps=1)
+    panel = ActivationMaximization.from_settings(small, param="fourier", total_variation=0.1)
+    assert panel.param == "fourier" and panel.transforms == standard_transforms()
+    assert panel.regularizers == (TotalVariation(0.1),)
+
+
+def test_a_blur_applies_to_the_fourier_image(small):
+    am = ActivationMaximization(small, param="fourier")
+    plain = am("conv2", channel=2, steps=10, size=24, regularizers=[])
+    blurred = am("conv2", channel=2, steps=10, size=24, regularizers=[Blur(1, 1.0)])
+
+    def roughness(image):
+        return np.abs(np.diff(image.astype(float), axis=0)).mean()
+
+    assert roughness(blurred.image) < 0.7 * roughness(plain.image)
 
 
 @pytest.mark.slow

@@ -306,6 +306,10 @@ def _no_layer(values: Mapping[str, Any]) -> bool:
     return values.get("layer") is None
 
 
+def _pixels(values: Mapping[str, Any]) -> bool:
+    return values.get("param") == "pixels"
+
+
 register_method(MethodSpec(
     "activation_maximization", "Activation maximisation", ActivationMaximization, (
         ParamSpec("layer", "Layer", "layer", None,
@@ -314,15 +318,25 @@ register_method(MethodSpec(
                   help="Filter of the layer to excite (with a layer)."),
         ParamSpec("target", "Class", "class", None, min=0, when=_no_layer,
                   help="Class to maximise when no layer is chosen."),
+        ParamSpec("param", "Image", "choice", "fourier", choices=("fourier", "pixels"),
+                  stage="init",
+                  help="fourier: a 1/f image in decorrelated colours seen through lucid's "
+                       "transforms; pixels: raw pixels with jitter and blur."),
+        ParamSpec("images", "Images", "int", 1, min=1, max=6, step=1,
+                  help="How many different images (a diversity term keeps them apart)."),
         ParamSpec("steps", "Steps", "int", 200, min=1, max=2000, step=10),
         ParamSpec("learning_rate", "Learning rate", "float", 0.05, min=1e-4, max=1.0,
                   step=0.01),
-        ParamSpec("jitter", "Jitter (px)", "int", 2, min=0, max=32, stage="init"),
+        ParamSpec("size", "Size (px)", "int", 128, min=32, max=512, step=16,
+                  help="Image size for a model that takes any size."),
+        ParamSpec("jitter", "Jitter (px)", "int", 2, min=0, max=32, stage="init",
+                  when=_pixels),
         ParamSpec("total_variation", "Total variation", "float", 0.0, min=0.0, max=100.0,
                   stage="init"),
-        ParamSpec("blur_every", "Blur every (steps)", "int", 4, min=0, max=100, stage="init"),
+        ParamSpec("blur_every", "Blur every (steps)", "int", 4, min=0, max=100, stage="init",
+                  when=_pixels),
         ParamSpec("blur_sigma", "Blur sigma (px)", "float", 0.5, min=0.0, max=5.0, step=0.1,
-                  stage="init"),
+                  stage="init", when=_pixels),
         _SEED,
     ),
     output="image",

@@ -24,6 +24,18 @@ from .picker import ImagePicker
 __all__ = ["AttributionPanel"]
 
 
+def _side_by_side_rgb(pictures: Any, gap: int = 2) -> np.ndarray:
+    """Pictures (N, H, W[, C]) of 0-255 as one RGB uint8 row, white ``gap`` between them."""
+    row = []
+    for picture in np.asarray(pictures):
+        rgb = (picture if picture.ndim == 3 and picture.shape[-1] == 3
+               else np.repeat(picture.reshape(*picture.shape[:2], 1), 3, axis=2))
+        if row:
+            row.append(np.full((rgb.shape[0], gap, 3), 255, np.uint8))
+        row.append(rgb.astype(np.uint8))
+    return np.concatenate(row, axis=1)
+
+
 class AttributionPanel(Panel):
     """Explain a prediction: gradients, the CAM family or activation maximisation.
 
@@ -147,9 +159,7 @@ class AttributionPanel(Panel):
             values = self.values()
             result = spec.run(self.engine, image, progress=self._on_progress, **values)
             if spec.output == "image":
-                picture = np.asarray(result.image)
-                rgb = (picture if picture.ndim == 3 and picture.shape[-1] == 3
-                       else np.repeat(picture.reshape(*picture.shape[:2], 1), 3, axis=2))
+                rgb = _side_by_side_rgb(getattr(result, "images", [result.image]))
                 caption = (f"{spec.label}: objective {result.initial:.3g} -> "
                            f"{result.final:.3g} in {result.steps} steps")
                 self.heatmaps, self.scores = {}, {}

@@ -69,11 +69,16 @@ def test_run_every_method(model):
     cam = get_method("gradcam").run(model, image, layer="conv_a")
     np.testing.assert_array_equal(cam, GradCAM(model, "conv_a")(image))
     am = get_method("activation_maximization")
-    res = am.run(model, layer="conv_b", channel=2, steps=3, jitter=0)
-    want = ActivationMaximization(model, transforms=[], regularizers=[Blur(4, 0.5)])(
-        "conv_b", channel=2, steps=3)
+    res = am.run(model, layer="conv_b", channel=2, steps=3)
+    want = ActivationMaximization(model, param="fourier")("conv_b", channel=2, steps=3)
     assert res.steps == 3 and res.image.shape == (8, 8, 1)
     np.testing.assert_array_equal(res.image, want.image)
+    res = am.run(model, layer="conv_b", channel=2, steps=3, param="pixels", jitter=0)
+    want = ActivationMaximization(model, transforms=[], regularizers=[Blur(4, 0.5)])(
+        "conv_b", channel=2, steps=3)
+    np.testing.assert_array_equal(res.image, want.image)
+    res = am.run(model, layer="conv_b", channel=2, steps=3, images=2)
+    assert res.images.shape == (2, 8, 8, 1)
     res = am.run(model, target=1, steps=3, jitter=0)
     assert res.steps == 3 and res.channel is None
     with pytest.raises(TypeError, match="no parameter"):
@@ -98,9 +103,15 @@ def test_parameters_apply_only_when_they_make_sense(model):
 
 def test_build_once_call_many_with_progress(model):
     spec = get_method("activation_maximization")
-    method = spec.build(model, jitter=1, total_variation=0.5, blur_every=0, steps=99)
+    method = spec.build(model, param="pixels", jitter=1, total_variation=0.5, blur_every=0,
+                        steps=99)
     assert isinstance(method, ActivationMaximization)
     assert method.transforms == (Jitter(1),) and method.regularizers == (TotalVariation(0.5),)
+    # the panel's default: lucid's image; the pixel settings are not passed at all
+    init, _ = spec._split({"jitter": 1, "total_variation": 0.5})
+    assert init == {"param": "fourier", "total_variation": 0.5}
+    method = spec.build(model, jitter=1, total_variation=0.5)
+    assert method.regularizers == (TotalVariation(0.5),)
 
     class Recorder(Callback):
         def __init__(self):

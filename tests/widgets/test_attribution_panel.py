@@ -144,3 +144,21 @@ def test_a_wrong_side_by_side_method_is_refused_in_words(model, images):
         panel.side_by_side = ["activation_maximization"]
     assert "activation_maximization" in panel.errors.message
     assert panel.side_by_side == []
+
+
+def test_several_feature_visualisations_are_shown_in_one_row(model, images):
+    import io
+
+    from PIL import Image
+
+    panel = AttributionPanel(model, images, method="activation_maximization")
+    panel.controls["layer"].value = "conv_b"
+    panel.controls["images"].value = 3
+    panel.controls["steps"].value = 4
+    result = panel.run()
+    assert result.images.shape == (3, 8, 8, 1)
+    shown = np.asarray(Image.open(io.BytesIO(panel.picture.value)).convert("RGB"))
+    scale = shown.shape[0] // 8
+    assert shown.shape[1] == scale * (3 * 8 + 2 * 2)  # three images, two 2-px gaps
+    np.testing.assert_array_equal(shown[0, ::scale][:8, 0], result.images[0, 0, :, 0])
+    np.testing.assert_array_equal(shown[0, ::scale][10:18, 0], result.images[1, 0, :, 0])

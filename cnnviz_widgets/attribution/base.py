@@ -29,7 +29,6 @@ from .scores import ClassScore, TopClassScore, resolve_score
 __all__ = ["GradientMethod"]
 
 
-
 class GradientMethod:
     """Base class of the gradient attribution methods.
 
@@ -112,40 +111,73 @@ class GradientMethod:
     def _input_gradients(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
         """:meth:`input_gradients` inside an active :func:`logits_of` (compiled when it can)."""
         x = tf.convert_to_tensor(batch)
+        return self.compiled_gradients(
+            tf, "input", (x,), score, lambda inputs, s: self._taped_gradients(tf, inputs, s))
+
+    def compiled_gradients(self, tf: Any, name: str, tensors: tuple[Any, ...], score: Any,
+                           taped: Any) -> np.ndarray:
+        """``taped(*tensors, score)`` (a gradient), compiled for the package's class scores.
+
+        The one mechanism behind every compiled gradient of the attribution methods: for
+        :class:`~.scores.ClassScore` and :class:`~.scores.TopClassScore` the function is
+        traced once per ``name``, score kind, ``logits`` setting and tensor shapes (the
+        class index is an input of the graph) and cached on the method; any other score
+        runs ``taped`` eagerly, and so does a model the graph fails on (from then on).
+
+        Parameters
+        ----------
+        tf : module
+            TensorFlow.
+        name : str
+            What is differentiated, e.g. ``"input"`` or a layer name (part of the key).
+        tensors : tuple of tensors
+            The arguments of ``taped``, batch first.
+        score : callable
+            The score to differentiate.
+        taped : callable
+            ``taped(*tensors, score) -> gradient tensor``, written with a ``GradientTape``.
+
+        Returns
+        -------
+        numpy.ndarray
+            The gradient, as ``taped`` returns it.
+        """
         if isinstance(score, TopClassScore):
             kind, index = "top", 0
         elif isinstance(score, ClassScore) and score.index >= 0:
             kind, index = "class", score.index
         else:  # any other score callable: the eager tape
-            return self._taped_gradients(tf, x, score).numpy()
-        key = (kind, self.logits, tuple(batch.shape[1:]))
+            return np.asarray(taped(*tensors, score))
+        key = (name, kind, self.logits, *(tuple(t.shape[1:]) for t in tensors))
         if key not in self._gradient_functions:
-            self._gradient_functions[key] = self._compile_gradients(tf, kind, batch.shape[1:])
+            self._gradient_functions[key] = self._compile(tf, kind, tensors, taped)
         compiled = self._gradient_functions[key]
         if compiled is not None:
             try:
-                return compiled(x, tf.constant(index, tf.int32)).numpy()
+                return compiled(*tensors, tf.constant(index, tf.int32)).numpy()
             except Exception:  # noqa: BLE001 - the eager tape below decides
                 pass
-        grads = self._taped_gradients(tf, x, score).numpy()  # raises if the input is at fault
+        grads = np.asarray(taped(*tensors, score))  # raises if the input is at fault
         self._gradient_functions[key] = None  # the eager tape works where the graph failed
         return grads
 
-    def _compile_gradients(self, tf: Any, kind: str, shape: tuple[int, ...]) -> Any:
-        """The compiled gradient of one kind of score; the class index is an input."""
+    @staticmethod
+    def _compile(tf: Any, kind: str, tensors: tuple[Any, ...], taped: Any) -> Any:
+        """The compiled ``taped`` for one kind of score; the class index is an input."""
 
-        def gradients(inputs: Any, index: Any) -> Any:
+        def gradients(*args: Any) -> Any:
+            *inputs, index = args
             if kind == "top":
-                return self._taped_gradients(tf, inputs, TopClassScore())
+                return taped(*inputs, TopClassScore())
 
             def class_score(output: Any) -> Any:  # ClassScore with a tensor index
                 flat = tf.reshape(output, (tf.shape(output)[0], -1))
                 return tf.gather(flat, index, axis=1)
 
-            return self._taped_gradients(tf, inputs, class_score)
+            return taped(*inputs, class_score)
 
-        spec = tf.TensorSpec((None, *shape), tf.float32)
-        return tf.function(gradients, input_signature=[spec, tf.TensorSpec((), tf.int32)],
+        specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in tensors]
+        return tf.function(gradients, input_signature=[*specs, tf.TensorSpec((), tf.int32)],
                            autograph=False)
 
     def _taped_gradients(self, tf: Any, x: Any, score: Any) -> Any:

@@ -223,24 +223,28 @@ class GradCAM(GradientMethod):
 
     def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
         # the prefix up to the layer runs once without a tape (or comes from the cache);
-        # only the layers after it run forward and backward under the tape
+        # only the layers after it run forward and backward, compiled for class scores
         feature = tf.convert_to_tensor(self.layer_value(batch))
         grads = None
         if self.uses_gradients:
-            with tf.GradientTape() as tape:
-                tape.watch(feature)
-                output, _ = self.engine.forward(tf.convert_to_tensor(batch),
-                                                given={self.layer: feature})
-                value = tf.reduce_sum(score(output))
-            grads = tape.gradient(value, feature)
-            if grads is None:
-                raise LayerNotViewableError(
-                    f"The score does not depend on layer {self.layer!r}; Grad-CAM is "
-                    f"undefined."
-                )
+            grads = self.compiled_gradients(
+                tf, f"layer:{self.layer}", (tf.convert_to_tensor(batch), feature), score,
+                lambda x, f, s: self._head_gradients(tf, x, f, s))
             grads = np.asarray(grads, dtype=np.float64)
         feature = np.asarray(feature, dtype=np.float64)
         if feature.ndim == 3:  # (N, h, w): one channel without its axis
             feature = feature[..., None]
             grads = None if grads is None else grads[..., None]
         return np.maximum(self.layer_map(feature, grads), 0.0)
+
+    def _head_gradients(self, tf: Any, x: Any, feature: Any, score: Any) -> Any:
+        """``d sum(score) / d feature``, running only the layers after :attr:`layer`."""
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(feature)
+            output, _ = self.engine.forward(x, given={self.layer: feature})
+            value = tf.reduce_sum(score(output))
+        grads = tape.gradient(value, feature)
+        if grads is None:
+            raise LayerNotViewableError(
+                f"The score does not depend on layer {self.layer!r}; Grad-CAM is undefined.")
+        return grads

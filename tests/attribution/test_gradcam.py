@@ -196,9 +196,13 @@ def test_digits_gradcam_looks_at_the_strokes():
 def test_an_explored_image_runs_only_the_layers_after_the_target(model):
     """After the explorer computed the layer, Grad-CAM runs only the head, same map.
 
-    The engine counts every layer it evaluates: a cold call runs the prefix once (and
-    caches it) and the head; a call on an explored image runs only the head.
+    The engine counts every layer it evaluates (a compiled head counts its layers once,
+    when it is traced): a cold call runs the prefix once (and caches it) and the head; a
+    call on an explored image never runs the prefix again. A score of the user's own
+    runs eagerly: exactly the head at every call.
     """
+    from cnnviz_widgets.attribution import ClassScore
+
     image = _image(7)
     layer = "conv_b"
     engine = ActivationEngine(model)
@@ -210,21 +214,33 @@ def test_an_explored_image_runs_only_the_layers_after_the_target(model):
     target = engine.plan.by_name[layer].outputs[0]
     head = engine._needed(list(plan.output_keys), lambda k: k == target)
     prefix = engine._needed([target], lambda k: False)
+    assert len(head) == 2 and len(prefix) == 3
 
-    before = engine.stats.layer_evaluations
-    cold = cam(image, target=2, upsample=False)
-    assert engine.stats.layer_evaluations - before == len(prefix) + len(head)
-    before = engine.stats.layer_evaluations
-    warm = cam(image, target=2, upsample=False)
-    assert engine.stats.layer_evaluations - before == len(head)
+    def evaluations(call):
+        before = engine.stats.layer_evaluations
+        result = call()
+        return engine.stats.layer_evaluations - before, result
+
+    count, cold = evaluations(lambda: cam(image, target=2, upsample=False))
+    assert count == len(prefix) + len(head)  # the head's layers once, in its trace
+    count, warm = evaluations(lambda: cam(image, target=2, upsample=False))
+    assert count == 0  # the compiled head; nothing before the layer
     np.testing.assert_allclose(cold, oracle, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(warm, cold)
+
+    def own_score(output):
+        return ClassScore(2)(output)
+
+    for _ in range(2):
+        count, eager = evaluations(lambda: cam(image, target=own_score, upsample=False))
+        assert count == len(head)
+        np.testing.assert_allclose(eager, cold, rtol=1e-5, atol=1e-7)
 
     explored = ActivationEngine(model)
     explored.activation(layer, image)  # what a layer dropdown does
     before = explored.stats.layer_evaluations
     again = GradCAM(explored, layer, logits=False)(image, target=2, upsample=False)
-    np.testing.assert_array_equal(again, cold)
+    np.testing.assert_allclose(again, cold, rtol=1e-6, atol=1e-8)
     assert explored.stats.layer_evaluations - before == len(head)
 
 

@@ -23,7 +23,7 @@ from ..errors import InvalidSettingError
 from ..progress import ProgressLike, reporting
 from ._common import logits_of, squashing_activation
 from .gradcam import upsample_heatmap
-from .regularizers import gaussian_blur
+from .regularizers import gaussian_blur, image_blur_sigma
 from .scores import ClassScore, resolve_score
 
 __all__ = ["SUBSTRATES", "FaithfulnessResult", "faithfulness", "substrate_pixels"]
@@ -31,8 +31,6 @@ __all__ = ["SUBSTRATES", "FaithfulnessResult", "faithfulness", "substrate_pixels
 #: The named substrates: what removed pixels become.
 SUBSTRATES = ("blur", "black", "mean")
 
-#: Standard deviation of the "blur" substrate as a fraction of the image's larger side.
-BLUR_SIGMA_FRACTION = 1 / 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +147,7 @@ def substrate_pixels(pixels: np.ndarray, substrate: str | np.ndarray = "blur") -
             mean = pixels.reshape(-1, *pixels.shape[2:]).mean(axis=0)
             return np.broadcast_to(mean, pixels.shape).astype(np.float32)
         if substrate == "blur":
-            sigma = BLUR_SIGMA_FRACTION * max(pixels.shape[:2])
+            sigma = image_blur_sigma(*pixels.shape[:2])
             stack = pixels.reshape(1, *pixels.shape[:2], -1)
             return gaussian_blur(stack, sigma).reshape(pixels.shape)
         raise InvalidSettingError(

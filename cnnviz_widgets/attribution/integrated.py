@@ -11,7 +11,7 @@ from ..colour.scale import unit_scale
 from ..errors import InvalidSettingError
 from ._common import logits_of
 from .base import GradientMethod
-from .regularizers import gaussian_blur
+from .regularizers import gaussian_blur, image_blur_sigma
 from .scores import ClassScore, TopClassScore, resolve_score
 
 __all__ = ["IntegratedGradients"]
@@ -58,9 +58,11 @@ class IntegratedGradients(GradientMethod):
         Number of points on the path (at least 1).
     batch_size : int, default 16
         Path points per forward and backward pass.
-    blur_sigma : float, default 10.0
+    blur_sigma : float, optional
         Standard deviation in pixels of the ``"blur"`` baseline; its kernel reaches
-        ``3 * blur_sigma`` pixels each side and must fit in the image.
+        ``3 * blur_sigma`` pixels each side and must fit in the image. By default an
+        eighth of the image's larger side (:func:`~.regularizers.image_blur_sigma`, the
+        faithfulness substrate's blur): 28 pixels at 224, 3.5 at 28.
     seed : int, default 0
         Seed of the ``"noise"`` baseline: the same seed gives the same baseline.
     absolute : bool, default False
@@ -82,7 +84,7 @@ class IntegratedGradients(GradientMethod):
     """
 
     def __init__(self, model_or_engine: Any, baseline: Any = "black", steps: int = 32,
-                 batch_size: int = 16, logits: bool = True, blur_sigma: float = 10.0,
+                 batch_size: int = 16, logits: bool = True, blur_sigma: float | None = None,
                  seed: int = 0, absolute: bool = False):
         super().__init__(model_or_engine, logits)
         self.steps = _positive_int("steps", steps)
@@ -95,10 +97,10 @@ class IntegratedGradients(GradientMethod):
         else:
             baseline = np.asarray(baseline, dtype=np.float32)
             self._check_baseline_shape(baseline, self.engine.input_shape)
-        if not blur_sigma > 0:
+        if blur_sigma is not None and not blur_sigma > 0:
             raise InvalidSettingError(f"blur_sigma must be > 0 pixels, not {blur_sigma!r}.")
         self.baseline = baseline
-        self.blur_sigma = float(blur_sigma)
+        self.blur_sigma = None if blur_sigma is None else float(blur_sigma)
         self.seed = seed
         self.absolute = absolute
 
@@ -142,14 +144,16 @@ class IntegratedGradients(GradientMethod):
         return np.asarray(prepared, dtype=np.float32).reshape(batch.shape)
 
     def _blurred(self, batch: np.ndarray) -> np.ndarray:
-        radius = max(1, math.ceil(3.0 * self.blur_sigma))
         height, width = batch.shape[1:3]
+        sigma = (image_blur_sigma(height, width) if self.blur_sigma is None
+                 else self.blur_sigma)
+        radius = max(1, math.ceil(3.0 * sigma))
         if radius >= min(height, width):
             raise InvalidSettingError(
-                f"blur_sigma={self.blur_sigma:g} reaches {radius} pixels, too far for a "
+                f"blur_sigma={sigma:g} reaches {radius} pixels, too far for a "
                 f"{height}x{width} input; use blur_sigma below {min(height, width) / 3:g}.")
         images = batch if batch.ndim == 4 else batch[..., None]
-        return gaussian_blur(images, self.blur_sigma).reshape(batch.shape)
+        return gaussian_blur(images, sigma).reshape(batch.shape)
 
     # -- attribution -----------------------------------------------------------------
     def _image_scores(self, batch: np.ndarray, score: Any) -> list[Any]:

@@ -31,6 +31,7 @@ from .cam import (
     XGradCAM,
 )
 from .gradcam import GradCAM
+from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization
 from .saliency import Saliency
 from .smooth import SmoothGrad
@@ -256,6 +257,20 @@ register_method(MethodSpec(
     reports_progress=True,
     description="Saliency averaged over noisy copies of the input.",
 ))
+register_method(MethodSpec(
+    "integrated_gradients", "Integrated gradients", IntegratedGradients, (
+        _TARGET,
+        ParamSpec("baseline", "Baseline", "choice", "black", choices=("black", "blur", "noise"),
+                  stage="init",
+                  help="The input the path starts from: a black image, the image blurred, "
+                       "or noise."),
+        ParamSpec("steps", "Steps", "int", 32, min=1, max=512, step=1, stage="init",
+                  help="Points on the path from the baseline to the image."),
+    ),
+    description="Gradients averaged on the path from a baseline to the image, times the "
+                "difference; they add up to the change of the score.",
+))
+
 _CAM_LAYER = ParamSpec("layer", "Layer", "layer", None, stage="init",
                        help="Spatial layer to explain; empty = the last convolution.")
 

@@ -87,6 +87,17 @@ class Blur(Regularizer):
         return u
 
 
+def image_blur_sigma(height: int, width: int) -> float:
+    """The blur that takes an image's content away: a sigma of an eighth of its larger side.
+
+    The one strength of "a blurred copy of the image" in the package (the faithfulness
+    substrate, the integrated-gradients baseline). An eighth of the image, not a fixed
+    number of pixels, so that it removes a 28-pixel digit as well as a 224-pixel photo
+    (see :func:`~.faithfulness.substrate_pixels`).
+    """
+    return max(int(height), int(width)) / 8
+
+
 def gaussian_blur(u: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian blur of a batch (N, H, W, C) over H and W.
 

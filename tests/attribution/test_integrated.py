@@ -137,6 +137,12 @@ def test_the_blur_baseline_is_the_gaussian_blurred_input(engine):
                            truncate=3.0)
     np.testing.assert_allclose(baseline, want, rtol=1e-5, atol=1e-5)
     assert baseline.std() < 0.5 * batch.std()  # really blurred
+    # by default, an eighth of the image's larger side, as the faithfulness substrate
+    default = IntegratedGradients(engine, baseline="blur").baseline_for(batch)
+    sigma = max(batch.shape[1:3]) / 8
+    want = gaussian_filter(batch.astype(np.float64), sigma=(0, sigma, sigma, 0), mode="mirror",
+                           truncate=3.0)
+    np.testing.assert_allclose(default, want, rtol=1e-5, atol=1e-5)
 
 
 def test_the_noise_baseline_is_seeded_uniform_pixels(engine):

@@ -41,3 +41,13 @@ def test_an_entry_computes_its_class(engine, name):
     assert got.shape == (8, 8)
     np.testing.assert_array_equal(got, direct)
     assert spec.param("layer").stage == "init"
+
+
+@pytest.mark.parametrize("baseline", ["black", "blur", "noise"])
+def test_integrated_gradients_entry(engine, baseline):
+    from cnnviz_widgets.attribution import IntegratedGradients
+
+    spec = METHODS["integrated_gradients"]
+    got = spec.run(engine, _image(), target=2, baseline=baseline, steps=8)
+    want = IntegratedGradients(engine, baseline=baseline, steps=8)(_image(), target=2)
+    np.testing.assert_array_equal(got, want)

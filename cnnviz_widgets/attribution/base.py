@@ -9,7 +9,7 @@ Methods that need the gradient of the score with respect to the prepared input
 (saliency, integrated gradients) take it from :meth:`GradientMethod.input_gradients`,
 which runs a ``tf.function``-compiled forward and backward pass for the package's class
 scores (:class:`~.scores.ClassScore`, the class index being an input of the graph, and
-:class:`~.scores.TopClassScore`), traced once per input size and cached on the method;
+:class:`~.scores.TopClassScore`), traced once per input size and cached on the engine;
 any other score callable runs on an eager ``GradientTape``. A compiled graph fuses
 each convolution with its bias and activation and drops the gradients of the weights,
 which an eager ``GradientTape`` computes and discards (on VGG16 this roughly halves the
@@ -48,7 +48,6 @@ class GradientMethod:
     def __init__(self, model_or_engine: Any, logits: bool = True):
         self.engine = as_engine(model_or_engine)
         self.logits = logits
-        self._gradient_functions: dict[tuple[Any, ...], Any] = {}
 
     def prepare(self, image: Any) -> np.ndarray:
         """The batch of one the model receives for ``image``, float32."""
@@ -121,7 +120,8 @@ class GradientMethod:
         The one mechanism behind every compiled gradient of the attribution methods: for
         :class:`~.scores.ClassScore` and :class:`~.scores.TopClassScore` the function is
         traced once per ``name``, score kind, ``logits`` setting and tensor shapes (the
-        class index is an input of the graph) and cached on the method; any other score
+        class index is an input of the graph) and cached on the engine, for every method
+        object of the same class built around it; any other score
         runs ``taped`` eagerly, and so does a model the graph fails on (from then on).
 
         Parameters
@@ -148,17 +148,20 @@ class GradientMethod:
             kind, index = "class", score.index
         else:  # any other score callable: the eager tape
             return np.asarray(taped(*tensors, score))
-        key = (name, kind, self.logits, *(tuple(t.shape[1:]) for t in tensors))
-        if key not in self._gradient_functions:
-            self._gradient_functions[key] = self._compile(tf, kind, tensors, taped)
-        compiled = self._gradient_functions[key]
+        # kept on the engine: every method object built around it (a panel builds one per
+        # run) reuses the graphs traced before, instead of tracing its own
+        functions = self.engine.__dict__.setdefault("_gradient_functions", {})
+        key = (type(self), name, kind, self.logits, *(tuple(t.shape[1:]) for t in tensors))
+        if key not in functions:
+            functions[key] = self._compile(tf, kind, tensors, taped)
+        compiled = functions[key]
         if compiled is not None:
             try:
                 return compiled(*tensors, tf.constant(index, tf.int32)).numpy()
             except Exception:  # noqa: BLE001 - the eager tape below decides
                 pass
         grads = np.asarray(taped(*tensors, score))  # raises if the input is at fault
-        self._gradient_functions[key] = None  # the eager tape works where the graph failed
+        functions[key] = None  # the eager tape works where the graph failed
         return grads
 
     @staticmethod

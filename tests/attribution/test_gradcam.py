@@ -255,3 +255,15 @@ def test_forward_from_given_values_equals_the_whole_pass(model):
     with pytest.raises(ValueError, match="needs the input batch"):
         engine.forward(None, given={"pool_a": values["conv_b"][..., :4]}, layers=["conv_a"],
                        stop_at_layers=True)
+
+
+def test_method_objects_on_one_engine_share_the_compiled_head(model):
+    """A panel builds a method object per run: the second one reuses the first's graph."""
+    engine = ActivationEngine(model)
+    image = _image(9)
+    first = GradCAM(engine, "conv_b")(image, target=1)
+    before = engine.stats.layer_evaluations
+    second = GradCAM(engine, "conv_b")(image, target=0)  # another class: the same graph
+    assert engine.stats.layer_evaluations == before
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(GradCAM(engine, "conv_b")(image, target=1), first)

@@ -49,7 +49,8 @@ ex.layer = 'conv1'"""),
 - [Inside VGG16](02_vgg16_filters_and_maps.ipynb): a big image network with trained filters
   (offline), its learned filters as colour patches and the feature maps of photos.
 - [Train and watch](03_train_and_watch.ipynb): see the maps change while the network learns.
-- [Why did it decide that?](04_attribution.ipynb): saliency, Grad-CAM, activation maximisation.
+- [Why did it decide that?](04_attribution.ipynb): saliency, Grad-CAM and its family scored
+  by faithfulness, feature visualisation.
 - [Export for a course page](05_export_for_course_pages.ipynb): one HTML file, no kernel.
 - [What does this channel detect?](06_what_does_this_channel_detect.ipynb): top images per
   channel and dead filters over all of Fashion-MNIST."""),
@@ -153,7 +154,8 @@ ATTRIBUTION = [
 Saliency, Grad-CAM and activation maximisation:
 
 - **Saliency**: how much each input pixel changes the class score (the gradient).
-- **Grad-CAM**: which regions of the last convolution's maps drove the class.
+- **Grad-CAM** and its family: which regions of the last convolution's maps drove the
+  class, and a number that says how faithful each map is.
 - **Activation maximisation**: an input made from noise that excites one filter (or class)
   as much as possible: what the filter is looking for."""),
     ("code", """%matplotlib inline
@@ -217,6 +219,48 @@ for row, (photo, cls) in zip(axes, zip(photos, top_classes)):
         ax.set_title(title, fontsize=9)
         ax.axis("off")
 fig"""),
+    ("markdown", """## Which explanation should you trust? The CAM family, scored
+
+Grad-CAM has relatives that weigh the feature maps differently: Grad-CAM++ and LayerCAM
+use the positive gradients position by position, Score-CAM masks the photo with each map
+and asks the network, Ablation-CAM removes each map and measures the loss, Eigen-CAM takes
+the maps' first principal component without any gradient. They do not agree, so we
+measure them. **Faithfulness** deletes the pixels a map calls most important first (into a
+blurred copy): the class probability should fall fast, a small *deletion* area. It also
+inserts them first into the blurred copy: the probability should rise fast, a large
+*insertion* area."""),
+    ("code", """from cnnviz_widgets.attribution import (AblationCAM, EigenCAM, GradCAMPlusPlus,
+                                        LayerCAM, ScoreCAM, faithfulness)
+
+methods = {"Grad-CAM": GradCAM(engine), "Grad-CAM++": GradCAMPlusPlus(engine),
+           "LayerCAM": LayerCAM(engine), "Score-CAM": ScoreCAM(engine, max_channels=64),
+           "Ablation-CAM": AblationCAM(engine), "Eigen-CAM": EigenCAM(engine)}
+chosen = [0, 2]                          # the cat and the rocket
+fig = Figure(figsize=(12, 4.8))
+for row, i in zip(fig.subplots(len(chosen), len(methods)), chosen):
+    photo, cls = photos[i], top_classes[i]
+    maps = {name: method(photo.image, target=cls) for name, method in methods.items()}
+    scores = faithfulness(engine, photo.image, maps, target=cls)   # one call, all maps
+    print(f"{photo.name} ({labels[cls]}):")
+    for name, score in scores.items():
+        print(f"  {name:<13} deletion {score.deletion_auc:.3f}  insertion "
+              f"{score.insertion_auc:.3f}  overall {score.overall:+.3f}")
+    for ax, (name, heat) in zip(row, maps.items()):
+        ax.imshow(overlay(engine.pixels(photo.image) / 255, heat, alpha=0.5))
+        ax.set_title(f"{name}\\noverall {scores[name].overall:+.2f}", fontsize=8)
+        ax.axis("off")
+fig"""),
+    ("markdown", """No method wins on every photo. On the cat the six maps score alike, Eigen-CAM's
+tighter one included. On the rocket, whose guess is *drilling platform*, they part:
+Score-CAM, which asks the network itself, keeps its lead, while maps that look just as
+plausible score below zero (removing their "important" pixels hurts the guess less than
+the rest does). Measure before you believe a heatmap.
+
+The panel does the same for any image: pick methods in *Side by side*, and each map shows
+its deletion and insertion curves."""),
+    ("code", """compare = AttributionPanel(engine, [p.image for p in photos],
+                           class_names=labels, side_by_side=["gradcam_plus_plus", "scorecam"])
+compare"""),
     ("markdown", "## What excites a filter?"),
     ("code", """from cnnviz_widgets.attribution import ActivationMaximization
 
@@ -228,9 +272,11 @@ ax.imshow(result.image[..., 0], cmap="gray")
 ax.axis("off")
 fig"""),
     ("markdown", """And what does the ImageNet network think class 20, *water ouzel* (a small
-bird that walks under water), looks like? An input optimised from noise to raise that
-class:"""),
-    ("code", """ouzel = ActivationMaximization(engine)(target=20, steps=64, seed=0)
+bird that walks under water), looks like? An input optimised to raise that class. As in
+lucid, the image is not optimised pixel by pixel: it lives in Fourier space with 1/f
+scaling and in decorrelated colours, and the network sees it padded, jittered, scaled and
+rotated a little at every step, so that only features that survive those changes grow."""),
+    ("code", """ouzel = ActivationMaximization(engine)(target=20, steps=96, seed=0)
 print(f"{labels[20]}: score {ouzel.initial:.3f} -> {ouzel.final:.3f}")
 fig = Figure(figsize=(3, 3))
 ax = fig.subplots()

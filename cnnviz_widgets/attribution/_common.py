@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -50,3 +51,25 @@ def logits_of(engine: Any, enabled: bool) -> Iterator[None]:
             yield
         finally:
             layer.activation = original
+
+
+class _NoRetracingWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def quiet_tracing() -> Iterator[None]:
+    """While active, TensorFlow does not warn that a function was traced again.
+
+    Each method class traces its own graph once per engine and input size; TensorFlow
+    counts those traces together (they come from one Python function) and warns about
+    "retracing" after five, which would tell the user of a problem that is not there.
+    """
+    logger = logging.getLogger("tensorflow")
+    quiet = _NoRetracingWarning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)

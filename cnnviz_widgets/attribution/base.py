@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.coerce import as_engine
-from ._common import logits_of
+from ._common import logits_of, quiet_tracing
 from .scores import ClassScore, TopClassScore, resolve_score
 
 __all__ = ["GradientMethod"]
@@ -157,7 +157,8 @@ class GradientMethod:
         compiled = functions[key]
         if compiled is not None:
             try:
-                return compiled(*tensors, tf.constant(index, tf.int32)).numpy()
+                with quiet_tracing():
+                    return compiled(*tensors, tf.constant(index, tf.int32)).numpy()
             except Exception:  # noqa: BLE001 - the eager tape below decides
                 pass
         grads = np.asarray(taped(*tensors, score))  # raises if the input is at fault

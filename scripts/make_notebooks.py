@@ -276,7 +276,7 @@ bird that walks under water), looks like? An input optimised to raise that class
 lucid, the image is not optimised pixel by pixel: it lives in Fourier space with 1/f
 scaling and in decorrelated colours, and the network sees it padded, jittered, scaled and
 rotated a little at every step, so that only features that survive those changes grow."""),
-    ("code", """ouzel = ActivationMaximization(engine)(target=20, steps=96, seed=0)
+    ("code", """ouzel = ActivationMaximization(engine)(target=20, steps=64, seed=0)
 print(f"{labels[20]}: score {ouzel.initial:.3f} -> {ouzel.final:.3f}")
 fig = Figure(figsize=(3, 3))
 ax = fig.subplots()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.coerce import as_engine
+from ..errors import LayerNotViewableError
 from ._common import logits_of, quiet_tracing
 from .scores import ClassScore, TopClassScore, resolve_score
 
@@ -112,6 +113,75 @@ class GradientMethod:
         x = tf.convert_to_tensor(batch)
         return self.compiled_gradients(
             tf, "input", (x,), score, lambda inputs, s: self._taped_gradients(tf, inputs, s))
+
+    def value_at(self, layer: str, batch: np.ndarray) -> np.ndarray:
+        """A layer's output for a prepared batch, without a gradient tape.
+
+        A batch of one goes through the engine's cache
+        (:meth:`~cnnviz_widgets.ActivationEngine.prepared_activation`): for an image the
+        user has explored, nothing runs; otherwise only the layers up to this one run,
+        and their outputs are cached. Larger batches (SmoothGrad's noisy copies) run the
+        same prefix without caching.
+
+        Returns
+        -------
+        numpy.ndarray
+            The layer's output, batch first.
+        """
+        batch = np.asarray(batch, dtype=np.float32)
+        if len(batch) == 1:
+            return self.engine.prepared_activation(layer, batch)
+        _, values = self.engine.forward(batch, layers=[layer], stop_at_layers=True)
+        return np.asarray(values[layer])
+
+    def gradients_at(self, layer: str, batch: np.ndarray,
+                     score: Any) -> tuple[np.ndarray, np.ndarray]:
+        """A layer's output and the score's gradient with respect to it.
+
+        The output comes from :meth:`value_at` (the cache for an explored image); only the
+        layers after ``layer`` then run forward and backward, compiled for the package's
+        class scores (:meth:`compiled_gradients`). Call it inside :meth:`attribute` (or
+        with :func:`~._common.logits_of` active) for logits.
+
+        Parameters
+        ----------
+        layer : str
+            A layer name of the engine.
+        batch : numpy.ndarray
+            Prepared model inputs, batch first.
+        score : callable
+            The score to differentiate, e.g. ``ClassScore(3)``.
+
+        Returns
+        -------
+        value, gradient : numpy.ndarray
+            The layer's output and ``d sum(score) / d value``, of the same shape.
+
+        Raises
+        ------
+        LayerNotViewableError
+            If the score does not depend on the layer.
+        """
+        import tensorflow as tf
+
+        value = tf.convert_to_tensor(self.value_at(layer, batch))
+        grads = self.compiled_gradients(
+            tf, f"layer:{layer}", (tf.convert_to_tensor(batch), value), score,
+            lambda x, v, s: self._gradients_after(tf, layer, x, v, s))
+        return np.asarray(value), np.asarray(grads)
+
+    def _gradients_after(self, tf: Any, layer: str, x: Any, value: Any, score: Any) -> Any:
+        """``d sum(score) / d value``, running only the layers after ``layer``."""
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(value)
+            output, _ = self.engine.forward(x, given={layer: value})
+            total = tf.reduce_sum(score(output))
+        grads = tape.gradient(total, value)
+        if grads is None:
+            raise LayerNotViewableError(
+                f"The score does not depend on layer {layer!r}: nothing after it leads to "
+                "the output. Pick an earlier layer.")
+        return grads
 
     def compiled_gradients(self, tf: Any, name: str, tensors: tuple[Any, ...], score: Any,
                            taped: Any) -> np.ndarray:

@@ -205,46 +205,23 @@ class GradCAM(GradientMethod):
     def layer_value(self, batch: np.ndarray) -> np.ndarray:
         """The layer's output for a prepared batch, without a gradient tape.
 
-        A batch of one goes through the engine's cache
-        (:meth:`~cnnviz_widgets.ActivationEngine.prepared_activation`): for an image the
-        user has explored, nothing runs; otherwise only the layers up to this one run,
-        and their outputs are cached. Larger batches (SmoothGrad's noisy copies) run the
-        same prefix without caching.
+        See :meth:`~.base.GradientMethod.value_at`: an explored image costs nothing.
 
         Returns
         -------
         numpy.ndarray
             Shape (N, h, w, C), or (N, h, w) for a layer without a channel axis.
         """
-        if len(batch) == 1:
-            return self.engine.prepared_activation(self.layer, batch)
-        _, values = self.engine.forward(batch, layers=[self.layer], stop_at_layers=True)
-        return np.asarray(values[self.layer])
+        return self.value_at(self.layer, batch)
 
     def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
-        # the prefix up to the layer runs once without a tape (or comes from the cache);
-        # only the layers after it run forward and backward, compiled for class scores
-        feature = tf.convert_to_tensor(self.layer_value(batch))
-        grads = None
         if self.uses_gradients:
-            grads = self.compiled_gradients(
-                tf, f"layer:{self.layer}", (tf.convert_to_tensor(batch), feature), score,
-                lambda x, f, s: self._head_gradients(tf, x, f, s))
-            grads = np.asarray(grads, dtype=np.float64)
+            feature, grads = self.gradients_at(self.layer, batch, score)
+            grads = grads.astype(np.float64)
+        else:
+            feature, grads = self.layer_value(batch), None
         feature = np.asarray(feature, dtype=np.float64)
         if feature.ndim == 3:  # (N, h, w): one channel without its axis
             feature = feature[..., None]
             grads = None if grads is None else grads[..., None]
         return np.maximum(self.layer_map(feature, grads), 0.0)
-
-    def _head_gradients(self, tf: Any, x: Any, feature: Any, score: Any) -> Any:
-        """``d sum(score) / d feature``, running only the layers after :attr:`layer`."""
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(feature)
-            output, _ = self.engine.forward(x, given={self.layer: feature})
-            value = tf.reduce_sum(score(output))
-        grads = tape.gradient(value, feature)
-        if grads is None:
-            raise LayerNotViewableError(
-                f"The score does not depend on layer {self.layer!r}; Grad-CAM is undefined.")
-        return grads

@@ -19,6 +19,7 @@ from .cam import (
     ScoreCAM,
     XGradCAM,
 )
+from .contributions import ChannelContributions
 from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
 from .integrated import IntegratedGradients
@@ -48,6 +49,7 @@ __all__ = [
     "Blur",
     "Callback",
     "CallbackList",
+    "ChannelContributions",
     "ChannelScore",
     "ClassScore",
     "EigenCAM",

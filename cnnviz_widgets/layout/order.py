@@ -11,11 +11,11 @@ from ..errors import InvalidSettingError
 __all__ = ["CHANNEL_ORDERS", "order_channels"]
 
 #: The ways channels can be ordered in a grid.
-CHANNEL_ORDERS: tuple[str, ...] = ("index", "mean", "max", "sparsity")
+CHANNEL_ORDERS: tuple[str, ...] = ("index", "mean", "max", "sparsity", "class")
 
 
-def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = None
-                   ) -> np.ndarray:
+def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = None,
+                   scores: np.ndarray | None = None) -> np.ndarray:
     """Order the channels of a layer, most interesting first.
 
     Parameters
@@ -34,8 +34,14 @@ def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = N
         ``"sparsity"``
             ascending fraction of exact zeros, i.e. the most active (least sparse)
             channels first; a dead ReLU channel (all zeros) comes last.
+        ``"class"``
+            descending ``scores``: each channel's contribution to a class (see
+            :class:`~cnnviz_widgets.attribution.ChannelContributions`), computed by the
+            caller; the maps only give the number of channels.
     by : str, optional
         Deprecated name of ``order``.
+    scores : numpy.ndarray, optional
+        One number per channel, shape (C,), for ``order="class"``.
 
     Returns
     -------
@@ -47,7 +53,8 @@ def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = N
     Raises
     ------
     InvalidSettingError
-        (a ``ValueError``) for an unknown ``order``.
+        (a ``ValueError``) for an unknown ``order``, or ``"class"`` without ``scores``
+        of one value per channel.
     """
     order = renamed(by, order, "by", "order", "order_channels")
     if order not in CHANNEL_ORDERS:
@@ -59,6 +66,14 @@ def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = N
     n = x.shape[2]
     if order == "index":
         return np.arange(n, dtype=np.intp)
+    if order == "class":
+        if scores is None or np.shape(scores) != (n,):
+            raise InvalidSettingError(
+                f"The class order needs one contribution per channel ({n}), computed for "
+                "the class; got " + ("none." if scores is None else
+                                     f"shape {np.shape(scores)}."))
+        key = -np.asarray(scores, dtype=np.float64)
+        return np.argsort(np.where(np.isfinite(key), key, np.inf), kind="stable").astype(np.intp)
     finite = np.isfinite(x)
     count = finite.sum(axis=(0, 1))
     with np.errstate(all="ignore"):

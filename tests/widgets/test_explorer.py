@@ -303,3 +303,47 @@ def test_bqplot_canvas_switches_between_maps_and_bars(ex):
     assert list(canvas.bars.mark.y) == pytest.approx(ex.current_activation().tolist())
     ex.layer = "conv1"
     assert canvas.children == (canvas.maps,)
+
+
+def test_the_class_order_ranks_channels_by_their_contribution_once(model, ex):
+    """The grid's order is the descending mean of gradient x activation for the class,
+    computed once per (layer, image, class): other changes never call the model."""
+    from cnnviz_widgets.attribution import ChannelContributions
+
+    ex.layer = "conv2"
+    ex.image_index = 1
+    ex.target = 4
+    ex.channel_order = "class"
+    scores = ChannelContributions(model, "conv2")(ex.images[1], target=4)
+    want = np.argsort(-scores, kind="stable")
+    np.testing.assert_array_equal(ex.channel_ranking(), want)
+    np.testing.assert_array_equal(ex.page_channels(), want[:ex.per_page])
+    assert "contribution to the class 4" in ex._caption.value
+    assert "gradient x activation" in ex._caption.value
+    assert ex.controls["target"].layout.display is None
+
+    evaluations = ex.engine.stats.layer_evaluations
+    renders = ex.render_count
+    ex.normalization = "layer"
+    ex.colormap = "magma"
+    ex.channel = 5
+    ex.channel = None
+    assert ex.render_count > renders
+    assert ex.engine.stats.layer_evaluations == evaluations  # no model call
+
+    ex.target = None  # the predicted class
+    predicted = int(np.argmax(ex.engine.activation("predictions", ex.images[1])))
+    scores = ChannelContributions(model, "conv2")(ex.images[1], target=predicted)
+    np.testing.assert_array_equal(ex.channel_ranking(), np.argsort(-scores, kind="stable"))
+    assert f"predicted class {predicted}" in ex._caption.value
+    ex.controls["target"].value = 2  # the dropdown
+    assert ex.target == 2
+    ex.channel_order = "mean"
+    assert ex.controls["target"].layout.display == "none"
+
+
+def test_a_wrong_class_is_refused_in_the_panel(ex):
+    with pytest.raises(SelectionOutOfRangeError, match="class 10"):
+        ex.target = 10
+    assert "class 10" in ex.errors.message
+    assert ex.target is None

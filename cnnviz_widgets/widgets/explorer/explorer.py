@@ -122,7 +122,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
         ``"matplotlib"`` (static image, colour bar) or ``"bqplot"`` (pan, zoom, hover,
         click a tile to zoom on its channel).
     channel_order : str
-        Grid order: ``"index"``, ``"mean"``, ``"max"`` or ``"sparsity"``.
+        Grid order: ``"index"``, ``"mean"``, ``"max"``, ``"sparsity"`` or ``"class"``
+        (each channel's contribution to the class ``target``: the mean over positions of
+        gradient x activation, computed once per layer, image and class).
+    target : int or None
+        The class of the ``"class"`` order; None: the image's predicted class.
     page : int
         Page of the grid when a layer has more than ``per_page`` channels.
     dataset : images, ScanResult or None
@@ -406,11 +410,24 @@ class FeatureMapExplorer(ExplorerState, Panel):
             what = f"{count} values"
         elif len(channels) >= count:
             what = f"all {count} channels"
+            if self.channel_order == "class":
+                what += f", ordered by {self._order_words()}"
         else:
             what = (f"{len(channels)} of {count} channels (page {self.page + 1} of "
-                    f"{self.page_count()}, ordered by {self.channel_order})")
+                    f"{self.page_count()}, ordered by {self._order_words()})")
         return (f"{info.label} | {self.image_names[self.image_index]} | {what} | "
                 f"{NORMALIZATION_LABELS[self.normalization]}")
+
+    def _order_words(self) -> str:
+        """How the grid is ordered, in words for the caption."""
+        if self.channel_order != "class":
+            return self.channel_order
+        cls = self.ranked_class()
+        names = self.class_names
+        name = f" ({names[cls]})" if names and cls < len(names) else ""
+        chosen = "" if self.target is not None else "predicted "
+        return (f"contribution to the {chosen}class {cls}{name}: mean of gradient x "
+                f"activation")
 
     def _compute_value(self) -> CanvasValue:
         try:
@@ -474,6 +491,9 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._order = w.Dropdown(options=list(CHANNEL_ORDERS), description="Order",
                                  layout=w.Layout(width="200px"))
         self._order.add_class("cnnviz-order")
+        self._target_dd = w.Dropdown(options=self._class_options(), description="Class",
+                                     layout=w.Layout(width="260px"))
+        self._target_dd.add_class("cnnviz-target")
         self._page_slider = w.IntSlider(min=0, max=max(0, self.page_count() - 1),
                                         description="Page", continuous_update=False)
         self._page_slider.add_class("cnnviz-page")
@@ -501,6 +521,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self.bind(self._norm, "normalization")
         self.bind(self._cmap, "colormap")
         self.bind(self._order, "channel_order")
+        self.bind(self._target_dd, "target", to_owner=lambda v: None if v < 0 else int(v),
+                  to_control=lambda c: -1 if c is None else c)
         self.bind(self._page_slider, "page")
         self.bind(self._backend_tb, "backend")
         self.bind(self.picker, "image_index", control_name="index")
@@ -511,7 +533,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             w.HBox([self._layer_dd, self._backend_tb]),
             w.HBox([self._mode, self._channel_slider, self.explainer.button]),
             self._norm,
-            w.HBox([self._cmap, self._order, self._page_slider]),
+            w.HBox([self._cmap, self._order, self._target_dd, self._page_slider]),
             self.picker,
             self.errors,
             self._caption,
@@ -526,8 +548,16 @@ class FeatureMapExplorer(ExplorerState, Panel):
         """The panel's controls by the trait they drive (the image picker is ``picker``)."""
         return {"layer": self._layer_dd, "mode": self._mode, "channel": self._channel_slider,
                 "normalization": self._norm, "colormap": self._cmap,
-                "channel_order": self._order, "page": self._page_slider,
+                "channel_order": self._order, "target": self._target_dd,
+                "page": self._page_slider,
                 "backend": self._backend_tb}
+
+    def _class_options(self) -> list[tuple[str, int]]:
+        """The class dropdown: the predicted class (-1), then every class of the output."""
+        n = int(self.engine.layers[-1].channels or 1)
+        names = self.class_names if self.class_names and len(self.class_names) == n else None
+        return [("(predicted)", -1)] + [(f"{i}: {names[i]}" if names else str(i), i)
+                                        for i in range(n)]
 
     @property
     def canvas(self) -> ImageCanvas | BqCanvas:
@@ -555,6 +585,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 self._cmap.options = [*self._cmap.options, self.colormap]
         grid = self.channel is None
         self._order.layout.display = None if grid else "none"
+        ranked = grid and self.channel_order == "class"
+        self._target_dd.layout.display = None if ranked else "none"
         self.explainer.button.layout.display = "none" if grid else None
 
     def _on_tile_click(self, _view: Any, where: dict) -> None:

@@ -22,7 +22,7 @@ BACKENDS = ("matplotlib", "bqplot")
 COLORMAPS = ("viridis", "magma", "inferno", "gray", "gray_r", "hot", "jet", "RdBu_r", "coolwarm")
 #: The traits that make up what is on screen.
 STATE_TRAITS = ("layer", "channel", "normalization", "colormap", "image_index", "backend",
-                "channel_order", "page")
+                "channel_order", "page", "target")
 
 
 class ExplorerState(HasTraits):
@@ -54,6 +54,8 @@ class ExplorerState(HasTraits):
     backend = Choice(BACKENDS, "matplotlib", what="backend")
     channel_order = Choice(CHANNEL_ORDERS, "index", what="channel order")
     page = Whole(0)
+    #: The class the "class" channel order explains; None: the predicted class.
+    target = Whole(None, allow_none=True)
     #: A data set for the dataset view (images, or a ScanResult); None: no dataset view.
     dataset = AnyValue(None, allow_none=True)
 
@@ -76,6 +78,7 @@ class ExplorerState(HasTraits):
                                   else [f"image {i}" for i in range(len(self._images))])
         self._activation_memo: tuple[tuple[str, int], np.ndarray] | None = None
         self._ranking_memo: tuple[tuple[Any, ...], np.ndarray] | None = None
+        self._contribution_memo: dict[tuple[str, int, int], np.ndarray] = {}
         #: Labels of the data set's images (read when ``dataset`` is set).
         self.dataset_labels: Any = None
         #: Top images the dataset view keeps per channel (read when ``dataset`` is set).
@@ -142,12 +145,35 @@ class ExplorerState(HasTraits):
         return self._activation_memo[1]
 
     def channel_ranking(self) -> np.ndarray:
-        """Every channel in grid order, memoised per (layer, image, order)."""
-        key = (self.layer, self.image_index, self.channel_order)
+        """Every channel in grid order, memoised per (layer, image, order[, class])."""
+        order = self.channel_order
+        key: tuple[Any, ...] = (self.layer, self.image_index, order)
+        if order == "class":
+            key += (self.ranked_class(),)
         if self._ranking_memo is None or self._ranking_memo[0] != key:
             maps = self.current_activation()
-            self._ranking_memo = (key, order_channels(maps, self.channel_order))
+            scores = self.class_contributions() if order == "class" else None
+            self._ranking_memo = (key, order_channels(maps, order, scores=scores))
         return self._ranking_memo[1]
+
+    def ranked_class(self) -> int:
+        """The class of the "class" order: ``target``, else the image's predicted class
+        (from the engine's cached output)."""
+        if self.target is not None:
+            return int(self.target)
+        output = self.engine.activation(self.engine.layers[-1].name, self.image)
+        return int(np.argmax(np.asarray(output).reshape(-1)))
+
+    def class_contributions(self) -> np.ndarray:
+        """Each channel's contribution to :meth:`ranked_class` (mean over positions of
+        gradient x activation), computed once per (layer, image, class)."""
+        from ...attribution.contributions import ChannelContributions
+
+        key = (self.layer, self.image_index, self.ranked_class())
+        if key not in self._contribution_memo:
+            method = ChannelContributions(self.engine, self.layer)
+            self._contribution_memo[key] = method(self.image, target=key[2])
+        return self._contribution_memo[key]
 
     def page_channels(self) -> np.ndarray:
         """The channels on the current page of the grid, in display order."""
@@ -157,6 +183,7 @@ class ExplorerState(HasTraits):
         """Drop the memoised activation and order (after the model's weights changed)."""
         self._activation_memo = None
         self._ranking_memo = None
+        self._contribution_memo.clear()
 
     # -- validation ------------------------------------------------------------------
     def _fail(self, error: CnnvizError) -> CnnvizError:
@@ -182,6 +209,15 @@ class ExplorerState(HasTraits):
     @validate("image_index")
     def _valid_image_index(self, proposal: dict) -> int:
         return check_index(self, proposal["value"], len(self._images), "image", "the panel")
+
+    @validate("target")
+    def _valid_target(self, proposal: dict) -> int | None:
+        value = proposal["value"]
+        if value is None:
+            return None
+        classes = int(self.engine.layers[-1].channels or 1)
+        return check_index(self, value, classes, "class", "the model's output",
+                           "Use target=None for the predicted class.")
 
     @validate("page")
     def _valid_page(self, proposal: dict) -> int:

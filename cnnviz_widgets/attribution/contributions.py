@@ -55,7 +55,8 @@ class ChannelContributions(GradientMethod):
         image : path, bytes, PIL image or numpy array
             The image, prepared by the engine.
         target : None, int or callable, optional
-            ``None``: the predicted class; an int: a class index; or a score callable.
+            The class whose score the channels contribute to: ``None`` for the predicted
+            class, an int for a class index, or a score callable.
 
         Returns
         -------

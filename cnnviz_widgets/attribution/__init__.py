@@ -27,6 +27,7 @@ from .maximize import ActivationMaximization, MaximizationResult, redirected_rel
 from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
 from .param import FourierImage, PixelImage
+from .receptive import effective_receptive_field
 from .registry import METHODS, MethodSpec, ParamSpec, get_method, register_method
 from .regularizers import Blur, Regularizer, TotalVariation
 from .saliency import Saliency
@@ -86,6 +87,7 @@ __all__ = [
     "channel",
     "class_logit",
     "default_gradcam_layer",
+    "effective_receptive_field",
     "direction",
     "diversity",
     "faithfulness",

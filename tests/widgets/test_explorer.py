@@ -347,3 +347,85 @@ def test_a_wrong_class_is_refused_in_the_panel(ex):
         ex.target = 10
     assert "class 10" in ex.errors.message
     assert ex.target is None
+
+
+def _stack_model():
+    """Two valid 3x3 convolutions then a 2x2 pool: position (r, c) of ``pool`` sees input
+    rows 2r..2r+5 and columns 2c..2c+5 (a 6 x 6 box)."""
+    keras.utils.set_random_seed(3)
+    return keras.Sequential([
+        keras.Input((16, 16, 1)),
+        keras.layers.Conv2D(4, 3, activation="tanh", name="c1"),
+        keras.layers.Conv2D(4, 3, activation="tanh", name="c2"),
+        keras.layers.MaxPooling2D(2, name="pool"),
+        keras.layers.Flatten(name="flat"),
+        keras.layers.Dense(3, name="out"),
+    ])
+
+
+def test_receptive_field_box_and_its_gradient_are_drawn_on_the_input():
+    from cnnviz_widgets.attribution import effective_receptive_field
+    from cnnviz_widgets.engine.stages import receptive_box
+
+    model = _stack_model()
+    images = np.random.default_rng(4).integers(0, 256, (2, 16, 16), dtype=np.uint8)
+    ex = explore(model, images, include_samples=False, layer="pool", channel=1)
+    box = ex.receptive_field(2, 3)
+    assert box == (4, 6, 10, 12)  # hand-computed: rows 2*2..2*2+5, columns 2*3..2*3+5
+    assert ex.field == (2, 3, box)
+    # the gradient oracle: zero outside the box, non-zero on each of its four sides
+    import tensorflow as tf
+
+    x = tf.constant(ex.engine.prepare(images[0]))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        value = keras.Model(model.inputs, model.get_layer("pool").output)(x)[0, 2, 3, 1]
+    want = np.abs(tape.gradient(value, x).numpy()[0, ..., 0])
+    got = effective_receptive_field(ex.engine, "pool", 2, 3, images[0], channel=1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
+    outside = np.ones_like(got, dtype=bool)
+    outside[4:10, 6:12] = False
+    assert np.all(got[outside] == 0)
+    # without a max pooling choosing one input per window, every pixel of the box counts
+    c2 = effective_receptive_field(ex.engine, "c2", 3, 5, images[0])
+    assert receptive_box(ex.engine, "c2", 3, 5) == (3, 5, 8, 10)
+    outside[:] = True
+    outside[3:8, 5:10] = False
+    assert np.all(c2[3:8, 5:10] > 0) and np.all(c2[outside] == 0)
+    from cnnviz_widgets.render.crops import MARKER_COLOUR
+
+    picture = np.asarray(Image.open(io.BytesIO(ex._field_box_image.value)).convert("RGB"))
+    f = picture.shape[0] // 16
+    assert tuple(picture[4 * f, 8 * f]) == MARKER_COLOUR  # the box's top edge
+    assert tuple(picture[7 * f, 9 * f]) != MARKER_COLOUR  # inside: the image
+    assert ex._field_view.layout.display is None
+    assert "rows 4-9 and columns 6-11" in ex._field_caption.value
+    ex.image_index = 1  # another image: the old field goes away
+    assert ex.field is None and ex._field_view.layout.display == "none"
+
+
+def test_a_click_in_the_bqplot_one_channel_view_shows_the_receptive_field():
+    model = _stack_model()
+    images = np.random.default_rng(4).integers(0, 256, (2, 16, 16), dtype=np.uint8)
+    ex = explore(model, images, include_samples=False, layer="pool", channel=0,
+                 backend="bqplot")
+    view = ex.canvas.maps
+    lay = view.view.layout
+    hits = [(yy, xx) for yy in np.arange(0, view.view.shape[0], 0.5)
+            for xx in np.arange(0, view.view.shape[1], 0.5)
+            if (lay.locate(yy, xx) or (None,))[1:] == (1, 4)]
+    assert hits  # view pixels of map position (1, 4)
+    view.simulate_click(*hits[len(hits) // 2])
+    assert ex.field == (1, 4, (2, 8, 8, 14))
+
+
+def test_a_receptive_field_outside_the_map_is_said_in_the_panel():
+    ex = explore(_stack_model(), np.zeros((1, 16, 16), np.uint8), include_samples=False,
+                 layer="pool")
+    with pytest.raises(SelectionOutOfRangeError):
+        ex.receptive_field(6, 0)
+    assert "6" in ex.errors.message
+    ex.layer = "out"
+    with pytest.raises(CnnvizError):
+        ex.receptive_field(0, 0)
+    assert ex.errors.message

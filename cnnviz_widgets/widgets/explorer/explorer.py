@@ -22,7 +22,9 @@ from ...errors import (
     SelectionOutOfRangeError,
 )
 from ...layout.order import CHANNEL_ORDERS
+from ...render.encode import encode_png
 from ...render.maps import render_channel, render_grid
+from ...render.upscale import upscale_nearest
 from ...render.view import (
     NORMALIZATION_LABELS,
     CanvasValue,
@@ -267,6 +269,66 @@ class FeatureMapExplorer(ExplorerState, Panel):
         return self.explainer.explain(self.engine, self.layer, self.channel, self.image,
                                       activation, steps, crops)
 
+    def receptive_field(self, row: int, col: int) -> tuple[int, int, int, int]:
+        """Show where position (row, col) of the current layer looks in the input.
+
+        The box is the theoretical receptive field from the anatomy's arithmetic
+        (:func:`~cnnviz_widgets.engine.stages.receptive_box`), drawn on the input; next to
+        it, the effective receptive field (the gradient of that position, of the current
+        channel or of all channels, with respect to the input,
+        :func:`~cnnviz_widgets.attribution.effective_receptive_field`) as an overlay.
+        Clicking a position of the one-channel view in the bqplot canvas does the same.
+
+        Parameters
+        ----------
+        row, col : int
+            A position of the current layer's maps.
+
+        Returns
+        -------
+        (top, left, bottom, right) : tuple of int
+            Input pixels ``image[top:bottom, left:right]`` (of the model's input size).
+
+        Raises
+        ------
+        LayerNotViewableError, SelectionOutOfRangeError, InvalidSettingError
+            For a layer without maps or a position outside them (also shown in the panel).
+        """
+        from ...attribution.overlay import overlay
+        from ...attribution.receptive import effective_receptive_field
+        from ...engine.stages import receptive_box
+        from ...render.crops import draw_outline
+
+        try:
+            pixels = self.engine.pixels(self.image)
+            size = tuple(pixels.shape[:2]) if None in self.engine.input_shape[:2] else None
+            box = receptive_box(self.engine, self.layer, row, col, image_size=size)
+            field = effective_receptive_field(self.engine, self.layer, row, col, self.image,
+                                              channel=self.channel)
+        except CnnvizError as error:
+            raise self.report(error) from None
+        rgb = np.clip(pixels, 0, 255).astype(np.uint8)
+        rgb = rgb if rgb.ndim == 3 and rgb.shape[-1] == 3 else np.repeat(
+            rgb.reshape(*rgb.shape[:2], 1), 3, axis=2)
+        peak = float(field.max())
+        heat = overlay(pixels, field / peak if peak > 0 else field, alpha=0.6)
+        thickness = max(1, max(rgb.shape[:2]) // 112)
+        self._field_box_image.value = encode_png(upscale_nearest(
+            draw_outline(rgb, box, thickness=thickness), min_side=224))
+        self._field_gradient.value = encode_png(upscale_nearest(
+            draw_outline(heat, box, thickness=thickness), min_side=224))
+        top, left, bottom, right = box
+        of = "all channels" if self.channel is None else f"channel {self.channel}"
+        self._field_caption.value = html.escape(
+            f"{self.layer} position (row {row}, col {col}) sees input rows {top}-{bottom - 1} "
+            f"and columns {left}-{right - 1} ({bottom - top} x {right - left} pixels, "
+            f"outlined); right: how much each pixel moves it ({of}), the effective "
+            f"receptive field.")
+        self._field_view.layout.display = None
+        self.field = (int(row), int(col), box)
+        self.clear_error()
+        return box
+
     def export_html(self, path: str | os.PathLike, layers: Sequence[str] | None = None,
                     images: Sequence[Any] | None = None, *, top_images: bool | None = None,
                     **kwargs: Any) -> Any:
@@ -377,6 +439,9 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self.request_draw()
         if change["name"] in ("layer", "channel") and self.dataset_view is not None:
             self.dataset_view.show(self.layer, self.channel)
+        if change["name"] in ("layer", "image_index", "channel") and self.field is not None:
+            self.field = None  # it belonged to another map
+            self._field_view.layout.display = "none"
 
     @observe("dataset")
     def _dataset_changed(self, change: dict) -> None:
@@ -510,6 +575,15 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._view_box = w.Box()
         self.dataset_view: DatasetView | None = None
         self._dataset_box = w.VBox(layout=w.Layout(display="none"))
+        self._field_caption = w.HTML()
+        self._field_box_image = w.Image(format="png")
+        self._field_gradient = w.Image(format="png")
+        self._field_view = w.VBox([self._field_caption,
+                                   w.HBox([self._field_box_image, self._field_gradient])],
+                                  layout=w.Layout(display="none"))
+        self._field_view.add_class("cnnviz-receptive-field")
+        #: The last receptive field shown: (row, col, (top, left, bottom, right)), or None.
+        self.field: tuple[int, int, tuple[int, int, int, int]] | None = None
 
         self.bind(self._layer_dd, "layer")
         slider = self._channel_slider
@@ -539,6 +613,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self._caption,
             self._view_box,
             self._colorbar,
+            self._field_view,
             self.explainer,
             self._dataset_box,
         ]
@@ -590,9 +665,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self.explainer.button.layout.display = "none" if grid else None
 
     def _on_tile_click(self, _view: Any, where: dict) -> None:
-        if self.channel is None:
-            with contextlib.suppress(CnnvizError):
+        with contextlib.suppress(CnnvizError):  # shown in the panel
+            if self.channel is None:
                 self.channel = int(where["channel"])
+            else:  # one channel: where does this position look?
+                self.receptive_field(int(where["row"]), int(where["col"]))
 
     def _on_explain_click(self, _button: Any) -> None:
         with contextlib.suppress(CnnvizError):  # shown in the panel

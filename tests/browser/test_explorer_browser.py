@@ -104,6 +104,19 @@ def test_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
     screenshot(page, tmp_path, "05-bqplot", selector=".cnnviz-explorer")
     assert_no_error_output(page)
 
+    # one channel now: a click on a map position shows where it looks in the input
+    box = bq_image.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    field = explorer.locator(".cnnviz-receptive-field")
+    expect(field).to_be_visible(timeout=60_000)
+    expect(field).to_contain_text("sees input rows")
+    page.wait_for_function(
+        "sel => { const imgs = [...document.querySelectorAll(sel + ' img')];"
+        " return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+        arg=".cnnviz-receptive-field", timeout=60_000)
+    screenshot(page, tmp_path, "05b-receptive-field", selector=".cnnviz-receptive-field")
+    assert_no_error_output(page)
+
     # the dataset view, set from the same kernel: the channel's nine top crops are decoded
     status = page.evaluate(_EXECUTE_JS, "ex.dataset = images\nex.layer = 'conv2'\nex.channel = 3")
     assert status == "ok"

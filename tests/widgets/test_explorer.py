@@ -429,3 +429,81 @@ def test_a_receptive_field_outside_the_map_is_said_in_the_panel():
     with pytest.raises(CnnvizError):
         ex.receptive_field(0, 0)
     assert ex.errors.message
+
+
+def _shared_minmax(a, b):
+    lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
+    return (a - lo) / (hi - lo), (b - lo) / (hi - lo)
+
+
+def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(model, ex):
+    ex.layer = "conv2"
+    ex.channel = 7
+    single = ex.current_view().copy()
+    ex.compare_index = 3
+    ex.compare = "image"
+    a_all = _oracle(model, "conv2", ex)
+    ex_b = ex.engine.prepare(ex.images[3])
+    b_all = keras.Model(model.inputs, model.get_layer("conv2").output)(ex_b).numpy()[0]
+    a, b = a_all[..., 7], b_all[..., 7]
+    view = ex.current_view()
+    h, w = a.shape
+    gap = max(1, w // 8)
+    want_a, want_b = _shared_minmax(a, b)
+    np.testing.assert_allclose(view[:, :w], want_a, atol=1e-5)
+    assert np.all(np.isnan(view[:, w:w + gap]))
+    np.testing.assert_allclose(view[:, w + gap:2 * w + gap], want_b, atol=1e-5)
+    # signed: 0 is white in the middle; one scale, the largest difference in the layer
+    top = np.abs(a_all - b_all).max()
+    np.testing.assert_allclose(view[:, 2 * w + 2 * gap:], 0.5 + 0.5 * (a - b) / top, atol=1e-5)
+    assert "one scale for both" in ex._caption.value and "image 3" in ex._caption.value
+    assert ex._difference_box.layout.display is None
+    assert ex._difference_image.value[:4] == b"\x89PNG"
+
+    evaluations = ex.engine.stats.layer_evaluations
+    ex.normalization = "layer"  # a redraw, no model call
+    ex.colormap = "gray"
+    assert ex.engine.stats.layer_evaluations == evaluations
+    ex.channel = None  # the grid: each tile holds both maps
+    assert ex.current_view().shape[1] > ex.current_view().shape[0]
+    ex.compare = None
+    ex.channel = 7
+    ex.normalization = "channel"
+    ex.colormap = "viridis"
+    np.testing.assert_array_equal(ex.current_view(), single)
+    assert ex._difference_box.layout.display == "none"
+
+
+def test_compare_two_checkpoints_and_mismatched_layers_are_said(model, digits):
+    later = digits_like_cnn(seed=5)
+    ex = explore(model, digits, include_samples=False, layer="conv1", channel=2,
+                 compare_model=later)
+    assert ex.compare == "model"
+    x = ex.engine.prepare(digits[0])
+    a = keras.Model(model.inputs, model.get_layer("conv1").output)(x).numpy()[0][..., 2]
+    b = keras.Model(later.inputs, later.get_layer("conv1").output)(x).numpy()[0][..., 2]
+    want_a, want_b = _shared_minmax(a, b)
+    view = ex.current_view()
+    w = a.shape[1]
+    gap = max(1, w // 8)
+    np.testing.assert_allclose(view[:, :w], want_a, atol=1e-5)
+    np.testing.assert_allclose(view[:, w + gap:2 * w + gap], want_b, atol=1e-5)
+    assert "compared model" in ex._caption.value
+
+    other = keras.Sequential([keras.Input((28, 28, 1)),
+                              keras.layers.Conv2D(4, 3, name="first"),
+                              keras.layers.Flatten(), keras.layers.Dense(10)])
+    ex.compare_model = other
+    assert "no layer 'conv1'" in ex.errors.message
+    assert "same layer names" in ex.errors.message
+    shaped = keras.Sequential([keras.Input((28, 28, 1)),
+                               keras.layers.Conv2D(8, 3, name="conv1"),
+                               keras.layers.Flatten(), keras.layers.Dense(10)])
+    ex.compare_model = shaped
+    assert "shape" in ex.errors.message
+    ex.compare_model = None
+    assert ex.compare is None and ex.errors.message == ""
+    with pytest.raises(InvalidSettingError, match="compare_model"):
+        ex.compare = "model"
+    with pytest.raises(InvalidSettingError):
+        ex.compare = "images"

@@ -141,6 +141,19 @@ class FeatureMapExplorer(ExplorerState, Panel):
         need no scan); None removes the view.
     dataset_view : DatasetView or None
         The dataset view, while ``dataset`` is set.
+    compare : {None, "image", "model"}
+        None: one view. ``"image"``: the current image and image ``compare_index`` side
+        by side for the same layer, channel and scale (one colour scale for both), and
+        below them their difference (left minus right) in a diverging colour map centred
+        on 0. ``"model"``: the same for the model and ``compare_model`` on the current
+        image.
+    compare_index : int
+        The image the current one is compared with.
+    compare_model : keras.Model, ActivationEngine or None
+        Another model with the same layer names, typically an earlier checkpoint of this
+        one (also a constructor argument); setting it switches ``compare`` to
+        ``"model"``, None switches back. A layer it lacks, or has with another shape, is
+        a message in the panel.
     engine : ActivationEngine
         The engine behind the panel.
     canvas : ImageCanvas or BqCanvas
@@ -167,6 +180,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         dataset: Any = None,
         dataset_labels: Any = None,
         dataset_top_k: int = 9,
+        compare_model: Any = None,
         preprocess: Any = None,
         cache_bytes: int = 512 * 2**20,
     ) -> None:
@@ -194,6 +208,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self.backend = backend
             self.channel = channel
             self.request_draw()
+        if compare_model is not None:
+            self.compare_model = compare_model
         if dataset is not None:
             self.dataset_labels = dataset_labels
             self.dataset_top_k = dataset_top_k
@@ -210,14 +226,20 @@ class FeatureMapExplorer(ExplorerState, Panel):
     def current_view(self) -> np.ndarray:
         """The 2-D float array on screen, after normalisation and tiling (NaN in gaps).
 
-        For a vector layer this is the vector as one row. Raises the error on screen
-        when the view could not be drawn.
+        For a vector layer this is the vector as one row. In compare mode it is the two
+        views side by side (one scale), then the difference (0.5 is no difference), each
+        separated by a column of NaN. Raises the error on screen when the view could not
+        be drawn.
         """
         value = self.value
         if isinstance(value, ErrorValue):
             raise value.error
         if isinstance(value, VectorValue):
             return value.values[None, :]
+        if self._difference_view is not None:  # compare: both views, then the difference
+            joined, difference = value.rendered.view, self._difference_view.view
+            gap = np.full((joined.shape[0], _gap(difference.shape[1])), np.nan, np.float32)
+            return np.concatenate([joined, gap, difference], axis=1)
         return value.rendered.view
 
     def shown_channels(self) -> list[int]:
@@ -443,6 +465,16 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self.field = None  # it belonged to another map
             self._field_view.layout.display = "none"
 
+    @observe("compare_model")
+    def _compare_model_changed(self, change: dict) -> None:
+        if change["new"] is not None:
+            if self.compare == "model":
+                self.request_draw()  # another model in the same mode
+            else:
+                self.compare = "model"
+        elif self.compare == "model":
+            self.compare = None
+
     @observe("dataset")
     def _dataset_changed(self, change: dict) -> None:
         if not hasattr(self, "picker"):
@@ -508,12 +540,9 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 raise LayerNotViewableError(
                     f"The layer {self.layer!r} gives an output of shape {activation.shape}, "
                     "which cannot be drawn as images or bars. Pick another layer.")
-            if self.channel is not None:
-                rendered = render_channel(activation, self.channel, self.normalization,
-                                          self.colormap)
-            else:
-                rendered = render_grid(activation, self.page_channels(), self.normalization,
-                                       self.colormap, min_side=448)
+            if self.compare is not None:
+                return self._compare_value(activation)
+            rendered = self._render(activation, self.normalization, self.colormap)
             return MapValue(rendered, self._title(rendered.layout.channels),
                             _nonfinite_note(activation))
         except CnnvizError as error:
@@ -523,16 +552,58 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 f"Could not draw layer {self.layer!r} for this image: "
                 f"{type(error).__name__}: {error}"))
 
+    def _render(self, maps: np.ndarray, normalization: str, colormap: str) -> Any:
+        """The current channel, or the current page of the grid, of ``maps``."""
+        if self.channel is not None:
+            return render_channel(maps, self.channel, normalization, colormap)
+        return render_grid(maps, self.page_channels(), normalization, colormap, min_side=448)
+
+    def _compare_value(self, activation: np.ndarray) -> MapValue:
+        """Both views side by side with one scale; the difference goes below them."""
+        other = self.compared_activation()
+        if activation.ndim != 3:
+            raise LayerNotViewableError(
+                f"Compare shows feature maps; {self.layer!r} has none. Pick a layer with "
+                "maps, or set compare = None.")
+        gap = np.full((activation.shape[0], _gap(activation.shape[1]), activation.shape[2]),
+                      np.nan, np.float32)
+        joined = np.concatenate([activation, gap, other], axis=1)
+        rendered = self._render(joined, self.normalization, self.colormap)
+        difference = activation.astype(np.float32) - other.astype(np.float32)
+        self._difference_view = self._render(difference, "signed", "RdBu_r")
+        if self.compare == "image":
+            right = f"right: {self.image_names[self.compare_index]}"
+        else:
+            right = "right: the compared model"
+        title = (f"{self._title(rendered.layout.channels)} | left: this view, {right}, one "
+                 "scale for both")
+        return MapValue(rendered, title, _nonfinite_note(activation))
+
     def _draw(self) -> None:
         self.render_count += 1
+        self._difference_view = None
         value = self._value = self._compute_value()
         self.canvas.show(value)
         self._caption.value = html.escape(value.caption)
         self._colorbar.value = colorbar_html(value)
+        self._show_difference()
         if isinstance(value, ErrorValue):
             self.report(value.error)
         else:
             self.clear_error()
+
+    def _show_difference(self) -> None:
+        view = self._difference_view
+        if view is None:
+            self._difference_box.layout.display = "none"
+            return
+        self._difference_image.format = view.format
+        self._difference_image.value = view.data
+        what = ("the two images" if self.compare == "image" else "the two models")
+        self._difference_caption.value = html.escape(
+            f"Difference of {what}, left minus right: red where the left is higher, blue "
+            f"where the right is, white where they agree (0).")
+        self._difference_box.layout.display = None
 
     # -- controls ----------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -575,6 +646,13 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._view_box = w.Box()
         self.dataset_view: DatasetView | None = None
         self._dataset_box = w.VBox(layout=w.Layout(display="none"))
+        self._difference_view: Any = None
+        self._difference_caption = w.HTML()
+        self._difference_image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self._difference_image.add_class("cnnviz-difference")
+        self._difference_box = w.VBox([self._difference_caption, self._difference_image],
+                                      layout=w.Layout(display="none"))
+        self._difference_box.add_class("cnnviz-compare")
         self._field_caption = w.HTML()
         self._field_box_image = w.Image(format="png")
         self._field_gradient = w.Image(format="png")
@@ -613,6 +691,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self._caption,
             self._view_box,
             self._colorbar,
+            self._difference_box,
             self._field_view,
             self.explainer,
             self._dataset_box,
@@ -690,6 +769,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
             bundle = dict(bundle)
             bundle["image/png"] = data_url(value.rendered.rgb).split(",", 1)[1]
         return bundle
+
+
+def _gap(width: int) -> int:
+    """Columns of background between two compared views of maps ``width`` wide."""
+    return max(1, width // 8)
 
 
 def explore(model: Any, images: Any = None, **kwargs: Any) -> FeatureMapExplorer:

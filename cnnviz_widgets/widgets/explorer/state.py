@@ -11,18 +11,25 @@ from traitlets import HasTraits, validate
 
 from ...colour.normalize import NORMALIZATIONS
 from ...engine.activations import ActivationEngine
-from ...errors import CnnvizError, InvalidSettingError
+from ...errors import (
+    CnnvizError,
+    InvalidSettingError,
+    LayerNotFoundError,
+    LayerNotViewableError,
+)
 from ...layout.order import CHANNEL_ORDERS, order_channels
 from ...layout.paging import page_count, page_of
 from ..panel import Choice, Text, Whole, check_index, report_error
 
-__all__ = ["BACKENDS", "COLORMAPS", "STATE_TRAITS", "ExplorerState"]
+__all__ = ["BACKENDS", "COLORMAPS", "COMPARE_MODES", "STATE_TRAITS", "ExplorerState"]
 
 BACKENDS = ("matplotlib", "bqplot")
 COLORMAPS = ("viridis", "magma", "inferno", "gray", "gray_r", "hot", "jet", "RdBu_r", "coolwarm")
 #: The traits that make up what is on screen.
 STATE_TRAITS = ("layer", "channel", "normalization", "colormap", "image_index", "backend",
-                "channel_order", "page", "target")
+                "channel_order", "page", "target", "compare", "compare_index")
+#: What the view can be compared with: another image, or another model (a checkpoint).
+COMPARE_MODES = ("image", "model")
 
 
 class ExplorerState(HasTraits):
@@ -58,6 +65,12 @@ class ExplorerState(HasTraits):
     target = Whole(None, allow_none=True)
     #: A data set for the dataset view (images, or a ScanResult); None: no dataset view.
     dataset = AnyValue(None, allow_none=True)
+    #: None (one view), "image" (the image ``compare_index`` beside the current one) or
+    #: "model" (``compare_model`` beside the model, on the same image).
+    compare = AnyValue(None, allow_none=True)
+    compare_index = Whole(0)
+    #: Another model with the same layer names (e.g. an earlier checkpoint), or None.
+    compare_model = AnyValue(None, allow_none=True)
 
     def __init__(self, engine: ActivationEngine, images: Sequence[Any], *,
                  names: Sequence[str] | None = None, per_page: int = 64,
@@ -79,6 +92,7 @@ class ExplorerState(HasTraits):
         self._activation_memo: tuple[tuple[str, int], np.ndarray] | None = None
         self._ranking_memo: tuple[tuple[Any, ...], np.ndarray] | None = None
         self._contribution_memo: dict[tuple[str, int, int], np.ndarray] = {}
+        self._compare_engine: ActivationEngine | None = None
         #: Labels of the data set's images (read when ``dataset`` is set).
         self.dataset_labels: Any = None
         #: Top images the dataset view keeps per channel (read when ``dataset`` is set).
@@ -156,6 +170,36 @@ class ExplorerState(HasTraits):
             self._ranking_memo = (key, order_channels(maps, order, scores=scores))
         return self._ranking_memo[1]
 
+    def compared_activation(self) -> np.ndarray:
+        """What the current view is compared with: the current layer's activation for
+        image ``compare_index`` ("image"), or for the current image in ``compare_model``
+        ("model"); from the engines' caches after the first time.
+
+        Raises
+        ------
+        LayerNotFoundError, LayerNotViewableError
+            When the compared model has no such layer, or one of another shape.
+        """
+        if self.compare == "image":
+            return self.engine.activation(self.layer, self._images[self.compare_index])
+        other = self.compare_engine
+        if other is None:
+            raise InvalidSettingError(
+                "Nothing to compare with: set compare_model to a model first.")
+        mine = self.engine.layer(self.layer)
+        try:
+            theirs = other.layer(self.layer)
+        except LayerNotFoundError as error:
+            raise LayerNotViewableError(
+                f"The compared model has no layer {self.layer!r}; the two models must have "
+                f"the same layer names (two checkpoints of one network). {error}") from None
+        if tuple(theirs.output_shape) != tuple(mine.output_shape):
+            raise LayerNotViewableError(
+                f"Layer {self.layer!r} has output shape {mine.output_shape} here but "
+                f"{theirs.output_shape} in the compared model; only layers of the same "
+                "shape can be compared.")
+        return other.activation(self.layer, self.image)
+
     def ranked_class(self) -> int:
         """The class of the "class" order: ``target``, else the image's predicted class
         (from the engine's cached output)."""
@@ -218,6 +262,39 @@ class ExplorerState(HasTraits):
         classes = int(self.engine.layers[-1].channels or 1)
         return check_index(self, value, classes, "class", "the model's output",
                            "Use target=None for the predicted class.")
+
+    @validate("compare")
+    def _valid_compare(self, proposal: dict) -> str | None:
+        value = proposal["value"]
+        if value is not None and value not in COMPARE_MODES:
+            raise self._fail(InvalidSettingError(
+                f"compare must be None, 'image' or 'model', not {value!r}."))
+        if value == "model" and self.compare_engine is None:
+            raise self._fail(InvalidSettingError(
+                "To compare two models, set compare_model to the other model (for example "
+                "an earlier checkpoint of this one)."))
+        return value
+
+    @validate("compare_index")
+    def _valid_compare_index(self, proposal: dict) -> int:
+        return check_index(self, proposal["value"], len(self._images), "image", "the panel")
+
+    @validate("compare_model")
+    def _valid_compare_model(self, proposal: dict) -> Any:
+        value = proposal["value"]
+        from ...engine.coerce import as_engine
+
+        try:
+            other = as_engine(value, preprocess=self.engine.preprocess)
+        except CnnvizError as error:
+            raise self._fail(error) from None
+        self._compare_engine = other
+        return value
+
+    @property
+    def compare_engine(self) -> ActivationEngine | None:
+        """The engine of ``compare_model`` (None without one)."""
+        return self._compare_engine if self.compare_model is not None else None
 
     @validate("page")
     def _valid_page(self, proposal: dict) -> int:

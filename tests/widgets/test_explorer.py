@@ -490,16 +490,15 @@ def test_compare_two_checkpoints_and_mismatched_layers_are_said(model, digits):
     np.testing.assert_allclose(view[:, w + gap:2 * w + gap], want_b, atol=1e-5)
     assert "compared model" in ex._caption.value
 
-    other = keras.Sequential([keras.Input((28, 28, 1)),
-                              keras.layers.Conv2D(4, 3, name="first"),
-                              keras.layers.Flatten(), keras.layers.Dense(10)])
-    ex.compare_model = other
+    def one_conv(name: str, filters: int):
+        return keras.Sequential([keras.Input((28, 28, 1)),
+                                 keras.layers.Conv2D(filters, 3, name=name),
+                                 keras.layers.Flatten(), keras.layers.Dense(10)])
+
+    ex.compare_model = one_conv("first", 4)
     assert "no layer 'conv1'" in ex.errors.message
     assert "same layer names" in ex.errors.message
-    shaped = keras.Sequential([keras.Input((28, 28, 1)),
-                               keras.layers.Conv2D(8, 3, name="conv1"),
-                               keras.layers.Flatten(), keras.layers.Dense(10)])
-    ex.compare_model = shaped
+    ex.compare_model = one_conv("conv1", 8)  # conv1 has 32 channels here
     assert "shape" in ex.errors.message
     ex.compare_model = None
     assert ex.compare is None and ex.errors.message == ""

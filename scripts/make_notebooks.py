@@ -141,11 +141,23 @@ samples, labels = zoo.digit_samples()"""),
     ("code", """ex = explore(model, samples[:6], layer="conv1", include_samples=False)
 live = LiveActivations(ex)
 live"""),
-    ("code", """model.fit(X[train], y[train], epochs=3, batch_size=64,
-          validation_data=(X[val], y[val]), callbacks=[live], verbose=0)
+    ("code", """fit = dict(batch_size=64, validation_data=(X[val], y[val]), callbacks=[live],
+           verbose=0)
+model.fit(X[train], y[train], epochs=1, **fit)
+epoch1 = keras.models.clone_model(model)     # a copy of the network after epoch 1
+epoch1.set_weights(model.get_weights())
+model.fit(X[train], y[train], initial_epoch=1, epochs=3, **fit)
 print({k: round(v[-1], 3) for k, v in live.history.items()})"""),
-    ("markdown", """Try it: set `ex.layer = "conv2"` and train one more epoch, or compare
-`live.snapshots[0]` (after epoch 1) with the last one."""),
+    ("markdown", """## Compare with epoch 1
+
+Two checkpoints of one network side by side: left the network now, right the copy kept
+after epoch 1, one colour scale for both, and below them their difference (red where the
+trained network responds more, blue where it responds less)."""),
+    ("code", """ex.compare_model = epoch1
+ex.channel = 3"""),
+    ("markdown", """Try it: `ex.compare = "image"` with `ex.compare_index = 1` compares two
+digits instead, and `ex.compare = None` returns to one view. Set `ex.layer = "conv2"` and
+train one more epoch to see a deeper layer change."""),
 ]
 
 ATTRIBUTION = [

@@ -506,3 +506,19 @@ def test_compare_two_checkpoints_and_mismatched_layers_are_said(model, digits):
         ex.compare = "model"
     with pytest.raises(InvalidSettingError):
         ex.compare = "images"
+
+
+def test_the_compare_controls_drive_the_state(ex):
+    ex.layer = "conv1"
+    ex.channel = 0
+    ex.controls["compare"].value = "image"
+    assert ex.compare == "image" and ex.controls["compare_index"].layout.display is None
+    ex.controls["compare_index"].value = 2
+    assert ex.compare_index == 2 and "image 2" in ex._caption.value
+    ex.controls["compare"].value = "model"  # no other model: refused in words
+    assert ex.compare == "image" and ex.controls["compare"].value == "image"
+    assert "compare_model" in ex.errors.message
+    ex.controls["compare"].value = ""
+    assert ex.compare is None and ex.controls["compare_index"].layout.display == "none"
+    index = ex.add_image(np.zeros((28, 28), np.uint8), name="blank", select=False)
+    assert ("blank", index) in ex.controls["compare_index"].options

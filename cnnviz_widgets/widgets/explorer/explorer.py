@@ -262,6 +262,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
             raise self.report(error) from None
         index = self.append_image(image, name or f"image {len(self.images)}")
         self.picker.add(self.image_names[index])
+        with self.updating_controls():
+            self._compare_with.options = self._image_options()
         if select:
             self.image_index = index
         return index
@@ -630,6 +632,13 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._target_dd = w.Dropdown(options=self._class_options(), description="Class",
                                      layout=w.Layout(width="260px"))
         self._target_dd.add_class("cnnviz-target")
+        self._compare_dd = w.Dropdown(
+            options=[("nothing", ""), ("another image", "image"), ("another model", "model")],
+            description="Compare", layout=w.Layout(width="220px"))
+        self._compare_dd.add_class("cnnviz-compare-mode")
+        self._compare_with = w.Dropdown(options=self._image_options(), description="with",
+                                        layout=w.Layout(width="220px"))
+        self._compare_with.add_class("cnnviz-compare-index")
         self._page_slider = w.IntSlider(min=0, max=max(0, self.page_count() - 1),
                                         description="Page", continuous_update=False)
         self._page_slider.add_class("cnnviz-page")
@@ -675,6 +684,9 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self.bind(self._order, "channel_order")
         self.bind(self._target_dd, "target", to_owner=lambda v: None if v < 0 else int(v),
                   to_control=lambda c: -1 if c is None else c)
+        self.bind(self._compare_dd, "compare", to_owner=lambda v: v or None,
+                  to_control=lambda c: c or "")
+        self.bind(self._compare_with, "compare_index")
         self.bind(self._page_slider, "page")
         self.bind(self._backend_tb, "backend")
         self.bind(self.picker, "image_index", control_name="index")
@@ -686,6 +698,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             w.HBox([self._mode, self._channel_slider, self.explainer.button]),
             self._norm,
             w.HBox([self._cmap, self._order, self._target_dd, self._page_slider]),
+            w.HBox([self._compare_dd, self._compare_with]),
             self.picker,
             self.errors,
             self._caption,
@@ -703,8 +716,13 @@ class FeatureMapExplorer(ExplorerState, Panel):
         return {"layer": self._layer_dd, "mode": self._mode, "channel": self._channel_slider,
                 "normalization": self._norm, "colormap": self._cmap,
                 "channel_order": self._order, "target": self._target_dd,
+                "compare": self._compare_dd, "compare_index": self._compare_with,
                 "page": self._page_slider,
                 "backend": self._backend_tb}
+
+    def _image_options(self) -> list[tuple[str, int]]:
+        """The images by name, for the "compare with" dropdown."""
+        return [(name, i) for i, name in enumerate(self.image_names)]
 
     def _class_options(self) -> list[tuple[str, int]]:
         """The class dropdown: the predicted class (-1), then every class of the output."""
@@ -741,6 +759,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._order.layout.display = None if grid else "none"
         ranked = grid and self.channel_order == "class"
         self._target_dd.layout.display = None if ranked else "none"
+        self._compare_with.layout.display = None if self.compare == "image" else "none"
         self.explainer.button.layout.display = "none" if grid else None
 
     def _on_tile_click(self, _view: Any, where: dict) -> None:

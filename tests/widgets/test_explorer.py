@@ -522,3 +522,14 @@ def test_the_compare_controls_drive_the_state(ex):
     assert ex.compare is None and ex.controls["compare_index"].layout.display == "none"
     index = ex.add_image(np.zeros((28, 28), np.uint8), name="blank", select=False)
     assert ("blank", index) in ex.controls["compare_index"].options
+
+
+def test_compare_grids_of_wide_tiles_give_one_view(ex):
+    ex.layer = "conv1"
+    ex.channel = None
+    ex.compare_index = 1
+    ex.compare = "image"
+    joined = ex.value.rendered.view
+    view = ex.current_view()
+    assert view.shape[0] == max(joined.shape[0], ex._difference_view.view.shape[0])
+    np.testing.assert_array_equal(view[:joined.shape[0], :joined.shape[1]], joined)

@@ -228,7 +228,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
 
         For a vector layer this is the vector as one row. In compare mode it is the two
         views side by side (one scale), then the difference (0.5 is no difference), each
-        separated by a column of NaN. Raises the error on screen when the view could not
+        separated by columns of NaN (and the shorter of the two padded below with NaN, as
+        a grid of wide tiles may have fewer rows). Raises the error on screen when the view could not
         be drawn.
         """
         value = self.value
@@ -238,8 +239,14 @@ class FeatureMapExplorer(ExplorerState, Panel):
             return value.values[None, :]
         if self._difference_view is not None:  # compare: both views, then the difference
             joined, difference = value.rendered.view, self._difference_view.view
-            gap = np.full((joined.shape[0], _gap(difference.shape[1])), np.nan, np.float32)
-            return np.concatenate([joined, gap, difference], axis=1)
+            height = max(joined.shape[0], difference.shape[0])  # grids may tile apart
+
+            def padded(view: np.ndarray) -> np.ndarray:
+                rows = np.full((height - view.shape[0], view.shape[1]), np.nan, np.float32)
+                return np.concatenate([view, rows], axis=0)
+
+            gap = np.full((height, _gap(difference.shape[1])), np.nan, np.float32)
+            return np.concatenate([padded(joined), gap, padded(difference)], axis=1)
         return value.rendered.view
 
     def shown_channels(self) -> list[int]:

@@ -135,6 +135,22 @@ def test_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
     expect(explorer.locator(".cnnviz-insight")).to_contain_text("data set")
     screenshot(page, tmp_path, "07-explain", selector=".cnnviz-insight")
     assert_no_error_output(page)
+
+    # compare mode from its dropdowns: two images side by side, and their difference
+    explorer.locator(".cnnviz-backend button", has_text="matplotlib").click()
+    expect(page.locator(VIEW).first).to_be_visible()
+    _changes_view(page, lambda: explorer.locator(".cnnviz-compare-mode select").select_option(
+        label="another image"))
+    explorer.locator(".cnnviz-compare-index select").select_option(index=1)
+    expect(explorer.locator(".cnnviz-caption")).to_contain_text("one scale for both")
+    expect(explorer.locator(".cnnviz-caption")).to_contain_text("right: image 1")
+    difference = ".cnnviz-explorer .cnnviz-compare img.cnnviz-difference"
+    page.wait_for_function(
+        "sel => { const i = document.querySelector(sel);"
+        " return i && i.complete && i.naturalWidth > 0; }", arg=difference, timeout=60_000)
+    assert _decoded_width(page) > 0
+    screenshot(page, tmp_path, "08-compare", selector=".cnnviz-explorer")
+    assert_no_error_output(page)
     assert page_log.js_errors == []
 
 

@@ -453,8 +453,8 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     np.testing.assert_allclose(view[:, :w], want_a, atol=1e-5)
     assert np.all(np.isnan(view[:, w:w + gap]))
     np.testing.assert_allclose(view[:, w + gap:2 * w + gap], want_b, atol=1e-5)
-    # signed: 0 is white in the middle; one scale, the largest difference in the layer
-    top = np.abs(a_all - b_all).max()
+    # signed: 0 is white in the middle; one channel is scaled by its largest difference
+    top = np.abs(a - b).max()
     np.testing.assert_allclose(view[:, 2 * w + 2 * gap:], 0.5 + 0.5 * (a - b) / top, atol=1e-5)
     assert "one scale for both" in ex._caption.value and "image 3" in ex._caption.value
     assert ex._difference_box.layout.display is None
@@ -464,8 +464,14 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     ex.normalization = "layer"  # a redraw, no model call
     ex.colormap = "gray"
     assert ex.engine.stats.layer_evaluations == evaluations
-    ex.channel = None  # the grid: each tile holds both maps
+    ex.channel = None  # the grid: each tile holds both maps; one scale for the differences
     assert ex.current_view().shape[1] > ex.current_view().shape[0]
+    difference = ex._difference_view.view
+    first = int(ex._difference_view.layout.channels[0])
+    tile = difference[:a.shape[0], :a.shape[1]]
+    d_all = a_all - b_all
+    np.testing.assert_allclose(tile, 0.5 + 0.5 * d_all[..., first] / np.abs(d_all).max(),
+                               atol=1e-5)
     ex.compare = None
     ex.channel = 7
     ex.normalization = "channel"

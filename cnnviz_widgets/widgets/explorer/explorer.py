@@ -229,8 +229,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         For a vector layer this is the vector as one row. In compare mode it is the two
         views side by side (one scale), then the difference (0.5 is no difference), each
         separated by columns of NaN (and the shorter of the two padded below with NaN, as
-        a grid of wide tiles may have fewer rows). Raises the error on screen when the view could not
-        be drawn.
+        a grid of wide tiles may have fewer rows). Raises the error on screen when the
+        view could not be drawn.
         """
         value = self.value
         if isinstance(value, ErrorValue):
@@ -579,7 +579,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
         joined = np.concatenate([activation, gap, other], axis=1)
         rendered = self._render(joined, self.normalization, self.colormap)
         difference = activation.astype(np.float32) - other.astype(np.float32)
-        self._difference_view = self._render(difference, "signed", "RdBu_r")
+        if self.channel is not None:  # one channel: white at 0, its own largest change
+            difference = difference[..., self.channel:self.channel + 1]
+            self._difference_view = render_channel(difference, 0, "signed", "RdBu_r")
+        else:  # the grid: one scale for every tile, the layer's largest change
+            self._difference_view = self._render(difference, "signed", "RdBu_r")
         if self.compare == "image":
             right = f"right: {self.image_names[self.compare_index]}"
         else:
@@ -666,7 +670,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._difference_caption = w.HTML()
         self._difference_image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self._difference_image.add_class("cnnviz-difference")
-        self._difference_box = w.VBox([self._difference_caption, self._difference_image],
+        self._difference_box = w.VBox([self._difference_caption,
+                                       w.HBox([self._difference_image])],
                                       layout=w.Layout(display="none"))
         self._difference_box.add_class("cnnviz-compare")
         self._field_caption = w.HTML()

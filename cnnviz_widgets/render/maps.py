@@ -120,6 +120,7 @@ def render_grid(
     background: tuple[int, int, int] = (255, 255, 255),
     max_bytes: int = 400_000,
     min_side: int = 0,
+    stats_from: np.ndarray | None = None,
 ) -> RenderedView:
     """Render several channels of a layer as one coloured mosaic.
 
@@ -150,6 +151,10 @@ def render_grid(
     min_side : int
         Upscale a small mosaic by an integer nearest-neighbour factor until its shorter
         side reaches this many pixels (0: never), so a grid of 7 x 7 maps stays readable.
+    stats_from : numpy.ndarray, optional
+        Take the normalisation statistics from these maps (the same channels) instead:
+        e.g. two images' maps without the gap drawn between them, which gives the same
+        scale faster than reading past the gap's missing values.
 
     Returns
     -------
@@ -174,12 +179,13 @@ def render_grid(
     gather_late = not identity and 2 * n >= n_all
     selected = x if identity or gather_late else x[..., idx]
     # shared modes take their scale over the whole layer, per-channel modes over the shown
+    source = x if stats_from is None else as_maps(stats_from)
     if mode in ("layer", "signed"):
-        stats = normalization_stats(x, mode, idx)
+        stats = normalization_stats(source, mode, idx)
     elif gather_late:
-        stats = normalization_stats(x, mode).take(idx)
+        stats = normalization_stats(source, mode).take(idx)
     else:
-        stats = normalization_stats(selected, mode)
+        stats = normalization_stats(source if identity else source[..., idx], mode)
     cols = min(n, math.ceil(math.sqrt(n)) if columns is None else max(1, int(columns)))
     rows = math.ceil(n / cols)
     h, w = x.shape[:2]
@@ -209,6 +215,7 @@ def render_channel(
     max_side: int = 2048,
     background: tuple[int, int, int] = (255, 255, 255),
     max_bytes: int = 400_000,
+    stats_from: np.ndarray | None = None,
 ) -> RenderedView:
     """Render one channel at full resolution, upscaled crisply for display.
 
@@ -232,6 +239,9 @@ def render_channel(
         RGB of non-finite pixels.
     max_bytes : int
         Byte budget of the encoded image (see :func:`~cnnviz_widgets.render.encode.encode`).
+    stats_from : numpy.ndarray, optional
+        Take the normalisation statistics from these maps (same channels) instead, as
+        for :func:`render_grid`.
 
     Returns
     -------
@@ -248,7 +258,7 @@ def render_channel(
     c %= n_all
     mode = normalization
     cmap = colormap or default_colormap(mode)
-    stats = normalization_stats(x, mode, [c])
+    stats = normalization_stats(x if stats_from is None else as_maps(stats_from), mode, [c])
     raw = x[..., c].astype(np.float32)
     view = apply_normalization(raw, stats)
     h, w = view.shape

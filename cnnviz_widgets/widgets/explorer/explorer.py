@@ -561,24 +561,23 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 f"Could not draw layer {self.layer!r} for this image: "
                 f"{type(error).__name__}: {error}"))
 
-    def _render(self, maps: np.ndarray, normalization: str, colormap: str) -> Any:
+    def _render(self, maps: np.ndarray, normalization: str, colormap: str,
+                stats_from: np.ndarray | None = None) -> Any:
         """The current channel, or the current page of the grid, of ``maps``."""
         if self.channel is not None:
-            return render_channel(maps, self.channel, normalization, colormap)
-        return render_grid(maps, self.page_channels(), normalization, colormap, min_side=448)
+            return render_channel(maps, self.channel, normalization, colormap,
+                                  stats_from=stats_from)
+        return render_grid(maps, self.page_channels(), normalization, colormap, min_side=448,
+                           stats_from=stats_from)
 
     def _compare_value(self, activation: np.ndarray) -> MapValue:
         """Both views side by side with one scale; the difference goes below them."""
-        other = self.compared_activation()
         if activation.ndim != 3:
             raise LayerNotViewableError(
                 f"Compare shows feature maps; {self.layer!r} has none. Pick a layer with "
                 "maps, or set compare = None.")
-        gap = np.full((activation.shape[0], _gap(activation.shape[1]), activation.shape[2]),
-                      np.nan, np.float32)
-        joined = np.concatenate([activation, gap, other], axis=1)
-        rendered = self._render(joined, self.normalization, self.colormap)
-        difference = activation.astype(np.float32) - other.astype(np.float32)
+        joined, both, difference = self._compared_maps(activation)
+        rendered = self._render(joined, self.normalization, self.colormap, stats_from=both)
         if self.channel is not None:  # one channel: white at 0, its own largest change
             difference = difference[..., self.channel:self.channel + 1]
             self._difference_view = render_channel(difference, 0, "signed", "RdBu_r")
@@ -604,6 +603,22 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self.report(value.error)
         else:
             self.clear_error()
+
+    def _compared_maps(self, activation: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(both views with a gap, both without it, the difference), kept until the
+        layer, the images or the compared model change: a redraw only renders."""
+        key = (self.layer, self.image_index, self.compare, self.compare_index,
+               id(self.compare_engine))
+        memo = self._compare_memo
+        if memo is None or memo[0] != key:
+            other = self.compared_activation()
+            gap = np.full((activation.shape[0], _gap(activation.shape[1]),
+                           activation.shape[2]), np.nan, np.float32)
+            joined = np.concatenate([activation, gap, other], axis=1)
+            both = np.concatenate([activation, other], axis=1)  # the scale, without the gap
+            difference = activation.astype(np.float32) - other.astype(np.float32)
+            memo = self._compare_memo = (key, joined, both, difference)
+        return memo[1:]
 
     def _show_difference(self) -> None:
         view = self._difference_view

@@ -93,6 +93,8 @@ class ExplorerState(HasTraits):
         self._ranking_memo: tuple[tuple[Any, ...], np.ndarray] | None = None
         self._contribution_memo: dict[tuple[str, int, int], np.ndarray] = {}
         self._compare_engine: ActivationEngine | None = None
+        #: The compared maps of the explorer's compare view, kept between redraws.
+        self._compare_memo: tuple[Any, ...] | None = None
         #: Labels of the data set's images (read when ``dataset`` is set).
         self.dataset_labels: Any = None
         #: Top images the dataset view keeps per channel (read when ``dataset`` is set).
@@ -228,6 +230,7 @@ class ExplorerState(HasTraits):
         self._activation_memo = None
         self._ranking_memo = None
         self._contribution_memo.clear()
+        self._compare_memo = None
 
     # -- validation ------------------------------------------------------------------
     def _fail(self, error: CnnvizError) -> CnnvizError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 _SWAP_LOCK = threading.RLock()
@@ -31,6 +31,26 @@ def squashing_activation(engine: Any) -> str | None:
 
 
 @contextlib.contextmanager
+def swapped_activations(layers: Iterable[Any], activation: Any) -> Iterator[None]:
+    """While active, each of ``layers`` applies ``activation`` instead of its own.
+
+    The one way the attribution methods change a model's activations in place (the
+    logits of :func:`logits_of`, the redirected ReLUs of activation maximisation), under
+    one lock; every original activation is restored on exit, even after an error.
+    """
+    unique = list({id(layer): layer for layer in layers}.values())
+    with _SWAP_LOCK:
+        originals = [layer.activation for layer in unique]
+        try:
+            for layer in unique:
+                layer.activation = activation
+            yield
+        finally:
+            for layer, original in zip(unique, originals, strict=True):
+                layer.activation = original
+
+
+@contextlib.contextmanager
 def logits_of(engine: Any, enabled: bool) -> Iterator[None]:
     """While active, the model's final softmax/sigmoid activation is the identity.
 
@@ -43,14 +63,8 @@ def logits_of(engine: Any, enabled: bool) -> Iterator[None]:
         return
     from cnnviz_widgets._keras import keras
 
-    layer = output_layer(engine)
-    with _SWAP_LOCK:
-        original = layer.activation
-        layer.activation = keras.activations.linear
-        try:
-            yield
-        finally:
-            layer.activation = original
+    with swapped_activations([output_layer(engine)], keras.activations.linear):
+        yield
 
 
 class _NoRetracingWarning(logging.Filter):

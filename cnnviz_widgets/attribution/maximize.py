@@ -23,7 +23,7 @@ import numpy as np
 from ..colour.scale import unit_scale
 from ..engine.coerce import as_engine
 from ..errors import InvalidSettingError, LayerNotViewableError, SelectionOutOfRangeError
-from ._common import _SWAP_LOCK, logits_of
+from ._common import logits_of, swapped_activations
 from .callbacks import ProgressLike, reporting
 from .objectives import Objective, as_objective
 from .objectives import channel as channel_objective
@@ -149,19 +149,11 @@ def redirected_relus(engine: Any, enabled: bool = True) -> Iterator[_ReluSwitch]
     if not enabled:
         yield switch
         return
-    layers = {}
-    for step in engine.plan.steps:
-        act = getattr(step.layer, "activation", None)
-        if getattr(act, "__name__", None) == "relu" and not isinstance(act, _ReluSwitch):
-            layers[id(step.layer)] = (step.layer, act)
-    with _SWAP_LOCK:
-        try:
-            for layer, _ in layers.values():
-                layer.activation = switch
-            yield switch
-        finally:
-            for layer, act in layers.values():
-                layer.activation = act
+    layers = [step.layer for step in engine.plan.steps
+              if getattr(getattr(step.layer, "activation", None), "__name__", None) == "relu"
+              and not isinstance(step.layer.activation, _ReluSwitch)]
+    with swapped_activations(layers, switch):
+        yield switch
 
 
 def _checked(items: Sequence[Any] | None, kind: type, what: str,

@@ -20,16 +20,8 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import InvalidSettingError
+from . import cam
 from .callbacks import ProgressLike
-from .cam import (
-    AblationCAM,
-    EigenCAM,
-    GradCAMPlusPlus,
-    HiResCAM,
-    LayerCAM,
-    ScoreCAM,
-    XGradCAM,
-)
 from .gradcam import GradCAM
 from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization
@@ -287,20 +279,20 @@ def _cam_method(name: str, label: str, cls: type, description: str, *extra: Para
 
 _cam_method("gradcam", "Grad-CAM", GradCAM,
             "Feature maps weighted by their mean gradient, ReLU, upsampled to the input.")
-_cam_method("gradcam_plus_plus", "Grad-CAM++", GradCAMPlusPlus,
+_cam_method("gradcam_plus_plus", "Grad-CAM++", cam.GradCAMPlusPlus,
             "Feature maps weighted by their positive gradients, each position weighted "
             "by higher-order terms; better with several objects.")
-_cam_method("xgradcam", "XGrad-CAM", XGradCAM,
+_cam_method("xgradcam", "XGrad-CAM", cam.XGradCAM,
             "Feature maps weighted by gradient times activation, normalised per map.")
-_cam_method("layercam", "LayerCAM", LayerCAM,
+_cam_method("layercam", "LayerCAM", cam.LayerCAM,
             "Each position of each map weighted by its own positive gradient; sharp on "
             "early layers.")
-_cam_method("hirescam", "HiResCAM", HiResCAM,
+_cam_method("hirescam", "HiResCAM", cam.HiResCAM,
             "Gradient times activation, position by position, summed over the maps.")
-_cam_method("eigencam", "Eigen-CAM", EigenCAM,
+_cam_method("eigencam", "Eigen-CAM", cam.EigenCAM,
             "The first principal component of the feature maps; no gradient, no class.",
             targeted=False)
-_cam_method("scorecam", "Score-CAM", ScoreCAM,
+_cam_method("scorecam", "Score-CAM", cam.ScoreCAM,
             "Each feature map weighted by the class score of the input it masks; no "
             "gradient, one forward pass per map.",
             ParamSpec("max_channels", "Maps", "int", 64, min=1, max=4096, step=1,
@@ -308,7 +300,7 @@ _cam_method("scorecam", "Score-CAM", ScoreCAM,
                       help="Score only this many maps, those of largest spread "
                            "(one forward pass each)."),
             reports_progress=True)
-_cam_method("ablationcam", "Ablation-CAM", AblationCAM,
+_cam_method("ablationcam", "Ablation-CAM", cam.AblationCAM,
             "Each feature map weighted by the score lost when it is removed; no gradient.",
             reports_progress=True)
 

@@ -92,6 +92,7 @@ class ExplorerState(HasTraits):
         self._activation_memo: tuple[tuple[str, int], np.ndarray] | None = None
         self._ranking_memo: tuple[tuple[Any, ...], np.ndarray] | None = None
         self._contribution_memo: dict[tuple[str, int, int], np.ndarray] = {}
+        self._predicted: dict[int, int] = {}
         self._compare_engine: ActivationEngine | None = None
         #: The compared maps of the explorer's compare view, kept between redraws.
         self._compare_memo: tuple[Any, ...] | None = None
@@ -207,8 +208,10 @@ class ExplorerState(HasTraits):
         (from the engine's cached output)."""
         if self.target is not None:
             return int(self.target)
-        output = self.engine.activation(self.engine.layers[-1].name, self.image)
-        return int(np.argmax(np.asarray(output).reshape(-1)))
+        if self.image_index not in self._predicted:  # once per image: no model call later
+            output = self.engine.activation(self.engine.layers[-1].name, self.image)
+            self._predicted[self.image_index] = int(np.argmax(np.asarray(output).reshape(-1)))
+        return self._predicted[self.image_index]
 
     def class_contributions(self) -> np.ndarray:
         """Each channel's contribution to :meth:`ranked_class` (mean over positions of
@@ -230,6 +233,7 @@ class ExplorerState(HasTraits):
         self._activation_memo = None
         self._ranking_memo = None
         self._contribution_memo.clear()
+        self._predicted.clear()
         self._compare_memo = None
 
     # -- validation ------------------------------------------------------------------

@@ -16,9 +16,11 @@ This is the only module that reads the structure of a Keras graph.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import inspect
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +29,10 @@ from cnnviz_widgets._keras import keras
 
 from ..errors import UnsupportedModelError
 
-__all__ = ["LayerInfo", "Plan", "Step", "build_plan", "layer_kind"]
+__all__ = ["AXES", "LayerInfo", "Plan", "Step", "build_plan", "layer_kind", "token_grid"]
+
+#: What the axes of a layer's output (without the batch axis) mean, see :attr:`LayerInfo.axes`.
+AXES = ("image", "plane", "sequence", "tokens", "vector", "other")
 
 _KIND_BY_CLASS_PREFIX: tuple[tuple[str, str], ...] = (
     ("InputLayer", "input"),
@@ -117,6 +122,12 @@ class LayerInfo:
     n_outputs : int
         How many tensors the layer returns; only layers with one output can be shown, and
         ``output_shape`` is then that of the first.
+    axes : str
+        What the output's axes mean: ``"image"`` (H, W, C) maps, ``"plane"`` one (H, W)
+        map, ``"sequence"`` (T, C): C channels over time (1-D convolutions),
+        ``"tokens"`` (T, D): T tokens of D features (transformers), ``"vector"`` (C,), or
+        ``"other"``. ``""`` (the default) derives it from the rank alone, a rank-2
+        output being a plane; the engine sets it for every layer of a model.
     """
 
     name: str
@@ -127,27 +138,92 @@ class LayerInfo:
     parent: str = ""
     depth: int = 0
     n_outputs: int = 1
+    axes: str = ""
+
+    @property
+    def layout(self) -> str:
+        """:attr:`axes`, derived from the rank when it was not set."""
+        if self.axes:
+            return self.axes
+        return {3: "image", 2: "plane", 1: "vector"}.get(len(self.output_shape), "other")
 
     @property
     def is_spatial(self) -> bool:
         """True for outputs with a height and width axis: (H, W, C) or (H, W)."""
-        return len(self.output_shape) in (2, 3)
+        return self.layout in ("image", "plane")
 
     @property
     def channels(self) -> int | None:
-        """Number of channels: 1 for an (H, W) map, C for (H, W, C) and for a vector (C,).
+        """Number of channels: 1 for an (H, W) map, C for (H, W, C), a sequence (T, C) and a
+        vector (C,), D for tokens (T, D).
 
         None when the output has no axes or the channel axis has no fixed size.
         """
-        if len(self.output_shape) == 2:
+        if self.layout == "plane":
             return 1
         return self.output_shape[-1] if self.output_shape else None
+
+    @property
+    def token_grid(self) -> tuple[int, int, int] | None:
+        """``(rows, cols, skip)`` when the tokens after the first ``skip`` form a square grid.
+
+        A vision transformer's tokens are its image patches in row-major order, after an
+        optional class token; see :func:`token_grid`. None for other layers.
+        """
+        if self.layout != "tokens":
+            return None
+        return token_grid(self.output_shape[0])
 
     @property
     def label(self) -> str:
         """Name followed by the output shape, e.g. ``block3_conv1 56x56x256``."""
         shape = "x".join("?" if s is None else str(s) for s in self.output_shape)
         return f"{self.name} {shape}"
+
+
+def token_grid(tokens: int | None) -> tuple[int, int, int] | None:
+    """``(rows, cols, skip)`` for ``tokens`` that are a square patch grid after ``skip`` leading
+    tokens (0, or 1 for a class token), None otherwise.
+
+    Examples
+    --------
+    >>> token_grid(196), token_grid(197), token_grid(50), token_grid(12)
+    ((14, 14, 0), (14, 14, 1), (7, 7, 1), None)
+    """
+    if tokens is None:
+        return None
+    for skip in (0, 1):
+        side = math.isqrt(max(tokens - skip, 0))
+        if side >= 2 and side * side == tokens - skip:
+            return side, side, skip
+    return None
+
+
+def _axes_of(info: LayerInfo, input_shape: tuple[int | None, ...], signal: bool) -> str:
+    """What the axes of one layer's output mean, in a model with ``input_shape``."""
+    rank = len(info.output_shape)
+    if rank != 2:
+        return {3: "image", 1: "vector"}.get(rank, "other")
+    if signal or info.class_name.endswith("1D"):
+        return "sequence"
+    if info.output_shape == input_shape[:2]:  # the image itself, e.g. its channels squeezed
+        return "plane"
+    return "tokens"
+
+
+def _input_axes(input_shape: tuple[int | None, ...], steps: list[Step]) -> str:
+    """``"image"`` (H, W, C), ``"plane"`` (H, W), ``"sequence"`` (T, C) or ``"other"``.
+
+    A rank-2 input is a signal (T, C) when the model has a 1-D layer (``Conv1D``,
+    ``MaxPooling1D``, ...), and a greyscale image otherwise.
+    """
+    rank = len(input_shape)
+    if rank == 3:
+        return "image"
+    if rank == 2:
+        signal = any(step.info.class_name.endswith("1D") for step in steps)
+        return "sequence" if signal else "plane"
+    return "other"
 
 
 @dataclass
@@ -178,6 +254,7 @@ class Plan:
     output_keys: tuple[int, ...]
     producer: dict[int, int]  # tensor key -> index of the step that produces it
     by_name: dict[str, Step]
+    input_axes: str = "image"
 
     @property
     def layers(self) -> list[LayerInfo]:
@@ -554,12 +631,17 @@ def build_plan(model: Any) -> Plan:
     else:
         builder.expand_functional(model, "", 0)
         output_keys = tuple(builder.key(t) for t in keras.tree.flatten(model.outputs))
+    input_shape = _shape_of(input_tensor)
+    input_axes = _input_axes(input_shape, builder.steps)
+    for step in builder.steps:
+        step.info = dataclasses.replace(
+            step.info, axes=_axes_of(step.info, input_shape, input_axes == "sequence"))
     producer: dict[int, int] = {}
     for i, step in enumerate(builder.steps):
         for k in step.outputs:
             producer[k] = i
     by_name = {step.info.name: step for step in builder.steps}
-    plan = Plan(input_key, _shape_of(input_tensor), input_name, builder.steps, output_keys,
-                producer, by_name)
+    plan = Plan(input_key, input_shape, input_name, builder.steps, output_keys,
+                producer, by_name, input_axes)
     plan._keepalive = builder.keepalive  # type: ignore[attr-defined]
     return plan

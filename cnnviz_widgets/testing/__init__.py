@@ -4,17 +4,28 @@ Every builder seeds its own weights, so two calls give identical models.
 """
 
 from .models import (
+    ClassToken,
     CountingLayer,
+    PositionEmbedding,
     SplitChannels,
+    TakeToken,
     counting_cnn,
     digits_like_cnn,
+    image_and_metadata_cnn,
     multi_output_layer_model,
     nested_backbone_model,
     shared_layer_model,
     skip_connection_model,
     tiny_cnn,
+    tiny_conv1d,
+    tiny_text_model,
+    tiny_vit,
+    two_head_cnn,
+    two_image_cnn,
 )
 
-__all__ = ["CountingLayer", "SplitChannels", "counting_cnn", "digits_like_cnn",
+__all__ = ["ClassToken", "CountingLayer", "PositionEmbedding", "SplitChannels", "TakeToken",
+           "counting_cnn", "digits_like_cnn", "image_and_metadata_cnn",
            "multi_output_layer_model", "nested_backbone_model", "shared_layer_model",
-           "skip_connection_model", "tiny_cnn"]
+           "skip_connection_model", "tiny_cnn", "tiny_conv1d", "tiny_text_model", "tiny_vit",
+           "two_head_cnn", "two_image_cnn"]

@@ -240,3 +240,178 @@ class _Sum(keras.layers.Layer):
 
     def compute_output_shape(self, shapes: Any) -> Any:
         return shapes[0]
+
+
+def tiny_conv1d(length: int = 64, channels: int = 2, classes: int = 3, seed: int = 0) -> Any:
+    """A 1-D convolutional classifier of signals of shape (``length``, ``channels``).
+
+    ``conv1d_a`` (8 ch, kernel 5) -> ``pool1d`` -> ``conv1d_b`` (16 ch, kernel 3) -> ``gap1d``
+    -> ``probs`` (softmax over ``classes``).
+    """
+    layers = keras.layers
+
+    _seeded(seed)
+    inp = keras.Input((length, channels), name="signal")
+    x = layers.Conv1D(8, 5, padding="same", activation="relu", name="conv1d_a")(inp)
+    x = layers.MaxPooling1D(2, name="pool1d")(x)
+    x = layers.Conv1D(16, 3, padding="same", activation="relu", name="conv1d_b")(x)
+    x = layers.GlobalAveragePooling1D(name="gap1d")(x)
+    out = layers.Dense(classes, activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name="tiny_conv1d")
+
+
+@keras.saving.register_keras_serializable(package="cnnviz_widgets")
+class ClassToken(keras.layers.Layer):
+    """Prepends one learned token to a sequence of tokens (N, T, D) -> (N, T + 1, D)."""
+
+    def build(self, shape: tuple) -> None:
+        self.token = self.add_weight(shape=(1, 1, shape[-1]), initializer="random_normal",
+                                     name="token")
+
+    def call(self, x: Any) -> Any:
+        ops = keras.ops
+        token = ops.broadcast_to(self.token, (ops.shape(x)[0], 1, ops.shape(x)[-1]))
+        return ops.concatenate([token, x], axis=1)
+
+    def compute_output_shape(self, shape: tuple) -> tuple:
+        return (shape[0], None if shape[1] is None else shape[1] + 1, shape[2])
+
+
+@keras.saving.register_keras_serializable(package="cnnviz_widgets")
+class PositionEmbedding(keras.layers.Layer):
+    """Adds one learned vector per token position to (N, T, D)."""
+
+    def build(self, shape: tuple) -> None:
+        self.positions = self.add_weight(shape=(1, shape[1], shape[2]),
+                                         initializer="random_normal", name="positions")
+
+    def call(self, x: Any) -> Any:
+        return x + self.positions
+
+
+@keras.saving.register_keras_serializable(package="cnnviz_widgets")
+class TakeToken(keras.layers.Layer):
+    """The token at ``index`` of (N, T, D): (N, D)."""
+
+    def __init__(self, index: int = 0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.index = index
+
+    def call(self, x: Any) -> Any:
+        return x[:, self.index]
+
+    def compute_output_shape(self, shape: tuple) -> tuple:
+        return (shape[0], shape[2])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "index": self.index}
+
+
+def tiny_vit(image_size: int = 16, patch: int = 4, dim: int = 12, heads: int = 2,
+             classes: int = 3, class_token: bool = True, seed: int = 0) -> Any:
+    """A one-block vision transformer built from Keras layers.
+
+    ``patch_embed`` (Conv2D, stride ``patch``) -> ``patches`` (Reshape to tokens) ->
+    [``class_token``] -> ``position`` -> ``norm1`` -> ``attention`` (MultiHeadAttention) ->
+    ``residual1`` -> ``norm2`` -> ``mlp1`` -> ``mlp2`` -> ``residual2`` -> ``pooled``
+    (the class token, or the mean of the tokens) -> ``probs``. The tokens after the
+    class token form a (``image_size // patch``)-square grid.
+    """
+    layers = keras.layers
+
+    _seeded(seed)
+    grid = image_size // patch
+    inp = keras.Input((image_size, image_size, 3), name="image")
+    x = layers.Conv2D(dim, patch, strides=patch, name="patch_embed")(inp)
+    x = layers.Reshape((grid * grid, dim), name="patches")(x)
+    if class_token:
+        x = ClassToken(name="class_token")(x)
+    x = PositionEmbedding(name="position")(x)
+    h = layers.LayerNormalization(name="norm1")(x)
+    h = layers.MultiHeadAttention(heads, dim // heads, name="attention")(h, h)
+    x = layers.Add(name="residual1")([x, h])
+    h = layers.LayerNormalization(name="norm2")(x)
+    h = layers.Dense(2 * dim, activation="gelu", name="mlp1")(h)
+    h = layers.Dense(dim, name="mlp2")(h)
+    x = layers.Add(name="residual2")([x, h])
+    if class_token:
+        x = TakeToken(0, name="pooled")(x)
+    else:
+        x = layers.GlobalAveragePooling1D(name="pooled")(x)
+    out = layers.Dense(classes, activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name="tiny_vit")
+
+
+def image_and_metadata_cnn(image_shape: tuple[int, int, int] = (16, 16, 3), features: int = 4,
+                           classes: int = 3, seed: int = 0) -> Any:
+    """A model with two inputs: an image ``photo`` and a vector ``meta`` of ``features``.
+
+    ``photo`` -> ``conv_a`` -> ``pool`` -> ``conv_b`` -> ``gap``; ``meta`` -> ``meta_dense``;
+    both -> ``joined`` (Concatenate) -> ``probs``.
+    """
+    layers = keras.layers
+
+    _seeded(seed)
+    photo = keras.Input(image_shape, name="photo")
+    meta = keras.Input((features,), name="meta")
+    x = layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_a")(photo)
+    x = layers.MaxPooling2D(2, name="pool")(x)
+    x = layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    m = layers.Dense(4, activation="relu", name="meta_dense")(meta)
+    h = layers.Concatenate(name="joined")([x, m])
+    out = layers.Dense(classes, activation="softmax", name="probs")(h)
+    return keras.Model([photo, meta], out, name="image_and_metadata_cnn")
+
+
+def two_image_cnn(image_shape: tuple[int, int, int] = (12, 12, 1), seed: int = 0) -> Any:
+    """A model comparing two images ``left`` and ``right`` with one shared ``conv`` branch.
+
+    ``conv`` runs on both (``conv`` and ``conv:2``) -> ``gap`` / ``gap:2`` ->
+    ``difference`` (Subtract) -> ``same`` (sigmoid).
+    """
+    layers = keras.layers
+
+    _seeded(seed)
+    left = keras.Input(image_shape, name="left")
+    right = keras.Input(image_shape, name="right")
+    conv = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")
+    gap = layers.GlobalAveragePooling2D(name="gap")
+    d = layers.Subtract(name="difference")([gap(conv(left)), gap(conv(right))])
+    out = layers.Dense(1, activation="sigmoid", name="same")(d)
+    return keras.Model([left, right], out, name="two_image_cnn")
+
+
+def two_head_cnn(input_shape: tuple[int, int, int] = (16, 16, 3), seed: int = 0) -> Any:
+    """A model with two outputs: ``kind`` (3 classes) and ``colour`` (2 classes).
+
+    ``conv`` -> ``split`` (:class:`SplitChannels`, two outputs) -> ``conv_kind`` /
+    ``conv_colour`` -> ``gap_kind`` / ``gap_colour`` -> ``kind`` / ``colour`` (softmax).
+    """
+    layers = keras.layers
+
+    _seeded(seed)
+    inp = keras.Input(input_shape, name="image")
+    x = layers.Conv2D(6, 3, padding="same", activation="relu", name="conv")(inp)
+    a, b = SplitChannels(3, name="split")(x)
+    a = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_kind")(a)
+    b = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_colour")(b)
+    kind = layers.Dense(3, activation="softmax", name="kind")(
+        layers.GlobalAveragePooling2D(name="gap_kind")(a))
+    colour = layers.Dense(2, activation="softmax", name="colour")(
+        layers.GlobalAveragePooling2D(name="gap_colour")(b))
+    return keras.Model(inp, [kind, colour], name="two_head_cnn")
+
+
+def tiny_text_model(length: int = 20, vocabulary: int = 50, seed: int = 0) -> Any:
+    """A text classifier whose input is ``length`` token ids: ``embedding`` -> ``conv1d``
+    -> ``gap1d`` -> ``probs``. Its input is not an image or a signal."""
+    layers = keras.layers
+
+    _seeded(seed)
+    inp = keras.Input((length,), dtype="int32", name="tokens")
+    x = layers.Embedding(vocabulary, 8, name="embedding")(inp)
+    x = layers.Conv1D(8, 3, padding="same", activation="relu", name="conv1d")(x)
+    x = layers.GlobalAveragePooling1D(name="gap1d")(x)
+    out = layers.Dense(2, activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name="tiny_text_model")

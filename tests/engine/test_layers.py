@@ -26,8 +26,9 @@ def test_a_two_dimensional_output_has_one_channel_and_its_activation_agrees():
     engine = ActivationEngine(model)
     info = engine.layer("squeeze")
     assert info.output_shape == (6, 9) and info.is_spatial and info.channels == 1
-    assert engine.layer("per_row").output_shape == (6, 4)  # also one map, not 4 channels
-    assert engine.layer("per_row").channels == 1
+    per_row = engine.layer("per_row")  # not the input's size: 6 tokens of 4 features
+    assert per_row.output_shape == (6, 4) and per_row.layout == "tokens"
+    assert per_row.channels == 4 and not per_row.is_spatial and per_row.token_grid is None
     image = np.arange(54, dtype=np.uint8).reshape(6, 9)
     np.testing.assert_allclose(engine.activation("squeeze", image), image / 255.0, rtol=1e-6)
 
@@ -42,3 +43,28 @@ def test_a_name_clash_between_a_second_call_and_another_layer_is_avoided():
     assert engine.layer_names == ["dense", "dense:2", "dense_1"]
     assert len(set(engine.layer_names)) == len(engine.layers)
     assert engine.activation("dense_1", np.zeros((4, 4, 3))).shape == (4, 4, 3)
+
+
+@pytest.mark.parametrize(("tokens", "grid"), [
+    (196, (14, 14, 0)), (197, (14, 14, 1)), (50, (7, 7, 1)), (17, (4, 4, 1)), (4, (2, 2, 0)),
+    (12, None), (3, None), (1, None), (None, None)])
+def test_token_grid_is_a_square_after_an_optional_class_token(tokens, grid):
+    from cnnviz_widgets.engine.layers import token_grid
+
+    assert token_grid(tokens) == grid
+
+
+def test_each_kind_of_model_names_what_its_axes_mean():
+    from cnnviz_widgets.testing import tiny_cnn, tiny_conv1d, tiny_vit
+
+    signal = ActivationEngine(tiny_conv1d())
+    assert signal.plan.input_axes == "sequence"
+    assert [i.layout for i in signal.layers] == ["sequence"] * 3 + ["vector"] * 2
+    assert signal.layer("conv1d_b").channels == 16 and not signal.layer("conv1d_b").is_spatial
+    vit = ActivationEngine(tiny_vit())
+    assert vit.plan.input_axes == "image" and vit.layer("patch_embed").layout == "image"
+    assert vit.layer("patches").token_grid == (4, 4, 0)
+    assert vit.layer("attention").token_grid == (4, 4, 1)
+    assert vit.layer("mlp1").channels == 24
+    assert ActivationEngine(tiny_vit(class_token=False)).layer("attention").token_grid == (4, 4, 0)
+    assert {i.layout for i in ActivationEngine(tiny_cnn()).layers} == {"image", "vector"}

@@ -2,7 +2,8 @@
 
 ``order`` ranks the channels of a layer, ``paging`` cuts an ordered list into pages and
 ``mosaic`` tiles maps into one image whose :class:`MosaicLayout` maps pixels back to
-channels (block-mean downsampling lives there too, as it sizes the tiles).
+channels (block-mean downsampling lives there too, as it sizes the tiles); ``tokens`` lays
+sequences (T, C) and transformer tokens (T, D) out as maps.
 """
 
 from __future__ import annotations
@@ -10,15 +11,20 @@ from __future__ import annotations
 from .mosaic import MosaicLayout, downsample, downsample_factor, mosaic
 from .order import CHANNEL_ORDERS, order_channels
 from .paging import page_count, page_of, page_range
+from .tokens import LayerMaps, layer_maps, sequence_maps, token_maps
 
 __all__ = [
     "CHANNEL_ORDERS",
+    "LayerMaps",
     "MosaicLayout",
     "downsample",
     "downsample_factor",
+    "layer_maps",
     "mosaic",
     "order_channels",
     "page_count",
     "page_of",
     "page_range",
+    "sequence_maps",
+    "token_maps",
 ]

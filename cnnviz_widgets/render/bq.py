@@ -38,7 +38,7 @@ from ipywidgets import CallbackDispatcher
 from ..layout.mosaic import MosaicLayout
 from .maps import RenderedView
 
-__all__ = ["BqBarView", "BqImageView", "bar_view"]
+__all__ = ["BqBarView", "BqImageView", "BqLineView", "bar_view"]
 
 ClickCallback = Callable[["BqImageView", dict], Any]
 
@@ -127,6 +127,7 @@ class BqImageView(widgets.VBox):
         self._max_hover_cells = int(max_hover_cells)
         self._view: RenderedView | None = None
         self._shape: tuple[int, int] = (1, 1)
+        self._aspect = 1.0
         self._geometry: tuple | None = None
         self._row_edges = np.array([0.0, 0.5, 1.0])
         self._col_edges = np.array([0.0, 0.5, 1.0])
@@ -219,14 +220,14 @@ class BqImageView(widgets.VBox):
         self.mark.image = spare
         self.image = spare
         shape = view.shape
-        if shape != self._shape:
-            self._shape = shape
+        if (shape, view.aspect) != (self._shape, self._aspect):
+            self._shape, self._aspect = shape, view.aspect
             h, w = shape
             with self.mark.hold_sync():
                 self.mark.x = [0.0, float(w)]
                 self.mark.y = [float(h), 0.0]
             self.reset_zoom()
-            ratio = w / max(h, 1)
+            ratio = view.aspect  # of the picture: a heat strip's rows are drawn taller
             with self.figure.hold_sync():
                 self.figure.max_aspect_ratio = max(ratio, self.figure.min_aspect_ratio)
                 self.figure.min_aspect_ratio = ratio
@@ -265,6 +266,10 @@ class BqImageView(widgets.VBox):
         info = self._view.value_at(y, x)
         if info is None:
             return "&nbsp;"
+        if self._view.layout.source_height == 1:  # a heat strip: x is time (or tokens)
+            return (f"channel <b>{info['channel']}</b> &middot; step {info['col']} "
+                    f"&middot; value <b>{info['value']:.4g}</b> "
+                    f"(normalised {info['normalized']:.3f})")
         return (f"channel <b>{info['channel']}</b> &middot; row {info['row']}, "
                 f"col {info['col']} &middot; value <b>{info['value']:.4g}</b> "
                 f"(normalised {info['normalized']:.3f})")
@@ -398,3 +403,72 @@ def bar_view(values: np.ndarray | Sequence[float], labels: Sequence[str] | None 
     """Create a :class:`BqBarView` showing ``values``; call ``.update`` to change them."""
     return BqBarView(values, labels, top_k=top_k, title=title)
 
+
+
+class BqLineView(widgets.VBox):
+    """Values over time as bqplot lines (one channel of a sequence, or a signal's
+    channels), updated in place.
+
+    Parameters
+    ----------
+    values : array_like, optional
+        Shown at once if given (see :meth:`update`).
+    height : str
+        CSS height of the figure.
+
+    Attributes
+    ----------
+    figure : bqplot.Figure
+    mark : bqplot.Lines
+        Its ``x`` is the step index, its ``y`` the values (one row per line).
+    """
+
+    def __init__(self, values: np.ndarray | Sequence[float] | None = None, *,
+                 height: str = "300px") -> None:
+        self.x_scale = bqplot.LinearScale()
+        self.y_scale = bqplot.LinearScale()
+        self.mark = bqplot.Lines(x=[0.0, 1.0], y=[0.0, 0.0],
+                                 scales={"x": self.x_scale, "y": self.y_scale},
+                                 stroke_width=1.5)
+        self.x_axis = bqplot.Axis(scale=self.x_scale, label="time step")
+        self.y_axis = bqplot.Axis(scale=self.y_scale, side="left", label="activation",
+                                  tick_format=".3g")
+        self.figure = bqplot.Figure(marks=[self.mark], axes=[self.x_axis, self.y_axis],
+                                    fig_margin={"top": 30, "bottom": 50, "left": 60,
+                                                "right": 10},
+                                    layout=widgets.Layout(height=height, width="100%"))
+        self.figure.add_class(_CSS_CLASS)
+        super().__init__([self.figure])
+        if values is not None:
+            self.update(values)
+
+    def update(self, values: np.ndarray | Sequence[float], *, x_label: str = "time step",
+               y_label: str = "activation", title: str = "",
+               y_range: tuple[float, float] | None = None) -> None:
+        """Replace the lines' data in place (the mark and figure stay the same objects).
+
+        Parameters
+        ----------
+        values : array_like
+            (T,) for one line, or (T, C) for C lines.
+        x_label, y_label, title : str
+        y_range : (float, float), optional
+            Fix the y axis to this range (e.g. a scale shared by the layer); default the
+            values' own.
+        """
+        v = np.asarray(values, dtype=np.float64)
+        y = v.T if v.ndim == 2 else v.ravel()
+        y = np.where(np.isfinite(y), y, np.nan)
+        steps = np.arange(y.shape[-1], dtype=np.float64)
+        with self.mark.hold_sync():
+            self.mark.x = steps
+            self.mark.y = y
+        with self.y_scale.hold_sync():
+            lo, hi = (None, None) if y_range is None else (float(y_range[0]),
+                                                           float(y_range[1]))
+            if lo is not None and hi is not None and hi <= lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            self.y_scale.min, self.y_scale.max = lo, hi
+        self.x_axis.label = x_label
+        self.y_axis.label = y_label
+        self.figure.title = title

@@ -28,7 +28,7 @@ from ..layout.mosaic import MosaicLayout, downsample, downsample_factor, mosaic
 from .encode import encode
 from .upscale import upscale_by, upscale_factor
 
-__all__ = ["RenderedView", "render_channel", "render_grid"]
+__all__ = ["RenderedView", "render_channel", "render_grid", "render_strip"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,11 +58,15 @@ class RenderedView:
         resolution (block means when downsampled), in layout order: what a hover
         read-out shows (see :meth:`value_at`).
     upscale : int
-        Nearest-neighbour factor from ``view`` pixels to ``rgb`` pixels.
+        Nearest-neighbour factor from ``view`` pixels to ``rgb`` pixels (along x when
+        ``upscale_rows`` differs).
     stats : NormStats or None
         The normalisation statistics of the shown channels, in layout order (one entry
         per cell): the scale the picture was drawn with.
         ``stats.value_range()`` gives the activation values at both ends of the colours.
+    upscale_rows : int
+        The factor along y when it differs from ``upscale`` (a heat strip's rows are
+        taller than its time steps are wide); 0: the same as ``upscale``.
     """
 
     view: np.ndarray
@@ -75,9 +79,15 @@ class RenderedView:
     tiles: np.ndarray | None = field(default=None, repr=False)
     upscale: int = 1
     stats: NormStats | None = field(default=None, repr=False)
+    upscale_rows: int = 0
 
     mode = renamed_property("normalization")
     cmap = renamed_property("colormap")
+
+    @property
+    def aspect(self) -> float:
+        """Width over height of the picture as drawn (``rgb``), for a figure's shape."""
+        return float(self.rgb.shape[1]) / max(1.0, float(self.rgb.shape[0]))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -161,31 +171,11 @@ def render_grid(
     RenderedView
     """
     x = as_maps(maps)
-    n_all = x.shape[2]
-    idx = (np.arange(n_all, dtype=np.intp) if channels is None
-           else np.atleast_1d(np.asarray(channels, dtype=np.intp)))
-    if idx.size == 0:
-        raise InvalidSettingError("No channel to render; give at least one channel index.")
-    if idx.min() < -n_all or idx.max() >= n_all:
-        raise SelectionOutOfRangeError(
-            f"Channel index out of range for a layer with {n_all} channels: {idx.tolist()}")
-    idx = idx % n_all
+    idx = _channel_indices(x, channels)
     mode = normalization
     cmap = colormap or default_colormap(mode)
     n = idx.size
-    identity = n == n_all and np.array_equal(idx, np.arange(n_all))
-    # when most channels are shown in another order, gather them after downsampling:
-    # a gather along the channel axis of a full-size layer costs more than the rest
-    gather_late = not identity and 2 * n >= n_all
-    selected = x if identity or gather_late else x[..., idx]
-    # shared modes take their scale over the whole layer, per-channel modes over the shown
-    source = x if stats_from is None else as_maps(stats_from)
-    if mode in ("layer", "signed"):
-        stats = normalization_stats(source, mode, idx)
-    elif gather_late:
-        stats = normalization_stats(source, mode).take(idx)
-    else:
-        stats = normalization_stats(source if identity else source[..., idx], mode)
+    selected, stats, gather_late = _selected_and_stats(x, idx, mode, stats_from)
     cols = min(n, math.ceil(math.sqrt(n)) if columns is None else max(1, int(columns)))
     rows = math.ceil(n / cols)
     h, w = x.shape[:2]
@@ -203,6 +193,119 @@ def render_grid(
     rgb = upscale_by(rgb, factor)
     data, fmt = encode(rgb, max_bytes)
     return RenderedView(view, layout, rgb, data, fmt, mode, cmap, small, factor, stats)
+
+
+def _channel_indices(x: np.ndarray, channels: Sequence[int] | np.ndarray | None) -> np.ndarray:
+    """The channels to show as non-negative indices (all by default), checked."""
+    n_all = x.shape[2]
+    idx = (np.arange(n_all, dtype=np.intp) if channels is None
+           else np.atleast_1d(np.asarray(channels, dtype=np.intp)))
+    if idx.size == 0:
+        raise InvalidSettingError("No channel to render; give at least one channel index.")
+    if idx.min() < -n_all or idx.max() >= n_all:
+        raise SelectionOutOfRangeError(
+            f"Channel index out of range for a layer with {n_all} channels: {idx.tolist()}")
+    return idx % n_all
+
+
+def _selected_and_stats(x: np.ndarray, idx: np.ndarray, mode: str,
+                        stats_from: np.ndarray | None) -> tuple[np.ndarray, NormStats, bool]:
+    """(the maps to draw, their statistics in ``idx`` order, gather after downsampling).
+
+    Shared modes take their scale over the whole layer, per-channel modes over the shown
+    channels; statistics are always taken at full resolution.
+    """
+    n, n_all = idx.size, x.shape[2]
+    identity = n == n_all and np.array_equal(idx, np.arange(n_all))
+    # when most channels are shown in another order, gather them after downsampling:
+    # a gather along the channel axis of a full-size layer costs more than the rest
+    gather_late = not identity and 2 * n >= n_all
+    selected = x if identity or gather_late else x[..., idx]
+    source = x if stats_from is None else as_maps(stats_from)
+    if mode in ("layer", "signed"):
+        stats = normalization_stats(source, mode, idx)
+    elif gather_late:
+        stats = normalization_stats(source, mode).take(idx)
+    else:
+        stats = normalization_stats(source if identity else source[..., idx], mode)
+    return selected, stats, gather_late
+
+
+def render_strip(
+    maps: np.ndarray,
+    channels: Sequence[int] | np.ndarray | None = None,
+    normalization: str = "channel",
+    colormap: str | None = None,
+    *,
+    max_width: int = 1024,
+    width: int = 512,
+    height: int = 256,
+    background: tuple[int, int, int] = (255, 255, 255),
+    max_bytes: int = 400_000,
+    stats_from: np.ndarray | None = None,
+) -> RenderedView:
+    """Render a sequence as a heat strip: one row per channel, time (or tokens) along x.
+
+    The strip is the mosaic of the channels' maps of height 1 in one column without
+    gaps, so ``view[i]`` is channel ``channels[i]`` normalised exactly as a map would be
+    (the same four normalisations, statistics over the layer for ``"layer"`` and
+    ``"signed"``).
+
+    Parameters
+    ----------
+    maps : numpy.ndarray
+        A sequence (T, C), or maps of height 1 (1, T, C)
+        (:func:`~cnnviz_widgets.layout.tokens.sequence_maps`).
+    channels : sequence of int, optional
+        Channels to show, top to bottom; default all.
+    normalization, colormap
+        As for :func:`render_grid`.
+    max_width : int
+        Longer sequences are block-mean downsampled along x to fit this many view pixels.
+    width, height : int
+        The encoded image is nearest-neighbour upscaled, separately along each axis, until
+        it is about this wide and this high (rows stay 4 to 32 pixels high).
+    background : (int, int, int)
+        RGB of non-finite values.
+    max_bytes : int
+        Byte budget of the encoded image.
+    stats_from : numpy.ndarray, optional
+        Take the normalisation statistics from these (same channels) instead, as for
+        :func:`render_grid`.
+
+    Returns
+    -------
+    RenderedView
+        ``view`` is (len(channels), T'), ``layout`` one column of cells one pixel high
+        (``layout.locate(y, x)`` gives ``(channel, 0, t)``); ``rgb`` is upscaled by
+        ``upscale_rows`` along y and ``upscale`` along x.
+    """
+    arr = np.asarray(maps)
+    x = arr[None, ...] if arr.ndim == 2 else as_maps(arr)
+    if x.shape[0] != 1:
+        raise InvalidSettingError(
+            f"A heat strip shows a sequence (T, C) or maps of height 1; got shape {arr.shape}.")
+    stats_src = None if stats_from is None else np.asarray(stats_from)
+    if stats_src is not None and stats_src.ndim == 2:
+        stats_src = stats_src[None, ...]
+    idx = _channel_indices(x, channels)
+    mode = normalization
+    cmap = colormap or default_colormap(mode)
+    selected, stats, gather_late = _selected_and_stats(x, idx, mode, stats_src)
+    t = x.shape[1]
+    factor = downsample_factor((1, t), max(1, max_width))
+    small = downsample(selected, max(1, math.ceil(t / factor)))
+    if gather_late:
+        small = small[..., idx]
+    norm = apply_normalization(small, stats)
+    view, layout = mosaic(norm, 1, 0, channels=idx.tolist(), scale=factor, source_shape=(1, t))
+    rgb = apply_colormap(view, cmap, background)
+    rows, cols = view.shape
+    kx = max(1, min(width // max(cols, 1), 2048 // max(cols, 1)))
+    ky = max(4, min(32, height // max(rows, 1)))
+    rgb = np.ascontiguousarray(np.repeat(np.repeat(rgb, ky, axis=0), kx, axis=1))
+    data, fmt = encode(rgb, max_bytes)
+    return RenderedView(view, layout, rgb, data, fmt, mode, cmap, small, kx, stats, ky)
 
 
 def render_channel(

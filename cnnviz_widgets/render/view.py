@@ -1,4 +1,5 @@
-"""The one value a canvas draws: a map, a vector or an error, with what it was drawn with.
+"""The one value a canvas draws: a map, a series, a vector or an error, with what it was
+drawn with.
 
 The colour bar, the caption, a saved figure and the static PNG fallback all derive from
 the same value, so they can never disagree with the picture: a single channel scaled over
@@ -18,7 +19,8 @@ from ..colour.colormaps import lut
 from ..errors import CnnvizError
 from .maps import RenderedView
 
-__all__ = ["CanvasValue", "ErrorValue", "MapValue", "VectorValue", "colorbar_html"]
+__all__ = ["CanvasValue", "ErrorValue", "MapValue", "SeriesValue", "VectorValue",
+           "colorbar_html"]
 
 #: How the colour bar names the ends of a per-channel scale (each tile has its own numbers).
 _PER_CHANNEL_ENDS = {
@@ -90,6 +92,41 @@ class MapValue:
 
 
 @dataclass(frozen=True, eq=False)
+class SeriesValue(MapValue):
+    """One channel of a sequence (or of tokens) on screen: its values as a line over time.
+
+    It is a :class:`MapValue` whose ``rendered`` is the channel's heat strip (one row,
+    :func:`~cnnviz_widgets.render.maps.render_strip`, drawn with the layer's scale), so
+    the colour bar, the caption and a static picture follow the same scale as the grid.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        Float32 (T,): the channel's activation at every step.
+    x_label : str
+        What the steps are (``"time step"``, ``"token"``).
+    """
+
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    x_label: str = "time step"
+
+    @property
+    def channel(self) -> int:
+        """The channel shown."""
+        return int(self.rendered.layout.channels[0])
+
+    @property
+    def y_range(self) -> tuple[float, float] | None:
+        """The y axis of the line: the layer's range for the scales shared by the layer
+        (``"layer"``, ``"signed"``: every channel on the same axis), else None (the
+        channel's own values)."""
+        if self.normalization not in ("layer", "signed") or self.scale is None:
+            return None
+        lo, hi = self.scale
+        return (lo, hi) if hi > lo else None
+
+
+@dataclass(frozen=True, eq=False)
 class VectorValue:
     """A vector layer on screen (dense units, class scores) as bars.
 
@@ -134,7 +171,7 @@ class ErrorValue:
         return ""
 
 
-CanvasValue = MapValue | VectorValue | ErrorValue
+CanvasValue = MapValue | SeriesValue | VectorValue | ErrorValue
 
 
 def colorbar_html(value: CanvasValue) -> str:

@@ -33,6 +33,10 @@ class ImagePicker(w.VBox):
     on_upload : callable, optional
         ``on_upload(data, name)`` gets the bytes of an uploaded file; without it there is
         no upload button.
+    thumbnail : callable, optional
+        ``thumbnail(i)`` returns the uint8 RGB picture of image ``i`` itself, instead of
+        one made from ``pixels(i)`` (e.g. a small line plot of a signal,
+        :func:`~cnnviz_widgets.render.signal.signal_thumbnail`).
 
     Attributes
     ----------
@@ -43,9 +47,11 @@ class ImagePicker(w.VBox):
     index = Whole(0)
 
     def __init__(self, names: Sequence[str], pixels: Callable[[int], np.ndarray], *,
-                 on_upload: Callable[[bytes, str], Any] | None = None) -> None:
+                 on_upload: Callable[[bytes, str], Any] | None = None,
+                 thumbnail: Callable[[int], np.ndarray] | None = None) -> None:
         self._names = list(names)
         self._pixels = pixels
+        self._picture = thumbnail
         self._thumbs: dict[int, str] = {}
         self._strip_key: tuple[int, int] | None = None
         self._on_upload = on_upload
@@ -113,7 +119,9 @@ class ImagePicker(w.VBox):
     def _thumb(self, i: int) -> str:
         if i not in self._thumbs:
             try:
-                self._thumbs[i] = data_url(thumbnail(self._pixels(i)))
+                picture = (self._picture(i) if self._picture is not None
+                           else thumbnail(self._pixels(i)))
+                self._thumbs[i] = data_url(picture)
             except CnnvizError:
                 self._thumbs[i] = ""
         return self._thumbs[i]

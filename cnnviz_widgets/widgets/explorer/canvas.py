@@ -1,8 +1,8 @@
 """Where the explorer draws: one protocol, ``show(value)`` and ``close()``, two canvases.
 
 :class:`ImageCanvas` shows encoded image bytes (the matplotlib colours of the render
-layer, with the vector bars drawn by matplotlib); :class:`BqCanvas` shows the same values
-in bqplot (pan, zoom, hover read-out, click a tile). Both take a
+layer, with the vector bars and a sequence's line drawn by matplotlib); :class:`BqCanvas`
+shows the same values in bqplot (pan, zoom, hover read-out, click a tile). Both take a
 :data:`~cnnviz_widgets.render.view.CanvasValue` and never touch the model.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ...render.view import CanvasValue, ErrorValue, MapValue, VectorValue
+from ...render.view import CanvasValue, ErrorValue, MapValue, SeriesValue, VectorValue
 
 __all__ = ["BqCanvas", "ImageCanvas", "make_canvas"]
 
@@ -41,7 +41,9 @@ class ImageCanvas(w.VBox):
         if isinstance(value, ErrorValue):
             self.image.layout.display = "none"
             return
-        if isinstance(value, MapValue):
+        if isinstance(value, SeriesValue):
+            data, fmt = self._series_bytes(value), "png"
+        elif isinstance(value, MapValue):
             data, fmt = value.rendered.data, value.rendered.format
         else:
             data, fmt = self._vector_bytes(value), "png"
@@ -49,6 +51,15 @@ class ImageCanvas(w.VBox):
             self.image.format = fmt
             self.image.value = data
             self.image.layout.display = None
+
+    @staticmethod
+    def _series_bytes(value: SeriesValue) -> bytes:
+        from ...render.mpl import figure_to_png
+        from ...render.signal import series_figure
+
+        return figure_to_png(series_figure(value.values, strip=value.rendered,
+                                           scale_labels=value.scale_labels,
+                                           x_label=value.x_label, y_range=value.y_range))
 
     def _vector_bytes(self, value: VectorValue) -> bytes:
         # bars do not depend on channel, scale or colours: draw them once per vector
@@ -63,20 +74,23 @@ class ImageCanvas(w.VBox):
 
 class BqCanvas(w.VBox):
     """The bqplot canvas: maps in a :class:`~cnnviz_widgets.render.bq.BqImageView`,
-    vectors as :class:`~cnnviz_widgets.render.bq.BqBarView` bars.
+    vectors as :class:`~cnnviz_widgets.render.bq.BqBarView` bars, one channel of a
+    sequence as :class:`~cnnviz_widgets.render.bq.BqLineView` lines.
 
     Attributes
     ----------
     maps : BqImageView
         Register tile clicks with ``canvas.maps.on_element_click(callback)``.
+    lines : BqLineView
     value : CanvasValue or None
     """
 
     def __init__(self) -> None:
-        from ...render.bq import BqBarView, BqImageView
+        from ...render.bq import BqBarView, BqImageView, BqLineView
 
         self.maps = BqImageView()
         self.bars = BqBarView()
+        self.lines = BqLineView()
         self.value: CanvasValue | None = None
         super().__init__([self.maps])
 
@@ -86,9 +100,13 @@ class BqCanvas(w.VBox):
         if isinstance(value, ErrorValue):
             self.layout.display = "none"
             return
-        if isinstance(value, MapValue):
+        if isinstance(value, SeriesValue):
+            self.lines.update(value.values, x_label=value.x_label,
+                              title=f"channel {value.channel}", y_range=value.y_range)
+            shown: w.Widget = self.lines
+        elif isinstance(value, MapValue):
             self.maps.update(value.rendered)
-            shown: w.Widget = self.maps
+            shown = self.maps
         else:
             self.bars.update(value.values, value.labels)
             shown = self.bars

@@ -22,14 +22,16 @@ from ...errors import (
     SelectionOutOfRangeError,
 )
 from ...layout.order import CHANNEL_ORDERS
+from ...layout.tokens import LayerMaps, layer_maps
 from ...render.encode import encode_png
-from ...render.maps import render_channel, render_grid
+from ...render.maps import render_channel, render_grid, render_strip
 from ...render.upscale import upscale_nearest
 from ...render.view import (
     NORMALIZATION_LABELS,
     CanvasValue,
     ErrorValue,
     MapValue,
+    SeriesValue,
     VectorValue,
     colorbar_html,
 )
@@ -46,7 +48,10 @@ __all__ = ["FeatureMapExplorer", "explore"]
 
 
 def _default_samples(engine: Any) -> tuple[list[Any], list[str]]:
-    """The package's sample images that suit the model: digits for grayscale, photos for RGB."""
+    """The package's sample images that suit the model: digits for grayscale, photos for RGB,
+    none for a model of signals."""
+    if _is_signal_model(engine):
+        return [], []
     shape = engine.input_shape
     grayscale = len(shape) == 2 or shape[-1] == 1
     try:
@@ -59,6 +64,18 @@ def _default_samples(engine: Any) -> tuple[list[Any], list[str]]:
         return [s.image for s in photos], [s.name for s in photos]
     except Exception:  # noqa: BLE001 - samples are a convenience; the panel works without
         return [], []
+
+
+def _is_signal_model(engine: Any) -> bool:
+    """True when the model's input is a signal (T, C) rather than an image."""
+    return getattr(engine.plan, "input_axes", "image") == "sequence"
+
+
+def _signal_of(engine: Any, image: Any) -> np.ndarray:
+    """The values of one signal for drawing: the array as given, else what the model gets."""
+    if isinstance(image, np.ndarray) and image.ndim in (1, 2):
+        return np.asarray(image, dtype=np.float64)
+    return np.asarray(engine.prepare(image)[0], dtype=np.float64)
 
 
 def _nonfinite_note(activation: np.ndarray) -> str:
@@ -183,16 +200,32 @@ class FeatureMapExplorer(ExplorerState, Panel):
         compare_model: Any = None,
         preprocess: Any = None,
         cache_bytes: int = 512 * 2**20,
+        image_input: Any = None,
+        other_inputs: Any = None,
+        output: Any = None,
     ) -> None:
-        Panel.__init__(self, model, preprocess=preprocess, cache_bytes=cache_bytes)
+        # the input and output choices are passed on only when given
+        chosen = {k: v for k, v in (("image_input", image_input),
+                                    ("other_inputs", other_inputs), ("output", output))
+                  if v is not None}
+        Panel.__init__(self, model, preprocess=preprocess, cache_bytes=cache_bytes, **chosen)
         self.add_class("cnnviz-explorer")
         self.render_count = 0
         self._value: CanvasValue | None = None
+        self.is_signal = _is_signal_model(self.engine)
         shape = self.engine.input_shape
         found, names = image_list(images, shape), image_names(images, shape)
+        if self.is_signal:
+            names = [name.replace("image", "signal", 1) if name.startswith("image ")
+                     else name for name in names]
         if include_samples:
             extra, extra_names = _default_samples(self.engine)
             found, names = found + extra, names + extra_names
+        if not found and self.is_signal:
+            raise CnnvizError(
+                f"There are no signals to show. This model reads signals of shape {shape} "
+                "(time steps, channels): pass images=signals, one array (T, C) or a stack "
+                "(N, T, C).")
         if not found:
             raise CnnvizError(
                 "There are no images to show. Pass images=[...] (paths, arrays or PIL "
@@ -443,6 +476,12 @@ class FeatureMapExplorer(ExplorerState, Panel):
             raise value.error
         if isinstance(value, VectorValue):
             fig = vector_figure(value.values, title=value.title, labels=value.labels)
+        elif isinstance(value, SeriesValue):
+            from ...render.signal import series_figure
+
+            fig = series_figure(value.values, strip=value.rendered, title=value.title,
+                                scale_labels=value.scale_labels, x_label=value.x_label,
+                                y_range=value.y_range)
         else:
             fig = feature_figure(value.rendered, title=value.title,
                                  scale_labels=value.scale_labels)
@@ -507,12 +546,12 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self.channel = int(channel)
 
     # -- drawing -----------------------------------------------------------------------
-    def _title(self, channels: Sequence[int] = ()) -> str:
+    def _title(self, channels: Sequence[int] = (), note: str = "") -> str:
         info = self.engine.layer(self.layer)
         count = self.channel_count()
         if self.channel is not None:
             what = f"channel {self.channel}"
-        elif not info.is_spatial:
+        elif not self.has_channels:
             what = f"{count} values"
         elif len(channels) >= count:
             what = f"all {count} channels"
@@ -521,6 +560,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         else:
             what = (f"{len(channels)} of {count} channels (page {self.page + 1} of "
                     f"{self.page_count()}, ordered by {self._order_words()})")
+        if note:
+            what += f" | {note}"
         return (f"{info.label} | {self.image_names[self.image_index]} | {what} | "
                 f"{NORMALIZATION_LABELS[self.normalization]}")
 
@@ -549,11 +590,18 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 raise LayerNotViewableError(
                     f"The layer {self.layer!r} gives an output of shape {activation.shape}, "
                     "which cannot be drawn as images or bars. Pick another layer.")
+            laid = self.current_maps()
             if self.compare is not None:
-                return self._compare_value(activation)
-            rendered = self._render(activation, self.normalization, self.colormap)
-            return MapValue(rendered, self._title(rendered.layout.channels),
-                            _nonfinite_note(activation))
+                return self._compare_value(laid)
+            rendered = self._render(laid.maps, self.normalization, self.colormap,
+                                    strip=laid.strip)
+            title = self._title(rendered.layout.channels, laid.note)
+            note = _nonfinite_note(activation)
+            if laid.strip and self.channel is not None:
+                values = np.asarray(laid.maps[0, :, self.channel], dtype=np.float32)
+                return SeriesValue(rendered, title, note, values=values,
+                                   x_label="time step" if laid.along == "time" else "token")
+            return MapValue(rendered, title, note)
         except CnnvizError as error:
             return ErrorValue(error)
         except Exception as error:  # noqa: BLE001 - the panel must stay usable
@@ -562,37 +610,43 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 f"{type(error).__name__}: {error}"))
 
     def _render(self, maps: np.ndarray, normalization: str, colormap: str,
-                stats_from: np.ndarray | None = None) -> Any:
-        """The current channel, or the current page of the grid, of ``maps``."""
+                stats_from: np.ndarray | None = None, strip: bool = False) -> Any:
+        """The current channel, or the current page of the grid, of ``maps`` (a heat strip
+        of maps of height 1 when ``strip``)."""
+        if strip:
+            channels = [self.channel] if self.channel is not None else self.page_channels()
+            return render_strip(maps, channels, normalization, colormap,
+                                stats_from=stats_from)
         if self.channel is not None:
             return render_channel(maps, self.channel, normalization, colormap,
                                   stats_from=stats_from)
         return render_grid(maps, self.page_channels(), normalization, colormap, min_side=448,
                            stats_from=stats_from)
 
-    def _compare_value(self, activation: np.ndarray) -> MapValue:
+    def _compare_value(self, laid: LayerMaps) -> MapValue:
         """Both views side by side with one scale; the difference goes below them."""
-        if activation.ndim != 3:
-            raise LayerNotViewableError(
-                f"Compare shows feature maps; {self.layer!r} has none. Pick a layer with "
-                "maps, or set compare = None.")
-        joined, both, difference = self._compared_maps(activation)
-        rendered = self._render(joined, self.normalization, self.colormap, stats_from=both)
+        strip = laid.strip
+        joined, both, difference = self._compared_maps(laid.maps)
+        rendered = self._render(joined, self.normalization, self.colormap, stats_from=both,
+                                strip=strip)
         if self.channel is not None:  # one channel: white at 0, its own largest change
             difference = difference[..., self.channel:self.channel + 1]
-            self._difference_view = render_channel(difference, 0, "signed", "RdBu_r")
+            self._difference_view = (render_strip(difference, [0], "signed", "RdBu_r")
+                                     if strip else
+                                     render_channel(difference, 0, "signed", "RdBu_r"))
         else:  # the grid: one scale for every tile, the layer's largest change
-            self._difference_view = self._render(difference, "signed", "RdBu_r")
+            self._difference_view = self._render(difference, "signed", "RdBu_r", strip=strip)
         if self.compare == "image":
             right = f"right: {self.image_names[self.compare_index]}"
         else:
             right = "right: the compared model"
-        title = (f"{self._title(rendered.layout.channels)} | left: this view, {right}, one "
-                 "scale for both")
-        return MapValue(rendered, title, _nonfinite_note(activation))
+        title = (f"{self._title(rendered.layout.channels, laid.note)} | left: this view, "
+                 f"{right}, one scale for both")
+        return MapValue(rendered, title, _nonfinite_note(laid.maps))
 
     def _draw(self) -> None:
         self.render_count += 1
+        self._show_input()
         self._difference_view = None
         value = self._value = self._compute_value()
         self.canvas.show(value)
@@ -606,12 +660,14 @@ class FeatureMapExplorer(ExplorerState, Panel):
 
     def _compared_maps(self, activation: np.ndarray) -> tuple[np.ndarray, ...]:
         """(both views with a gap, both without it, the difference), kept until the
-        layer, the images or the compared model change: a redraw only renders."""
+        layer, the images or the compared model change: a redraw only renders.
+        ``activation`` is laid out as maps (a sequence as maps of height 1)."""
         key = (self.layer, self.image_index, self.compare, self.compare_index,
                id(self.compare_engine))
         memo = self._compare_memo
         if memo is None or memo[0] != key:
-            other = self.compared_activation()
+            info = self.engine.layer(self.layer)
+            other = layer_maps(self.compared_activation(), info.layout, info.token_grid).maps
             gap = np.full((activation.shape[0], _gap(activation.shape[1]),
                            activation.shape[2]), np.nan, np.float32)
             joined = np.concatenate([activation, gap, other], axis=1)
@@ -672,7 +728,13 @@ class FeatureMapExplorer(ExplorerState, Panel):
                                            style={"button_width": "90px"})
         self._backend_tb.add_class("cnnviz-backend")
         self.picker = ImagePicker(self.image_names, lambda i: self.engine.pixels(self.images[i]),
-                                  on_upload=self._upload)
+                                  on_upload=None if self.is_signal else self._upload,
+                                  thumbnail=self._signal_thumbnail if self.is_signal else None)
+        #: A signal model's input, drawn as lines above the view (hidden for images).
+        self._input_view = w.Image(format="png", layout=w.Layout(
+            max_width="100%", display=None if self.is_signal else "none"))
+        self._input_view.add_class("cnnviz-input-signal")
+        self._input_key: Any = None
         self.explainer = ChannelExplainer()
         self.explainer.button.on_click(self._on_explain_click)
         self._caption = w.HTML()
@@ -728,6 +790,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             w.HBox([self._compare_dd, self._compare_with]),
             self.picker,
             self.errors,
+            self._input_view,
             self._caption,
             self._view_box,
             self._colorbar,
@@ -787,7 +850,35 @@ class FeatureMapExplorer(ExplorerState, Panel):
         ranked = grid and self.channel_order == "class"
         self._target_dd.layout.display = None if ranked else "none"
         self._compare_with.layout.display = None if self.compare == "image" else "none"
-        self.explainer.button.layout.display = "none" if grid else None
+        self.explainer.button.layout.display = "none" if grid or not self.is_spatial else None
+
+    def _signal_thumbnail(self, index: int) -> np.ndarray:
+        from ...render.signal import signal_thumbnail
+
+        try:
+            return signal_thumbnail(_signal_of(self.engine, self.images[index]))
+        except ValueError as error:  # drawn blank; the view says what is wrong
+            raise InvalidSettingError(str(error)) from None
+
+    def _show_input(self) -> None:
+        """Draw the current signal as lines (signal models only), once per signal."""
+        if not self.is_signal:
+            return
+        key = (self.image_index, len(self.images))
+        if key == self._input_key:
+            return
+        from ...render.mpl import figure_to_png
+        from ...render.signal import signal_figure
+
+        try:
+            signal = _signal_of(self.engine, self.image)
+            fig = signal_figure(signal, title=f"input: {self.image_names[self.image_index]}",
+                                figsize=(7.0, 2.2))
+            self._input_view.value = figure_to_png(fig)
+            self._input_view.layout.display = None
+        except (CnnvizError, ValueError):  # the view below says what is wrong
+            self._input_view.layout.display = "none"
+        self._input_key = key
 
     def _on_tile_click(self, _view: Any, where: dict) -> None:
         with contextlib.suppress(CnnvizError):  # shown in the panel

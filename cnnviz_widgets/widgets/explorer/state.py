@@ -19,6 +19,7 @@ from ...errors import (
 )
 from ...layout.order import CHANNEL_ORDERS, order_channels
 from ...layout.paging import page_count, page_of
+from ...layout.tokens import LayerMaps, layer_maps
 from ..panel import Choice, Text, Whole, check_index, report_error
 
 __all__ = ["BACKENDS", "COLORMAPS", "COMPARE_MODES", "STATE_TRAITS", "ExplorerState"]
@@ -128,14 +129,16 @@ class ExplorerState(HasTraits):
 
     # -- layers ----------------------------------------------------------------------
     def default_layer(self) -> str:
-        """The first convolution with spatial maps, else the first spatial layer."""
+        """The first convolution with maps (or a sequence), else the first layer with maps,
+        else the first sequence or token layer."""
         layers = self.engine.layers
-        for info in layers:
-            if info.kind == "conv" and info.is_spatial:
-                return info.name
-        for info in layers:
-            if info.is_spatial:
-                return info.name
+        for wanted in (lambda i: i.kind == "conv" and i.is_spatial,
+                       lambda i: i.kind == "conv" and i.layout == "sequence",
+                       lambda i: i.is_spatial,
+                       lambda i: i.layout in ("sequence", "tokens")):
+            for info in layers:
+                if wanted(info):
+                    return info.name
         return layers[0].name
 
     @property
@@ -143,13 +146,19 @@ class ExplorerState(HasTraits):
         """True when the current layer has maps (H, W[, C]); False for vectors."""
         return self.engine.layer(self.layer).is_spatial
 
+    @property
+    def has_channels(self) -> bool:
+        """True when the current layer is shown channel by channel: maps, a sequence
+        (T, C) or tokens (T, D); False for vectors."""
+        return self.engine.layer(self.layer).layout in ("image", "plane", "sequence", "tokens")
+
     def channel_count(self) -> int:
         """Channels of the current layer (1 for (H, W) maps; units for a vector)."""
         return int(self.engine.layer(self.layer).channels or 1)
 
     def page_count(self) -> int:
         """Pages of the grid (1 for vector layers)."""
-        if not self.layer or not self.is_spatial:
+        if not self.layer or not self.has_channels:
             return 1
         return page_count(self.channel_count(), self.per_page)
 
@@ -161,6 +170,12 @@ class ExplorerState(HasTraits):
             self._activation_memo = (key, self.engine.activation(self.layer, self.image))
         return self._activation_memo[1]
 
+    def current_maps(self) -> LayerMaps:
+        """The current activation laid out as maps (:func:`~cnnviz_widgets.layout.tokens.
+        layer_maps`): a sequence as maps of height 1, a token grid as its patches' maps."""
+        info = self.engine.layer(self.layer)
+        return layer_maps(self.current_activation(), info.layout, info.token_grid)
+
     def channel_ranking(self) -> np.ndarray:
         """Every channel in grid order, memoised per (layer, image, order[, class])."""
         order = self.channel_order
@@ -168,7 +183,7 @@ class ExplorerState(HasTraits):
         if order == "class":
             key += (self.ranked_class(),)
         if self._ranking_memo is None or self._ranking_memo[0] != key:
-            maps = self.current_activation()
+            maps = self.current_maps().maps
             scores = self.class_contributions() if order == "class" else None
             self._ranking_memo = (key, order_channels(maps, order, scores=scores))
         return self._ranking_memo[1]

@@ -17,6 +17,7 @@ __all__ = [
     "SelectionOutOfRangeError",
     "ImageDecodeError",
     "ImageShapeError",
+    "SignalShapeError",
     "LayerNotFoundError",
     "LayerNotViewableError",
     "UnsupportedModelError",
@@ -78,6 +79,10 @@ class ImageDecodeError(CnnvizError, ValueError):
 
 class ImageShapeError(CnnvizError, ValueError):
     """An image whose shape, channels or values do not fit the model."""
+
+
+class SignalShapeError(ImageShapeError):
+    """A signal (T, C) whose length, channels or values do not fit a model of 1-D layers."""
 
 
 class UnsupportedModelError(CnnvizError, TypeError):

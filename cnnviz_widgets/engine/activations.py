@@ -25,6 +25,8 @@ from .inputs import (
     default_preprocess,
     fit_channels,
     resize,
+    signal_values,
+    stack_pixels,
 )
 from .layers import LayerInfo, Plan, build_plan
 
@@ -132,7 +134,8 @@ class ActivationEngine:
         self._check_image_input(self._plan.input_shape)
         self.stats = CacheStats()
         self._cache = ActivationCache(cache_bytes, self.stats)
-        self.preprocess = preprocess if preprocess is not None else default_preprocess(model)
+        self.preprocess = (preprocess if preprocess is not None
+                           else default_preprocess(model, self._plan.input_axes))
 
     @property
     def preprocess(self) -> Preprocess:
@@ -149,7 +152,9 @@ class ActivationEngine:
     def _check_image_input(shape: tuple[int | None, ...]) -> None:
         from ..errors import UnsupportedModelError
 
-        ok = len(shape) == 2 or (len(shape) == 3 and shape[-1] is not None)
+        ok = (len(shape) == 2 and (getattr(shape, "axes", "") != "sequence"
+                                   or shape[-1] is not None)
+              or (len(shape) == 3 and shape[-1] is not None))
         if not ok:
             raise UnsupportedModelError(
                 f"The model's input has shape {(None, *shape)}, which is not an image. "
@@ -198,9 +203,14 @@ class ActivationEngine:
     def pixels(self, image: ImageLike) -> np.ndarray:
         """Decode, convert channels and resize ``image``; 0-255 float32, before preprocessing.
 
-        The result has the model's input shape (without the batch axis).
+        The result has the model's input shape (without the batch axis). For a model whose
+        input is a signal (:attr:`Plan.input_axes` ``"sequence"``) it is the signal itself,
+        float32 (T, C), read by :func:`~cnnviz_widgets.engine.inputs.signal_values`: no
+        pixel scale, no resizing.
         """
         shape = self._plan.input_shape
+        if self._plan.input_axes == "sequence":
+            return signal_values(image, shape)
         channels = shape[-1] if len(shape) == 3 else None
         pixels = fit_channels(decode_image(image), channels)
         return resize(pixels, shape[0], shape[1])
@@ -213,9 +223,25 @@ class ActivationEngine:
         Raises
         ------
         ImageDecodeError, ImageShapeError
-            If the image cannot be read or does not fit the model.
+            If the image cannot be read or does not fit the model (a
+            :class:`~cnnviz_widgets.errors.SignalShapeError` for a signal).
         """
         return self._prepare(image)[0]
+
+    def _stacked_pixels(self, items: Any) -> np.ndarray | None:
+        """:meth:`pixels` of a whole stack at once when that gives the same values, else None.
+
+        A uint8 image stack that fits the model (see ``stack_pixels``), or a stack of
+        signals (N, T, C) of numbers.
+        """
+        if self._plan.input_axes != "sequence":
+            return stack_pixels(items, self._plan.input_shape)
+        shape = self._plan.input_shape
+        if (isinstance(items, np.ndarray) and items.ndim == 3 and items.shape[2] == shape[1]
+                and items.shape[1] == (shape[0] or items.shape[1]) and items.shape[1] > 0
+                and items.dtype.kind in "biuf"):
+            return items.astype(np.float32)
+        return None
 
     def _prepare(self, image: ImageLike, remember: bool = True) -> tuple[np.ndarray, str]:
         """Return the prepared batch of ``image`` and its cache key.
@@ -459,7 +485,7 @@ class ActivationEngine:
         reason = " ".join(reason.replace("Exception encountered when calling", "")
                           .split())[:300] or type(exc).__name__
         hint = "Check that the model itself runs on this input: model(engine.prepare(image))."
-        if None in self._plan.input_shape[:2]:
+        if self._plan.input_axes != "sequence" and None in self._plan.input_shape[:2]:
             size = "x".join(str(s) for s in shapes[0][1:3]) if shapes and shapes[0] else "?"
             hint = (f"This model accepts any image size, and the input ({size} pixels at this "
                     "layer) may be too small for it; use a larger image (e.g. at least 32 x 32 "

@@ -50,8 +50,14 @@ def _is_one_array_image(images: np.ndarray, input_shape: tuple[int | None, ...])
 
     (H, W) is one image; (H, W, C) is one image when C is 1, 3 or 4 and suits the model
     (its channel count, or RGB(A) that can be converted); everything else with a
-    leading axis is a stack.
+    leading axis is a stack. For a model whose input is a signal (T, C) (an
+    ``input_shape`` whose ``axes`` is ``"sequence"``, as ``engine.input_shape``), (T, C)
+    and (T,) are one signal and (N, T, C) a stack, as is (N, T) for one channel.
     """
+    if _is_signal(input_shape):
+        if images.ndim == 1:
+            return True
+        return images.ndim == 2 and (input_shape[-1] != 1 or images.shape[-1] == 1)
     if images.ndim == 2:
         return True
     if images.ndim != 3:
@@ -59,6 +65,10 @@ def _is_one_array_image(images: np.ndarray, input_shape: tuple[int | None, ...])
     channels = input_shape[-1] if len(input_shape) == 3 else None
     last = images.shape[-1]
     return last in (1, 3, 4) and last in (channels, 3, 4)
+
+
+def _is_signal(input_shape: tuple[int | None, ...]) -> bool:
+    return getattr(input_shape, "axes", None) == "sequence"
 
 
 def _items(images: Any, input_shape: tuple[int | None, ...]) -> list[Any]:
@@ -78,16 +88,18 @@ def _items(images: Any, input_shape: tuple[int | None, ...]) -> list[Any]:
 def image_names(images: Any, input_shape: tuple[int | None, ...]) -> list[str]:
     """Display names of the images :func:`image_list` gives, in the same order.
 
-    A zoo ``Sample`` gives its name, a path its file stem, anything else ``"image i"``.
+    A zoo ``Sample`` gives its name, a path its file stem, anything else ``"image i"``
+    (``"signal i"`` for a model whose input is a signal).
     """
     names = []
+    what = "signal" if _is_signal(input_shape) else "image"
     for i, item in enumerate(_items(images, input_shape)):
         if _is_sample(item) and isinstance(item.name, str) and item.name:
             names.append(item.name)
         elif isinstance(item, (str, os.PathLike)) and Path(item).stem:
             names.append(Path(item).stem)
         else:
-            names.append(f"image {i}")
+            names.append(f"{what} {i}")
     return names
 
 
@@ -100,7 +112,9 @@ def image_list(images: Any, input_shape: tuple[int | None, ...]) -> list[Any]:
         One path, bytes, PIL image or array, or a sequence of them. A numpy array is
         one image when it is (H, W), or (H, W, C) with C of 1, 3 or 4 that suits the
         model; otherwise it is a stack (N, ...) of N images. An object with ``image``
-        and ``name`` attributes (a zoo ``Sample``) stands for its pixels.
+        and ``name`` attributes (a zoo ``Sample``) stands for its pixels. For a model
+        whose input is a signal, an array (T, C) (or (T,) for one channel) is one signal
+        and (N, T, C) a stack of N signals.
     input_shape : tuple
         The model's input shape without the batch axis (``engine.input_shape``).
 

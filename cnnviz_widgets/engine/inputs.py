@@ -14,6 +14,10 @@ The steps are explicit and always happen in this order:
    ``keras.applications`` ``preprocess_input`` for the models it knows (and
    :func:`efficientnet_lite_preprocess` for EfficientNet-Lite0), and a division by 255
    (pixel values in 0-1) for every other model.
+
+A model of 1-D layers (``Conv1D``, ...) whose input is a signal (T, C) takes no image: its
+input is read by :func:`signal_values` (numbers as they are, no pixel scale, no resizing)
+and its default preprocessing is :func:`unchanged`.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import ImageDecodeError, ImageShapeError
+from ..errors import ImageDecodeError, ImageShapeError, SignalShapeError
 
 __all__ = [
     "ImageLike",
@@ -39,6 +43,8 @@ __all__ = [
     "fit_channels",
     "resize",
     "scale_to_unit",
+    "signal_values",
+    "unchanged",
 ]
 
 ImageLike = Any  # str | os.PathLike | bytes | PIL.Image.Image | np.ndarray
@@ -50,6 +56,11 @@ _RGB_TO_GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 def scale_to_unit(x: np.ndarray) -> np.ndarray:
     """Divide 0-255 pixel values by 255, giving values in 0-1."""
     return x / np.float32(255.0)
+
+
+def unchanged(x: np.ndarray) -> np.ndarray:
+    """The values as they are: the default preprocessing of a signal (T, C)."""
+    return x
 
 
 def efficientnet_lite_preprocess(x: np.ndarray) -> np.ndarray:
@@ -101,17 +112,20 @@ _OWN_PREPROCESS: dict[str, Preprocess] = {
 }
 
 
-def default_preprocess(model: Any) -> Preprocess:
+def default_preprocess(model: Any, input_axes: str = "image") -> Preprocess:
     """Choose the preprocessing for ``model`` when the user gave none.
 
     Known ``keras.applications`` models (by model name, e.g. ``vgg16``) get their own
     ``preprocess_input``; ``efficientnet_lite0`` (:func:`cnnviz_widgets.zoo.efficientnet_lite0`)
     gets :func:`efficientnet_lite_preprocess`; models of :mod:`cnnviz_widgets.zoo` carry
-    their own; any other model gets :func:`scale_to_unit`.
+    their own; a model whose input is a signal (``input_axes="sequence"``) gets
+    :func:`unchanged`; any other model gets :func:`scale_to_unit`.
     """
     own = getattr(model, "cnnviz_preprocess", None)
     if callable(own):
         return own
+    if input_axes == "sequence":
+        return unchanged
     name = str(getattr(model, "name", "")).lower()
     if name in _OWN_PREPROCESS:
         return _OWN_PREPROCESS[name]
@@ -353,3 +367,75 @@ def resize(pixels: np.ndarray, height: int | None, width: int | None) -> np.ndar
         axis=-1,
     ).astype(np.float32)
     return out[..., 0] if pixels.ndim == 2 else out
+
+
+def signal_values(signal: Any, input_shape: tuple[int | None, ...]) -> np.ndarray:
+    """Read one signal for a model whose input is (T, C): float32 (T, C), values unchanged.
+
+    Parameters
+    ----------
+    signal : numpy.ndarray, tensor or sequence of numbers
+        Shape (T, C), or (T,) when the model takes one channel; leading batch axes of
+        length 1 are removed.
+    input_shape : tuple
+        The model's input shape without the batch axis, (T, C); T may be None (any length).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of shape (T, C).
+
+    Raises
+    ------
+    SignalShapeError
+        If the signal is not numbers, has another length or channel count than the model
+        takes, or holds NaN or infinite values.
+    """
+    length, channels = input_shape[0], input_shape[-1]
+    want = f"({length if length is not None else 'T'}, {channels})"
+    if isinstance(signal, (str, os.PathLike, bytes, bytearray, memoryview, Image.Image)):
+        raise SignalShapeError(
+            f"This model takes a signal, a numpy array of shape {want} (time steps, "
+            f"channels), not {type(signal).__name__}. Load the values into an array first."
+        )
+    if hasattr(signal, "numpy") and not isinstance(signal, np.ndarray):
+        signal = signal.numpy()
+    try:
+        arr = np.asarray(signal)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not a signal"
+        raise SignalShapeError(
+            f"Cannot use an object of type {type(signal).__name__} as a signal; pass a numpy "
+            f"array of shape {want}."
+        ) from exc
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise SignalShapeError(
+            f"A signal must hold numbers, not {arr.dtype}; pass a numpy array of shape {want}."
+        )
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 1 and channels == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != channels:
+        hint = ""
+        if arr.ndim == 2 and arr.shape[0] == channels and arr.shape[1] != channels:
+            hint = " It looks like channels first: pass signal.T."
+        elif arr.ndim == 3:
+            hint = f" It looks like {arr.shape[0]} signals: pass one at a time, e.g. signals[0]."
+        raise SignalShapeError(
+            f"The model takes a signal of shape {want} (time steps, channels); got shape "
+            f"{arr.shape}.{hint}"
+        )
+    if length is not None and arr.shape[0] != length:
+        raise SignalShapeError(
+            f"The model takes signals of exactly {length} time steps; this one has "
+            f"{arr.shape[0]}. Cut or pad it to {length} steps (signals are not resized)."
+        )
+    if arr.shape[0] == 0:
+        raise SignalShapeError("The signal is empty (0 time steps).")
+    arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise SignalShapeError(
+            "The signal contains NaN or infinite values (or values too large for float32). "
+            "Replace them, e.g. with np.nan_to_num(signal), before passing it."
+        )
+    return arr

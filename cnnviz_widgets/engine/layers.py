@@ -29,7 +29,8 @@ from cnnviz_widgets._keras import keras
 
 from ..errors import UnsupportedModelError
 
-__all__ = ["AXES", "LayerInfo", "Plan", "Step", "build_plan", "layer_kind", "token_grid"]
+__all__ = ["AXES", "InputShape", "LayerInfo", "Plan", "Step", "build_plan", "layer_kind",
+           "token_grid"]
 
 #: What the axes of a layer's output (without the batch axis) mean, see :attr:`LayerInfo.axes`.
 AXES = ("image", "plane", "sequence", "tokens", "vector", "other")
@@ -224,6 +225,26 @@ def _input_axes(input_shape: tuple[int | None, ...], steps: list[Step]) -> str:
         signal = any(step.info.class_name.endswith("1D") for step in steps)
         return "sequence" if signal else "plane"
     return "other"
+
+
+class InputShape(tuple):
+    """A model input's shape without the batch axis, a tuple that also says what its axes mean.
+
+    It compares and slices like the plain tuple; :attr:`axes` is ``"image"`` (H, W, C),
+    ``"plane"`` (H, W), ``"sequence"`` (T, C) or ``"other"`` (see :attr:`Plan.input_axes`),
+    so that a function given ``engine.input_shape`` knows whether (N, T, C) is a stack of
+    signals or (H, W, C) one image.
+    """
+
+    axes: str
+
+    def __new__(cls, shape: Any, axes: str = "image") -> InputShape:
+        self = super().__new__(cls, shape)
+        self.axes = axes
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (InputShape, (tuple(self), self.axes))
 
 
 @dataclass
@@ -633,6 +654,7 @@ def build_plan(model: Any) -> Plan:
         output_keys = tuple(builder.key(t) for t in keras.tree.flatten(model.outputs))
     input_shape = _shape_of(input_tensor)
     input_axes = _input_axes(input_shape, builder.steps)
+    input_shape = InputShape(input_shape, input_axes)
     for step in builder.steps:
         step.info = dataclasses.replace(
             step.info, axes=_axes_of(step.info, input_shape, input_axes == "sequence"))

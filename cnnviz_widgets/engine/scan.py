@@ -24,25 +24,24 @@ import numpy as np
 from .._keras import keras
 from ..errors import CnnvizError, InvalidSettingError, LayerNotViewableError
 from ..progress import ProgressLike, reporting
-from .inputs import stack_pixels
 from .sources import Batch, ImageSource, image_source
 from .summary import BatchSummary, ChannelStats, ScanResult
 
 __all__ = ["ScanResult", "batch_reducer", "scan", "scan_source"]
 
 
-def _map_layout(shape: tuple[int | None, ...], name: str) -> str:
-    """How a layer's output is read: "hwc" (H, W, C), "hw" (H, W), or "c" (C,)."""
-    if len(shape) == 3:
-        layout = "hwc"
-    elif len(shape) == 2:
-        layout = "hw"
-    elif len(shape) == 1:
-        layout = "c"
-    else:
+def _map_layout(info: Any) -> str:
+    """How a layer's output is read: "hwc" (H, W, C), "hw" (H, W), "tc" (positions along a
+    sequence or over tokens, then channels: (T, C)) or "c" (C,), from :attr:`LayerInfo.layout`.
+    """
+    layout = {"image": "hwc", "plane": "hw", "sequence": "tc", "tokens": "tc",
+              "vector": "c"}.get(info.layout)
+    shape, name = info.output_shape, info.name
+    if layout is None:
         raise LayerNotViewableError(
             f"The layer {name!r} has output shape {shape}; a scan needs maps (H, W, C), "
-            "(H, W) or a vector of channels (C,). Pick a convolution, pooling or dense layer."
+            "(H, W), a sequence (T, C) or a vector of channels (C,). Pick a convolution, "
+            "pooling or dense layer."
         )
     if layout != "hw" and shape[-1] is None:
         raise LayerNotViewableError(f"The layer {name!r} has no fixed number of channels to "
@@ -94,7 +93,7 @@ def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray],
     ops = keras.ops
     plan = engine.plan
     steps = [engine._step(name) for name in layers]
-    layouts = [_map_layout(step.info.output_shape, step.info.name) for step in steps]
+    layouts = [_map_layout(step.info) for step in steps]
     targets = [step.outputs[0] for step in steps]
     order = engine._needed(targets, lambda k: False)
 
@@ -110,6 +109,9 @@ def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray],
             elif layout == "hw":
                 width = shape[2]
                 flat = ops.reshape(v, (shape[0], -1, 1))
+            elif layout == "tc":  # positions along T are the rows of a one-column map
+                width = 1
+                flat = v
             else:
                 width = 1
                 flat = ops.reshape(v, (shape[0], 1, shape[1]))
@@ -124,6 +126,8 @@ def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray],
 def _map_shape(shape: tuple[int | None, ...], layout: str) -> tuple[int, int]:
     if layout == "c":
         return (1, 1)
+    if layout == "tc":
+        return (int(shape[0] or 0), 1)
     return (int(shape[0] or 0), int(shape[1] or 0))
 
 
@@ -144,8 +148,8 @@ def _reason(exc: Exception) -> str:
 
 def _prepare_batch(engine: Any, source: ImageSource, batch: Batch) -> _Prepared:
     """Decode and prepare every item; an item that fails is listed with its reason."""
-    stacked = stack_pixels(batch.items, engine.input_shape)
-    if stacked is not None:  # a uint8 stack that fits the model: the same pixels, at once
+    stacked = engine._stacked_pixels(batch.items)
+    if stacked is not None:  # a stack that fits the model: the same pixels, at once
         x = np.asarray(engine.preprocess(stacked), dtype=np.float32)
         if np.isfinite(x).all():
             return _Prepared([(batch.indices, keras.ops.convert_to_tensor(x), batch.labels)],
@@ -297,7 +301,7 @@ def scan_source(engine: Any, source: ImageSource, layers: Sequence[str], *, top_
     stats = {}
     for name in layers:
         info = engine.layer(name)
-        layout = _map_layout(info.output_shape, name)
+        layout = _map_layout(info)
         stats[name] = ChannelStats.empty(name, int(info.channels or 1),
                                          _map_shape(info.output_shape, layout), top_k,
                                          threshold)
@@ -437,7 +441,7 @@ def scan(model_or_engine: Any, images: Any, layers: Sequence[str] | str | None =
     for name in layers:
         info = engine.layer(name)  # LayerNotFoundError with close matches
         engine._step(name)  # one output
-        _map_layout(info.output_shape, name)
+        _map_layout(info)
     for value, what in ((top_k, "top_k"), (batch_size, "batch_size")):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise InvalidSettingError(f"{what} must be a whole number of at least 1; got "

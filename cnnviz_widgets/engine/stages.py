@@ -338,7 +338,17 @@ def _layer_axes(layer: Any, cls: str, rows: Axis, cols: Axis,
     return out[0], out[1]
 
 
-def _lengths(shape: tuple[int | None, ...]) -> tuple[int | None, int | None]:
+def _has_positions(plan: Any, info: Any) -> bool:
+    """True for a layer whose positions have receptive fields: (H, W[, C]) maps, and the
+    (T, C) sequences of a model whose input is a signal (T is then the rows, one column)."""
+    return info.is_spatial or (info.layout == "sequence"
+                               and getattr(plan, "input_axes", "") == "sequence")
+
+
+def _lengths(shape: tuple[int | None, ...], sequence: bool = False
+             ) -> tuple[int | None, int | None]:
+    if sequence:
+        return (shape[0] if shape else None), 1
     if len(shape) >= 2:
         return shape[0], shape[1]
     return (shape[0] if shape else None), None
@@ -357,9 +367,10 @@ def _compute(plan: Any, size: tuple[int | None, int | None]) -> dict[str, Field]
             rows = _union([f.rows for f in spatial_ins])
             cols = _union([f.cols for f in spatial_ins])
             field = Field(rows, cols, spatial=False)
-            if step.info.is_spatial:
+            if _has_positions(plan, step.info):
                 field = Field(*_layer_axes(step.layer, step.info.class_name, rows, cols,
-                                           _lengths(step.info.output_shape)))
+                                           _lengths(step.info.output_shape,
+                                                    step.info.layout == "sequence")))
         elif ins:
             field = replace(ins[0], spatial=False)
         for k in step.outputs:
@@ -388,8 +399,11 @@ def _fields(plan: Any, image_size: Any = None) -> dict[str, Field]:
 
 
 def _input_size(plan: Any, image_size: Any) -> tuple[int | None, int | None]:
-    """The model's input height and width, completed by ``image_size`` where it has none."""
-    shape = _lengths(plan.input_shape)
+    """The model's input height and width, completed by ``image_size`` where it has none.
+
+    A signal (T, C) is T rows of one column.
+    """
+    shape = _lengths(plan.input_shape, getattr(plan, "input_axes", "") == "sequence")
     if image_size is None:
         return shape
     try:
@@ -440,7 +454,9 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
         The model, or an engine built on it. Pass the engine when calling often: the
         fields are computed once per engine (per plan), a model builds a plan each call.
     layer : str
-        Name of a layer with spatial output, (H, W) or (H, W, C), as the engine names it.
+        Name of a layer with spatial output, (H, W) or (H, W, C), as the engine names it;
+        or of a 1-D layer (T, C) of a model whose input is a signal: its time steps are
+        the rows of a map of one column (``col`` 0), and so is the signal.
     row, col : int
         Position in the layer's output, ``0 <= row < H`` and ``0 <= col < W``.
     image_size : (int, int), optional
@@ -483,10 +499,11 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
     if step is None:
         raise LayerNotFoundError(layer, plan.by_name)
     field = _fields(plan, image_size)[layer]
-    if not (step.info.is_spatial and field.spatial):
+    if not (_has_positions(plan, step.info) and field.spatial):
         raise LayerNotViewableError(
             f"The layer {layer!r} has output shape {step.info.output_shape} without spatial "
-            "axes, so its outputs have no receptive box. Pick a convolution or pooling layer."
+            "axes (an image's rows and columns, or a signal's time steps), so its outputs "
+            "have no receptive box. Pick a convolution or pooling layer."
         )
     box = []
     for name, value, axis in (("row", row, field.rows), ("col", col, field.cols)):
@@ -541,7 +558,7 @@ def stage_layers(model_or_engine: Any) -> list[str]:
     last_name: str | None = None
     last_jump = None
     for info in plan.layers:
-        if not info.is_spatial or info.kind not in FEATURE_KINDS:
+        if not _has_positions(plan, info) or info.kind not in FEATURE_KINDS:
             continue
         field = fields[info.name]
         jump = (field.rows.jump, field.cols.jump)

@@ -150,7 +150,8 @@ class ChannelStats:
     layer : str
         The layer's name.
     map_shape : tuple of int
-        (rows, cols) of the layer's map; (1, L) for a 1-D map, (1, 1) for a vector.
+        (rows, cols) of the layer's map; (T, 1) for a sequence (T, C) or tokens (T, D)
+        (positions along T are rows, as in the layer's array), (1, 1) for a vector.
     count : int
         Number of images scanned.
     max : numpy.ndarray

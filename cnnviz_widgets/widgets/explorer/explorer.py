@@ -71,13 +71,6 @@ def _is_signal_model(engine: Any) -> bool:
     return getattr(engine.plan, "input_axes", "image") == "sequence"
 
 
-def _signal_of(engine: Any, image: Any) -> np.ndarray:
-    """The values of one signal for drawing: the array as given, else what the model gets."""
-    if isinstance(image, np.ndarray) and image.ndim in (1, 2):
-        return np.asarray(image, dtype=np.float64)
-    return np.asarray(engine.prepare(image)[0], dtype=np.float64)
-
-
 def _nonfinite_note(activation: np.ndarray) -> str:
     """A caption suffix that says how many values are NaN or infinite (blank on screen)."""
     if activation.dtype.kind != "f" or np.isfinite(activation).all():
@@ -124,6 +117,20 @@ class FeatureMapExplorer(ExplorerState, Panel):
         Top images the dataset view shows per channel.
     preprocess, cache_bytes
         Passed to the :class:`ActivationEngine` when a model is given.
+    image_input, other_inputs, output : optional
+        For a model with several inputs or outputs: which input the images feed, the
+        values of the other inputs, and which output is explained; passed to the panel's
+        engine.
+
+    Notes
+    -----
+    Layers that are not images are laid out by what their axes mean
+    (:func:`~cnnviz_widgets.layout.tokens.layer_maps`): a 1-D convolution's (T, C)
+    output is a heat strip, one row per channel with time along x, and one channel is a
+    line over time; a transformer's tokens (T, D) that form a square patch grid are shown
+    as maps of that grid (the class token left out), other tokens as a strip. For a model
+    of signals, ``images`` are arrays (T, C) or a stack (N, T, C): the input is drawn as
+    lines, the picker shows small line plots, and no sample images are added.
 
     Attributes
     ----------
@@ -175,6 +182,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
         The engine behind the panel.
     canvas : ImageCanvas or BqCanvas
         Where the view is drawn (follows ``backend``).
+    input_view : ipywidgets.Image
+        A model of signals: the current signal drawn as lines (PNG), above the view;
+        hidden for images.
+    is_signal : bool
+        True when the model reads signals (T, C) rather than images.
     errors : ErrorBox
         Where problems are reported.
     render_count : int
@@ -215,9 +227,6 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self.is_signal = _is_signal_model(self.engine)
         shape = self.engine.input_shape
         found, names = image_list(images, shape), image_names(images, shape)
-        if self.is_signal:
-            names = [name.replace("image", "signal", 1) if name.startswith("image ")
-                     else name for name in names]
         if include_samples:
             extra, extra_names = _default_samples(self.engine)
             found, names = found + extra, names + extra_names
@@ -730,10 +739,9 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self.picker = ImagePicker(self.image_names, lambda i: self.engine.pixels(self.images[i]),
                                   on_upload=None if self.is_signal else self._upload,
                                   thumbnail=self._signal_thumbnail if self.is_signal else None)
-        #: A signal model's input, drawn as lines above the view (hidden for images).
-        self._input_view = w.Image(format="png", layout=w.Layout(
+        self.input_view = w.Image(format="png", layout=w.Layout(
             max_width="100%", display=None if self.is_signal else "none"))
-        self._input_view.add_class("cnnviz-input-signal")
+        self.input_view.add_class("cnnviz-input-signal")
         self._input_key: Any = None
         self.explainer = ChannelExplainer()
         self.explainer.button.on_click(self._on_explain_click)
@@ -790,7 +798,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             w.HBox([self._compare_dd, self._compare_with]),
             self.picker,
             self.errors,
-            self._input_view,
+            self.input_view,
             self._caption,
             self._view_box,
             self._colorbar,
@@ -855,10 +863,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
     def _signal_thumbnail(self, index: int) -> np.ndarray:
         from ...render.signal import signal_thumbnail
 
-        try:
-            return signal_thumbnail(_signal_of(self.engine, self.images[index]))
-        except ValueError as error:  # drawn blank; the view says what is wrong
-            raise InvalidSettingError(str(error)) from None
+        return signal_thumbnail(self.engine.pixels(self.images[index]))
 
     def _show_input(self) -> None:
         """Draw the current signal as lines (signal models only), once per signal."""
@@ -871,13 +876,13 @@ class FeatureMapExplorer(ExplorerState, Panel):
         from ...render.signal import signal_figure
 
         try:
-            signal = _signal_of(self.engine, self.image)
+            signal = self.engine.pixels(self.image)  # the signal itself, (T, C)
             fig = signal_figure(signal, title=f"input: {self.image_names[self.image_index]}",
                                 figsize=(7.0, 2.2))
-            self._input_view.value = figure_to_png(fig)
-            self._input_view.layout.display = None
-        except (CnnvizError, ValueError):  # the view below says what is wrong
-            self._input_view.layout.display = "none"
+            self.input_view.value = figure_to_png(fig)
+            self.input_view.layout.display = None
+        except CnnvizError:  # the view below says what is wrong
+            self.input_view.layout.display = "none"
         self._input_key = key
 
     def _on_tile_click(self, _view: Any, where: dict) -> None:

@@ -18,8 +18,9 @@ from ..render.encode import encode_png
 from ..render.mpl import faithfulness_figure, figure_to_png
 from ..render.upscale import upscale_nearest
 from ..zoo.labels import top_classes
+from .controls import has_positions
 from .panel import Flag, Panel, Text, Whole, check_index, close_widgets
-from .picker import ImagePicker
+from .picker import picker_for
 
 __all__ = ["AttributionPanel"]
 
@@ -34,6 +35,18 @@ def _side_by_side_rgb(pictures: Any, gap: int = 2) -> np.ndarray:
             row.append(np.full((rgb.shape[0], gap, 3), 255, np.uint8))
         row.append(rgb.astype(np.uint8))
     return np.concatenate(row, axis=1)
+
+
+def _heat_over_time(heatmap: np.ndarray, length: int) -> tuple[np.ndarray, str]:
+    """A signal's heatmap as one value per time step, and how it was read.
+
+    A CAM is already (T,); a gradient map (T, C) gives, at each step, its largest value
+    over the channels.
+    """
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.ndim == 2 and heat.shape[0] == length:
+        return heat.max(axis=1), " (largest over the channels at each step)"
+    return heat.reshape(-1), ""
 
 
 class AttributionPanel(Panel):
@@ -160,17 +173,18 @@ class AttributionPanel(Panel):
             result = spec.run(self.engine, image, progress=self._on_progress, **values)
             if spec.output == "image":
                 rgb = _side_by_side_rgb(getattr(result, "images", [result.image]))
+                picture = encode_png(upscale_nearest(rgb, min_side=224))
                 caption = (f"{spec.label}: objective {result.initial:.3g} -> "
                            f"{result.final:.3g} in {result.steps} steps")
                 self.heatmaps, self.scores = {}, {}
                 self._show_others([])
             else:
-                rgb = overlay(self.engine.pixels(image), result, alpha=self.alpha)
-                caption = f"{spec.label} over {self.picker.names[self.image_index]}"
+                picture, how = self._heat_picture(image, result, min_side=224)
+                caption = f"{spec.label} over {self.picker.names[self.image_index]}{how}"
                 self.heatmaps = {self.method: result, **self._others(image, values)}
                 self.scores = self._faithfulness(image, values.get("target"))
                 self._show_others([name for name in self.heatmaps if name != self.method])
-            self.picture.value = encode_png(upscale_nearest(rgb, min_side=224))
+            self.picture.value = picture
             self.caption.value = html.escape(caption)
             self._show_score(self.method, self.score_note, self.score_plot)
             self.result = result
@@ -181,6 +195,25 @@ class AttributionPanel(Panel):
         except (ValueError, TypeError, KeyError, IndexError) as error:
             self.report(f"{spec.label} could not run with these settings: {error}")
         return self.result
+
+    @property
+    def is_signal(self) -> bool:
+        """True when the model reads signals (T, C): heatmaps are drawn under its lines."""
+        return getattr(self.engine.plan, "input_axes", "image") == "sequence"
+
+    def _heat_picture(self, image: Any, heatmap: np.ndarray, min_side: int,
+                      figsize: tuple[float, float] = (6.0, 2.6)) -> tuple[bytes, str]:
+        """PNG of ``heatmap`` over ``image`` (an overlay), or for a signal its lines with
+        the heatmap as a strip under them; and words for the caption."""
+        pixels = self.engine.pixels(image)
+        if not self.is_signal:
+            rgb = overlay(pixels, heatmap, alpha=self.alpha)
+            return encode_png(upscale_nearest(rgb, min_side=min_side)), ""
+        from ..render.signal import signal_figure
+
+        heat, how = _heat_over_time(heatmap, pixels.shape[0])
+        fig = signal_figure(pixels, heat=heat, figsize=figsize)
+        return figure_to_png(fig, dpi=int(min_side * 100 // 224)), how
 
     def _others(self, image: Any, values: dict[str, Any]) -> dict[str, np.ndarray]:
         """The heatmaps of the ``side_by_side`` methods, sharing the layer and the class."""
@@ -223,11 +256,11 @@ class AttributionPanel(Panel):
         """One cell per side-by-side method: its overlay, its name and its faithfulness."""
         old = list(self.others.children)
         image = self.images[self.image_index]
-        pixels = self.engine.pixels(image) if names else None
         cells = []
         for name in names:
-            picture = w.Image(format="png", value=encode_png(upscale_nearest(
-                overlay(pixels, self.heatmaps[name], alpha=self.alpha), min_side=160)))
+            data, _ = self._heat_picture(image, self.heatmaps[name], min_side=160,
+                                         figsize=(3.6, 2.0))
+            picture = w.Image(format="png", value=data)
             note, plot = w.HTML(), w.Image(format="png")
             self._show_score(name, note, plot)
             cell = w.VBox([w.HTML(f"<b>{html.escape(METHODS[name].label)}</b>"), picture,
@@ -307,7 +340,7 @@ class AttributionPanel(Panel):
             return w.Dropdown(options=list(p.choices), value=p.default, description=p.label,
                               style=style)
         if p.kind == "layer":
-            names = [i.name for i in self.engine.layers if i.is_spatial]
+            names = [i.name for i in self.engine.layers if has_positions(i)]
             return w.Dropdown(options=[("(default)", "")] + [(n, n) for n in names], value="",
                               description=p.label, style=style)
         # class: a dropdown of names when known, else an index
@@ -338,7 +371,7 @@ class AttributionPanel(Panel):
         self.method_control = w.Dropdown(options=[(s.label, s.name) for s in METHODS.values()],
                                      description="Method")
         self.method_control.add_class("cnnviz-method")
-        self.picker = ImagePicker(names, lambda i: self.engine.pixels(self.images[i]))
+        self.picker = picker_for(self.engine, self.images, names)
         self.params_box = w.VBox()
         self._run_button = w.Button(description="Run", icon="play", button_style="primary")
         self._run_button.add_class("cnnviz-run")

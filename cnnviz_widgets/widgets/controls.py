@@ -1,10 +1,10 @@
-"""Labels for the layer dropdowns."""
+"""Labels for the layer dropdowns, and which layers a map over positions can explain."""
 
 from __future__ import annotations
 
 from ..engine.layers import LayerInfo
 
-__all__ = ["layer_options"]
+__all__ = ["has_positions", "layer_options"]
 
 INDENT = "\u00a0\u00a0\u00a0"
 
@@ -22,3 +22,9 @@ def layer_options(layers: list[LayerInfo]) -> list[tuple[str, str]]:
         prefix = INDENT * info.depth + (f"{info.parent}/" if info.depth else "")
         options.append((f"{prefix}{leaf}  {shape}", info.name))
     return options
+
+
+def has_positions(info: LayerInfo) -> bool:
+    """True for a layer whose output has positions a heatmap can be drawn over: maps
+    (H, W[, C]), a sequence (T, C) (a map over time), or tokens that form a patch grid."""
+    return info.is_spatial or info.layout == "sequence" or info.token_grid is not None

@@ -13,7 +13,7 @@ from ..errors import CnnvizError
 from ..render.encode import data_url, thumbnail
 from .panel import Binding, Whole, bind
 
-__all__ = ["ImagePicker"]
+__all__ = ["ImagePicker", "picker_for"]
 
 _BUTTONS_UP_TO = 20
 _STRIP = 16
@@ -140,3 +140,31 @@ class ImagePicker(w.VBox):
                 "</figure>")
         return ('<div class="cnnviz-thumbs" style="display:flex;flex-wrap:wrap">'
                 + "".join(cells) + "</div>")
+
+
+def picker_for(engine: Any, images: Sequence[Any], names: Sequence[str], *,
+               on_upload: Callable[[bytes, str], Any] | None = None) -> ImagePicker:
+    """The picker of a panel's images for ``engine``'s model.
+
+    Thumbnails are the images' pixels, or for a model of signals (T, C) small line plots
+    of the signals (:func:`~cnnviz_widgets.render.signal.signal_thumbnail`); a model of
+    signals gets no upload button (an uploaded file is a picture).
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        Reads the images (``engine.pixels``).
+    images : sequence
+        The panel's images; the picker reads ``images[i]`` when it needs a thumbnail, so
+        a list the panel appends to is followed.
+    names : sequence of str
+        One name per image.
+    on_upload : callable, optional
+        See :class:`ImagePicker`.
+    """
+    if getattr(engine.plan, "input_axes", "image") != "sequence":
+        return ImagePicker(names, lambda i: engine.pixels(images[i]), on_upload=on_upload)
+    from ..render.signal import signal_thumbnail
+
+    return ImagePicker(names, lambda i: engine.pixels(images[i]),
+                       thumbnail=lambda i: signal_thumbnail(engine.pixels(images[i])))

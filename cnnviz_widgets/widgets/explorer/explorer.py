@@ -38,7 +38,7 @@ from ...render.view import (
 from ...zoo.labels import class_names_for, top_classes
 from ..controls import layer_options
 from ..panel import Panel
-from ..picker import ImagePicker
+from ..picker import picker_for
 from .canvas import BqCanvas, ImageCanvas, make_canvas
 from .dataset import DatasetView
 from .explain import ChannelExplainer
@@ -736,9 +736,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._backend_tb = w.ToggleButtons(options=list(BACKENDS), description="View",
                                            style={"button_width": "90px"})
         self._backend_tb.add_class("cnnviz-backend")
-        self.picker = ImagePicker(self.image_names, lambda i: self.engine.pixels(self.images[i]),
-                                  on_upload=None if self.is_signal else self._upload,
-                                  thumbnail=self._signal_thumbnail if self.is_signal else None)
+        self.picker = picker_for(self.engine, self._images, self.image_names,
+                                 on_upload=self._upload)
         self.input_view = w.Image(format="png", layout=w.Layout(
             max_width="100%", display=None if self.is_signal else "none"))
         self.input_view.add_class("cnnviz-input-signal")
@@ -859,11 +858,6 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._target_dd.layout.display = None if ranked else "none"
         self._compare_with.layout.display = None if self.compare == "image" else "none"
         self.explainer.button.layout.display = "none" if grid or not self.is_spatial else None
-
-    def _signal_thumbnail(self, index: int) -> np.ndarray:
-        from ...render.signal import signal_thumbnail
-
-        return signal_thumbnail(self.engine.pixels(self.images[index]))
 
     def _show_input(self) -> None:
         """Draw the current signal as lines (signal models only), once per signal."""

@@ -10,12 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from .._keras import keras
 from ..errors import (
     CnnvizError,
     ImageShapeError,
     LayerComputeError,
     LayerNotFoundError,
     LayerNotViewableError,
+    UnsupportedModelError,
 )
 from .cache import ActivationCache, CacheStats
 from .inputs import (
@@ -28,7 +30,7 @@ from .inputs import (
     signal_values,
     stack_pixels,
 )
-from .layers import LayerInfo, Plan, build_plan
+from .layers import LayerInfo, ModelInput, Plan, View, build_plan, inputs_call
 
 __all__ = ["ActivationEngine"]
 
@@ -113,6 +115,24 @@ class ActivationEngine:
         Byte budget of the cache (default 512 MiB). It holds the activations and the
         prepared inputs of array and bytes images (memoised by content), so the engine
         never keeps more than this many bytes however many images it sees.
+    output : int or str, optional
+        For a model with several outputs, the one :meth:`forward` returns as ``output``
+        (what Grad-CAM and saliency differentiate): its index or its name, one of
+        :attr:`output_names` (default: the first).
+    image_input : int or str, optional
+        For a model with several inputs, the one that takes the image (or signal): its
+        name or index. Required for such a model.
+    other_inputs : mapping, optional
+        For a model with several inputs, ``{name: values}`` for every other input, each
+        without a batch axis (or with a batch axis of 1). They are held fixed: every
+        image the engine runs, alone or in a batch (scans, features, gradients), is fed
+        with them. See :attr:`other_inputs`.
+
+    Notes
+    -----
+    Each output of a layer with several outputs is a layer of its own, named
+    ``name[i]`` (``"split[0]"``, ``"split[1]"``); ``"split:0"`` is accepted too, unless
+    a layer call has that name (the second call of a shared layer is ``name:2``).
 
     Examples
     --------
@@ -128,12 +148,18 @@ class ActivationEngine:
         model: Any,
         preprocess: Preprocess | None = None,
         cache_bytes: int = 512 * 2**20,
+        output: int | str = 0,
+        image_input: int | str | None = None,
+        other_inputs: Mapping[str, Any] | None = None,
     ):
         self.model = model
-        self._plan: Plan = build_plan(model)
+        self._plan: Plan = build_plan(model, output=output, image_input=image_input)
         self._check_image_input(self._plan.input_shape)
         self.stats = CacheStats()
         self._cache = ActivationCache(cache_bytes, self.stats)
+        self._fixed: dict[int, np.ndarray] = {}
+        self._fixed_batches: dict[int, dict[int, Any]] = {}
+        self.other_inputs = other_inputs
         self.preprocess = (preprocess if preprocess is not None
                            else default_preprocess(model, self._plan.input_axes))
 
@@ -146,6 +172,123 @@ class ActivationEngine:
     def preprocess(self, function: Preprocess) -> None:
         self._preprocess = function
         self._cache.clear()  # prepared inputs were made with the old function
+
+    @property
+    def other_inputs(self) -> dict[str, np.ndarray]:
+        """``{name: values}`` held fixed for the model's other inputs (read-only arrays
+        without the batch axis); empty for a model with one input.
+
+        Setting it checks the values against the model's inputs and clears the cache
+        (activations depend on them), like setting :attr:`preprocess`.
+        """
+        by_key = {i.key: i.name for i in self._plan.other_inputs}
+        return {by_key[k]: v[0] for k, v in self._fixed.items()}
+
+    @other_inputs.setter
+    def other_inputs(self, values: Mapping[str, Any] | None) -> None:
+        fixed = self._check_other_inputs(values)
+        self._fixed = fixed
+        self._fixed_batches = {}
+        self._cache.clear()
+        for compiled in ("_scan_reducers", "_gradient_functions"):  # traced with the old values
+            self.__dict__.pop(compiled, None)
+
+    def _check_other_inputs(self, values: Mapping[str, Any] | None) -> dict[int, np.ndarray]:
+        """``{input key: (1, ...) read-only array}`` for the other inputs, or a clear error."""
+        plan = self._plan
+        others = plan.other_inputs
+        call = inputs_call(plan.inputs, plan.input_name)
+        listed = ", ".join(i.label for i in plan.inputs)
+        if not others:
+            if values:
+                raise UnsupportedModelError(
+                    f"other_inputs={sorted(values)!r} was given, but the model has only "
+                    f"the input {plan.input_name!r}; leave other_inputs out."
+                )
+            return {}
+        if not isinstance(values, Mapping):
+            what = "no other_inputs" if values is None else f"other_inputs of type " \
+                f"{type(values).__name__}"
+            raise UnsupportedModelError(
+                f"The model has {len(plan.inputs)} inputs ({listed}) and got {what}. Pass "
+                f"the values of the inputs other than the image as a dict, e.g. {call}."
+            )
+        by_name = {i.name: i for i in others}
+        unknown = [name for name in values if name not in by_name]
+        missing = [name for name in by_name if name not in values]
+        if unknown or missing:
+            words = []
+            if unknown:
+                image = " (it is the image input)" if plan.input_name in unknown else ""
+                words.append(f"not other inputs of the model: {unknown!r}{image}")
+            if missing:
+                words.append(f"missing: {missing!r}")
+            raise UnsupportedModelError(
+                f"other_inputs does not match the model's inputs ({listed}): "
+                f"{'; '.join(words)}. Give every input except the image, e.g. {call}."
+            )
+        return {by_name[name].key: self._fixed_value(by_name[name], values[name], call)
+                for name in by_name}
+
+    @staticmethod
+    def _fixed_value(spec: ModelInput, value: Any, call: str) -> np.ndarray:
+        """One fixed input as a read-only (1, ...) array of the input's dtype."""
+        if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+            value = value.numpy()
+        try:
+            arr = np.array(value, dtype=spec.dtype)
+        except (TypeError, ValueError) as exc:
+            raise UnsupportedModelError(
+                f"The value of the input {spec.name!r} cannot be read as {spec.dtype} "
+                f"numbers ({exc}); pass an array of shape {spec.shape}, e.g. {call}."
+            ) from exc
+        shape = arr.shape[1:] if arr.ndim == len(spec.shape) + 1 and arr.shape[0] == 1 \
+            else arr.shape
+        fits = len(shape) == len(spec.shape) and all(
+            want is None or want == got for want, got in zip(spec.shape, shape, strict=True))
+        if not fits:
+            raise UnsupportedModelError(
+                f"The value of the input {spec.name!r} has shape {arr.shape}; the model takes "
+                f"{spec.shape} (without the batch axis, or with a batch axis of 1). "
+                f"For example: {call}."
+            )
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise UnsupportedModelError(
+                f"The value of the input {spec.name!r} contains NaN or infinite values; "
+                "replace them, e.g. with np.nan_to_num(values)."
+            )
+        arr = arr.reshape((1, *shape))
+        arr.flags.writeable = False
+        return arr
+
+    def _feed(self, batch: Any, size: Any = None) -> dict[int, Any]:
+        """The plan's input values for a prepared ``batch``: the image batch under the
+        image input's key and every fixed input repeated to the batch's size.
+
+        ``batch`` may be None (then ``size``, a value whose first axis is the batch, gives
+        the size). Inside a compiled function whose batch size is not known, the fixed
+        inputs are broadcast in the graph.
+        """
+        values: dict[int, Any] = {} if batch is None else {self._plan.input_key: batch}
+        if not self._fixed:
+            return values
+        like = batch if batch is not None else size
+        n = None if like is None else like.shape[0]
+        if isinstance(n, (int, np.integer)):
+            n = int(n)
+            known = self._fixed_batches.get(n)
+            if known is None:
+                if len(self._fixed_batches) >= 8:
+                    self._fixed_batches.clear()
+                known = self._fixed_batches[n] = {
+                    k: keras.ops.convert_to_tensor(np.repeat(v, n, axis=0))
+                    for k, v in self._fixed.items()}
+            values.update(known)
+            return values
+        count = keras.ops.shape(like)[0] if like is not None else 1
+        for k, v in self._fixed.items():
+            values[k] = keras.ops.broadcast_to(v, (count, *v.shape[1:]))
+        return values
 
     # -- layers ----------------------------------------------------------------------
     @staticmethod
@@ -174,25 +317,46 @@ class ActivationEngine:
     @property
     def layer_names(self) -> list[str]:
         """Names of :attr:`layers`, in order."""
-        return [info.name for info in self._plan.layers]
+        return list(self._plan.views)
+
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the model's outputs (the layers that give them), in the model's order."""
+        return list(self._plan.output_names)
+
+    @property
+    def output(self) -> str:
+        """Name of the output :meth:`forward` returns (``output=`` of the constructor)."""
+        return self._plan.output_names[self._plan.output_index]
 
     def layer(self, name: str) -> LayerInfo:
         """Return the :class:`LayerInfo` of the layer called ``name``.
+
+        A layer with several outputs has an entry per output (``"split[0]"``) and one
+        under its own name (``"split"``), which describes the layer but cannot be shown.
 
         Raises
         ------
         LayerNotFoundError
             If there is no such layer; the message lists close matches.
         """
+        view = self._plan.view(name)
+        if view is not None:
+            return view.info
         step = self._plan.by_name.get(name)
         if step is None:
-            raise LayerNotFoundError(name, self._plan.by_name)
+            raise LayerNotFoundError(name, self._plan.views)
         return step.info
 
     def keras_layer(self, name: str) -> Any:
         """Return the Keras layer object behind the viewable layer ``name``."""
-        self.layer(name)
-        return self._plan.by_name[name].layer
+        view = self._plan.view(name)
+        if view is not None:
+            return view.step.layer
+        step = self._plan.by_name.get(name)
+        if step is None:
+            raise LayerNotFoundError(name, self._plan.views)
+        return step.layer
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
@@ -299,10 +463,10 @@ class ActivationEngine:
         Shared layers are computed once; see :meth:`activation`.
         """
         names = list(names)
-        steps = [self._step(name) for name in names]
+        keys = [self._view(name).key for name in names]
         batch, key = self._prepare(image)
-        values = self._compute([s.outputs[0] for s in steps], batch, key, count=True)
-        return {n: values[s.outputs[0]][0] for n, s in zip(names, steps, strict=True)}
+        values = self._compute(keys, batch, key, count=True)
+        return {n: values[k][0] for n, k in zip(names, keys, strict=True)}
 
     def features(self, name: str, images: Sequence[ImageLike] | np.ndarray,
                  batch_size: int = 32) -> np.ndarray:
@@ -311,21 +475,20 @@ class ActivationEngine:
         Images are run in batches of ``batch_size`` and the results are not cached,
         so this suits exporting features of a whole data set.
         """
-        step = self._step(name)
+        view = self._view(name)
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         images = list(images) if not isinstance(images, np.ndarray) else images
         if len(images) == 0:
-            return np.zeros((0, *step.info.output_shape), dtype=np.float32)
+            return np.zeros((0, *view.info.output_shape), dtype=np.float32)
         chunks = []
         for start in range(0, len(images), batch_size):
             batch = np.concatenate(
                 [self._prepare(img, remember=False)[0]
                  for img in images[start:start + batch_size]], axis=0
             )
-            values = self._run({self._plan.input_key: batch}, self._needed([step.outputs[0]],
-                               lambda k: False))
-            chunks.append(np.asarray(values[step.outputs[0]]))
+            values = self._run(self._feed(batch), self._needed([view.key], lambda k: False))
+            chunks.append(np.asarray(values[view.key]))
         return np.concatenate(chunks, axis=0)
 
     def prepared_activation(self, name: str, batch: np.ndarray) -> np.ndarray:
@@ -349,12 +512,12 @@ class ActivationEngine:
         numpy.ndarray
             Read-only array with the batch axis, shape (1, ...).
         """
-        step = self._step(name)
+        key = self._view(name).key
         batch = np.asarray(batch, dtype=np.float32)
         if batch.shape[:1] != (1,):
             raise ValueError(f"prepared_activation needs a batch of one, not {batch.shape}")
-        values = self._compute([step.outputs[0]], batch, _array_key(batch), count=True)
-        return values[step.outputs[0]]
+        values = self._compute([key], batch, _array_key(batch), count=True)
+        return values[key]
 
     def forward(self, batch: Any, layers: Sequence[str] = (),
                 on_value: Callable[[str, Any], Any] | None = None,
@@ -389,13 +552,14 @@ class ActivationEngine:
         Returns
         -------
         output : tensor or None
-            The model's (first) output.
+            The model's output (for a model with several, the one chosen by ``output=``
+            of the constructor, see :attr:`output`).
         values : dict
             ``{name: tensor}`` for the requested ``layers``.
         """
-        wanted = {self._step(name).outputs[0]: name for name in layers}
+        wanted = {self._view(name).key: name for name in layers}
         plan = self._plan
-        values: dict[int, Any] = {} if batch is None else {plan.input_key: batch}
+        values = self._feed(batch, next(iter((given or {}).values()), None))
         found: dict[str, Any] = {}
 
         def visit(k: int, v: Any) -> None:
@@ -409,36 +573,40 @@ class ActivationEngine:
             found[name] = v
 
         for name, value in (given or {}).items():
-            key = self._step(name).outputs[0]
+            key = self._view(name).key
             values[key] = value
             visit(key, value)
-        targets = list(wanted) if stop_at_layers else list(plan.output_keys)
+        targets = list(wanted) if stop_at_layers else [plan.output_key]
         order = self._needed(targets, lambda k: k in values)
         if batch is None and any(plan.input_key in plan.steps[i].inputs for i in order):
             raise ValueError(
                 "forward(None, given=...) needs the input batch too: the layers to run "
                 f"depend on the model input, not only on {sorted(given or {})}.")
         self._run(values, order, on_output=visit)
-        return (None if stop_at_layers else values[plan.output_keys[0]]), found
+        return (None if stop_at_layers else values[plan.output_key]), found
 
     def clear_cache(self) -> None:
         """Drop every cached activation and prepared input (other counters are kept)."""
         self._cache.clear()
 
     # -- internals -------------------------------------------------------------------
-    def _step(self, name: str):
+    def _view(self, name: str) -> View:
+        """The viewable output called ``name``; a clear error for any other name."""
+        view = self._plan.view(name)
+        if view is not None:
+            return view
         step = self._plan.by_name.get(name)
         if step is None:
-            raise LayerNotFoundError(name, self._plan.by_name)
-        if len(step.outputs) != 1:
-            outputs = set(step.outputs)
-            users = [s.info.name for s in self._plan.steps if outputs.intersection(s.inputs)]
-            raise LayerNotViewableError(
-                f"The layer {name!r} has {len(step.outputs)} outputs; only layers with one "
-                "output can be shown. Pick one of the layers that consume its outputs"
-                + (f": {', '.join(users)}." if users else ".")
-            )
-        return step
+            raise LayerNotFoundError(name, self._plan.views)
+        shown = " or ".join(repr(info.name) for info in step.output_infos)
+        raise LayerNotViewableError(
+            f"The layer {name!r} has {step.info.n_outputs} outputs; each is shown on its "
+            f"own: pick {shown}."
+        )
+
+    def _step(self, name: str) -> Any:
+        """The step that computes the viewable output ``name``."""
+        return self._view(name).step
 
     def _needed(self, targets: list[int], is_available) -> list[int]:
         """Indices of the steps to run, in plan order, to produce ``targets``."""
@@ -448,7 +616,7 @@ class ActivationEngine:
         seen: set[int] = set()
         while stack:
             key = stack.pop()
-            if key in seen or key == plan.input_key:
+            if key in seen or key in plan.input_keys:
                 continue
             seen.add(key)
             index = plan.producer[key]
@@ -520,7 +688,7 @@ class ActivationEngine:
                 return True
             return False
 
-        values[self._plan.input_key] = batch
+        values.update(self._feed(batch))
         order = self._needed(targets, available)
 
         arrays: dict[int, np.ndarray] = {k: v for k, v in values.items() if k in targets}

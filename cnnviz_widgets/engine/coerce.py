@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidSettingError
 from .activations import ActivationEngine
 
 __all__ = ["as_engine", "image_list", "image_names", "unwrap_sample"]
 
 
 def as_engine(model_or_engine: Any, *, preprocess: Any = None,
-              cache_bytes: int | None = None) -> ActivationEngine:
+              cache_bytes: int | None = None, image_input: int | str | None = None,
+              other_inputs: Any = None, output: int | str | None = None) -> ActivationEngine:
     """Return ``model_or_engine`` when it is an engine, else a new engine around the model.
 
     Parameters
@@ -24,17 +27,63 @@ def as_engine(model_or_engine: Any, *, preprocess: Any = None,
     preprocess, cache_bytes : optional
         Passed to :class:`ActivationEngine` when a new engine is built; ignored for an
         engine (it keeps its own).
+    image_input, other_inputs, output : optional
+        Passed to :class:`ActivationEngine` when a new engine is built (a model with
+        several inputs or outputs). An engine keeps its own; giving values that differ
+        from the engine's is an error rather than silently ignored.
 
     Returns
     -------
     ActivationEngine
+
+    Raises
+    ------
+    InvalidSettingError
+        If an engine is given with ``image_input``, ``other_inputs`` or ``output`` that
+        differ from its own.
     """
     if isinstance(model_or_engine, ActivationEngine):
+        _check_same_inputs(model_or_engine, image_input, other_inputs, output)
         return model_or_engine
-    kwargs: dict[str, Any] = {"preprocess": preprocess}
+    kwargs: dict[str, Any] = {"preprocess": preprocess, "image_input": image_input,
+                              "other_inputs": other_inputs}
     if cache_bytes is not None:
         kwargs["cache_bytes"] = int(cache_bytes)
+    if output is not None:
+        kwargs["output"] = output
     return ActivationEngine(model_or_engine, **kwargs)
+
+
+def _check_same_inputs(engine: ActivationEngine, image_input: Any, other_inputs: Any,
+                       output: Any) -> None:
+    """Refuse settings for an engine that it was not built with."""
+    plan = engine.plan
+    names = [i.name for i in plan.inputs]
+    differs = []
+    if image_input is not None and image_input not in (plan.input_name,
+                                                       names.index(plan.input_name)):
+        differs.append(f"image_input={image_input!r} (the engine's is {plan.input_name!r})")
+    if output is not None and output not in (engine.output, plan.output_index):
+        differs.append(f"output={output!r} (the engine's is {engine.output!r})")
+    if other_inputs is not None and not _same_values(other_inputs, engine.other_inputs):
+        differs.append("other_inputs (not the engine's values)")
+    if differs:
+        raise InvalidSettingError(
+            "An engine was given with settings it was not built with: " + "; ".join(differs)
+            + ". Set engine.other_inputs = {...} to change the fixed inputs, or pass the "
+            "model instead of the engine to build a new one."
+        )
+
+
+def _same_values(given: Any, mine: dict[str, np.ndarray]) -> bool:
+    """True when ``given`` holds the same inputs and values as ``mine``."""
+    if not isinstance(given, Mapping) or set(given) != set(mine):
+        return False
+    for name, value in mine.items():
+        arr = np.asarray(given[name])
+        if arr.size != value.size or not np.array_equal(arr.reshape(value.shape), value):
+            return False
+    return True
 
 
 def _frozen(image: Any) -> Any:

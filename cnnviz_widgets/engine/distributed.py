@@ -21,7 +21,9 @@ What travels where
   batch function for the next partitions, keyed by the bytes' digest. The engine's
   ``preprocess`` function travels with each task (Dask pickles it with cloudpickle, so a
   function defined in a notebook works; a model Keras knows by name gets its default
-  preprocessing anyway).
+  preprocessing anyway). For a model with several inputs, the name of the image input and
+  the values held fixed for the others (``engine.other_inputs``) travel with each task
+  too, and are part of the key of the worker's engine.
 - **The results.** Each partition returns its :class:`~.summary.ScanResult` without its
   images (``source=None``); the merged result gets the original set back, so the
   explorer can show the top images.
@@ -112,6 +114,15 @@ def _preprocess_token(preprocess: Any) -> str:
         ) from exc
 
 
+def _inputs_token(inputs: dict[str, Any]) -> str:
+    """A digest of the image input's name and the fixed values of the other inputs."""
+    digest = hashlib.sha256(str(inputs["image_input"]).encode())
+    for name, value in sorted(inputs["other_inputs"].items()):
+        digest.update(f"{name}{value.shape}{value.dtype.str}".encode())
+        digest.update(np.ascontiguousarray(value).data)
+    return digest.hexdigest()[:16]
+
+
 def _partition_size(size: int | None, total: int | None, batch_size: int, workers: int) -> int:
     if size is not None:
         if not isinstance(size, (int, np.integer)) or size < 1:
@@ -173,7 +184,9 @@ def scan_on_cluster(client: Any, engine: Any, source: ImageSource, layers: Seque
     threads = max(1, sum(nthreads.values()))
     size = _partition_size(partition_size, source.total, batch_size, max(1, len(nthreads)))
     data = _model_bytes(engine.model)
-    key = f"{hashlib.sha256(data).hexdigest()}-{_preprocess_token(engine.preprocess)}"
+    inputs = {"image_input": engine.plan.input_name, "other_inputs": engine.other_inputs}
+    key = (f"{hashlib.sha256(data).hexdigest()}-{_preprocess_token(engine.preprocess)}"
+           f"-{_inputs_token(inputs)}")
     model = client.scatter(data, broadcast=True)
     settings = {"top_k": int(top_k), "batch_size": int(batch_size),
                 "threshold": float(threshold)}
@@ -195,7 +208,8 @@ def scan_on_cluster(client: Any, engine: Any, source: ImageSource, layers: Seque
             if part is None:
                 return
             future = client.submit(_scan_partition, model, key, engine.preprocess, layers,
-                                   client.scatter(part, hash=False), **settings, pure=False)
+                                   client.scatter(part, hash=False), **settings,
+                                   inputs=inputs, pure=False)
             running[future] = (part.offset, part.offset + part.total)
             waiting.add(future)
 
@@ -281,15 +295,16 @@ def _load(data: bytes) -> Any:
         return load_model(path, safe_mode=False)
 
 
-def _worker_reducer(data: bytes, key: str, preprocess: Any,
-                    layers: tuple[str, ...]) -> tuple[Any, Any]:
+def _worker_reducer(data: bytes, key: str, preprocess: Any, layers: tuple[str, ...],
+                    inputs: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """This worker's engine and batch function for a model, built once per process."""
     from .activations import ActivationEngine
 
     with _LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
-            engine = _ENGINES[key] = ActivationEngine(_load(data), preprocess=preprocess)
+            engine = _ENGINES[key] = ActivationEngine(_load(data), preprocess=preprocess,
+                                                      **(inputs or {}))
             while len(_ENGINES) > WORKER_MODELS:
                 _ENGINES.popitem(last=False)
         _ENGINES.move_to_end(key)
@@ -298,9 +313,9 @@ def _worker_reducer(data: bytes, key: str, preprocess: Any,
 
 def _scan_partition(data: bytes, key: str, preprocess: Any, layers: list[str],
                     partition: SequenceSource, *, top_k: int, batch_size: int,
-                    threshold: float) -> ScanResult:
+                    threshold: float, inputs: dict[str, Any] | None = None) -> ScanResult:
     """Scan one partition on a worker; the result travels back without its images."""
-    engine, reducer = _worker_reducer(data, key, preprocess, tuple(layers))
+    engine, reducer = _worker_reducer(data, key, preprocess, tuple(layers), inputs)
     result = scan_source(engine, partition, layers, top_k=top_k, batch_size=batch_size,
                          progress=None, threshold=threshold, reducer=reducer)
     result.source = None

@@ -8,8 +8,10 @@ be computed and shown like any other layer.
 
 A layer (or nested model) called more than once is one step per call: the first call
 keeps the layer's name, the n-th is named ``name:n`` (``shared:2``, ``siamese:2/conv1``).
-A layer with several outputs is a step of its own (its consumers need it) but cannot be
-shown as one array; its :attr:`LayerInfo.n_outputs` says so.
+A layer with several outputs is one step, and each of its outputs is a viewable layer of
+its own, named ``name[i]`` (``split[0]``, ``split[1]``); :attr:`Plan.views` lists what can
+be shown. ``name:i`` is accepted for ``name[i]`` when no layer call has that name (a
+second call of a layer is ``name:2``, and that call wins).
 
 This is the only module that reads the structure of a Keras graph.
 """
@@ -27,10 +29,10 @@ from typing import Any
 
 from cnnviz_widgets._keras import keras
 
-from ..errors import UnsupportedModelError
+from ..errors import InvalidSettingError, UnsupportedModelError
 
-__all__ = ["AXES", "InputShape", "LayerInfo", "Plan", "Step", "build_plan", "layer_kind",
-           "token_grid"]
+__all__ = ["AXES", "InputShape", "LayerInfo", "ModelInput", "Plan", "Step", "View",
+           "build_plan", "layer_kind", "token_grid"]
 
 #: What the axes of a layer's output (without the batch axis) mean, see :attr:`LayerInfo.axes`.
 AXES = ("image", "plane", "sequence", "tokens", "vector", "other")
@@ -121,14 +123,17 @@ class LayerInfo:
     depth : int
         How deeply the layer is nested (0 at the top level).
     n_outputs : int
-        How many tensors the layer returns; only layers with one output can be shown, and
-        ``output_shape`` is then that of the first.
+        How many tensors the layer returns. Each output of a layer with several is shown
+        as its own entry, named ``name[i]``, with its own ``output_shape`` (the step's
+        own entry, named ``name``, has the first output's shape).
     axes : str
         What the output's axes mean: ``"image"`` (H, W, C) maps, ``"plane"`` one (H, W)
         map, ``"sequence"`` (T, C): C channels over time (1-D convolutions),
         ``"tokens"`` (T, D): T tokens of D features (transformers), ``"vector"`` (C,), or
         ``"other"``. ``""`` (the default) derives it from the rank alone, a rank-2
         output being a plane; the engine sets it for every layer of a model.
+    output_index : int
+        Which output of the layer this entry is (0 for a layer with one output).
     """
 
     name: str
@@ -140,6 +145,7 @@ class LayerInfo:
     depth: int = 0
     n_outputs: int = 1
     axes: str = ""
+    output_index: int = 0
 
     @property
     def layout(self) -> str:
@@ -262,11 +268,42 @@ class Step:
     outputs: tuple[int, ...]
     call: Callable[[dict[int, Any]], list[Any]] = field(repr=False)
     direct: bool = field(default=False, repr=False)
+    #: One entry per output, ``name[i]``, for a step with several outputs (else empty).
+    output_infos: tuple[LayerInfo, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class View:
+    """One viewable layer output: its description, the step that computes it and its key."""
+
+    info: LayerInfo
+    step: Step
+    key: int
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One input of the model: its name, shape without the batch axis, dtype and key."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+    key: int
+
+    @property
+    def label(self) -> str:
+        """``'meta' (4,) float32``: how messages show it."""
+        return f"{self.name!r} {self.shape} {self.dtype}"
 
 
 @dataclass
 class Plan:
-    """A flattened, topologically ordered list of steps with one image input."""
+    """A flattened, topologically ordered list of steps with one image input.
+
+    A model with several inputs has one of them as the image (:attr:`input_key`,
+    :attr:`input_shape`, :attr:`input_name`); :attr:`inputs` lists them all, and the
+    others (:attr:`other_inputs`) are given fixed values by the engine.
+    """
 
     input_key: int
     input_shape: tuple[int | None, ...]
@@ -276,11 +313,42 @@ class Plan:
     producer: dict[int, int]  # tensor key -> index of the step that produces it
     by_name: dict[str, Step]
     input_axes: str = "image"
+    views: dict[str, View] = field(default_factory=dict)
+    #: Names of the model's outputs (the views that produce them), in the model's order.
+    output_names: tuple[str, ...] = ()
+    #: Which of the model's outputs :attr:`output_key` is.
+    output_index: int = 0
+    #: Every input of the model, in the model's order (the image input among them).
+    inputs: tuple[ModelInput, ...] = ()
+
+    def __post_init__(self) -> None:
+        #: Keys of every input: where a walk back through the plan stops.
+        self.input_keys = frozenset([self.input_key, *(i.key for i in self.inputs)])
+
+    @property
+    def other_inputs(self) -> tuple[ModelInput, ...]:
+        """The inputs other than the image input."""
+        return tuple(i for i in self.inputs if i.key != self.input_key)
+
+    @property
+    def output_key(self) -> int:
+        """Key of the model output that is *the* output (``ActivationEngine(output=...)``)."""
+        return self.output_keys[self.output_index]
 
     @property
     def layers(self) -> list[LayerInfo]:
-        """The viewable layers, in plan order."""
-        return [step.info for step in self.steps]
+        """The viewable layers, in plan order: one entry per output of each step."""
+        return [view.info for view in self.views.values()]
+
+    def view(self, name: str) -> View | None:
+        """The :class:`View` called ``name`` (``name:i`` stands for ``name[i]`` when no step
+        has that name), or None."""
+        found = self.views.get(name)
+        if found is None and name not in self.by_name:
+            base, sep, index = name.rpartition(":")
+            if sep and index.isdigit():
+                found = self.views.get(f"{base}[{int(index)}]")
+        return found
 
 
 def _shape_of(tensor: Any) -> tuple[int | None, ...]:
@@ -331,6 +399,12 @@ class _PlanBuilder:
             depth=depth,
             n_outputs=len(out_tensors),
         )
+        output_infos = ()
+        if len(out_tensors) > 1:
+            output_infos = tuple(
+                dataclasses.replace(info, name=f"{name}[{i}]", output_shape=_shape_of(t),
+                                    output_index=i)
+                for i, t in enumerate(out_tensors))
         step = Step(
             info=info,
             layer=layer,
@@ -338,6 +412,7 @@ class _PlanBuilder:
             outputs=tuple(self.key(t) for t in out_tensors),
             call=call,
             direct=direct,
+            output_infos=output_infos,
         )
         self.steps.append(step)
 
@@ -608,13 +683,20 @@ def _call_layer(layer: Any, args: tuple, kwargs: dict) -> Any:
         return layer(*args, **kwargs)
 
 
-def build_plan(model: Any) -> Plan:
+def build_plan(model: Any, output: int | str = 0, image_input: int | str | None = None) -> Plan:
     """Flatten ``model`` into a :class:`Plan`.
 
     Parameters
     ----------
     model : keras.Model
-        A built Sequential or Functional model with exactly one input.
+        A built Sequential or Functional model.
+    image_input : int or str, optional
+        For a model with several inputs, the one that takes the image (or signal): its
+        name or index. Required then; a model with one input needs none.
+    output : int or str
+        For a model with several outputs, the one that is :attr:`Plan.output_key`: its
+        index, or its name (see :attr:`Plan.output_names`; Keras' own output names are
+        accepted too).
 
     Returns
     -------
@@ -623,7 +705,8 @@ def build_plan(model: Any) -> Plan:
     Raises
     ------
     UnsupportedModelError
-        If the model is not a built Keras model or has more than one input.
+        If the model is not a built Keras model, or has several inputs and
+        ``image_input`` does not name one of them.
     """
     if not isinstance(model, keras.Model):
         raise UnsupportedModelError(
@@ -637,16 +720,14 @@ def build_plan(model: Any) -> Plan:
             "The model has no defined input yet. Build it first, e.g. start a Sequential model "
             "with keras.Input(shape=(28, 28, 1)) or call model.build((None, 28, 28, 1))."
         ) from exc
-    if len(inputs) != 1:
-        raise UnsupportedModelError(
-            f"The model has {len(inputs)} inputs; only models with a single image input can be "
-            "explored. Build a sub-model that takes just the image input."
-        )
     builder = _PlanBuilder()
-    input_tensor = inputs[0]
-    input_key = builder.key(input_tensor)
-    input_name = getattr(getattr(input_tensor, "_keras_history", None), "operation", None)
-    input_name = getattr(input_name, "name", "input")
+    model_inputs = tuple(ModelInput(_input_name(t, i), _shape_of(t),
+                                    str(getattr(t, "dtype", "float32")), builder.key(t))
+                         for i, t in enumerate(inputs))
+    chosen = _image_input(model_inputs, image_input)
+    input_tensor = inputs[chosen]
+    input_key = model_inputs[chosen].key
+    input_name = model_inputs[chosen].name
     if isinstance(model, keras.Sequential):
         output_keys = (builder.expand_sequential(model, "", 0, input_key),)
     else:
@@ -655,15 +736,85 @@ def build_plan(model: Any) -> Plan:
     input_shape = _shape_of(input_tensor)
     input_axes = _input_axes(input_shape, builder.steps)
     input_shape = InputShape(input_shape, input_axes)
+    signal = input_axes == "sequence"
+    views: dict[str, View] = {}
     for step in builder.steps:
-        step.info = dataclasses.replace(
-            step.info, axes=_axes_of(step.info, input_shape, input_axes == "sequence"))
+        step.info = dataclasses.replace(step.info,
+                                        axes=_axes_of(step.info, input_shape, signal))
+        step.output_infos = tuple(dataclasses.replace(info, axes=_axes_of(info, input_shape,
+                                                                          signal))
+                                  for info in step.output_infos)
+        if step.output_infos:
+            for info, key in zip(step.output_infos, step.outputs, strict=True):
+                views[info.name] = View(info, step, key)
+        else:
+            views[step.info.name] = View(step.info, step, step.outputs[0])
     producer: dict[int, int] = {}
     for i, step in enumerate(builder.steps):
         for k in step.outputs:
             producer[k] = i
     by_name = {step.info.name: step for step in builder.steps}
+    names_by_key = {view.key: name for name, view in views.items()}
+    output_names = tuple(names_by_key.get(k, input_name) for k in output_keys)
+    output_index = _output_index(output, output_names, model)
     plan = Plan(input_key, input_shape, input_name, builder.steps, output_keys,
-                producer, by_name, input_axes)
+                producer, by_name, input_axes, views, output_names, output_index,
+                model_inputs)
     plan._keepalive = builder.keepalive  # type: ignore[attr-defined]
     return plan
+
+
+def _input_name(tensor: Any, index: int) -> str:
+    """The name of a model input: that of its ``Input`` layer."""
+    layer = getattr(getattr(tensor, "_keras_history", None), "operation", None)
+    return str(getattr(layer, "name", None) or f"input_{index}")
+
+
+def inputs_call(inputs: tuple[ModelInput, ...], image: str) -> str:
+    """The engine call that takes ``image`` as the image and the others as fixed values."""
+    others = ", ".join(f"{i.name!r}: np.zeros({i.shape}, dtype={i.dtype!r})"
+                       for i in inputs if i.name != image)
+    return f"ActivationEngine(model, image_input={image!r}, other_inputs={{{others}}})"
+
+
+def _image_input(inputs: tuple[ModelInput, ...], image_input: int | str | None) -> int:
+    """The index of the image input among ``inputs`` (see :func:`build_plan`)."""
+    names = [i.name for i in inputs]
+    if image_input is None and len(inputs) == 1:
+        return 0
+    if isinstance(image_input, str) and image_input in names:
+        return names.index(image_input)
+    if (isinstance(image_input, int) and not isinstance(image_input, bool)
+            and 0 <= image_input < len(inputs)):
+        return image_input
+    listed = ", ".join(i.label for i in inputs)
+    likely = next((i.name for i in inputs if len(i.shape) == 3), names[0])
+    if image_input is None:
+        what = (f"The model has {len(inputs)} inputs: {listed}. The engine shows one of them "
+                "as an image (or a signal) and holds the others fixed: pass image_input= "
+                "and other_inputs=")
+    else:
+        what = (f"image_input={image_input!r} is not an input of the model, whose inputs "
+                f"are {listed}. Pass one of their names or indices")
+    raise UnsupportedModelError(
+        f"{what}, e.g. {inputs_call(inputs, likely)} (with the values to hold fixed "
+        "instead of zeros; the explorer and the panels take the same keywords)."
+    )
+
+
+def _output_index(output: int | str, names: tuple[str, ...], model: Any) -> int:
+    """The index of ``output`` (an index, a name of :attr:`Plan.output_names`, or one of
+    Keras' ``model.output_names``) among the model's outputs."""
+    keras_names = list(getattr(model, "output_names", None) or [])
+    if isinstance(output, str):
+        if output in names:
+            return names.index(output)
+        if output in keras_names and len(keras_names) == len(names):
+            return keras_names.index(output)
+    elif isinstance(output, int) and not isinstance(output, bool) and 0 <= output < len(names):
+        return output
+    shown = ", ".join(f"{i}: {n!r}" for i, n in enumerate(names))
+    raise InvalidSettingError(
+        f"output={output!r} is not one of the model's outputs ({shown}). Pass the name or "
+        f"the index of one, e.g. ActivationEngine(model, output={names[-1]!r})."
+    )

@@ -91,14 +91,13 @@ def batch_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray], 
 
 def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray], list[Any]]:
     ops = keras.ops
-    plan = engine.plan
-    steps = [engine._step(name) for name in layers]
-    layouts = [_map_layout(step.info) for step in steps]
-    targets = [step.outputs[0] for step in steps]
+    views = [engine._view(name) for name in layers]
+    layouts = [_map_layout(view.info) for view in views]
+    targets = [view.key for view in views]
     order = engine._needed(targets, lambda k: False)
 
     def reduce(x: Any) -> list[Any]:
-        values = engine._run({plan.input_key: x}, order)
+        values = engine._run(engine._feed(x), order)
         out = []
         for key, layout in zip(targets, layouts, strict=True):
             v = values[key]
@@ -439,9 +438,8 @@ def scan(model_or_engine: Any, images: Any, layers: Sequence[str] | str | None =
     if not layers:
         raise InvalidSettingError("No layers to scan: give at least one layer name.")
     for name in layers:
-        info = engine.layer(name)  # LayerNotFoundError with close matches
-        engine._step(name)  # one output
-        _map_layout(info)
+        # LayerNotFoundError with close matches; a layer with several outputs: pick one
+        _map_layout(engine._view(name).info)
     for value, what in ((top_k, "top_k"), (batch_size, "batch_size")):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise InvalidSettingError(f"{what} must be a whole number of at least 1; got "

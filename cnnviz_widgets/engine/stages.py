@@ -358,24 +358,28 @@ def _compute(plan: Any, size: tuple[int | None, int | None]) -> dict[str, Field]
     start = tuple(Axis(_ONE, _ONE, Fraction(0), n, None if n is None else (0, n))
                   for n in size)
     state: dict[int, Field] = {plan.input_key: Field(*start)}
+    for other in plan.other_inputs:  # inputs held fixed have no field in the image
+        state[other.key] = Field(*start, spatial=False)
     fields: dict[str, Field] = {}
     for step in plan.steps:
         ins = [state[k] for k in step.inputs if k in state]
         spatial_ins = [f for f in ins if f.spatial]
-        field = ins[0] if ins else Field(*start)
-        if spatial_ins:
-            rows = _union([f.rows for f in spatial_ins])
-            cols = _union([f.cols for f in spatial_ins])
-            field = Field(rows, cols, spatial=False)
-            if _has_positions(plan, step.info):
-                field = Field(*_layer_axes(step.layer, step.info.class_name, rows, cols,
-                                           _lengths(step.info.output_shape,
-                                                    step.info.layout == "sequence")))
-        elif ins:
-            field = replace(ins[0], spatial=False)
-        for k in step.outputs:
+        infos = step.output_infos or (step.info,)
+        for k, info in zip(step.outputs, infos, strict=True):
+            field = ins[0] if ins else Field(*start)
+            if spatial_ins:
+                rows = _union([f.rows for f in spatial_ins])
+                cols = _union([f.cols for f in spatial_ins])
+                field = Field(rows, cols, spatial=False)
+                if _has_positions(plan, info):
+                    field = Field(*_layer_axes(step.layer, info.class_name, rows, cols,
+                                               _lengths(info.output_shape,
+                                                        info.layout == "sequence")))
+            elif ins:
+                field = replace(ins[0], spatial=False)
             state[k] = field
-        fields[step.info.name] = field
+            fields[info.name] = field
+        fields.setdefault(step.info.name, state[step.outputs[0]])
     return fields
 
 
@@ -495,13 +499,14 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
     (0, 2, 8, 10)
     """
     plan = plan_of(model_or_engine)
-    step = plan.by_name.get(layer)
-    if step is None:
-        raise LayerNotFoundError(layer, plan.by_name)
-    field = _fields(plan, image_size)[layer]
-    if not (_has_positions(plan, step.info) and field.spatial):
+    view, step = plan.view(layer), plan.by_name.get(layer)
+    if view is None and step is None:
+        raise LayerNotFoundError(layer, plan.views)
+    info = view.info if view is not None else step.info
+    field = _fields(plan, image_size)[info.name]
+    if not (_has_positions(plan, info) and field.spatial):
         raise LayerNotViewableError(
-            f"The layer {layer!r} has output shape {step.info.output_shape} without spatial "
+            f"The layer {layer!r} has output shape {info.output_shape} without spatial "
             "axes (an image's rows and columns, or a signal's time steps), so its outputs "
             "have no receptive box. Pick a convolution or pooling layer."
         )

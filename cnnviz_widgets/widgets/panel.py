@@ -293,6 +293,10 @@ class Panel(w.VBox):
         The network; an engine is shared as it is (and never cleared by :meth:`close`).
     preprocess, cache_bytes : optional
         Passed to the engine built for a model.
+    image_input, other_inputs, output : optional
+        For a model with several inputs or outputs: the input that takes the image, the
+        values held fixed for the others, and the output to explain; passed to the engine
+        built for a model (see :class:`~cnnviz_widgets.engine.activations.ActivationEngine`).
 
     Attributes
     ----------
@@ -302,9 +306,12 @@ class Panel(w.VBox):
     """
 
     def __init__(self, model: Any, *, preprocess: Any = None,
-                 cache_bytes: int | None = None, **kwargs: Any) -> None:
+                 cache_bytes: int | None = None, image_input: int | str | None = None,
+                 other_inputs: Any = None, output: int | str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        engine = as_engine(model, preprocess=preprocess, cache_bytes=cache_bytes)
+        engine = as_engine(model, preprocess=preprocess, cache_bytes=cache_bytes,
+                           image_input=image_input, other_inputs=other_inputs, output=output)
         self._owns_engine = engine is not model
         self.engine = engine
         self.errors = ErrorBox()

@@ -107,18 +107,24 @@ def test_a_shared_layer_and_a_shared_nested_model_are_one_entry_per_call():
                            engine.activation("shared:2", image))
 
 
-def test_a_layer_with_two_outputs_is_listed_but_refused_clearly():
+def test_a_layer_with_two_outputs_is_listed_once_per_output():
     model = multi_output_layer_model()
     engine = ActivationEngine(model)
-    assert engine.layer_names == flat_layer_names(model)
-    assert [i.n_outputs for i in engine.layers] == [1, 2, 1, 1, 1, 1, 1]
+    names = flat_layer_names(model)
+    at = names.index("split")
+    assert engine.layer_names == [*names[:at], "split[0]", "split[1]", *names[at + 1:]]
+    assert [i.n_outputs for i in engine.layers] == [1, 2, 2, 1, 1, 1, 1, 1]
     image = _images((10, 10, 3), 1, seed=2)[0]
-    with pytest.raises(LayerNotViewableError, match=r"'split' has 2 outputs.*left, right"):
+    with pytest.raises(LayerNotViewableError, match=r"'split' has 2 outputs.*'split\[0\]'"):
         engine.activation("split", image)
     x = oracle_prepare(image, (10, 10))
     for name in engine.layer_names:
-        if name != "split":  # its consumers run from it and are right
-            assert_matches(engine.activation(name, image), oracle_activation(model, name, x))
+        if name.startswith("split["):
+            split = keras.Model(model.inputs, model.get_layer("split").output)(x)
+            expected = split[int(name[6])].numpy()[0]
+        else:
+            expected = oracle_activation(model, name, x)
+        assert_matches(engine.activation(name, image), expected)
 
 
 @pytest.mark.slow

@@ -302,7 +302,7 @@ def test_a_layer_that_cannot_be_summarised_is_refused_before_any_work():
     from cnnviz_widgets.testing import multi_output_layer_model
 
     engine = ActivationEngine(multi_output_layer_model())
-    with pytest.raises(LayerNotViewableError, match="outputs"):
+    with pytest.raises(LayerNotViewableError, match=r"2 outputs.*pick 'split\[0\]'"):
         scan(engine, np.zeros((3, 10, 10, 3)), ["conv", "split"], progress=False)
     assert engine.stats.layer_evaluations == 0
     result = scan(engine, np.random.default_rng(0).random((6, 10, 10, 3)) * 255,

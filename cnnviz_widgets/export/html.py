@@ -20,7 +20,12 @@ lookup table taken from matplotlib; maps are upscaled with nearest neighbours, s
 map stays crisp.
 
 Vector layers (``Dense``, global pooling, ``Flatten``) are left out of the default
-selection; named explicitly they are shown as a bar chart (values in the JSON).
+selection; named explicitly they are shown as a bar chart (values in the JSON). A
+transformer's tokens that form a patch grid are exported as maps of that grid (the class
+token left out, :func:`~cnnviz_widgets.layout.tokens.layer_maps`). Layers the page cannot
+draw, a 1-D convolution's sequence (T, C) and tokens without a grid, are left out with a
+note in the page (``#skipped``); for a model of signals the default is its vector layers,
+and the image buttons show small line plots of the signals.
 
 Given ``top_images`` (the explorer passes its dataset view's crops), the page also shows,
 under one selected channel, the data set's images that excite it most, each cropped to
@@ -50,6 +55,7 @@ from ..engine.coerce import image_names as default_image_names
 from ..engine.stages import stage_layers
 from ..errors import InvalidSettingError, LayerNotViewableError
 from ..layout.mosaic import downsample, downsample_factor, mosaic
+from ..layout.tokens import layer_maps
 from ..render.crops import Crop
 from ..render.encode import data_url, thumbnail
 
@@ -63,7 +69,8 @@ MAX_DEFAULT_LAYERS = 12
 
 _THUMB_SIDE = 160
 _MAX_STRIP = 16384  # px; browsers decode and draw images this tall without trouble
-_PLACEHOLDER = re.compile(r"__(VERSION|TITLE|LAYER_OPTIONS|IMAGE_BUTTONS|DOWNSAMPLE_NOTE|DATA)__")
+_PLACEHOLDER = re.compile(
+    r"__(VERSION|TITLE|LAYER_OPTIONS|IMAGE_BUTTONS|SKIPPED_NOTE|DOWNSAMPLE_NOTE|DATA)__")
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,21 @@ class ExportReport:
 # -- layer selection ---------------------------------------------------------------------
 
 
+def _why_not_shown(info: Any) -> str:
+    """Why the page cannot draw a layer, in words ("" when it can)."""
+    if info.layout in ("image", "plane", "vector") or info.token_grid is not None:
+        return ""
+    if info.layout == "sequence":
+        return "a sequence (channels over time)"
+    if info.layout == "tokens":
+        return "tokens that do not form a square grid of patches"
+    return f"output shape {info.output_shape}"
+
+
+def _is_signal_model(engine: Any) -> bool:
+    return getattr(getattr(engine, "plan", None), "input_axes", "image") == "sequence"
+
+
 def default_export_layers(model_or_engine: Any) -> list[str]:
     """The layers :func:`export_html` exports when none are named.
 
@@ -113,12 +135,17 @@ def default_export_layers(model_or_engine: Any) -> list[str]:
     model_or_engine : keras.Model or ActivationEngine
         The model whose layers are considered (or its engine).
 
+    A model of signals (a 1-D convolutional network) has no maps the page can draw: its
+    vector layers are exported instead.
+
     Returns
     -------
     list of str
         Layer names in model order (possibly empty).
     """
     engine = as_engine(model_or_engine)
+    if _is_signal_model(engine):
+        return [info.name for info in engine.layers if info.layout == "vector"]
     spatial = [
         info for info in engine.layers if info.is_spatial and info.kind in ("conv", "pool")
     ]
@@ -184,13 +211,12 @@ def _encode_layer(info: Any, act: np.ndarray, max_side: int) -> tuple[dict, dict
         values = [_short_float(v) if np.isfinite(v) else 0.0 for v in arr]
         meta = {"vector": True, "channels": int(arr.shape[0])}
         return meta, {"values": values}
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3:
+    if arr.ndim not in (2, 3):
         raise LayerNotViewableError(
             f"The layer {info.name!r} has output shape {arr.shape}; only (H, W, C), (H, W) "
             "and vector outputs can be exported."
         )
+    arr = layer_maps(arr, info.layout, info.token_grid).maps  # a token grid: its patches
     h, w, c = arr.shape
     scale = downsample_factor((h, w), max_side)
     small = downsample(arr, max_side)
@@ -286,13 +312,25 @@ def page_html(
 
     if isinstance(layers, str):
         layers = [layers]
-    names = default_export_layers(engine) if layers is None else list(dict.fromkeys(layers))
+    asked = default_export_layers(engine) if layers is None else list(dict.fromkeys(layers))
+    infos = [engine.layer(name) for name in asked]  # LayerNotFoundError lists close names
+    # what the page cannot draw is left out, and the page says so
+    considered = infos if layers is not None else [
+        info for info in engine.layers if info.kind in ("conv", "pool")]
+    skipped = [(info.name, _why_not_shown(info)) for info in considered
+               if _why_not_shown(info)]
+    infos = [info for info in infos if not _why_not_shown(info)]
+    names = [info.name for info in infos]
     if not names:
+        if skipped:
+            raise LayerNotViewableError(
+                "None of these layers can be drawn in the page: "
+                + "; ".join(f"{name!r} is {why}" for name, why in skipped)
+                + ". Name image or vector layers with layers=[...].")
         raise ValueError(
             "There are no layers to export: the model has no spatial conv/pool layers. "
             "Name the layers to export with layers=[...]."
         )
-    infos = [engine.layer(name) for name in names]  # LayerNotFoundError lists close names
 
     items = image_list(images, engine.input_shape)
     if not items:
@@ -307,9 +345,16 @@ def page_html(
     layer_meta: list[dict | None] = [None] * len(names)
     data: list[list[dict]] = [[] for _ in names]
     thumbs = []
+    if _is_signal_model(engine):
+        from ..render.signal import signal_thumbnail
+
+        def picture(image: Any) -> np.ndarray:
+            return signal_thumbnail(engine.pixels(image), _THUMB_SIDE)
+    else:
+        def picture(image: Any) -> np.ndarray:
+            return thumbnail(engine.pixels(image), _THUMB_SIDE)
     for image in items:
-        thumbs.append(data_url(thumbnail(engine.pixels(image), _THUMB_SIDE), "auto",
-                               optimize=True))
+        thumbs.append(data_url(picture(image), "auto", optimize=True))
         acts = engine.activations(names, image)
         for li, info in enumerate(infos):
             meta, entry = _encode_layer(info, acts[info.name], int(max_side))
@@ -338,6 +383,7 @@ def page_html(
         "images": [{"name": n, "thumb": t} for n, t in zip(shown, thumbs, strict=True)],
         "layers": layers_json,
         "data": data,
+        "skipped": [{"name": name, "why": why} for name, why in skipped],
         "top": None if top_images is None else [
             [[_crop_entry(c) for c in channel] for channel in top_images[name]]
             if name in top_images else None
@@ -358,8 +404,14 @@ def page_html(
         f"&middot; maps larger than {int(max_side)} px a side are shown shrunk by block means"
         if shrunk else ""
     )
+    skipped_note = "" if not skipped else (
+        '<p id="skipped" class="note">Not in this page: '
+        + "; ".join(f"{html.escape(name)} ({html.escape(why)})" for name, why in skipped)
+        + ". The page draws maps and vectors; open the explorer in a notebook for these."
+        "</p>")
     fills = {
         "VERSION": html.escape(__version__),
+        "SKIPPED_NOTE": skipped_note,
         "TITLE": html.escape(page_title),
         "LAYER_OPTIONS": options,
         "IMAGE_BUTTONS": buttons,

@@ -20,7 +20,7 @@ from ..render.upscale import upscale_nearest
 from ..zoo.labels import top_classes
 from .controls import has_positions
 from .panel import Flag, Panel, Text, Whole, check_index, close_widgets
-from .picker import picker_for
+from .picker import picker_for, reads_signals
 
 __all__ = ["AttributionPanel"]
 
@@ -199,7 +199,7 @@ class AttributionPanel(Panel):
     @property
     def is_signal(self) -> bool:
         """True when the model reads signals (T, C): heatmaps are drawn under its lines."""
-        return getattr(self.engine.plan, "input_axes", "image") == "sequence"
+        return reads_signals(self.engine)
 
     def _heat_picture(self, image: Any, heatmap: np.ndarray, min_side: int,
                       figsize: tuple[float, float] = (6.0, 2.6)) -> tuple[bytes, str]:

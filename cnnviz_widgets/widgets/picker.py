@@ -13,7 +13,7 @@ from ..errors import CnnvizError
 from ..render.encode import data_url, thumbnail
 from .panel import Binding, Whole, bind
 
-__all__ = ["ImagePicker", "picker_for"]
+__all__ = ["ImagePicker", "picker_for", "reads_signals"]
 
 _BUTTONS_UP_TO = 20
 _STRIP = 16
@@ -142,6 +142,11 @@ class ImagePicker(w.VBox):
                 + "".join(cells) + "</div>")
 
 
+def reads_signals(engine: Any) -> bool:
+    """True when ``engine``'s model reads signals (T, C) rather than images."""
+    return getattr(getattr(engine, "plan", None), "input_axes", "image") == "sequence"
+
+
 def picker_for(engine: Any, images: Sequence[Any], names: Sequence[str], *,
                on_upload: Callable[[bytes, str], Any] | None = None) -> ImagePicker:
     """The picker of a panel's images for ``engine``'s model.
@@ -162,7 +167,7 @@ def picker_for(engine: Any, images: Sequence[Any], names: Sequence[str], *,
     on_upload : callable, optional
         See :class:`ImagePicker`.
     """
-    if getattr(engine.plan, "input_axes", "image") != "sequence":
+    if not reads_signals(engine):
         return ImagePicker(names, lambda i: engine.pixels(images[i]), on_upload=on_upload)
     from ..render.signal import signal_thumbnail
 

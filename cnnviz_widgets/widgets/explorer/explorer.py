@@ -38,7 +38,7 @@ from ...render.view import (
 from ...zoo.labels import class_names_for, top_classes
 from ..controls import layer_options
 from ..panel import Panel
-from ..picker import picker_for
+from ..picker import picker_for, reads_signals
 from .canvas import BqCanvas, ImageCanvas, make_canvas
 from .dataset import DatasetView
 from .explain import ChannelExplainer
@@ -50,7 +50,7 @@ __all__ = ["FeatureMapExplorer", "explore"]
 def _default_samples(engine: Any) -> tuple[list[Any], list[str]]:
     """The package's sample images that suit the model: digits for grayscale, photos for RGB,
     none for a model of signals."""
-    if _is_signal_model(engine):
+    if reads_signals(engine):
         return [], []
     shape = engine.input_shape
     grayscale = len(shape) == 2 or shape[-1] == 1
@@ -64,11 +64,6 @@ def _default_samples(engine: Any) -> tuple[list[Any], list[str]]:
         return [s.image for s in photos], [s.name for s in photos]
     except Exception:  # noqa: BLE001 - samples are a convenience; the panel works without
         return [], []
-
-
-def _is_signal_model(engine: Any) -> bool:
-    """True when the model's input is a signal (T, C) rather than an image."""
-    return getattr(engine.plan, "input_axes", "image") == "sequence"
 
 
 def _nonfinite_note(activation: np.ndarray) -> str:
@@ -224,7 +219,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self.add_class("cnnviz-explorer")
         self.render_count = 0
         self._value: CanvasValue | None = None
-        self.is_signal = _is_signal_model(self.engine)
+        self.is_signal = reads_signals(self.engine)
         shape = self.engine.input_shape
         found, names = image_list(images, shape), image_names(images, shape)
         if include_samples:

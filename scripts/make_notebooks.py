@@ -53,7 +53,9 @@ ex.layer = 'conv1'"""),
   by faithfulness, feature visualisation.
 - [Export for a course page](05_export_for_course_pages.ipynb): one HTML file, no kernel.
 - [What does this channel detect?](06_what_does_this_channel_detect.ipynb): top images per
-  channel and dead filters over all of Fashion-MNIST."""),
+  channel and dead filters over all of Fashion-MNIST.
+- [Every kind of model](07_every_kind_of_model.ipynb): a 1-D network on a real signal, a
+  vision transformer, two inputs, two outputs."""),
 ]
 
 VGG16 = [
@@ -406,6 +408,103 @@ else:
           (on_cluster["conv3"].top_indices == here["conv3"].top_indices).all())"""),
 ]
 
+MODELS = [
+    ("markdown", """# Every kind of model: signals, transformers, several inputs, several outputs
+
+The explorer and the attribution methods are not only for image classifiers. This notebook
+opens them on four other kinds of network:
+
+1. a **1-D convolutional network** that finds action potentials in a real recording of a
+   neuron's membrane voltage (the recording ships with matplotlib, so this works offline);
+2. a small **vision transformer**, whose patch tokens are shown as maps of the patch grid;
+3. a model with **two inputs** (a photo and a few numbers about it);
+4. a model with **two outputs**, and a layer that returns two tensors."""),
+    ("markdown", """## 1. A signal: spikes in a membrane-voltage recording
+
+`membrane.dat` holds 12,000 samples of a neuron's membrane voltage. We cut it into windows of
+128 samples and label each window by whether an action potential (a spike above -0.15)
+happens inside it. A small `Conv1D` network learns that in a few seconds."""),
+    ("code", """import numpy as np
+from matplotlib import cbook
+
+from cnnviz_widgets import explore   # imports Keras quietly
+import keras
+
+with cbook.get_sample_data("membrane.dat") as f:
+    voltage = np.fromfile(f, dtype=np.float32)
+
+LENGTH, STRIDE = 128, 16
+starts = np.arange(0, len(voltage) - LENGTH + 1, STRIDE)
+windows = np.stack([voltage[s:s + LENGTH] for s in starts])[..., None]   # (N, 128, 1)
+spiking = (windows[:, 8:-8, 0].max(axis=1) > -0.15).astype("int32")
+mean, std = float(voltage.mean()), float(voltage.std())
+
+keras.utils.set_random_seed(0)
+model = keras.Sequential([
+    keras.Input((LENGTH, 1), name="voltage"),
+    keras.layers.Rescaling(1 / std, -mean / std, name="standardize"),
+    keras.layers.Conv1D(8, 7, padding="same", activation="relu", name="conv1"),
+    keras.layers.MaxPooling1D(2, name="pool1"),
+    keras.layers.Conv1D(16, 5, padding="same", activation="relu", name="conv2"),
+    keras.layers.MaxPooling1D(2, name="pool2"),
+    keras.layers.Conv1D(16, 5, padding="same", activation="relu", name="conv3"),
+    keras.layers.GlobalMaxPooling1D(name="gmp"),
+    keras.layers.Dense(2, activation="softmax", name="predictions"),
+], name="spike_detector")
+model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+order = np.random.default_rng(0).permutation(len(windows))
+train, test = order[:500], order[500:]
+model.fit(windows[train], spiking[train], epochs=15, batch_size=32, verbose=0)
+print("held-out accuracy:", model.evaluate(windows[test], spiking[test], verbose=0)[1])"""),
+    ("markdown", """The explorer shows a 1-D layer as a **heat strip**: one row per channel, time
+from left to right. With **One channel** it draws that channel as a line over time. The
+normalisations, the channel order and the image picker (here: a signal picker) work as for
+images."""),
+    ("code", """shown = test[:8]
+ex = explore(model, windows[shown], class_names=["quiet", "spike"])
+ex.layer = "conv2"
+ex"""),
+    ("markdown", """Grad-CAM works over time: the gradient is averaged over the time axis instead
+of height and width, and the map is stretched back to the window's length. On a window with a spike
+it should peak at the spike, to within the layer's resolution (here 4 samples per step)."""),
+    ("code", """from cnnviz_widgets.attribution import GradCAM
+
+with_spike = int(test[np.flatnonzero(spiking[test])[0]])
+heat = GradCAM(model, layer="conv3")(windows[with_spike], target=1)
+print("Grad-CAM over time:", heat.shape)
+print("spike peak at sample", int(windows[with_spike, :, 0].argmax()),
+      "| Grad-CAM peak at sample", int(heat.argmax()))"""),
+    ("markdown", """## 2. A vision transformer: tokens as a grid
+
+A transformer's layers output *tokens*: here a class token and 16 patch tokens of 12
+numbers each. The 16 patch tokens come from a 4 x 4 grid of image patches, so the explorer
+shows each of the 12 features as a 4 x 4 map (the class token is left out). Tokens that do
+not form a square grid are shown as a heat strip (tokens x features)."""),
+    ("code", """from cnnviz_widgets import zoo
+from cnnviz_widgets.testing import tiny_vit
+
+photos = [sample.image for sample in zoo.samples(size=16)[:4]]
+vit = explore(tiny_vit(), photos, layer="attention")
+vit"""),
+    ("markdown", """## 3. Two inputs: a photo and some numbers
+
+Say which input is the image; the other inputs are held fixed at the values you give."""),
+    ("code", """from cnnviz_widgets.testing import image_and_metadata_cnn
+
+two_inputs = explore(image_and_metadata_cnn(), photos, image_input="photo",
+                     other_inputs={"meta": np.array([0.5, 1.0, 0.0, 2.0], dtype="float32")},
+                     layer="conv_b")
+two_inputs"""),
+    ("markdown", """## 4. Two outputs, and a layer with two outputs
+
+`output=` picks the model output that Grad-CAM and the class order explain. A layer that
+returns several tensors is listed once per output: `split[0]`, `split[1]`."""),
+    ("code", """from cnnviz_widgets.testing import two_head_cnn
+
+heads = explore(two_head_cnn(), photos, output="colour", layer="split[1]")
+heads"""),
+]
+
 
 def write(name: str, cells: list[tuple[str, str]]) -> None:
     nb = nbformat.v4.new_notebook()
@@ -426,6 +525,7 @@ def main() -> None:
     write("04_attribution.ipynb", ATTRIBUTION)
     write("05_export_for_course_pages.ipynb", EXPORT)
     write("06_what_does_this_channel_detect.ipynb", CHANNELS)
+    write("07_every_kind_of_model.ipynb", MODELS)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def test_there_is_a_notebook_per_story():
     names = {p.stem for p in NOTEBOOKS}
     assert {"01_quickstart", "02_vgg16_filters_and_maps", "03_train_and_watch",
             "04_attribution", "05_export_for_course_pages",
-            "06_what_does_this_channel_detect"} <= names
+            "06_what_does_this_channel_detect", "07_every_kind_of_model"} <= names
 
 
 @pytest.mark.slow

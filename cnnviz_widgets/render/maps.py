@@ -278,7 +278,8 @@ def render_strip(
     RenderedView
         ``view`` is (len(channels), T'), ``layout`` one column of cells one pixel high
         (``layout.locate(y, x)`` gives ``(channel, 0, t)``); ``rgb`` is upscaled by
-        ``upscale_rows`` along y and ``upscale`` along x.
+        ``upscale_rows`` along y and ``upscale`` along x, with the last picture row of
+        every channel but the last painted ``background`` to part the channels.
     """
     arr = np.asarray(maps)
     x = arr[None, ...] if arr.ndim == 2 else as_maps(arr)
@@ -304,6 +305,8 @@ def render_strip(
     kx = max(1, min(width // max(cols, 1), 2048 // max(cols, 1)))
     ky = max(4, min(32, height // max(rows, 1)))
     rgb = np.ascontiguousarray(np.repeat(np.repeat(rgb, ky, axis=0), kx, axis=1))
+    if rows > 1:  # a line of background between channels (the view has no gaps)
+        rgb[ky - 1:-1:ky] = np.asarray(background, np.uint8)
     data, fmt = encode(rgb, max_bytes)
     return RenderedView(view, layout, rgb, data, fmt, mode, cmap, small, kx, stats, ky)
 

@@ -107,14 +107,30 @@ def feature_figure(
     colours = ListedColormap(lut(cmap) / 255.0, name=cmap).with_extremes(
         bad=np.asarray(background) / 255.0)
     h, w = data.shape
+    # a heat strip (one row per channel, steps along x) is drawn with its rows taller
+    strip = (isinstance(view, RenderedView) and layout is not None and layout.columns == 1
+             and layout.tile_height == 1 and layout.pad == 0 and view.upscale_rows > 0)
+    pixel_aspect = view.upscale_rows / view.upscale if strip else 1.0
     if figsize is None:
-        aspect = w / max(h, 1)
+        aspect = w / max(h * pixel_aspect, 1)
         figsize = (min(12.0, 5.0 * aspect) + (1.0 if colorbar else 0.0), 5.0)
     fig = new_figure(figsize)
     ax = fig.add_subplot()
-    im = ax.imshow(data, cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
+    im = ax.imshow(data, cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest",
+                   aspect=pixel_aspect)
     ax.set_xticks([])
     ax.set_yticks([])
+    if strip:
+        if h <= _MAX_LABELLED_TILES:
+            step = max(1, h // 32)
+            ax.set_yticks(np.arange(0, h, step),
+                          [str(c) for c in layout.channels[::step]], fontsize=7)
+        ticks = np.unique(np.linspace(0, w - 1, min(w, 9)).round().astype(int))
+        ax.set_xticks(ticks, [str(int(t) * layout.scale) for t in ticks], fontsize=7)
+        ax.set_ylabel("channel")
+        ax.set_xlabel("step")
+        ax.title.set_fontsize(9)
+        channel_labels = False
     if layout is not None and len(layout.channels) == 1 and title is not None:
         title = f"{title} (channel {layout.channels[0]})"
     if title:

@@ -110,3 +110,26 @@ def test_bq_line_view_updates_in_place(seq):
     view.update(seq[:, :2])
     assert np.asarray(view.mark.y).shape == (2, 40)
     assert view.y_scale.min is None
+
+
+def test_strip_picture_parts_the_channels_with_background_rows(seq):
+    view = render_strip(seq, [0, 1, 2], "channel", background=(255, 255, 255))
+    ky = view.upscale_rows
+    for row in range(2):  # between channels: one line of background
+        assert (view.rgb[row * ky + ky - 1] == 255).all()
+    assert not (view.rgb[3 * ky - 1] == 255).all()  # none under the last
+    top = view.rgb[0, ::view.upscale]  # the first picture row is channel 0's colours
+    from cnnviz_widgets.colour.colormaps import apply_colormap
+
+    np.testing.assert_array_equal(top, apply_colormap(view.view[:1], "viridis")[0])
+
+
+def test_a_saved_strip_names_its_channel_rows(seq):
+    from cnnviz_widgets.render.mpl import feature_figure
+
+    view = render_strip(seq, [5, 1, 3], "layer")
+    fig = feature_figure(view, title="strip")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["5", "1", "3"]
+    assert ax.get_xlabel() == "step" and ax.get_ylabel() == "channel"
+    np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), view.view)

@@ -30,7 +30,7 @@ from .inputs import (
     signal_values,
     stack_pixels,
 )
-from .layers import LayerInfo, ModelInput, Plan, View, build_plan, inputs_call
+from .layers import LayerInfo, ModelInput, Plan, View, build_plan, check_input, inputs_call
 
 __all__ = ["ActivationEngine"]
 
@@ -154,7 +154,7 @@ class ActivationEngine:
     ):
         self.model = model
         self._plan: Plan = build_plan(model, output=output, image_input=image_input)
-        self._check_image_input(self._plan.input_shape)
+        check_input(self._plan)
         self.stats = CacheStats()
         self._cache = ActivationCache(cache_bytes, self.stats)
         self._fixed: dict[int, np.ndarray] = {}
@@ -291,19 +291,6 @@ class ActivationEngine:
         return values
 
     # -- layers ----------------------------------------------------------------------
-    @staticmethod
-    def _check_image_input(shape: tuple[int | None, ...]) -> None:
-        from ..errors import UnsupportedModelError
-
-        ok = (len(shape) == 2 and (getattr(shape, "axes", "") != "sequence"
-                                   or shape[-1] is not None)
-              or (len(shape) == 3 and shape[-1] is not None))
-        if not ok:
-            raise UnsupportedModelError(
-                f"The model's input has shape {(None, *shape)}, which is not an image. "
-                "Expected (batch, height, width, channels) or (batch, height, width)."
-            )
-
     @property
     def layers(self) -> list[LayerInfo]:
         """Every viewable layer, in the order the model computes them."""

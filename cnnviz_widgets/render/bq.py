@@ -413,8 +413,8 @@ class BqLineView(widgets.VBox):
     ----------
     values : array_like, optional
         Shown at once if given (see :meth:`update`).
-    height : str
-        CSS height of the figure.
+    height, width : str
+        CSS size of the figure (a fixed width: inside a flex box it would shrink).
 
     Attributes
     ----------
@@ -424,7 +424,7 @@ class BqLineView(widgets.VBox):
     """
 
     def __init__(self, values: np.ndarray | Sequence[float] | None = None, *,
-                 height: str = "300px") -> None:
+                 height: str = "300px", width: str = "640px") -> None:
         self.x_scale = bqplot.LinearScale()
         self.y_scale = bqplot.LinearScale()
         self.mark = bqplot.Lines(x=[0.0, 1.0], y=[0.0, 0.0],
@@ -432,11 +432,12 @@ class BqLineView(widgets.VBox):
                                  stroke_width=1.5)
         self.x_axis = bqplot.Axis(scale=self.x_scale, label="time step")
         self.y_axis = bqplot.Axis(scale=self.y_scale, side="left", label="activation",
-                                  tick_format=".3g")
+                                  tick_format=".3g", label_offset="48px")
         self.figure = bqplot.Figure(marks=[self.mark], axes=[self.x_axis, self.y_axis],
-                                    fig_margin={"top": 30, "bottom": 50, "left": 60,
+                                    fig_margin={"top": 30, "bottom": 50, "left": 70,
                                                 "right": 10},
-                                    layout=widgets.Layout(height=height, width="100%"))
+                                    layout=widgets.Layout(height=height, width=width,
+                                                          max_width="100%"))
         self.figure.add_class(_CSS_CLASS)
         super().__init__([self.figure])
         if values is not None:

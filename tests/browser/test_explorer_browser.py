@@ -165,3 +165,53 @@ def test_explorer_in_voila(page, page_log, voila_server, tmp_path):
     screenshot(page, tmp_path, "voila")
     assert_no_error_output(page)
     assert page_log.js_errors == []
+
+
+_SIGNAL_NOTEBOOK = """\
+import numpy as np
+from cnnviz_widgets import explore
+from cnnviz_widgets.testing import tiny_conv1d
+
+t = np.linspace(0, 4 * np.pi, 64)
+signals = np.stack([np.stack([np.sin(t + k), np.cos(2 * t - k)], axis=-1) for k in range(3)])
+ex = explore(tiny_conv1d(), signals.astype("float32"))
+ex"""
+
+
+def test_signal_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
+    import nbformat
+
+    path = tmp_path / "signal_explorer.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_SIGNAL_NOTEBOOK)])
+    nbformat.write(notebook, path)
+    open_notebook(page, jupyterlab_server, path, wait_for=[VIEW], timeout=180_000)
+    explorer = page.locator(".cnnviz-explorer").first
+    explorer.scroll_into_view_if_needed()
+    expect(explorer.locator(".cnnviz-caption")).to_contain_text("one row per channel")
+    # the input drawn as lines, and three line-plot thumbnails, all decoded
+    page.wait_for_function(
+        "sel => { const i = document.querySelector(sel);"
+        " return i && i.complete && i.naturalWidth > i.naturalHeight; }",
+        arg=".cnnviz-explorer img.cnnviz-input-signal", timeout=60_000)
+    page.wait_for_function(
+        "sel => [...document.querySelectorAll(sel)].filter(i => i.complete && i.naturalWidth > 0)"
+        ".length === 3", arg=".cnnviz-explorer .cnnviz-thumbs img", timeout=60_000)
+    screenshot(page, tmp_path, "signal-01-strip", selector=".cnnviz-explorer")
+
+    # one channel: a line plot, wider than high
+    _changes_view(page, lambda: explorer.locator(".cnnviz-mode button",
+                                                 has_text="One channel").click())
+    expect(explorer.locator(".cnnviz-caption")).to_contain_text("| channel 0 |")
+    width = _decoded_width(page)
+    height = page.eval_on_selector(VIEW, "img => img.naturalHeight")
+    assert width > 1.5 * height
+    screenshot(page, tmp_path, "signal-02-line", selector=".cnnviz-explorer")
+
+    # bqplot draws the channel as a Lines mark
+    explorer.locator(".cnnviz-backend button", has_text="bqplot").click()
+    line = explorer.locator(".cnnviz-bq-view svg path.line").first
+    expect(line).to_be_visible(timeout=30_000)
+    screenshot(page, tmp_path, "signal-03-bqplot", selector=".cnnviz-explorer")
+    assert_no_error_output(page)
+    expect(explorer.locator(".cnnviz-error")).to_be_hidden()
+    assert page_log.js_errors == []

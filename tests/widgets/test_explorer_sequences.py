@@ -125,6 +125,7 @@ def test_one_channel_is_a_line_of_its_activation(model, ex):
     oracle = _oracle(model, "conv1d_a", ex)
     value = ex.value
     assert isinstance(value, SeriesValue) and value.channel == 5
+    assert "| channel 5 | a line over 64 time steps |" in value.caption
     np.testing.assert_allclose(value.values, oracle[:, 5], rtol=1e-5, atol=1e-6)
     fig = ex.save()
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), oracle[:, 5],

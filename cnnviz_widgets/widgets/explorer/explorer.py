@@ -599,13 +599,15 @@ class FeatureMapExplorer(ExplorerState, Panel):
                 return self._compare_value(laid)
             rendered = self._render(laid.maps, self.normalization, self.colormap,
                                     strip=laid.strip)
-            title = self._title(rendered.layout.channels, laid.note)
             note = _nonfinite_note(activation)
-            if laid.strip and self.channel is not None:
+            if laid.strip and self.channel is not None:  # one channel: a line
+                steps = laid.maps.shape[1]
+                along = "time steps" if laid.along == "time" else "tokens"
+                title = self._title(rendered.layout.channels, f"a line over {steps} {along}")
                 values = np.asarray(laid.maps[0, :, self.channel], dtype=np.float32)
                 return SeriesValue(rendered, title, note, values=values,
                                    x_label="time step" if laid.along == "time" else "token")
-            return MapValue(rendered, title, note)
+            return MapValue(rendered, self._title(rendered.layout.channels, laid.note), note)
         except CnnvizError as error:
             return ErrorValue(error)
         except Exception as error:  # noqa: BLE001 - the panel must stay usable
@@ -734,7 +736,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self.picker = picker_for(self.engine, self._images, self.image_names,
                                  on_upload=self._upload)
         self.input_view = w.Image(format="png", layout=w.Layout(
-            max_width="100%", display=None if self.is_signal else "none"))
+            width="560px", max_width="100%", display=None if self.is_signal else "none"))
         self.input_view.add_class("cnnviz-input-signal")
         self._input_key: Any = None
         self.explainer = ChannelExplainer()

@@ -56,7 +56,7 @@ from ..engine.stages import stage_layers
 from ..errors import InvalidSettingError, LayerNotViewableError
 from ..layout.mosaic import downsample, downsample_factor, mosaic
 from ..layout.tokens import layer_maps
-from ..render.crops import Crop
+from ..render.crops import Crop, crop_picture, signal_marker_fractions
 from ..render.encode import data_url, thumbnail
 
 __all__ = ["NORMALIZATIONS", "ExportReport", "default_export_layers", "export_html", "page_html"]
@@ -247,6 +247,13 @@ def _crop_entry(crop: Crop) -> dict:
     as fractions of the crop (top, left, bottom, right), the caption."""
     pixels = np.asarray(crop.pixels)
     h, w = pixels.shape[:2]
+    if crop.signal:  # a stretch of a signal: lines, the marker's rows are time steps
+        where = signal_marker_fractions(crop)
+        entry = {"src": data_url(crop_picture(crop, 96, marked=False), "png", optimize=True),
+                 "caption": crop.caption}
+        if where is not None:
+            entry["marker"] = [0.0, round(where[0], 4), 1.0, round(where[1], 4)]
+        return entry
     entry: dict[str, Any] = {
         "src": data_url(thumbnail(pixels, max(h, w, 1)), "png", optimize=True),
         "caption": crop.caption,

@@ -15,7 +15,7 @@ import numpy as np
 
 from .encode import thumbnail
 
-__all__ = ["MARKER_COLOUR", "Crop", "crop_picture", "draw_outline"]
+__all__ = ["MARKER_COLOUR", "Crop", "crop_picture", "draw_outline", "signal_marker_fractions"]
 
 #: Colour of the outline that marks a position on a crop.
 MARKER_COLOUR = (255, 40, 40)
@@ -39,6 +39,9 @@ class Crop:
         The image's index in the data set.
     value : float
         The channel's maximum on this image.
+    signal : bool
+        ``pixels`` are a stretch of a signal (T, C) rather than image pixels: it is drawn
+        as lines, and the marker's rows are its time steps.
     """
 
     pixels: np.ndarray
@@ -46,6 +49,7 @@ class Crop:
     caption: str
     index: int = -1
     value: float = float("nan")
+    signal: bool = False
 
 
 def draw_outline(rgb: np.ndarray, box: tuple[int, int, int, int],
@@ -105,6 +109,8 @@ def crop_picture(crop: Crop, side: int = 96, *, marked: bool = True) -> np.ndarr
         or :func:`~cnnviz_widgets.render.encode.data_url`.
     """
     pixels = np.asarray(crop.pixels)
+    if crop.signal:
+        return _signal_crop_picture(crop, side, marked)
     picture = thumbnail(pixels, side)
     if not marked or crop.marker is None or pixels.shape[0] == 0 or pixels.shape[1] == 0:
         return picture
@@ -114,3 +120,25 @@ def crop_picture(crop: Crop, side: int = 96, *, marked: bool = True) -> np.ndarr
     box = (math.floor(top * fy), math.floor(left * fx), math.ceil(bottom * fy),
            math.ceil(right * fx))
     return draw_outline(picture, box, thickness=max(1, round(min(fy, fx) / 4)))
+
+
+def signal_marker_fractions(crop: Crop) -> tuple[float, float] | None:
+    """Where the marker of a signal's crop starts and ends along x, as fractions of the
+    picture's width (None without a marker)."""
+    steps = np.asarray(crop.pixels).shape[0]
+    if crop.marker is None or steps == 0:
+        return None
+    top, _, bottom, _ = crop.marker
+    return min(max(top / steps, 0.0), 1.0), min(max(bottom / steps, 0.0), 1.0)
+
+
+def _signal_crop_picture(crop: Crop, side: int, marked: bool) -> np.ndarray:
+    """A signal's crop as a line plot, the time steps of its marker outlined."""
+    from .signal import signal_thumbnail
+
+    picture = signal_thumbnail(crop.pixels, side)
+    where = signal_marker_fractions(crop) if marked else None
+    if where is None:
+        return picture
+    left, right = math.floor(where[0] * side), math.ceil(where[1] * side)
+    return draw_outline(picture, (0, left, side, max(right, left + 1)))

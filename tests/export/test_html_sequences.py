@@ -83,3 +83,16 @@ def test_the_explorer_exports_a_signal_model(signals, tmp_path):
     report = ex.export_html(tmp_path / "ex.html")
     assert report.layers == ("gap1d", "probs")
     assert report.images == ("signal 0", "signal 1")
+
+
+def test_the_top_signals_of_a_channel_go_into_the_page_as_lines(signals, tmp_path):
+    ex = explore(tiny_conv1d(), signals)
+    ex.dataset = np.concatenate([signals, signals[::-1] * 0.5])
+    report = ex.export_html(tmp_path / "top.html", layers=["gap1d"])
+    payload = read_payload(report.path.read_text("utf-8"))
+    top = payload["top"][0]  # gap1d: one list of crops per channel
+    assert len(top) == 16 and all(len(channel) == 4 for channel in top)
+    crop = top[0][0]
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(crop["src"].split(",")[1]))))
+    assert picture.shape[:2] == (96, 96)
+    assert "marker" not in crop  # a vector layer: the whole signal

@@ -133,3 +133,17 @@ def test_a_saved_strip_names_its_channel_rows(seq):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["5", "1", "3"]
     assert ax.get_xlabel() == "step" and ax.get_ylabel() == "channel"
     np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), view.view)
+
+
+def test_a_signal_crop_is_lines_with_its_steps_outlined():
+    from cnnviz_widgets.render.crops import MARKER_COLOUR, Crop, crop_picture
+
+    ramp = np.linspace(0.0, 1.0, 20)[:, None]
+    crop = Crop(ramp, (5, 0, 10, 1), "max 1", signal=True)
+    picture = crop_picture(crop, side=40)
+    assert picture.shape == (40, 40, 3)
+    red = (picture == MARKER_COLOUR).all(axis=2)
+    assert red[:, 10].all() and red[:, 19].all()  # steps 5 to 10 of 20: columns 10 to 19
+    assert not red[:, 25].any()
+    plain = crop_picture(crop, side=40, marked=False)
+    assert not (plain == MARKER_COLOUR).all(axis=2).any()

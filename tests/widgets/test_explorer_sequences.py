@@ -221,3 +221,29 @@ def test_bad_input_is_a_message_and_the_panel_keeps_working(ex):
     index = ex.add_image(np.ones((64, 2), np.float32), name="flat")
     assert ex.image_index == index and ex.image_names[-1] == "flat"
     assert isinstance(ex.value, SeriesValue)
+
+
+def test_dataset_view_cuts_each_top_signal_to_the_steps_its_maximum_sees(model, signals):
+    rng = np.random.default_rng(11)
+    dataset = (signals[rng.integers(0, 3, 10)]
+               + 0.5 * rng.normal(size=(10, 64, 2))).astype(np.float32)
+    ex = explore(model, signals, layer="conv1d_b", channel=2)
+    ex.dataset = dataset
+    crops = ex.dataset_view.crops
+    oracle = keras.Model(model.inputs, model.get_layer("conv1d_b").output)(dataset).numpy()
+    peaks = oracle[..., 2].max(axis=1)
+    expected_order = np.argsort(-peaks, kind="stable")[:len(crops)]
+    assert [c.index for c in crops] == expected_order.tolist()
+    for crop in crops:
+        step = int(np.argmax(oracle[crop.index, :, 2]))
+        # conv1d_b (kernel 3) after a pooling by 2 after conv1d_a (kernel 5): input steps
+        # 2t - 4 to 2t + 5
+        top, bottom = max(0, 2 * step - 4), min(64, 2 * step + 6)
+        assert crop.signal
+        np.testing.assert_array_equal(crop.pixels, dataset[crop.index, top:bottom])
+        assert crop.value == pytest.approx(float(peaks[crop.index]), rel=1e-5)
+        r0, _, r1, _ = crop.marker
+        assert 0 <= r0 < r1 <= bottom - top
+    picture = Image.open(io.BytesIO(ex.dataset_view._images[0].value))
+    assert picture.format == "PNG"
+    assert "time steps its maximum sees" in ex.dataset_view._title.value

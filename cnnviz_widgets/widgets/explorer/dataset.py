@@ -37,6 +37,7 @@ from ...render.crops import Crop, crop_picture
 from ...render.encode import encode_png
 from ...render.mpl import figure_to_png, histogram_figure
 from ..panel import Panel, close_widgets
+from ..picker import reads_signals
 
 __all__ = ["DatasetScans", "DatasetView"]
 
@@ -264,12 +265,19 @@ class DatasetScans:
         indices = [int(stats.top_indices[channel, j]) for j in columns]
         pixels = self._pixels_of(indices)
         spatial = self.engine.layer(layer).is_spatial
+        signal = reads_signals(self.engine)
+        over_time = signal and self.engine.layer(layer).layout == "sequence"
         flexible = None in tuple(self.engine.input_shape)[:2]
         out = []
         for j, index in zip(columns, indices, strict=True):
             image = pixels[index]
             value = float(stats.top_values[channel, j])
-            if spatial:
+            if over_time:  # a window of the signal: its time steps are the box's rows
+                step = int(stats.top_positions[channel, j][0])
+                top, _, bottom, _ = receptive_box(self.engine, layer, step, 0)
+                r0, _, r1, _ = self._marker(layer, step, 0, (top, 0, bottom, 1), None)
+                box, marker = (top, 0, bottom, image.shape[1]), (r0, 0, r1, image.shape[1])
+            elif spatial:
                 row, col = (int(v) for v in stats.top_positions[channel, j])
                 size = tuple(image.shape[:2]) if flexible else None
                 box = receptive_box(self.engine, layer, row, col, image_size=size)
@@ -281,7 +289,7 @@ class DatasetScans:
             caption = " | ".join(part for part in (label, f"max {value:.3g}", f"#{index}")
                                  if part)
             out.append(Crop(np.asarray(image[top:bottom, left:right]), marker, caption,
-                            index, value))
+                            index, value, signal))
         return out
 
     def top_images(self, layers: Sequence[str], progress: ProgressLike = None
@@ -405,9 +413,13 @@ class DatasetView(Panel):
             self._blank(html.escape(head + " | pick one channel to see the images that "
                                            "excite it most"))
             return
-        spatial = self.scans.engine.layer(layer).is_spatial
-        what = ("each cropped to what its maximum sees (outlined: the position)"
-                if spatial else "whole images")
+        info = self.scans.engine.layer(layer)
+        if reads_signals(self.scans.engine):
+            what = ("each cut to the time steps its maximum sees (outlined: the position)"
+                    if info.layout == "sequence" else "whole signals")
+        else:
+            what = ("each cropped to what its maximum sees (outlined: the position)"
+                    if info.is_spatial else "whole images")
         crops = self.scans.crops(layer, channel)
         if self.scans.source is None:
             what = ("the images are not at hand: give them with result.attach(images, "

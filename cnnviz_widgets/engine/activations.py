@@ -158,7 +158,7 @@ class ActivationEngine:
         self.stats = CacheStats()
         self._cache = ActivationCache(cache_bytes, self.stats)
         self._fixed: dict[int, np.ndarray] = {}
-        self._fixed_batches: dict[int, dict[int, Any]] = {}
+        self._fixed_batches: dict[int, dict[int, np.ndarray]] = {}
         self.other_inputs = other_inputs
         self.preprocess = (preprocess if preprocess is not None
                            else default_preprocess(model, self._plan.input_axes))
@@ -275,15 +275,17 @@ class ActivationEngine:
         like = batch if batch is not None else size
         n = None if like is None else like.shape[0]
         if isinstance(n, (int, np.integer)):
+            # repeated once per size as numpy; made a tensor on each call, so that a call
+            # inside a compiled function gets a constant of its own graph
             n = int(n)
             known = self._fixed_batches.get(n)
             if known is None:
                 if len(self._fixed_batches) >= 8:
                     self._fixed_batches.clear()
-                known = self._fixed_batches[n] = {
-                    k: keras.ops.convert_to_tensor(np.repeat(v, n, axis=0))
-                    for k, v in self._fixed.items()}
-            values.update(known)
+                known = self._fixed_batches[n] = {k: np.repeat(v, n, axis=0)
+                                                  for k, v in self._fixed.items()}
+            for k, v in known.items():
+                values[k] = keras.ops.convert_to_tensor(v)
             return values
         count = keras.ops.shape(like)[0] if like is not None else 1
         for k, v in self._fixed.items():

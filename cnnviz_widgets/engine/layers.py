@@ -115,7 +115,8 @@ class LayerInfo:
     output_shape : tuple of int or None
         Output shape without the batch axis; None marks a size that depends on the input.
     index : int
-        Position in the flattened, topologically ordered list of layers.
+        Position of the layer's call in the flattened, topologically ordered plan (the
+        entries of the outputs of one layer share it).
     class_name : str
         The Keras class of the layer (``Conv2D``, ``MaxPooling2D``, ...).
     parent : str

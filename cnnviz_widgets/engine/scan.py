@@ -365,13 +365,17 @@ def scan(model_or_engine: Any, images: Any, layers: Sequence[str] | str | None =
         The model, an engine built on it (its preprocessing is used), or the path of a
         ``.keras`` file.
     images : array, list, folder, tf.data.Dataset
-        The set: an array (N, H, W[, C]); a list of paths, bytes, PIL images or arrays; a
-        folder (every file in it, sorted by name); a ``tf.data.Dataset`` of images or
-        (image, label) pairs, batched or not. Items are prepared like single images (any
+        The set: an array (N, H, W[, C]) (or (N, T, C) signals for a model of 1-D
+        layers); a list of paths, bytes, PIL images or arrays; a folder (every file in
+        it, sorted by name); a ``tf.data.Dataset`` of images or (image, label) pairs,
+        batched or not. Items are prepared like single images (any
         size and colour mode); an item that cannot be read is skipped and listed in
         ``result.skipped``.
     layers : str or sequence of str, optional
         Layers to scan, all in the same pass (default: the last layer of every stage).
+        Maps (H, W[, C]) give positions (row, col); sequences (T, C) and tokens (T, D)
+        give positions (t, 0) along T; each output of a layer with several is scanned by
+        its own name (``"split[1]"``).
     top_k : int
         How many top images to keep per channel.
     batch_size : int

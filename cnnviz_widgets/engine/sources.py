@@ -9,6 +9,7 @@ unreadable item is reported and skipped instead of stopping the scan.
 Kinds of set:
 
 - a numpy array (N, H, W) or (N, H, W, C): N images (one (H, W[, C]) image is a set of one);
+  for a model whose input is a signal, (N, T, C): N signals (one (T, C) signal is a set of one);
 - a list or tuple of paths, encoded bytes, PIL images or arrays;
 - a folder: every regular file in it whose name does not start with a dot, sorted by name
   (files that are not images are skipped and reported by the scan);

@@ -122,6 +122,26 @@ def test_two_images_with_a_shared_layer():
                                rtol=1e-5, atol=1e-6)
 
 
+def test_a_fixed_input_that_goes_straight_into_a_merge():
+    layers = keras.layers
+    keras.utils.set_random_seed(1)
+    image = keras.Input((8, 8, 1), name="image")
+    extra = keras.Input((3,), name="extra")
+    pooled = layers.GlobalAveragePooling2D(name="gap")(
+        layers.Conv2D(2, 3, activation="relu", name="conv")(image))
+    joined = layers.Concatenate(name="joined")([pooled, extra])
+    model = keras.Model([image, extra], layers.Dense(2, name="out")(joined))
+    values = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    engine = ActivationEngine(model, image_input="image", other_inputs={"extra": values})
+    x = photos(5, seed=8, shape=(8, 8, 1))
+    sub = keras.Model(model.inputs, model.get_layer("joined").output)
+    expected = np.asarray(sub([x, np.repeat(values[None], 5, axis=0)]))
+    np.testing.assert_allclose(engine.activation("joined", x[0]), expected[0], rtol=1e-5)
+    np.testing.assert_allclose(engine.features("joined", x), expected, rtol=1e-5, atol=1e-6)
+    result = scan(engine, x, ["joined"], top_k=2, progress=False)
+    np.testing.assert_allclose(result["joined"].max, expected.max(axis=0), rtol=1e-5)
+
+
 def test_the_call_suggested_for_a_model_with_two_inputs_works(model):
     with pytest.raises(UnsupportedModelError, match=r"2 inputs: 'photo' \(16, 16, 3\) float32, "
                                                     r"'meta' \(4,\) float32.*image_input=") as e:
@@ -189,3 +209,21 @@ def test_a_worker_of_a_cluster_scan_builds_the_same_engine(model, engine):
                                        threshold=0.0, inputs=inputs)
     np.testing.assert_allclose(part["probs"].max, oracle(model, "probs", x).max(axis=0),
                                rtol=1e-5)
+
+
+def test_a_gradient_through_forward_sees_the_fixed_input(model, engine):
+    import tensorflow as tf
+
+    batch = tf.constant(engine.prepare(photos(1, seed=9)[0]))
+    with tf.GradientTape() as tape:
+        tape.watch(batch)
+        out, _ = engine.forward(batch)
+        score = out[0, 1]
+    ours = tape.gradient(score, batch).numpy()
+    meta = tf.constant(META[None])
+    with tf.GradientTape() as tape:
+        tape.watch(batch)
+        expected = model([batch, meta])[0, 1]
+    np.testing.assert_allclose(float(score), float(expected), rtol=1e-6)
+    np.testing.assert_allclose(ours, tape.gradient(expected, batch).numpy(), rtol=1e-5,
+                               atol=1e-7)

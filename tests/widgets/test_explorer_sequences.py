@@ -247,3 +247,15 @@ def test_dataset_view_cuts_each_top_signal_to_the_steps_its_maximum_sees(model, 
     picture = Image.open(io.BytesIO(ex.dataset_view._images[0].value))
     assert picture.format == "PNG"
     assert "time steps its maximum sees" in ex.dataset_view._title.value
+
+
+def test_explain_is_not_offered_for_a_signal_and_says_why(ex):
+    from cnnviz_widgets.errors import LayerNotViewableError
+
+    ex.channel = 1
+    assert ex.explainer.button.layout.display == "none"
+    with pytest.raises(LayerNotViewableError, match="no spatial maps"):
+        ex.explain_channel(steps=2)
+    assert "no spatial maps" in ex.errors.message
+    ex.channel = 2
+    assert isinstance(ex.value, SeriesValue) and ex.errors.message == ""

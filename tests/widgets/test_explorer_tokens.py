@@ -125,3 +125,19 @@ def test_moving_sliders_on_tokens_never_runs_the_model(ex):
     ex.backend = "bqplot"
     ex.channel = 1
     assert stats.layer_evaluations == evaluations and stats.cache_misses == misses
+
+
+def test_explain_a_token_channel_lays_its_grid_over_the_image(vit, ex):
+    from cnnviz_widgets.attribution.overlay import activation_heatmap, overlay
+
+    ex.layer = "mlp2"
+    assert ex.explainer.button.layout.display == "none"  # the grid: pick a channel first
+    ex.channel = 4
+    assert ex.explainer.button.layout.display is None
+    heat, result = ex.explain_channel(steps=3)
+    grid = _oracle(vit, "mlp2", ex)[1:].reshape(4, 4, 12)
+    expected = overlay(ex.engine.pixels(ex.image), activation_heatmap(grid, 4), alpha=0.5)
+    assert np.abs(heat.astype(int) - expected.astype(int)).max() <= 1
+    assert result.steps == 3
+    ex.layer = "pooled"
+    assert ex.explainer.button.layout.display == "none"

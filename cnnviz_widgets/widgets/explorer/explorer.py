@@ -324,10 +324,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
         if self.channel is None:
             raise self.report(SelectionOutOfRangeError(
                 "Pick one channel first (the Channel slider); the grid shows many channels."))
-        activation = self.current_activation()
-        if activation.ndim != 3:
+        laid = self.current_maps() if self.has_channels else None
+        if laid is None or laid.strip or self.is_signal:  # a token grid has maps: patches
             raise self.report(LayerNotViewableError(
-                f"{self.layer!r} has no spatial maps to lay over the input."))
+                f"{self.layer!r} has no spatial maps to lay over the input image."))
+        activation = laid.maps
         crops: list[Any] = []
         if self.dataset_scans is not None:
             try:
@@ -854,7 +855,9 @@ class FeatureMapExplorer(ExplorerState, Panel):
         ranked = grid and self.channel_order == "class"
         self._target_dd.layout.display = None if ranked else "none"
         self._compare_with.layout.display = None if self.compare == "image" else "none"
-        self.explainer.button.layout.display = "none" if grid or not self.is_spatial else None
+        info = self.engine.layer(self.layer)
+        over_image = not self.is_signal and (info.is_spatial or info.token_grid is not None)
+        self.explainer.button.layout.display = None if over_image and not grid else "none"
 
     def _show_input(self) -> None:
         """Draw the current signal as lines (signal models only), once per signal."""

@@ -103,14 +103,17 @@ class ActivationEngine:
     Parameters
     ----------
     model : keras.Model
-        A built Sequential or Functional model with one image input. Models used as
-        layers inside it (backbones) are expanded into their own layers, named by
-        path such as ``"vgg16/block3_conv1"``.
+        A built Sequential or Functional model whose input is an image, (H, W, C) or
+        (H, W), or a signal (T, C) for a model of 1-D layers (see ``image_input`` for a
+        model with several inputs). Models used as layers inside it (backbones) are
+        expanded into their own layers, named by path such as ``"vgg16/block3_conv1"``.
     preprocess : callable, optional
         Maps a batch of 0-255 pixel values, shape (1, H, W, C), to what the model
         expects. By default: the matching ``keras.applications`` ``preprocess_input``
         for the models it knows by name (vgg16, vgg19, resnet50, ...), and division
         by 255 for every other model. Pass ``lambda x: x`` to feed raw 0-255 values.
+        A signal is not pixels: its default is the identity, and the function gets
+        the batch of the signal's own values, shape (1, T, C).
     cache_bytes : int, optional
         Byte budget of the cache (default 512 MiB). It holds the activations and the
         prepared inputs of array and bytes images (memoised by content), so the engine

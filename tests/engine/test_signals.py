@@ -6,6 +6,8 @@ no division by 255, no resizing.
 
 from __future__ import annotations
 
+import pickle
+
 import keras
 import numpy as np
 import pytest
@@ -41,6 +43,8 @@ def oracle(model, layer: str, x: np.ndarray) -> np.ndarray:
 def test_the_input_is_a_signal(engine):
     assert engine.plan.input_axes == "sequence"
     assert engine.input_shape == (64, 2) and engine.input_shape.axes == "sequence"
+    copied = pickle.loads(pickle.dumps(engine.input_shape))  # it travels to workers as it is
+    assert copied == (64, 2) and copied.axes == "sequence"
     assert [i.layout for i in engine.layers] == ["sequence"] * 3 + ["vector"] * 2
 
 

@@ -22,6 +22,26 @@ def output_layer(engine: Any) -> Any | None:
         return layers[-1] if layers else None
 
 
+def reaches_output(engine: Any, layer: str) -> bool:
+    """True when the model's output is computed from ``layer``'s output (in its plan)."""
+    plan = engine.plan
+    target = plan.by_name[layer].outputs[0] if layer in plan.by_name else None
+    if target is None:
+        engine.layer(layer)  # raises LayerNotFoundError with close names
+        return True
+    seen: set[int] = set()
+    todo = list(plan.output_keys)
+    while todo:
+        key = todo.pop()
+        if key == target:
+            return True
+        if key in seen or key not in plan.producer:
+            continue
+        seen.add(key)
+        todo.extend(plan.steps[plan.producer[key]].inputs)
+    return False
+
+
 def squashing_activation(engine: Any) -> str | None:
     """Name of the final softmax/sigmoid activation of the model, or None."""
     layer = output_layer(engine)

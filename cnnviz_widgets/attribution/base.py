@@ -7,24 +7,30 @@ the method's own finishing steps (Grad-CAM's upsampling, a scaling to [0, 1]).
 
 Methods that need the gradient of the score with respect to the prepared input
 (saliency, integrated gradients) take it from :meth:`GradientMethod.input_gradients`,
-which runs a ``tf.function``-compiled forward and backward pass for the package's class
-scores (:class:`~.scores.ClassScore`, the class index being an input of the graph, and
+which runs a compiled forward and backward pass for the package's class scores
+(:class:`~.scores.ClassScore`, the class index being an input of the program, and
 :class:`~.scores.TopClassScore`), traced once per input size and cached on the engine;
-any other score callable runs on an eager ``GradientTape``. A compiled graph fuses
-each convolution with its bias and activation and drops the gradients of the weights,
-which an eager ``GradientTape`` computes and discards (on VGG16 this roughly halves the
-time of a batch). A model the compiled pass fails on falls back to the eager tape.
+any other score callable runs eagerly. Gradients come from :mod:`.autodiff`, so every
+method runs under the TensorFlow, JAX and PyTorch backends of Keras. Under TensorFlow
+the compiled pass is a ``tf.function``: it fuses each convolution with its bias and
+activation and drops the gradients of the weights, which an eager ``GradientTape``
+computes and discards (on VGG16 this roughly halves the time of a batch). Under JAX it
+is a ``jax.jit``; under PyTorch the pass runs eagerly. A model the compiled pass fails
+on falls back to the eager pass.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from .._keras import keras
 from ..engine.coerce import as_engine
 from ..errors import LayerNotViewableError
-from ._common import logits_of, quiet_tracing
+from . import autodiff
+from ._common import logits_of, quiet_tracing, reaches_output
 from .scores import ClassScore, TopClassScore, resolve_score
 
 __all__ = ["GradientMethod"]
@@ -75,16 +81,15 @@ class GradientMethod:
         Returns
         -------
         numpy.ndarray
-            float64 array (N, h, w): one map per image, at the method's resolution.
+            float64 array (N, h, w): one map per image, at the method's resolution
+            ((N, T) for a sequence).
         """
-        import tensorflow as tf
-
         score = resolve_score(target)
         batch = np.asarray(batch, dtype=np.float32)
         with logits_of(self.engine, self.logits):
-            return self._attribute(tf, batch, score)
+            return self._attribute(batch, score)
 
-    def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
+    def _attribute(self, batch: np.ndarray, score: Any) -> np.ndarray:
         raise NotImplementedError
 
     def input_gradients(self, batch: np.ndarray, score: Any) -> np.ndarray:
@@ -103,16 +108,13 @@ class GradientMethod:
             float32 array with the shape of ``batch``: ``d score_i / d batch[i]``
             (of the logits when ``logits`` is set and the model ends in a softmax).
         """
-        import tensorflow as tf
-
         with logits_of(self.engine, self.logits):
-            return self._input_gradients(tf, np.asarray(batch, dtype=np.float32), score)
+            return self._input_gradients(np.asarray(batch, dtype=np.float32), score)
 
-    def _input_gradients(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
+    def _input_gradients(self, batch: np.ndarray, score: Any) -> np.ndarray:
         """:meth:`input_gradients` inside an active :func:`logits_of` (compiled when it can)."""
-        x = tf.convert_to_tensor(batch)
-        return self.compiled_gradients(
-            tf, "input", (x,), score, lambda inputs, s: self._taped_gradients(tf, inputs, s))
+        return self.compiled_gradients("input", (autodiff.to_tensor(batch),), score,
+                                       self._input_gradient)
 
     def value_at(self, layer: str, batch: np.ndarray) -> np.ndarray:
         """A layer's output for a prepared batch, without a gradient tape.
@@ -132,7 +134,7 @@ class GradientMethod:
         if len(batch) == 1:
             return self.engine.prepared_activation(layer, batch)
         _, values = self.engine.forward(batch, layers=[layer], stop_at_layers=True)
-        return np.asarray(values[layer])
+        return autodiff.to_numpy(values[layer])
 
     def gradients_at(self, layer: str, batch: np.ndarray,
                      score: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -162,102 +164,119 @@ class GradientMethod:
         LayerNotViewableError
             If the score does not depend on the layer.
         """
-        import tensorflow as tf
-
-        value = tf.convert_to_tensor(self.value_at(layer, batch))
+        if not reaches_output(self.engine, layer):
+            raise self._independent(layer)
+        value = np.asarray(self.value_at(layer, batch))
+        tensors = (autodiff.to_tensor(np.asarray(batch, dtype=np.float32)),
+                   autodiff.to_tensor(value))
         grads = self.compiled_gradients(
-            tf, f"layer:{layer}", (tf.convert_to_tensor(batch), value), score,
-            lambda x, v, s: self._gradients_after(tf, layer, x, v, s))
-        return np.asarray(value), np.asarray(grads)
+            f"layer:{layer}", tensors, score,
+            lambda x, v, s: self._gradients_after(layer, x, v, s))
+        return value, grads
 
-    def _gradients_after(self, tf: Any, layer: str, x: Any, value: Any, score: Any) -> Any:
+    @staticmethod
+    def _independent(layer: str) -> LayerNotViewableError:
+        return LayerNotViewableError(
+            f"The score does not depend on layer {layer!r}: nothing after it leads to "
+            "the output. Pick an earlier layer.")
+
+    def _gradients_after(self, layer: str, x: Any, value: Any, score: Any) -> Any:
         """``d sum(score) / d value``, running only the layers after ``layer``."""
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(value)
-            output, _ = self.engine.forward(x, given={layer: value})
-            total = tf.reduce_sum(score(output))
-        grads = tape.gradient(total, value)
+
+        def total(v: Any) -> Any:
+            output, _ = self.engine.forward(x, given={layer: v})
+            return score(output)
+
+        _, (grads,) = autodiff.value_and_gradient(total, value)
         if grads is None:
-            raise LayerNotViewableError(
-                f"The score does not depend on layer {layer!r}: nothing after it leads to "
-                "the output. Pick an earlier layer.")
+            raise self._independent(layer)
         return grads
 
-    def compiled_gradients(self, tf: Any, name: str, tensors: tuple[Any, ...], score: Any,
-                           taped: Any) -> np.ndarray:
-        """``taped(*tensors, score)`` (a gradient), compiled for the package's class scores.
+    def compiled_gradients(self, name: str, tensors: tuple[Any, ...], score: Any,
+                           function: Any) -> np.ndarray:
+        """``function(*tensors, score)`` (a gradient), compiled for the package's class scores.
 
         The one mechanism behind every compiled gradient of the attribution methods: for
         :class:`~.scores.ClassScore` and :class:`~.scores.TopClassScore` the function is
-        traced once per ``name``, score kind, ``logits`` setting and tensor shapes (the
-        class index is an input of the graph) and cached on the engine, for every method
-        object of the same class built around it; any other score
-        runs ``taped`` eagerly, and so does a model the graph fails on (from then on).
+        compiled (:func:`.autodiff.compiled`: a ``tf.function`` under TensorFlow, a
+        ``jax.jit`` under JAX) once per ``name``, score kind, ``logits`` setting, dtypes
+        and tensor shapes (the class index is an input of the program) and cached on the
+        engine, for every method object of the same class built around it; any other
+        score runs ``function`` eagerly, and so does a model the compiled program fails
+        on (from then on), and every score under a backend without compilation.
 
         Parameters
         ----------
-        tf : module
-            TensorFlow.
         name : str
             What is differentiated, e.g. ``"input"`` or a layer name (part of the key).
         tensors : tuple of tensors
-            The arguments of ``taped``, batch first.
+            The arguments of ``function``, batch first.
         score : callable
             The score to differentiate.
-        taped : callable
-            ``taped(*tensors, score) -> gradient tensor``, written with a ``GradientTape``.
+        function : callable
+            ``function(*tensors, score) -> gradient tensor``, written with
+            :func:`.autodiff.value_and_gradient` and ``keras.ops``.
 
         Returns
         -------
         numpy.ndarray
-            The gradient, as ``taped`` returns it.
+            The gradient, as ``function`` returns it.
         """
         if isinstance(score, TopClassScore):
             kind, index = "top", 0
-        elif isinstance(score, ClassScore) and score.index >= 0:
+        elif isinstance(score, ClassScore) and 0 <= score.index < self._classes():
             kind, index = "class", score.index
-        else:  # any other score callable: the eager tape
-            return np.asarray(taped(*tensors, score))
+        else:  # any other score callable (or a class out of range, to be told): eagerly
+            return autodiff.to_numpy(function(*tensors, score))
         # kept on the engine: every method object built around it (a panel builds one per
-        # run) reuses the graphs traced before, instead of tracing its own
+        # run) reuses the programs traced before, instead of tracing its own
         functions = self.engine.__dict__.setdefault("_gradient_functions", {})
-        key = (type(self), name, kind, self.logits, *(tuple(t.shape[1:]) for t in tensors))
+        key = (type(self), name, kind, self.logits, autodiff.backend(),
+               *((str(t.dtype), tuple(t.shape[1:])) for t in tensors))
         if key not in functions:
-            functions[key] = self._compile(tf, kind, tensors, taped)
-        compiled = functions[key]
-        if compiled is not None:
+            functions[key] = self._compile(kind, tensors, function)
+        program = functions[key]
+        if program is not None:
             try:
                 with quiet_tracing():
-                    return compiled(*tensors, tf.constant(index, tf.int32)).numpy()
-            except Exception:  # noqa: BLE001 - the eager tape below decides
+                    return autodiff.to_numpy(program(*tensors, index))
+            except Exception:  # noqa: BLE001 - the eager pass below decides
                 pass
-        grads = np.asarray(taped(*tensors, score))  # raises if the input is at fault
-        functions[key] = None  # the eager tape works where the graph failed
+        grads = autodiff.to_numpy(function(*tensors, score))  # raises if the input is at fault
+        functions[key] = None  # the eager pass works where the compiled one failed
         return grads
 
-    @staticmethod
-    def _compile(tf: Any, kind: str, tensors: tuple[Any, ...], taped: Any) -> Any:
-        """The compiled ``taped`` for one kind of score; the class index is an input."""
+    def _classes(self) -> float:
+        """How many values the model's output has per image (inf when not known)."""
+        try:
+            shape = tuple(self.engine.model.outputs[0].shape[1:])
+        except (AttributeError, IndexError, TypeError):
+            return math.inf
+        return math.inf if any(s is None for s in shape) else math.prod(shape)
+
+    def _compile(self, kind: str, tensors: tuple[Any, ...], function: Any) -> Any:
+        """The compiled ``function`` for one kind of score; the class index is an input."""
+        ops = keras.ops
 
         def gradients(*args: Any) -> Any:
             *inputs, index = args
             if kind == "top":
-                return taped(*inputs, TopClassScore())
+                return function(*inputs, TopClassScore())
 
             def class_score(output: Any) -> Any:  # ClassScore with a tensor index
-                flat = tf.reshape(output, (tf.shape(output)[0], -1))
-                return tf.gather(flat, index, axis=1)
+                flat = ops.reshape(output, (ops.shape(output)[0], -1))
+                return ops.take(flat, index, axis=1)
 
-            return taped(*inputs, class_score)
+            return function(*inputs, class_score)
 
-        specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in tensors]
-        return tf.function(gradients, input_signature=[*specs, tf.TensorSpec((), tf.int32)],
-                           autograph=False)
+        return autodiff.compiled(gradients, tensors, self.engine.model.variables)
 
-    def _taped_gradients(self, tf: Any, x: Any, score: Any) -> Any:
-        """``d sum(score(model(x))) / d x`` on a tape that records no weight (variable)."""
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            output, _ = self.engine.forward(x)
-            value = tf.reduce_sum(score(output))
-        return tape.gradient(value, x)
+    def _input_gradient(self, x: Any, score: Any) -> Any:
+        """``d sum(score(model(x))) / d x``, recording no weight."""
+
+        def total(inputs: Any) -> Any:
+            output, _ = self.engine.forward(inputs)
+            return score(output)
+
+        _, (grads,) = autodiff.value_and_gradient(total, x)
+        return grads

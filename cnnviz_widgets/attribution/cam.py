@@ -5,7 +5,8 @@ pytorch-grad-cam's ``base_cam.py``: the forward pass, the gradient, the ReLU, th
 upsampling and the scaling to [0, 1] are Grad-CAM's, so every method has its call
 shape, ``Method(model_or_engine, layer=None)(image, target=None)``, its defaults and
 its errors. ``A`` is the layer's output (N, h, w, C) and ``g`` the gradient of the
-target score with respect to it.
+target score with respect to it; a sequence (N, T, C) or a vision transformer's patch
+grid works the same way, its positions in place of (h, w) (:func:`~.gradcam.cam_values`).
 
 :class:`ScoreCAM` and :class:`AblationCAM` need no gradient: they weight each channel
 by how the target score responds when the channel alone masks the input, or when the
@@ -21,8 +22,9 @@ import numpy as np
 from ..colour.scale import unit_scale
 from ..errors import InvalidSettingError
 from ..progress import ProgressLike, reporting
+from . import autodiff
 from ._common import logits_of
-from .gradcam import GradCAM
+from .gradcam import GradCAM, _positions, cam_values
 from .scores import resolve_score
 
 __all__ = [
@@ -65,13 +67,14 @@ class GradCAMPlusPlus(GradCAM):
 
     def channel_weights(self, feature: np.ndarray, grads: np.ndarray) -> np.ndarray:
         """Grad-CAM++'s weight of each feature map, (N, C)."""
+        positions = _positions(grads)
         g2 = grads ** 2
-        denom = 2.0 * g2 + feature.sum(axis=(1, 2), keepdims=True) * g2 * grads
+        denom = 2.0 * g2 + feature.sum(axis=positions, keepdims=True) * g2 * grads
         alpha = np.divide(g2, denom, out=np.zeros_like(g2), where=denom != 0)
         if self.normalize_alphas:
-            total = alpha.sum(axis=(1, 2), keepdims=True)
+            total = alpha.sum(axis=positions, keepdims=True)
             alpha = alpha / np.where(total == 0, 1.0, total)
-        return (alpha * np.maximum(grads, 0.0)).sum(axis=(1, 2))
+        return (alpha * np.maximum(grads, 0.0)).sum(axis=positions)
 
 
 class XGradCAM(GradCAM):
@@ -86,7 +89,8 @@ class XGradCAM(GradCAM):
     @classmethod
     def channel_weights(cls, feature: np.ndarray, grads: np.ndarray) -> np.ndarray:
         """XGrad-CAM's weight of each feature map, (N, C)."""
-        return (grads * feature).sum(axis=(1, 2)) / (feature.sum(axis=(1, 2)) + cls.eps)
+        positions = _positions(feature)
+        return (grads * feature).sum(axis=positions) / (feature.sum(axis=positions) + cls.eps)
 
 
 class LayerCAM(GradCAM):
@@ -127,16 +131,16 @@ class EigenCAM(GradCAM):
     uses_gradients = False
 
     def layer_map(self, feature: np.ndarray, grads: np.ndarray | None) -> np.ndarray:
-        n, h, w, c = feature.shape
-        maps = np.empty((n, h, w))
+        n, *positions, c = feature.shape
+        maps = np.empty((n, *positions))
         for i, acts in enumerate(feature):
-            flat = acts.reshape(h * w, c)
+            flat = acts.reshape(-1, c)
             centred = flat - flat.mean(axis=0)
             _, _, vt = np.linalg.svd(centred, full_matrices=False)
             projection = centred @ vt[0]
             if projection @ flat.sum(axis=1) < 0:
                 projection = -projection
-            maps[i] = projection.reshape(h, w)
+            maps[i] = projection.reshape(positions)
         return maps
 
 
@@ -214,7 +218,8 @@ class PerturbationCAM(GradCAM):
         Parameters
         ----------
         feature : numpy.ndarray
-            The layer's output for one image, (h, w, C).
+            The layer's output for one image, (h, w, C) (or (*positions, C), see
+            :func:`~.gradcam.cam_values`).
         """
         return np.arange(feature.shape[-1])
 
@@ -227,7 +232,8 @@ class PerturbationCAM(GradCAM):
         batch : numpy.ndarray
             The prepared image, a batch of one (1, H, W, ...).
         feature : numpy.ndarray
-            The layer's output for it, (1, h, w, C).
+            The layer's output for it, as the layer gives it: (1, h, w, C) for a
+            convolution.
         score : callable
             The target score, mapping a batch of model outputs to shape (batch,).
         channels : numpy.ndarray
@@ -282,7 +288,7 @@ class PerturbationCAM(GradCAM):
         with logits_of(self.engine, self.logits):
             features = [np.asarray(self.layer_value(batch[i:i + 1]), dtype=np.float32)
                         for i in range(len(batch))]
-            chosen = [self.channels_to_score(self._with_channels(f)[0]) for f in features]
+            chosen = [self.channels_to_score(cam_values(self._info, f)[0]) for f in features]
             total = sum(len(c) for c in chosen)
             with reporting(progress, total, "channels") as report:
                 done = 0
@@ -293,28 +299,22 @@ class PerturbationCAM(GradCAM):
                     done += len(channels)
         return np.stack(maps)
 
-    @staticmethod
-    def _with_channels(feature: np.ndarray) -> np.ndarray:
-        return feature[..., None] if feature.ndim == 3 else feature
-
     def head_output(self, batch: Any, feature: Any) -> Any:
         """The model's output from the layer's value on, as a backend tensor.
 
         Only the layers after :attr:`layer` run; ``batch`` (the prepared inputs, as
         many as ``feature`` has rows) serves the layers that also read the input.
         """
-        import tensorflow as tf
-
-        output, _ = self.engine.forward(tf.convert_to_tensor(batch),
-                                        given={self.layer: tf.convert_to_tensor(feature)})
+        output, _ = self.engine.forward(autodiff.to_tensor(batch),
+                                        given={self.layer: autodiff.to_tensor(feature)})
         return output
 
     def _image_map(self, one: np.ndarray, feature: np.ndarray, channels: np.ndarray,
                    target: Any, report: Any, done: int, total: int) -> np.ndarray:
         output = self.head_output(one, feature)
         score = resolve_score(target, output)
-        base = float(np.asarray(score(output)).reshape(-1)[0])
-        acts = self._with_channels(feature)
+        base = float(autodiff.to_numpy(score(output)).reshape(-1)[0])
+        acts = cam_values(self._info, feature)
         scores = np.empty(len(channels))
         for start in range(0, len(channels), self.batch_size):
             part = channels[start:start + self.batch_size]
@@ -323,7 +323,7 @@ class PerturbationCAM(GradCAM):
             report(done + start + len(part), total, float("nan"))
         weights = np.zeros(acts.shape[-1])
         weights[channels] = self.weights_from(scores, base)
-        return np.maximum(np.einsum("hwc,c->hw", acts[0].astype(np.float64), weights), 0.0)
+        return np.maximum(np.einsum("...c,c->...", acts[0].astype(np.float64), weights), 0.0)
 
 
 class ScoreCAM(PerturbationCAM):
@@ -375,8 +375,7 @@ class ScoreCAM(PerturbationCAM):
                  batch_size: int = 32, max_channels: int | None = None,
                  progress: ProgressLike = None):
         super().__init__(model_or_engine, layer, logits, batch_size, progress)
-        shape = self.engine.layer(self.layer).output_shape
-        available = shape[-1] if len(shape) == 3 else 1
+        available = self._info.channels
         if max_channels is not None:
             max_channels = _positive_int(max_channels, "max_channels",
                                          "Use None to score every channel.")
@@ -388,36 +387,43 @@ class ScoreCAM(PerturbationCAM):
         """Every channel, or the ``max_channels`` with the largest spatial spread."""
         if self.max_channels is None:
             return np.arange(feature.shape[-1])
-        spread = feature.astype(np.float64).std(axis=(0, 1))
+        spread = feature.astype(np.float64).std(axis=tuple(range(feature.ndim - 1)))
         return np.argsort(-spread, kind="stable")[:self.max_channels]
 
     def masks(self, feature: np.ndarray, channels: np.ndarray, height: int,
-              width: int) -> np.ndarray:
+              width: int | None = None) -> np.ndarray:
         """Score-CAM's masks of ``channels``: upsampled, min-max scaled, (len, H, W).
 
         Parameters
         ----------
         feature : numpy.ndarray
-            The layer's output for one image, (h, w, C).
+            The layer's output for one image, (h, w, C), or a sequence's (t, C).
         channels : numpy.ndarray
             Channel indices.
         height, width : int
-            The input's size.
+            The input's size; for a sequence ``height`` is its length and ``width`` is
+            left out (the masks are then (len, T)).
         """
-        rows = _corner_aligned(feature.shape[0], height)
-        cols = _corner_aligned(feature.shape[1], width)
-        upsampled = np.einsum("Hh,hwk,Ww->kHW", rows,
-                              feature[..., channels].astype(np.float64), cols)
-        return unit_scale(upsampled, axis=(1, 2))
+        size = (height,) if width is None else (height, width)
+        if feature.ndim - 1 != len(size):
+            raise InvalidSettingError(
+                f"Score-CAM masks of a layer output of shape {feature.shape} need "
+                f"{feature.ndim - 1} input sizes, not {size}.")
+        upsampled = feature[..., channels].astype(np.float64)
+        for axis, target in enumerate(size):  # one end-point-aligned interpolation per axis
+            matrix = _corner_aligned(upsampled.shape[axis], target)
+            upsampled = np.moveaxis(np.tensordot(matrix, upsampled, axes=([1], [axis])), 0, axis)
+        upsampled = np.moveaxis(upsampled, -1, 0)
+        return unit_scale(upsampled, axis=tuple(range(1, upsampled.ndim)))
 
     def batch_scores(self, batch: np.ndarray, feature: np.ndarray, score: Any,
                      channels: np.ndarray) -> np.ndarray:
-        masks = self.masks(self._with_channels(feature)[0], channels, *batch.shape[1:3])
-        masks = masks.reshape(masks.shape + (1,) * (batch.ndim - 3))
-        import tensorflow as tf
-
-        output, _ = self.engine.forward(tf.convert_to_tensor(batch * masks))
-        return np.asarray(score(output))
+        acts = cam_values(self._info, feature)[0]
+        size = batch.shape[1:acts.ndim]  # the input's positions, as many as the layer's
+        masks = self.masks(acts, channels, *size)
+        masks = masks.reshape(masks.shape + (1,) * (batch.ndim - 1 - len(size)))
+        output, _ = self.engine.forward(autodiff.to_tensor(batch * masks))
+        return autodiff.to_numpy(score(output))
 
     def weights_from(self, scores: np.ndarray, base: float) -> np.ndarray:
         """The scores of the masked inputs themselves."""
@@ -446,11 +452,13 @@ class AblationCAM(PerturbationCAM):
     def batch_scores(self, batch: np.ndarray, feature: np.ndarray, score: Any,
                      channels: np.ndarray) -> np.ndarray:
         count = len(channels)
-        ablated = np.repeat(self._with_channels(feature), count, axis=0)
-        ablated[np.arange(count), :, :, channels] = 0.0
-        ablated = ablated.reshape((count,) + feature.shape[1:])
+        ablated = np.repeat(feature, count, axis=0)
+        if self._info.layout == "plane":  # one map without a channel axis
+            ablated[...] = 0.0
+        else:
+            ablated[np.arange(count), ..., channels] = 0.0
         output = self.head_output(np.repeat(batch, count, axis=0), ablated)
-        return np.asarray(score(output))
+        return autodiff.to_numpy(score(output))
 
     def weights_from(self, scores: np.ndarray, base: float) -> np.ndarray:
         """The relative drops ``(y - y_k) / y``, zero when ``y`` is 0."""

@@ -65,10 +65,10 @@ class ChannelContributions(GradientMethod):
         """
         return self.attribute(self.prepare(image), target)[0]
 
-    def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
+    def _attribute(self, batch: np.ndarray, score: Any) -> np.ndarray:
         value, grads = self.gradients_at(self.layer, batch, score)
         product = value.astype(np.float64) * grads.astype(np.float64)
-        if len(self.engine.layer(self.layer).output_shape) == 2:
+        if self.engine.layer(self.layer).layout == "plane":
             product = product[..., None]  # (N, h, w): one channel without its axis
         positions = tuple(range(1, product.ndim - 1))
         return product.mean(axis=positions) if positions else product

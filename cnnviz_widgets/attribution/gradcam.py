@@ -17,17 +17,56 @@ _SKIP_KINDS = {"input", "preprocessing", "dropout", "reshape"}
 _AFTER_CONV_KINDS = {"activation", "normalization", "merge"}
 
 
-def _has_area(shape: tuple[int | None, ...]) -> bool:
-    return len(shape) in (2, 3) and all(s is None or s > 1 for s in shape[:2])
+def _has_area(info: Any) -> bool:
+    """True for a layer a CAM can explain with more than one position."""
+    layout, shape = info.layout, info.output_shape
+    if layout in ("image", "plane"):
+        return all(s is None or s > 1 for s in shape[:2])
+    if layout == "sequence":
+        return shape[0] is None or shape[0] > 1
+    return layout == "tokens" and info.token_grid is not None
+
+
+def cam_values(info: Any, value: Any) -> np.ndarray:
+    """A layer's output (batch first) laid out for a CAM: (N, *positions, C).
+
+    Image maps (N, h, w, C) and sequences (N, T, C) stay as they are; one map (N, h, w)
+    gets a channel axis of 1; the tokens of a vision transformer (N, tokens, D) whose
+    layer has a :attr:`~cnnviz_widgets.engine.layers.LayerInfo.token_grid` ``(rows,
+    cols, skip)`` lose their first ``skip`` tokens (a class token) and the rest become
+    their patch grid, (N, rows, cols, D), as pytorch-grad-cam's ``reshape_transform``.
+
+    Parameters
+    ----------
+    info : LayerInfo
+        The layer's description (``engine.layer(name)``).
+    value : numpy.ndarray
+        Its output, or the gradient of a score with respect to it.
+    """
+    value = np.asarray(value)
+    if info.layout == "plane":
+        return value[..., None]
+    grid = info.token_grid
+    if grid is not None:
+        rows, cols, skip = grid
+        return value[:, skip:].reshape(value.shape[0], rows, cols, value.shape[-1])
+    return value
+
+
+def _positions(array: np.ndarray) -> tuple[int, ...]:
+    """The position axes of a (N, *positions, C) array."""
+    return tuple(range(1, array.ndim - 1))
 
 
 def default_gradcam_layer(model_or_engine: Any) -> str:
     """Name of the layer Grad-CAM uses by default in a model (or an engine around it).
 
-    The last convolution with a spatial output larger than 1x1, followed forward
-    through the activation, normalisation and merge layers that directly come after it
-    (so a ResNet gives its last block's output); layers inside nested backbones count
-    (``backbone/conv2``). Without any convolution: the last spatial layer larger than 1x1.
+    The last convolution with a spatial output larger than 1x1 (or a 1-D convolution
+    longer than 1), followed forward through the activation, normalisation and merge
+    layers that directly come after it (so a ResNet gives its last block's output);
+    layers inside nested backbones count (``backbone/conv2``). Without any convolution:
+    the last layer with more than one position (a spatial map, a sequence, or tokens that
+    form a patch grid).
 
     Raises
     ------
@@ -36,7 +75,7 @@ def default_gradcam_layer(model_or_engine: Any) -> str:
     """
     engine = as_engine(model_or_engine)
     candidates = [info for info in engine.layers
-                  if info.kind not in _SKIP_KINDS and _has_area(info.output_shape)]
+                  if info.kind not in _SKIP_KINDS and _has_area(info)]
     if not candidates:
         raise LayerNotViewableError(
             "The model has no spatial layer (height and width larger than 1) for Grad-CAM. "
@@ -53,31 +92,36 @@ def default_gradcam_layer(model_or_engine: Any) -> str:
     return candidates[chosen].name
 
 
-def upsample_heatmap(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize a 2-D heatmap to (height, width) with bilinear interpolation.
+def upsample_heatmap(heatmap: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
+    """Resize a 2-D heatmap to (height, width) with bilinear interpolation, or a 1-D one
+    (a sequence's map) to ``height`` positions with linear interpolation.
 
     This is the step after :meth:`GradCAM.__call__` with ``upsample=False`` (like
     captum's ``LayerAttribution.interpolate``): a map at a layer's resolution laid over
-    the input. Bilinear interpolation of non-negative values stays non-negative.
+    the input. Linear interpolation of non-negative values stays non-negative.
 
     Parameters
     ----------
     heatmap : numpy.ndarray
-        Shape (h, w).
+        Shape (h, w), or (t,) for a map over time.
     height, width : int
-        The size to reach, e.g. the model input's.
+        The size to reach, e.g. the model input's; for a 1-D map ``height`` is the
+        length and ``width`` is left out.
 
     Returns
     -------
     numpy.ndarray
-        float32 array (height, width).
+        float32 array (height, width), or (height,) for a 1-D map.
     """
     from ..engine.inputs import resize
 
     heat = np.asarray(heatmap, dtype=np.float32)
-    if heat.ndim != 2:
+    if heat.ndim == 1 and width is None:
+        return resize(heat[None, :], 1, height)[0]
+    if heat.ndim != 2 or width is None:
         raise LayerNotViewableError(
-            f"upsample_heatmap needs a 2-D map (h, w); got shape {heat.shape}.")
+            f"upsample_heatmap needs a 2-D map (h, w) with a height and a width, or a 1-D "
+            f"map (t,) with a length alone; got shape {heat.shape}.")
     return resize(heat, height, width)
 
 
@@ -85,7 +129,10 @@ class GradCAM(GradientMethod):
     """Grad-CAM (Selvaraju et al. 2017) on any spatial layer, nested backbones included.
 
     The map is ``ReLU(sum_k w_k A_k)`` where ``A_k`` are the layer's feature maps and
-    ``w_k`` the spatial mean of ``d score / d A_k``, computed at the layer's resolution;
+    ``w_k`` the mean over positions of ``d score / d A_k``, computed at the layer's
+    resolution. A 1-D convolution's sequence (T, C) gives a map over time (T,), and the
+    tokens of a vision transformer whose patches form a grid give a map over that grid
+    (see :func:`cam_values`);
     upsampling to the input (:func:`upsample_heatmap`) and scaling to [0, 1] are separate
     steps that the default call applies. Unlike tf-keras-vis, the layer may sit inside
     a nested sub-model (``"backbone/conv2"``): the engine runs the flattened model, so
@@ -106,7 +153,7 @@ class GradCAM(GradientMethod):
     LayerNotFoundError
         If ``layer`` does not exist (the message suggests close names).
     LayerNotViewableError
-        If ``layer`` has no spatial output.
+        If ``layer`` has no positions to map (a vector, or tokens without a patch grid).
 
     Examples
     --------
@@ -120,11 +167,14 @@ class GradCAM(GradientMethod):
         super().__init__(model_or_engine, logits)
         self.layer = default_gradcam_layer(self.engine) if layer is None else layer
         info = self.engine.layer(self.layer)  # raises LayerNotFoundError
-        if not info.is_spatial:
+        if info.layout not in ("image", "plane", "sequence") and info.token_grid is None:
+            what = ("tokens that do not form a square grid of patches"
+                    if info.layout == "tokens" else f"output shape {info.output_shape}")
             raise LayerNotViewableError(
-                f"Grad-CAM needs a spatial layer (height x width x channels), but "
-                f"{self.layer!r} has output shape {info.output_shape}. Pick a convolutional "
-                f"layer, e.g. {default_gradcam_layer(self.engine)!r}."
+                f"Grad-CAM needs a spatial layer (height x width x channels), a sequence "
+                f"(time x channels) or the patch tokens of a vision transformer, but "
+                f"{self.layer!r} has {what}. Pick a convolutional layer, e.g. "
+                f"{default_gradcam_layer(self.engine)!r}."
             )
 
     def __call__(
@@ -152,30 +202,32 @@ class GradCAM(GradientMethod):
         Returns
         -------
         numpy.ndarray
-            float32 array (H, W): the input's size if ``upsample``, else the layer's.
+            float32 array (H, W): the input's size if ``upsample``, else the layer's;
+            (T,) for a sequence.
         """
         normalize = upsample if normalize is None else normalize
         batch = self.prepare(image)
         cam = self.attribute(batch, target)[0].astype(np.float32)
         if upsample:
-            cam = upsample_heatmap(cam, *batch.shape[1:3])
+            cam = upsample_heatmap(cam, *batch.shape[1:1 + cam.ndim])
         return unit_scale(cam, lo=0.0) if normalize else cam
 
     @staticmethod
     def channel_weights(feature: np.ndarray, grads: np.ndarray) -> np.ndarray:
-        """Grad-CAM's weight of each feature map: the spatial mean of its gradient.
+        """Grad-CAM's weight of each feature map: the mean of its gradient over positions.
 
         Parameters
         ----------
         feature, grads : numpy.ndarray
-            The layer's output and the score's gradient, (N, h, w, C) each.
+            The layer's output and the score's gradient, (N, h, w, C) each, or
+            (N, *positions, C) for any other layout (:func:`cam_values`).
 
         Returns
         -------
         numpy.ndarray
             Shape (N, C).
         """
-        return grads.mean(axis=(1, 2))
+        return grads.mean(axis=_positions(grads))
 
     def layer_map(self, feature: np.ndarray, grads: np.ndarray | None) -> np.ndarray:
         """The map before its ReLU: ``sum_k w_k A_k`` with :meth:`channel_weights`.
@@ -187,17 +239,22 @@ class GradCAM(GradientMethod):
         Parameters
         ----------
         feature : numpy.ndarray
-            The layer's output, (N, h, w, C).
+            The layer's output, (N, h, w, C) (or (N, *positions, C), see
+            :func:`cam_values`).
         grads : numpy.ndarray or None
-            The score's gradient with respect to it, (N, h, w, C); None for a method
-            whose ``uses_gradients`` is False.
+            The score's gradient with respect to it, of the same shape; None for a
+            method whose ``uses_gradients`` is False.
 
         Returns
         -------
         numpy.ndarray
-            Shape (N, h, w).
+            Shape (N, h, w) (or (N, *positions)).
         """
-        return np.einsum("nhwc,nc->nhw", feature, self.channel_weights(feature, grads))
+        return np.einsum("n...c,nc->n...", feature, self.channel_weights(feature, grads))
+
+    @property
+    def _info(self) -> Any:
+        return self.engine.layer(self.layer)
 
     #: Whether :meth:`layer_map` needs the gradient (False skips the backward pass).
     uses_gradients = True
@@ -214,14 +271,11 @@ class GradCAM(GradientMethod):
         """
         return self.value_at(self.layer, batch)
 
-    def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
+    def _attribute(self, batch: np.ndarray, score: Any) -> np.ndarray:
         if self.uses_gradients:
             feature, grads = self.gradients_at(self.layer, batch, score)
-            grads = grads.astype(np.float64)
+            grads = cam_values(self._info, grads).astype(np.float64)
         else:
             feature, grads = self.layer_value(batch), None
-        feature = np.asarray(feature, dtype=np.float64)
-        if feature.ndim == 3:  # (N, h, w): one channel without its axis
-            feature = feature[..., None]
-            grads = None if grads is None else grads[..., None]
+        feature = cam_values(self._info, feature).astype(np.float64)
         return np.maximum(self.layer_map(feature, grads), 0.0)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..colour.scale import unit_scale
 from ..errors import InvalidSettingError
+from . import autodiff
 from ._common import logits_of
 from .base import GradientMethod
 from .regularizers import gaussian_blur, image_blur_sigma
@@ -163,7 +164,7 @@ class IntegratedGradients(GradientMethod):
             return [score] * len(batch)
         return [ClassScore(self.predicted_class(batch[i:i + 1])) for i in range(len(batch))]
 
-    def _integrate(self, tf: Any, x: np.ndarray, baseline: np.ndarray, score: Any) -> np.ndarray:
+    def _integrate(self, x: np.ndarray, baseline: np.ndarray, score: Any) -> np.ndarray:
         """Attributions of one prepared image (1, ...) against its baseline (1, ...)."""
         alphas = (np.arange(self.steps, dtype=np.float64) + 0.5) / self.steps
         alphas = alphas.reshape(-1, *([1] * (x.ndim - 1)))
@@ -171,18 +172,18 @@ class IntegratedGradients(GradientMethod):
         for start in range(0, self.steps, self.batch_size):
             chunk = alphas[start:start + self.batch_size]
             points = (baseline + chunk * (x - baseline)).astype(np.float32)
-            total += self._input_gradients(tf, points, score).sum(axis=0, dtype=np.float64)
+            total += self._input_gradients(points, score).sum(axis=0, dtype=np.float64)
         return (x[0] - baseline[0]).astype(np.float64) * total / self.steps
 
-    def _all_attributions(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
+    def _all_attributions(self, batch: np.ndarray, score: Any) -> np.ndarray:
         """(N, ...) attributions of a prepared batch, inside an active logits swap."""
         baselines = self.baseline_for(batch)
         scores = self._image_scores(batch, score)
-        return np.stack([self._integrate(tf, batch[i:i + 1], baselines[i:i + 1], scores[i])
+        return np.stack([self._integrate(batch[i:i + 1], baselines[i:i + 1], scores[i])
                          for i in range(len(batch))])
 
-    def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
-        attributions = self._all_attributions(tf, batch, score)
+    def _attribute(self, batch: np.ndarray, score: Any) -> np.ndarray:
+        attributions = self._all_attributions(batch, score)
         maps = attributions.sum(axis=-1) if attributions.ndim == 4 else attributions
         return np.abs(maps) if self.absolute else maps
 
@@ -206,16 +207,14 @@ class IntegratedGradients(GradientMethod):
             ``sum(attributions) - (f(x) - f(baseline))``, captum's ``convergence_delta``;
             it shrinks as ``steps`` grows.
         """
-        import tensorflow as tf
-
         batch = self.prepare(image)
         score = resolve_score(target)
         with logits_of(self.engine, self.logits):
             score = self._image_scores(batch, score)[0]
-            attributions = self._all_attributions(tf, batch, score)[0]
+            attributions = self._all_attributions(batch, score)[0]
             both = np.concatenate([batch, self.baseline_for(batch)])
-            output, _ = self.engine.forward(tf.convert_to_tensor(both))
-            values = np.asarray(score(output), dtype=np.float64)
+            output, _ = self.engine.forward(autodiff.to_tensor(both))
+            values = autodiff.to_numpy(score(output)).astype(np.float64)
         delta = float(attributions.sum() - (values[0] - values[1]))
         return attributions.astype(np.float32), delta
 

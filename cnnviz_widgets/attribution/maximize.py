@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from .._keras import keras
 from ..colour.scale import unit_scale
 from ..engine.coerce import as_engine
 from ..errors import InvalidSettingError, LayerNotViewableError, SelectionOutOfRangeError
+from . import autodiff
 from ._common import logits_of, swapped_activations
 from .callbacks import ProgressLike, reporting
 from .objectives import Objective, as_objective
@@ -30,7 +32,7 @@ from .objectives import channel as channel_objective
 from .objectives import diversity as diversity_objective
 from .param import FourierImage, ImageParam, PixelImage
 from .regularizers import Blur, Regularizer, TotalVariation
-from .transforms import InputTransform, Jitter, standard_transforms
+from .transforms import InputTransform, Jitter, resize_images, standard_transforms
 
 __all__ = [
     "DEFAULT_REGULARIZERS",
@@ -105,19 +107,21 @@ def redirected_relu(x: Any) -> Any:
     would push ``x`` lower (incoming gradient < 0). Images whose ReLU gradient is not
     all zero get the ordinary gradient.
     """
-    import tensorflow as tf
+    ops = keras.ops
 
-    @tf.custom_gradient
+    @ops.custom_gradient
     def relu(t: Any) -> Any:
-        def grad(g: Any) -> Any:
-            ordinary = tf.where(t > 0, g, tf.zeros_like(g))
-            redirected = tf.where((t < 0) & (g < 0), tf.zeros_like(g), g)
-            flat = tf.reshape(ordinary, (tf.shape(ordinary)[0], -1))
-            blocked = tf.reduce_all(tf.equal(flat, 0), axis=1)
-            blocked = tf.reshape(blocked, [-1] + [1] * (len(t.shape) - 1))
-            return tf.where(blocked, redirected, ordinary)
+        def grad(*args: Any, upstream: Any = None) -> Any:
+            g = args[0] if upstream is None else upstream
+            zeros = ops.zeros_like(g)
+            ordinary = ops.where(t > 0, g, zeros)
+            redirected = ops.where(ops.logical_and(t < 0, g < 0), zeros, g)
+            flat = ops.reshape(ordinary, (ops.shape(ordinary)[0], -1))
+            blocked = ops.all(ops.equal(flat, 0), axis=1)
+            blocked = ops.reshape(blocked, [-1] + [1] * (len(t.shape) - 1))
+            return ops.where(blocked, redirected, ordinary)
 
-        return tf.nn.relu(t), grad
+        return ops.relu(t), grad
 
     return relu(x)
 
@@ -130,9 +134,7 @@ class _ReluSwitch:
         self.__name__ = "relu"
 
     def __call__(self, x: Any) -> Any:
-        import tensorflow as tf
-
-        return redirected_relu(x) if self.on else tf.nn.relu(x)
+        return redirected_relu(x) if self.on else keras.ops.relu(x)
 
 
 @contextlib.contextmanager
@@ -174,7 +176,7 @@ class _PixelMap:
     """Maps 0-1 pixels (1, H, W, C) to the model input, through the engine's preprocessing.
 
     When the preprocessing is per-pixel affine (division by 255, mean subtraction,
-    RGB->BGR, ...), it is fitted as ``x @ M + b`` and applied with TensorFlow so that the
+    RGB->BGR, ...), it is fitted as ``x @ M + b`` and applied with ``keras.ops`` so that the
     optimisation runs in pixel space and the result is a real image. Otherwise the
     optimisation runs on the model input itself (``affine`` is False).
     """
@@ -220,8 +222,9 @@ class _PixelMap:
             return 1.0
         return span if np.isfinite(span) and span > 0 else 1.0
 
-    def to_model(self, tf: Any, u: Any) -> Any:
-        x = tf.tensordot(u, tf.constant(self.matrix), axes=[[3], [0]]) + self.bias
+    def to_model(self, u: Any) -> Any:
+        ops = keras.ops
+        x = ops.tensordot(u, ops.convert_to_tensor(self.matrix), axes=[[3], [0]]) + self.bias
         return x[..., 0] if self.squeeze else x
 
 
@@ -449,8 +452,6 @@ class ActivationMaximization:
         LayerNotFoundError
             If ``layer`` does not exist.
         """
-        import tensorflow as tf
-
         objective = self._objective(layer, channel, target)
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise InvalidSettingError(f"steps must be an integer >= 0, not {steps!r}.")
@@ -487,7 +488,7 @@ class ActivationMaximization:
                 return PixelImage(n, height, width, pix.c, noise)
             return _InputSpace(pix, n, noise)
 
-        to_model = (lambda x: pix.to_model(tf, x)) if pix.affine else (
+        to_model = pix.to_model if pix.affine else (
             (lambda x: x[..., 0]) if pix.squeeze else (lambda x: x))
         div_layer = next((name for name in objective.layers if name is not None), None)
         div_weight = float(diversity) if n > 1 and div_layer is not None else 0.0
@@ -497,22 +498,38 @@ class ActivationMaximization:
 
         def values_of(x: Any) -> dict[str | None, Any]:
             if fixed is not None and tuple(x.shape[1:3]) != fixed:
-                x = tf.image.resize(x, fixed, method="bilinear")
+                x = resize_images(x, fixed)
             out, found = self.engine.forward(to_model(x), layers=inner,
                                              stop_at_layers=not reads_output)
             found[None] = out
             return found
 
         def per_image(x: Any) -> np.ndarray:
-            return np.asarray(objective(values_of(x)), dtype=np.float64).reshape(n)
+            return autodiff.to_numpy(objective(values_of(x))).astype(np.float64).reshape(n)
 
         def responds(image_param: ImageParam, params: np.ndarray) -> bool:
-            p = tf.constant(params)
-            with tf.GradientTape() as tape:
-                tape.watch(p)
-                value = tf.reduce_sum(objective(values_of(image_param(p))))
-            grad = tape.gradient(value, p)
-            return grad is not None and bool(np.any(grad.numpy() != 0))
+            _, (grad,) = autodiff.value_and_gradient(
+                lambda p: objective(values_of(image_param(p))), params)
+            return grad is not None and bool(np.any(autodiff.to_numpy(grad) != 0))
+
+        def ascent_loss(p: Any) -> Any:
+            """What one step raises (summed over the images), and the objective per image."""
+            ops = keras.ops
+            x = image_param(p)
+            seen = x
+            for transform in transforms:
+                seen = transform(seen, rng)
+            values = values_of(seen)
+            scores = objective(values)
+            loss = ops.sum(scores)
+            if div_objective is not None:
+                size_of = ops.stop_gradient(ops.mean(ops.abs(scores)))
+                loss = loss + div_weight * size_of * ops.sum(div_objective(values))
+            for regularizer in regularizers:
+                penalty = regularizer.penalty(x)
+                if penalty is not None:
+                    loss = loss - penalty
+            return loss, scores
 
         restarts = 0
         image_param = make_param(0.1)
@@ -534,44 +551,28 @@ class ActivationMaximization:
                     restarts += 1
                     image_param = make_param(0.1 * 2**restarts)
                     params = image_param.initial(rng)
-            initial_values = per_image(image_param(tf.constant(params)))
+            initial_values = per_image(image_param(autodiff.to_tensor(params)))
             positive = bool(np.any(initial_values > 0))
             with reporting(progress, total) as report:
                 for step in range(1, total + 1):
                     switch.on = relu_redirect > 0 and (step <= relu_redirect or not positive)
-                    p = tf.constant(params)
-                    with tf.GradientTape() as tape:
-                        tape.watch(p)
-                        x = image_param(p)
-                        seen = x
-                        for transform in transforms:
-                            seen = transform(seen, rng)
-                        values = values_of(seen)
-                        scores = objective(values)
-                        loss = tf.reduce_sum(scores)
-                        if div_objective is not None:
-                            size_of = tf.stop_gradient(tf.reduce_mean(tf.abs(scores)))
-                            loss = loss + div_weight * size_of * tf.reduce_sum(
-                                div_objective(values))
-                        for regularizer in regularizers:
-                            penalty = regularizer.penalty(x)
-                            if penalty is not None:
-                                loss = loss - penalty
-                    grad = tape.gradient(loss, p)
+                    (_, scores), (grad,) = autodiff.value_and_gradient(
+                        ascent_loss, params, has_aux=True)
                     if grad is None:
                         raise LayerNotViewableError(
                             "The objective does not depend on the input; nothing to "
                             "maximise.")
-                    params = image_param.after_step(ascend(params, grad.numpy(), step, lr))
+                    grad = autodiff.to_numpy(grad)
+                    params = image_param.after_step(ascend(params, grad, step, lr))
                     params = self._updated(image_param, params, updates, step)
-                    history[step - 1] = float(np.mean(scores.numpy()))
+                    history[step - 1] = float(np.mean(autodiff.to_numpy(scores)))
                     positive = positive or history[step - 1] > 0
                     report(step, total, history[step - 1])
             switch.on = False
-            result = image_param(tf.constant(params))
+            result = image_param(autodiff.to_tensor(params))
             finals = per_image(result)
 
-        pixels = result.numpy()
+        pixels = autodiff.to_numpy(result)
         if kind == "input":
             pixels = np.stack([unit_scale(p) for p in pixels])
         batch = np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .._keras import keras
+
 __all__ = [
     "OUTPUT",
     "Objective",
@@ -115,12 +117,10 @@ def channel(layer: str, index: int) -> Objective:
 
     For a vector layer (a dense layer) it is that unit's value.
     """
-    import tensorflow as tf
-
     def function(values: Mapping[str | None, Any]) -> Any:
         picked = _channel_values(values[layer], index, layer)
-        axes = list(range(1, picked.shape.rank))
-        return tf.reduce_mean(picked, axis=axes) if axes else picked
+        axes = tuple(range(1, len(picked.shape)))
+        return keras.ops.mean(picked, axis=axes) if axes else picked
 
     return Objective(function, [layer], f"channel({layer!r}, {index})")
 
@@ -140,7 +140,7 @@ def neuron(layer: str, index: int, y: int | None = None, x: int | None = None) -
 
     def function(values: Mapping[str | None, Any]) -> Any:
         picked = _channel_values(values[layer], index, layer)
-        if picked.shape.rank != 3:
+        if len(picked.shape) != 3:
             raise ValueError(
                 f"neuron() needs a layer with a spatial output; {layer!r} has shape "
                 f"{tuple(values[layer].shape)}. Use channel() for a vector layer.")
@@ -175,8 +175,6 @@ def direction(layer: str, vector: Any) -> Objective:
     vector : array-like, shape (C,)
         The direction (not normalised here).
     """
-    import tensorflow as tf
-
     vec = np.asarray(vector, dtype=np.float32).ravel()
 
     def function(values: Mapping[str | None, Any]) -> Any:
@@ -185,9 +183,11 @@ def direction(layer: str, vector: Any) -> Objective:
             raise ValueError(
                 f"The direction has {vec.size} entries but layer {layer!r} has "
                 f"{value.shape[-1]} channels.")
-        dots = tf.tensordot(value, tf.constant(vec, dtype=value.dtype), axes=[[-1], [0]])
-        axes = list(range(1, dots.shape.rank))
-        return tf.reduce_mean(dots, axis=axes) if axes else dots
+        ops = keras.ops
+        dots = ops.tensordot(value, ops.convert_to_tensor(vec, dtype=value.dtype),
+                             axes=[[len(value.shape) - 1], [0]])
+        axes = tuple(range(1, len(dots.shape)))
+        return ops.mean(dots, axis=axes) if axes else dots
 
     return Objective(function, [layer], f"direction({layer!r})")
 
@@ -201,18 +201,17 @@ def diversity(layer: str) -> Objective:
     (lucid's with the sign flipped, so it is added to be maximised). It pushes the
     images of a batch towards different styles. A batch of one scores 0.
     """
-    import tensorflow as tf
-
     def function(values: Mapping[str | None, Any]) -> Any:
+        ops = keras.ops
         value = values[layer]
-        n = tf.shape(value)[0]
-        flat = tf.reshape(value, (n, -1, value.shape[-1]))
-        grams = tf.matmul(flat, flat, transpose_a=True)
-        grams = tf.reshape(grams, (n, -1))
-        grams = grams / tf.maximum(tf.norm(grams, axis=1, keepdims=True), 1e-10)
-        similarity = tf.matmul(grams, grams, transpose_b=True)
-        others = tf.reduce_sum(similarity, axis=1) - tf.linalg.diag_part(similarity)
-        return -others / tf.cast(n, others.dtype)
+        n = int(value.shape[0])
+        flat = ops.reshape(value, (n, -1, value.shape[-1]))
+        grams = ops.matmul(ops.swapaxes(flat, 1, 2), flat)
+        grams = ops.reshape(grams, (n, -1))
+        grams = grams / ops.maximum(ops.norm(grams, axis=1, keepdims=True), 1e-10)
+        similarity = ops.matmul(grams, ops.transpose(grams))
+        others = ops.sum(similarity, axis=1) - ops.diagonal(similarity)
+        return -others / float(n)
 
     return Objective(function, [layer], f"diversity({layer!r})")
 

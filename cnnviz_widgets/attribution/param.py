@@ -2,7 +2,7 @@
 
 A parameterisation maps an array of free parameters (the optimiser's variable, a numpy
 array) to a batch of images with pixels on the 0-1 scale, shape (N, H, W, C), with
-TensorFlow operations so that the gradient reaches the parameters:
+backend operations (``keras.ops``) so that the gradient reaches the parameters:
 
 * :class:`PixelImage`: the pixels themselves, kept in 0-1 by clipping after each step
   (the classic DeepVis-style ascent);
@@ -36,6 +36,12 @@ COLOR_CORRELATION_SVD_SQRT = np.asarray(
     [[0.26, 0.09, 0.02],
      [0.27, 0.00, -0.05],
      [0.27, -0.09, 0.03]], dtype=np.float32)
+
+
+def _ops() -> Any:
+    from .._keras import keras
+
+    return keras.ops
 
 
 def decorrelation_matrix() -> np.ndarray:
@@ -180,22 +186,30 @@ class FourierImage(ImageParam):
         return (self.sd * rng.standard_normal(self.param_shape)).astype(np.float32)
 
     def spatial(self, params: Any) -> Any:
-        """The image before the colour step and the sigmoid, (N, H, W, C), as a tensor."""
-        import tensorflow as tf
+        """The image before the colour step and the sigmoid, (N, H, W, C), as a tensor.
 
-        params = tf.convert_to_tensor(params, dtype=tf.float32)
-        spectrum = tf.complex(params[..., 0], params[..., 1]) * tf.cast(self.scale,
-                                                                         tf.complex64)
-        planes = tf.signal.irfft2d(spectrum, fft_length=[self.height, self.width])
-        return tf.transpose(planes, [0, 2, 3, 1]) / 4.0
+        ``irfft2`` of the scaled spectrum: an inverse FFT over the rows (as the forward
+        FFT of the complex conjugate, conjugated and divided by H), then ``irfft`` over
+        the columns.
+        """
+        ops = _ops()
+        params = ops.convert_to_tensor(params, dtype="float32")
+        scale = ops.convert_to_tensor(self.scale)
+        real, imag = params[..., 0] * scale, params[..., 1] * scale  # (N, C, H, W//2+1)
+        # rows last, then ifft(z) = conj(fft(conj(z))) / H
+        real, imag = ops.fft((ops.swapaxes(real, -1, -2), -ops.swapaxes(imag, -1, -2)))
+        real = ops.swapaxes(real, -1, -2) / self.height
+        imag = -ops.swapaxes(imag, -1, -2) / self.height
+        planes = ops.irfft((real, imag), fft_length=self.width)  # (N, C, H, W)
+        return ops.transpose(planes, (0, 2, 3, 1)) / 4.0
 
     def __call__(self, params: Any) -> Any:
-        import tensorflow as tf
-
+        ops = _ops()
         t = self.spatial(params)
         if self.decorrelate:
-            t = tf.tensordot(t, tf.constant(decorrelation_matrix()), axes=[[3], [0]])
-        return tf.sigmoid(t)
+            t = ops.tensordot(t, ops.convert_to_tensor(decorrelation_matrix()),
+                              axes=[[3], [0]])
+        return ops.sigmoid(t)
 
     def from_images(self, images: np.ndarray) -> np.ndarray:
         """The spectrum whose image is ``images`` (pixels strictly inside 0-1).

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..engine.coerce import as_engine
 from ..errors import LayerNotViewableError, SelectionOutOfRangeError
+from . import autodiff
 
 __all__ = ["effective_receptive_field"]
 
@@ -51,8 +52,6 @@ def effective_receptive_field(model_or_engine: Any, layer: str, row: int, col: i
     SelectionOutOfRangeError
         If the position or the channel is outside the layer's output.
     """
-    import tensorflow as tf
-
     engine = as_engine(model_or_engine)
     info = engine.layer(layer)
     if not info.is_spatial:
@@ -70,13 +69,15 @@ def effective_receptive_field(model_or_engine: Any, layer: str, row: int, col: i
         raise SelectionOutOfRangeError(
             f"There is no channel {channel}: layer {layer!r} has {channels} channel(s), "
             f"numbered 0 to {channels - 1}.")
-    x = tf.convert_to_tensor(np.asarray(engine.prepare(image), dtype=np.float32))
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-        tape.watch(x)
-        _, values = engine.forward(x, layers=[layer], stop_at_layers=True)
+    x = np.asarray(engine.prepare(image), dtype=np.float32)
+
+    def position(inputs: Any) -> Any:
+        _, values = engine.forward(inputs, layers=[layer], stop_at_layers=True)
         value = values[layer][0, int(row), int(col)]
         if channel is not None and len(info.output_shape) == 3:
             value = value[..., int(channel)]
-        value = tf.reduce_sum(value)
-    grads = np.abs(np.asarray(tape.gradient(value, x), dtype=np.float32)[0])
+        return value
+
+    _, (grads,) = autodiff.value_and_gradient(position, x)
+    grads = np.abs(autodiff.to_numpy(grads).astype(np.float32)[0])
     return grads.max(axis=-1) if grads.ndim == 3 else grads

@@ -51,10 +51,11 @@ class TotalVariation(Regularizer):
     weight: float = 1.0
 
     def __call__(self, x: Any) -> Any:
-        import tensorflow as tf
+        from .._keras import keras
 
-        return self.weight * (tf.reduce_mean(tf.abs(x[:, 1:] - x[:, :-1]))
-                              + tf.reduce_mean(tf.abs(x[:, :, 1:] - x[:, :, :-1])))
+        ops = keras.ops
+        return self.weight * (ops.mean(ops.abs(x[:, 1:] - x[:, :-1]))
+                              + ops.mean(ops.abs(x[:, :, 1:] - x[:, :, :-1])))
 
     def penalty(self, x: Any) -> Any | None:
         return self(x) if self.weight else None

@@ -76,7 +76,7 @@ class Saliency(GradientMethod):
         saliency = self.attribute(self.prepare(image), target)[0]
         return unit_scale(saliency, lo=0.0) if normalize else saliency.astype(np.float32)
 
-    def _attribute(self, tf: Any, batch: np.ndarray, score: Any) -> np.ndarray:
-        grads = np.abs(self._input_gradients(tf, batch, score).astype(np.float64))
+    def _attribute(self, batch: np.ndarray, score: Any) -> np.ndarray:
+        grads = np.abs(self._input_gradients(batch, score).astype(np.float64))
         # (N, H, W, C) -> (N, H, W) by the max over colour channels; (N, H, W) stays
         return grads.max(axis=-1) if grads.ndim == 4 else grads

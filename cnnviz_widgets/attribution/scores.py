@@ -11,10 +11,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 __all__ = ["ChannelScore", "ClassScore", "Score", "TopClassScore", "resolve_score"]
 
 #: Maps a backend tensor of shape (batch, ...) to a tensor of shape (batch,).
 Score = Callable[[Any], Any]
+
+
+def _ops() -> Any:
+    from .._keras import keras
+
+    return keras.ops
+
+
+def _rows(output: Any) -> Any:
+    """``output`` as (batch, values): a numpy array stays numpy, anything else becomes a
+    backend tensor (written with ``keras.ops``, so any Keras backend differentiates it)."""
+    if isinstance(output, np.ndarray):
+        return output if output.ndim == 2 else output.reshape(output.shape[0], -1)
+    ops = _ops()
+    output = ops.convert_to_tensor(output)
+    if len(output.shape) != 2:
+        output = ops.reshape(output, (ops.shape(output)[0], -1))
+    return output
 
 
 @dataclass(frozen=True)
@@ -30,11 +50,7 @@ class ClassScore:
     index: int
 
     def __call__(self, output: Any) -> Any:
-        import tensorflow as tf
-
-        output = tf.convert_to_tensor(output)
-        if output.shape.rank != 2:
-            output = tf.reshape(output, (tf.shape(output)[0], -1))
+        output = _rows(output)
         size = output.shape[-1]
         if size is not None and not -size <= self.index < size:
             raise IndexError(
@@ -53,12 +69,10 @@ class TopClassScore:
     """
 
     def __call__(self, output: Any) -> Any:
-        import tensorflow as tf
-
-        output = tf.convert_to_tensor(output)
-        if output.shape.rank != 2:
-            output = tf.reshape(output, (tf.shape(output)[0], -1))
-        return tf.reduce_max(output, axis=-1)
+        output = _rows(output)
+        if isinstance(output, np.ndarray):
+            return output.max(axis=-1)
+        return _ops().max(output, axis=-1)
 
 
 @dataclass(frozen=True)
@@ -76,9 +90,8 @@ class ChannelScore:
     channel: int
 
     def __call__(self, value: Any) -> Any:
-        import tensorflow as tf
-
-        value = tf.convert_to_tensor(value)
+        if not isinstance(value, np.ndarray):
+            value = _ops().convert_to_tensor(value)
         size = value.shape[-1]
         if size is not None and not -size <= self.channel < size:
             raise IndexError(
@@ -86,8 +99,11 @@ class ChannelScore:
                 f"(0 to {size - 1})."
             )
         picked = value[..., self.channel]
-        axes = list(range(1, picked.shape.rank))
-        return tf.reduce_mean(picked, axis=axes) if axes else picked
+        axes = tuple(range(1, len(picked.shape)))
+        if not axes:
+            return picked
+        return picked.mean(axis=axes) if isinstance(picked, np.ndarray) else \
+            _ops().mean(picked, axis=axes)
 
 
 def resolve_score(target: Any, output: Any | None = None) -> Callable[[Any], Any]:
@@ -107,8 +123,6 @@ def resolve_score(target: Any, output: Any | None = None) -> Callable[[Any], Any
     callable
         A score mapping a batch of outputs to shape ``(batch,)``.
     """
-    import numpy as np
-
     if target is None:
         if output is None:
             return TopClassScore()

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .._keras import keras
+
 __all__ = [
     "STANDARD_ANGLES",
     "STANDARD_SCALES",
@@ -67,10 +69,8 @@ class Jitter(InputTransform):
     def __call__(self, x: Any, rng: np.random.Generator) -> Any:
         if self.px <= 0:
             return x
-        import tensorflow as tf
-
         dy, dx = (int(s) for s in rng.integers(-self.px, self.px + 1, size=2))
-        return tf.roll(x, shift=[dy, dx], axis=[1, 2])
+        return keras.ops.roll(keras.ops.roll(x, dy, axis=1), dx, axis=2)
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,8 @@ class Pad(InputTransform):
     def __call__(self, x: Any, rng: np.random.Generator) -> Any:
         if self.px <= 0:
             return x
-        import tensorflow as tf
-
-        pads = [[0, 0], [self.px, self.px], [self.px, self.px]] + [[0, 0]] * (x.shape.rank - 3)
-        return tf.pad(x, pads, constant_values=self.value)
+        pads = [[0, 0], [self.px, self.px], [self.px, self.px]] + [[0, 0]] * (len(x.shape) - 3)
+        return keras.ops.pad(x, pads, constant_values=self.value)
 
 
 @dataclass(frozen=True)
@@ -141,9 +139,7 @@ class RandomScale(InputTransform):
         size = (max(1, int(height * factor)), max(1, int(width * factor)))
         if size == (height, width):
             return x
-        import tensorflow as tf
-
-        return tf.image.resize(x, size, method="bilinear")
+        return resize_images(x, size)
 
 
 @dataclass(frozen=True)
@@ -192,9 +188,8 @@ def rotate(x: Any, degrees: float, fill: float = 0.5) -> Any:
     """
     if degrees % 360 == 0:
         return x
-    import tensorflow as tf
-
-    x = tf.convert_to_tensor(x)
+    ops = keras.ops
+    x = ops.convert_to_tensor(x)
     height, width = int(x.shape[1]), int(x.shape[2])
     theta = math.radians(degrees)
     cos, sin = math.cos(theta), math.sin(theta)
@@ -203,18 +198,35 @@ def rotate(x: Any, degrees: float, fill: float = 0.5) -> Any:
     src_y = (sin * xx + cos * yy + cy).ravel()
     src_x = (cos * xx - sin * yy + cx).ravel()
     y0, x0 = np.floor(src_y), np.floor(src_x)
-    flat = tf.reshape(x, (tf.shape(x)[0], height * width, -1))
+    flat = ops.reshape(x, (ops.shape(x)[0], height * width, -1))
     out = 0.0
     for oy, ox in ((0, 0), (0, 1), (1, 0), (1, 1)):
         ys, xs = y0 + oy, x0 + ox
         weight = (1 - np.abs(src_y - ys)) * (1 - np.abs(src_x - xs))
         inside = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
         index = (np.clip(ys, 0, height - 1) * width + np.clip(xs, 0, width - 1)).astype(np.int32)
-        picked = tf.gather(flat, index, axis=1)
-        mask = tf.constant(inside[None, :, None])
-        term = tf.where(mask, picked, tf.cast(fill, picked.dtype))
-        out = out + tf.constant(weight[None, :, None], dtype=picked.dtype) * term
-    return tf.reshape(out, tf.shape(x))
+        picked = ops.take(flat, ops.convert_to_tensor(index), axis=1)
+        mask = ops.convert_to_tensor(inside[None, :, None])
+        term = ops.where(mask, picked, ops.cast(fill, picked.dtype))
+        out = out + ops.convert_to_tensor(weight[None, :, None], dtype=picked.dtype) * term
+    return ops.reshape(out, ops.shape(x))
+
+
+def resize_images(x: Any, size: tuple[int, int]) -> Any:
+    """Bilinear resize of a batch (N, H, W[, C]) to ``size`` (height, width), differentiable.
+
+    Half-pixel centres and no antialiasing, as ``tf.image.resize(method="bilinear")``;
+    the one resize of a tensor in the package.
+    """
+    ops = keras.ops
+    x = ops.convert_to_tensor(x)
+    if tuple(int(s) for s in x.shape[1:3]) == tuple(size):
+        return x
+    plain = len(x.shape) == 3
+    images = x[..., None] if plain else x
+    out = ops.image.resize(images, tuple(size), interpolation="bilinear", antialias=False,
+                           data_format="channels_last")
+    return out[..., 0] if plain else out
 
 
 def standard_transforms(size: int | None = None) -> tuple[InputTransform, ...]:

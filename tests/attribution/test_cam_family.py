@@ -19,7 +19,7 @@ from cnnviz_widgets.attribution import (
 from cnnviz_widgets.errors import InvalidSettingError, LayerNotFoundError, LayerNotViewableError
 from cnnviz_widgets.testing import tiny_cnn
 
-from .helpers import copy_model
+from .helpers import copy_model, feature_and_gradient
 
 FAMILY = [GradCAMPlusPlus, XGradCAM, LayerCAM, HiResCAM, EigenCAM]
 
@@ -86,25 +86,9 @@ def models():
 
 
 def _activations_and_gradients(model, layer: str, batch: np.ndarray, target: int):
-    """A and d score / dA: ``keras.Model(inputs, [layer.output, model.output])`` for a
-    functional model, the layers called in turn for a Sequential one."""
-    import keras
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        if isinstance(model, keras.Sequential):
-            out = tf.constant(batch)
-            for each in model.layers:
-                out = each(out, training=False)
-                if each.name == layer:
-                    tape.watch(out)
-                    feature = out
-        else:
-            probe = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
-            feature, out = probe(tf.constant(batch), training=False)
-        score = out[:, target]
-    grads = tape.gradient(score, feature)
-    return feature.numpy()[0].astype(np.float64), grads.numpy()[0].astype(np.float64)
+    """A and d score / dA: the model split at the layer for a functional model, the
+    layers called in turn for a Sequential one."""
+    return feature_and_gradient(model, layer, batch, lambda out: out[:, target])
 
 
 CASES = [("functional", "conv1", (10, 10, 3)), ("functional", "conv2", (10, 10, 3)),
@@ -308,8 +292,8 @@ def test_batch_size_changes_nothing_and_batches_are_per_image(models, method):
     maps = {size: method(model, "conv2", batch_size=size)(images[0], target, upsample=False)
             for size in (1, 2, 5, 64)}
     assert maps[1].max() > 0
-    for size in (2, 5, 64):
-        np.testing.assert_allclose(maps[size], maps[1], rtol=1e-5, atol=1e-7 * maps[1].max())
+    for size in (2, 5, 64):  # float32 convolutions of another batch size may round apart
+        np.testing.assert_allclose(maps[size], maps[1], rtol=1e-5, atol=1e-6 * maps[1].max())
     cam = method(model, "conv2", batch_size=2)
     batch = np.concatenate([cam.prepare(image) for image in images])
     together = cam.attribute(batch)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from cnnviz_widgets import ActivationEngine
 from cnnviz_widgets.attribution import ChannelContributions
 from cnnviz_widgets.errors import LayerNotFoundError
 from cnnviz_widgets.testing import digits_like_cnn
+
+from .helpers import backend_gradient, numpy
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +25,15 @@ def _oracle(model, layer: str, batch: np.ndarray, cls: int) -> np.ndarray:
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     copy.layers[-1].activation = keras.activations.linear
-    feature = keras.Model(copy.inputs, copy.get_layer(layer).output)(batch).numpy()
+    feature = numpy(keras.Model(copy.inputs, copy.get_layer(layer).output)(batch))
     names = [lay.name for lay in copy.layers]
     head_in = keras.Input(feature.shape[1:])
     h = head_in
     for lay in copy.layers[names.index(layer) + 1:]:
         h = lay(h)
     head = keras.Model(head_in, h)
-    f = tf.constant(feature)
-    with tf.GradientTape() as tape:
-        tape.watch(f)
-        score = head(f, training=False)[:, cls]
-    product = (feature[0] * tape.gradient(score, f).numpy()[0]).astype(np.float64)
+    grads = backend_gradient(lambda f: head(f, training=False)[:, cls], feature)
+    product = (feature[0] * grads[0]).astype(np.float64)
     return product.mean(axis=tuple(range(product.ndim - 1)))
 
 
@@ -50,7 +48,7 @@ def test_contributions_equal_the_hand_computation(model, layer):
         want = _oracle(model, layer, batch, cls)
         assert got.shape == want.shape == (engine.layer(layer).channels,)
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
-    top = int(np.argmax(model(batch)))
+    top = int(np.argmax(numpy(model(batch))))
     np.testing.assert_array_equal(method(image), method(image, target=top))
 
 

@@ -29,7 +29,8 @@ from cnnviz_widgets.attribution import (
 from cnnviz_widgets.attribution.transforms import rotate
 from cnnviz_widgets.testing import digits_like_cnn
 
-tf = pytest.importorskip("tensorflow")
+from .helpers import backend_gradient, numpy, tensor
+
 keras = pytest.importorskip("keras")
 
 # lucid's color_correlation_svd_sqrt, written out here as the oracle
@@ -60,7 +61,7 @@ def small():
     kernel, bias = conv2.get_weights()
     kernel[..., DEAD] = np.abs(kernel[..., DEAD])  # it rises with conv1's channels
     grey = np.full((1, 8, 8, 3), 0.5, np.float32)  # the engine divides 0-255 by 255
-    c1 = _probe(model, "conv1")(grey).numpy()[0, 0, 0]  # constant over a grey image
+    c1 = numpy(_probe(model, "conv1")(grey))[0, 0, 0]  # constant over a grey image
     bias[DEAD] = -(float(np.sum(kernel[..., DEAD] * c1)) + 0.3)
     conv2.set_weights([kernel, bias])
     return model
@@ -82,7 +83,7 @@ def test_spectrum_is_scaled_by_one_over_frequency():
             scale[i, j] = np.sqrt(h * w) / max(f, 1.0 / max(h, w))
     spectrum = (params[..., 0] + 1j * params[..., 1]) * scale
     want = np.transpose(np.fft.irfft2(spectrum, s=(h, w)), (0, 2, 3, 1)) / 4.0
-    np.testing.assert_allclose(param.spatial(params).numpy(), want, atol=1e-4)
+    np.testing.assert_allclose(numpy(param.spatial(params)), want, atol=1e-4)
     # twice the frequency, half the factor (decay_power 1); a quarter with decay_power 2
     assert np.isclose(param.scale[0, 2] / param.scale[0, 4], 2.0)
     square = FourierImage(1, h, w, 3, decay_power=2.0, decorrelate=False)
@@ -92,10 +93,10 @@ def test_spectrum_is_scaled_by_one_over_frequency():
 def test_colour_decorrelation_is_the_lucid_matrix_then_a_sigmoid():
     param = FourierImage(2, 8, 8, 3)
     params = param.initial(np.random.default_rng(1)) * 100
-    t = param.spatial(params).numpy()
+    t = numpy(param.spatial(params))
     matrix = LUCID_SVD_SQRT / np.linalg.norm(LUCID_SVD_SQRT, axis=0).max()
     want = 1.0 / (1.0 + np.exp(-(t @ matrix.T)))
-    got = param(params).numpy()
+    got = numpy(param(params))
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert got.shape == (2, 8, 8, 3) and got.min() > 0 and got.max() < 1
 
@@ -106,12 +107,12 @@ def test_fourier_image_reaches_any_image():
         param = FourierImage(2, 9, 12, channels)
         assert param.decorrelate == (channels == 3)
         target = rng.uniform(0.02, 0.98, param.shape)
-        np.testing.assert_allclose(param(param.from_images(target)).numpy(), target,
+        np.testing.assert_allclose(numpy(param(param.from_images(target))), target,
                                    atol=1e-4)
     with pytest.raises(ValueError, match="3 channels"):
         FourierImage(1, 8, 8, 1, decorrelate=True)
     start = FourierImage(1, 16, 16, 3).initial(np.random.default_rng(0))
-    image = FourierImage(1, 16, 16, 3)(start).numpy()
+    image = numpy(FourierImage(1, 16, 16, 3)(start))
     assert abs(image.mean() - 0.5) < 0.05  # a nearly grey start, as lucid's sd=0.01
 
 
@@ -129,10 +130,10 @@ def _batch(shape=(2, 10, 12, 3), seed=0):
 
 def test_pad_and_random_crop_against_numpy():
     x = _batch()
-    padded = Pad(3, 0.25)(tf.constant(x), np.random.default_rng(0)).numpy()
+    padded = numpy(Pad(3, 0.25)(tensor(x), np.random.default_rng(0)))
     np.testing.assert_array_equal(
         padded, np.pad(x, [(0, 0), (3, 3), (3, 3), (0, 0)], constant_values=0.25))
-    cropped = RandomCrop(4)(tf.constant(padded), np.random.default_rng(7)).numpy()
+    cropped = numpy(RandomCrop(4)(tensor(padded), np.random.default_rng(7)))
     dy, dx = np.random.default_rng(7).integers(0, 5, size=2)
     np.testing.assert_array_equal(cropped, padded[:, dy:dy + 12, dx:dx + 14])
     assert cropped.shape == (2, 12, 14, 3)  # pad 3 then crop 4: 2 more than the input
@@ -142,13 +143,13 @@ def test_random_scale_size_and_bilinear_against_pil():
     from PIL import Image
 
     x = _batch((1, 8, 8, 1))
-    same = RandomScale((1.0,))(tf.constant(x), np.random.default_rng(0))
+    same = RandomScale((1.0,))(tensor(x), np.random.default_rng(0))
     np.testing.assert_array_equal(np.asarray(same), x)
-    big = RandomScale((2.0,))(tf.constant(x), np.random.default_rng(0)).numpy()
+    big = numpy(RandomScale((2.0,))(tensor(x), np.random.default_rng(0)))
     assert big.shape == (1, 16, 16, 1)
     pil = np.asarray(Image.fromarray(x[0, ..., 0]).resize((16, 16), Image.BILINEAR))
     np.testing.assert_allclose(big[0, 1:-1, 1:-1, 0], pil[1:-1, 1:-1], atol=1e-5)
-    small = RandomScale((0.95,))(tf.constant(_batch((1, 30, 41, 2))), np.random.default_rng(0))
+    small = RandomScale((0.95,))(tensor(_batch((1, 30, 41, 2))), np.random.default_rng(0))
     assert small.shape == (1, 28, 38, 2)  # floor(30 * 0.95), floor(41 * 0.95)
 
 
@@ -156,10 +157,10 @@ def test_rotation_against_rot90_and_scipy():
     from scipy import ndimage
 
     x = _batch((2, 9, 9, 3))
-    np.testing.assert_array_equal(rotate(tf.constant(x), 0.0), x)
-    np.testing.assert_allclose(rotate(tf.constant(x), 90.0).numpy(),
+    np.testing.assert_array_equal(rotate(tensor(x), 0.0), x)
+    np.testing.assert_allclose(numpy(rotate(tensor(x), 90.0)),
                                np.rot90(x, k=1, axes=(1, 2)), atol=1e-5)
-    got = rotate(tf.constant(x), 20.0, fill=0.5).numpy()
+    got = numpy(rotate(tensor(x), 20.0, fill=0.5))
     want = ndimage.rotate(x, 20.0, axes=(2, 1), reshape=False, order=1, mode="constant",
                           cval=0.5)
     np.testing.assert_allclose(got[:, 2:-2, 2:-2], want[:, 2:-2, 2:-2], atol=1e-4)
@@ -171,21 +172,19 @@ def test_standard_transforms_are_seeded_and_differentiable():
                           RandomRotate(tuple(range(-5, 6))), RandomCrop(4))
     assert standard_transforms(32)[:2] == (Pad(3), RandomCrop(2))
 
-    def run(seed):
-        rng = np.random.default_rng(seed)
-        x = tf.constant(_batch((1, 40, 40, 3)))
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = x
-            for transform in transforms:
-                y = transform(y, rng)
-            value = tf.reduce_sum(y * y)
-        return y.numpy(), tape.gradient(value, x)
+    def transformed(x, rng):
+        for transform in transforms:
+            x = transform(x, rng)
+        return x
 
-    a, grad = run(5)
-    b, _ = run(5)
+    def run(seed):
+        return numpy(transformed(tensor(_batch((1, 40, 40, 3))), np.random.default_rng(seed)))
+
+    a, b = run(5), run(5)
     np.testing.assert_array_equal(a, b)
-    assert grad is not None and np.abs(grad.numpy()).sum() > 0
+    rng = np.random.default_rng(5)
+    grad = backend_gradient(lambda x: transformed(x, rng) ** 2, _batch((1, 40, 40, 3)))
+    assert np.abs(grad).sum() > 0
     outcomes = {run(seed)[0].shape for seed in range(6)}
     assert len(outcomes) > 1  # the random scale changes the size from draw to draw
 
@@ -195,14 +194,14 @@ def test_standard_transforms_are_seeded_and_differentiable():
 def values(small):
     engine = ActivationEngine(small)
     batch = _batch((3, 14, 14, 3), seed=4)
-    out, found = engine.forward(tf.constant(batch), layers=["conv1", "conv2"])
+    out, found = engine.forward(tensor(batch), layers=["conv1", "conv2"])
     found[None] = out
     return batch, found
 
 
 def test_objectives_against_the_layer_outputs(small, values):
     batch, found = values
-    conv2 = _probe(small, "conv2")(batch).numpy()
+    conv2 = numpy(_probe(small, "conv2")(batch))
     np.testing.assert_allclose(channel("conv2", 3)(found), conv2[..., 3].mean(axis=(1, 2)),
                                rtol=1e-5)
     np.testing.assert_allclose(neuron("conv2", 3)(found), conv2[:, 5, 5, 3], rtol=1e-5)
@@ -211,7 +210,7 @@ def test_objectives_against_the_layer_outputs(small, values):
     vec = np.random.default_rng(0).normal(size=8)
     np.testing.assert_allclose(direction("conv2", vec)(found),
                                (conv2 @ vec).mean(axis=(1, 2)), rtol=1e-4, atol=1e-6)
-    probs = small(batch).numpy()
+    probs = numpy(small(batch))
     np.testing.assert_allclose(class_logit(2)(found), probs[:, 2], rtol=1e-5)
     with pytest.raises(IndexError, match="out of range"):
         channel("conv2", 8)(found)
@@ -251,13 +250,8 @@ def test_redirected_relu_gradient_is_lucids_definition():
     x[2] = -np.abs(x[2])
     weight = rng.normal(size=x.shape).astype(np.float32)
     weight[2] = np.where(x[2] < 0, 0.0, weight[2])  # image 2 gets no upstream gradient
-    t = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(t)
-        y = redirected_relu(t)
-        value = tf.reduce_sum(y * weight)
-    got = tape.gradient(value, t).numpy()
-    np.testing.assert_array_equal(y.numpy(), np.maximum(x, 0))
+    got = backend_gradient(lambda t: redirected_relu(t) * weight, x)
+    np.testing.assert_array_equal(numpy(redirected_relu(tensor(x))), np.maximum(x, 0))
     want = np.empty_like(x)
     for i in range(3):
         ordinary = np.where(x[i] > 0, weight[i], 0.0)
@@ -270,6 +264,7 @@ def test_redirected_relu_gradient_is_lucids_definition():
 
 
 # -- the optimiser -----------------------------------------------------------------------
+@pytest.mark.tensorflow_weights
 def test_a_channel_dead_on_the_start_image_rises(small):
     am = ActivationMaximization(small)
     kwargs = {"steps": 40, "size": 24}
@@ -278,18 +273,19 @@ def test_a_channel_dead_on_the_start_image_rises(small):
     res = am("conv2", channel=DEAD, **kwargs)
     assert res.initial == 0
     probe = _probe(small, "conv2")
-    assert probe(res.image[None] / 255.0).numpy()[..., DEAD].mean() > 0.01
+    assert numpy(probe(res.image[None] / 255.0))[..., DEAD].mean() > 0.01
 
 
+@pytest.mark.tensorflow_weights
 def test_the_optimised_channel_beats_random_images(small):
     am = ActivationMaximization(small)
     res = am("conv2", channel=2, steps=48, size=32)
     assert res.extra["param"] == "fourier" and res.image.shape == (32, 32, 3)
     probe = _probe(small, "conv2")
-    ours = probe(res.image[None] / 255.0).numpy()[..., 2].mean()
+    ours = numpy(probe(res.image[None] / 255.0))[..., 2].mean()
     assert np.isclose(ours, res.final, rtol=0.05)  # the reported value is the image's
     noise = np.random.default_rng(0).uniform(size=(20, 32, 32, 3)).astype(np.float32)
-    best_noise = probe(noise).numpy()[..., 2].mean(axis=(1, 2)).max()
+    best_noise = numpy(probe(noise))[..., 2].mean(axis=(1, 2)).max()
     assert ours > 3 * best_noise, (ours, best_noise)
     # a score object as target gives the same objective
     same = am("conv2", target=ChannelScore(2), steps=48, size=32)
@@ -352,4 +348,4 @@ def test_hed_vgg16_dead_channel_rises():
     assert res.initial == 0
     probe = _probe(model, "block5_conv1")
     x = keras.applications.vgg16.preprocess_input(res.image[None].astype(np.float32))
-    assert probe(x).numpy()[..., 7].mean() > 0
+    assert numpy(probe(x))[..., 7].mean() > 0

@@ -10,7 +10,7 @@ from cnnviz_widgets.attribution import ClassScore, IntegratedGradients, SmoothGr
 from cnnviz_widgets.errors import InvalidSettingError
 from cnnviz_widgets.testing import tiny_cnn
 
-from .helpers import copy_model
+from .helpers import backend_gradient, copy_model
 
 SHAPE = (12, 12, 3)
 
@@ -41,13 +41,9 @@ def _image(seed: int) -> np.ndarray:
 
 
 def _gradient(model, x: np.ndarray, index: int) -> np.ndarray:
-    import tensorflow as tf
-
-    x = tf.constant(x[None].astype(np.float32))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        value = model(x, training=False)[0, index]
-    return tape.gradient(value, x).numpy()[0].astype(np.float64)
+    grads = backend_gradient(lambda t: model(t, training=False)[0, index],
+                             x[None].astype(np.float32))
+    return grads[0].astype(np.float64)
 
 
 def _brute_force(model, x: np.ndarray, baseline: np.ndarray, index: int,

@@ -31,6 +31,8 @@ import pytest
 from cnnviz_widgets.attribution import GradCAM, GradCAMPlusPlus, ScoreCAM
 from cnnviz_widgets.testing import nested_backbone_model, skip_connection_model, tiny_cnn
 
+from .helpers import backend_gradient, numpy, tensor
+
 try:
     with warnings.catch_warnings():  # it imports the deprecated scipy.ndimage.interpolation
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -47,7 +49,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def peer(require):
     """tf-keras-vis: these tests compare our Grad-CAM with it and document that it cannot
-    reach nested layers (skipped without it, a failure with CNNVIZ_REQUIRE_ALL=1)."""
+    reach nested layers (skipped without it, a failure with CNNVIZ_REQUIRE_ALL=1; skipped
+    under another Keras backend than TensorFlow, the only one tf-keras-vis runs on)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf-keras-vis runs on TensorFlow only; KERAS_BACKEND is "
+                    f"{keras.backend.backend()!r}")
     return require("tf_keras_vis", "bench")
 
 
@@ -91,20 +99,20 @@ def _nested_oracle(model, batch: np.ndarray, target: int) -> np.ndarray:
     target's logit, computed from the last Dense layer's kernel and bias.
     """
     import keras
-    import tensorflow as tf
 
     backbone = model.get_layer("backbone")
     last = model.get_layer("probs")
-    with tf.GradientTape() as tape:
-        h = model.get_layer("identity_scale")(tf.constant(batch))
-        for name in ("conv1", "pool1", "block"):
-            h = backbone.get_layer(name)(h, training=False)
-        feature = backbone.get_layer("conv2")(h)
-        tape.watch(feature)
-        h = model.get_layer("head")(model.get_layer("gap")(feature))
-        score = (keras.ops.matmul(h, last.kernel) + last.bias)[:, target]
-    grads = tape.gradient(score, feature).numpy()[0].astype(np.float64)
-    feature = feature.numpy()[0].astype(np.float64)
+    h = model.get_layer("identity_scale")(tensor(batch))
+    for name in ("conv1", "pool1", "block"):
+        h = backbone.get_layer(name)(h, training=False)
+    feature = backbone.get_layer("conv2")(h)
+
+    def score(f):
+        h = model.get_layer("head")(model.get_layer("gap")(f))
+        return (keras.ops.matmul(h, last.kernel) + last.bias)[:, target]
+
+    grads = backend_gradient(score, feature)[0].astype(np.float64)
+    feature = numpy(feature)[0].astype(np.float64)
     return np.maximum((feature * grads.mean(axis=(0, 1))).sum(axis=-1), 0.0)
 
 

@@ -9,7 +9,7 @@ from cnnviz_widgets.attribution import ClassScore, Saliency, SmoothGrad
 from cnnviz_widgets.errors import InvalidSettingError
 from cnnviz_widgets.testing import tiny_cnn
 
-from .helpers import copy_model
+from .helpers import copy_model, float64
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +37,14 @@ def _fd_gradient(model64, x: np.ndarray, index: int, h: float) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_saliency_equals_finite_difference(model, seed):
-    model64 = copy_model(tiny_cnn, model, dtype="float64")
     sal = Saliency(model, logits=False)
     image = _image(seed)
     x = sal.engine.prepare(image)
     top = int(np.argmax(model(x)))
-    fd = _fd_gradient(model64, x, top, 1e-5)
-    fd_half = _fd_gradient(model64, x, top, 5e-6)
+    with float64():
+        model64 = copy_model(tiny_cnn, model, dtype="float64")
+        fd = _fd_gradient(model64, x, top, 1e-5)
+        fd_half = _fd_gradient(model64, x, top, 5e-6)
     # no ReLU / max-pool kink within the step: both step sizes agree to float64 precision
     np.testing.assert_allclose(fd, fd_half, rtol=1e-6, atol=1e-10)
     expected = np.abs(fd[..., 0])
@@ -94,6 +95,7 @@ def test_normalize_divides_by_the_maximum(model):
     assert norm.max() == pytest.approx(1.0) and norm.min() >= 0
 
 
+@pytest.mark.tensorflow_weights
 def test_a_batch_gives_each_image_its_own_top_class(model):
     sal = Saliency(model, logits=False)
     images = [_image(seed) for seed in range(8)]

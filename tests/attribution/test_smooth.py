@@ -9,7 +9,7 @@ from cnnviz_widgets.attribution import ClassScore, GradCAM, Saliency, SmoothGrad
 from cnnviz_widgets.errors import InvalidSettingError
 from cnnviz_widgets.testing import tiny_cnn
 
-from .helpers import gradcam_oracle
+from .helpers import backend_gradient, gradcam_oracle
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +30,8 @@ def _noisy_copies(batch: np.ndarray, samples: int, noise: float, seed: int) -> n
 
 def _saliency_oracle(model, x: np.ndarray, index: int) -> np.ndarray:
     """|d output[index] / d x| for one input, with a plain GradientTape."""
-    import tensorflow as tf
-
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        score = model(x, training=False)[:, index]
-    return np.abs(tape.gradient(score, x).numpy()[0, ..., 0]).astype(np.float64)
+    grads = backend_gradient(lambda t: model(t, training=False)[:, index], x)
+    return np.abs(grads[0, ..., 0]).astype(np.float64)
 
 
 def test_without_noise_it_is_the_wrapped_method(model):

@@ -20,29 +20,27 @@ from cnnviz_widgets.attribution import (
 from cnnviz_widgets.attribution.callbacks import reporting
 from cnnviz_widgets.attribution.regularizers import gaussian_blur
 
+from .helpers import numpy, tensor
+
 
 def test_jitter_rolls_by_the_offsets_the_generator_draws():
-    import tensorflow as tf
-
     x = np.arange(2 * 6 * 7 * 1, dtype=np.float32).reshape(2, 6, 7, 1)
-    got = Jitter(3)(tf.constant(x), np.random.default_rng(11)).numpy()
+    got = numpy(Jitter(3)(tensor(x), np.random.default_rng(11)))
     dy, dx = np.random.default_rng(11).integers(-3, 4, size=2)
     np.testing.assert_array_equal(got, np.roll(x, (dy, dx), axis=(1, 2)))
     assert (dy, dx) != (0, 0)  # the seed moves the image (else the test shows nothing)
     rng = np.random.default_rng(0)
     state = rng.bit_generator.state
-    same = tf.constant(x)
+    same = tensor(x)
     assert Jitter(0)(same, rng) is same and rng.bit_generator.state == state
 
 
 def test_total_variation_is_the_mean_absolute_neighbour_difference():
-    import tensorflow as tf
-
     x = np.random.default_rng(0).uniform(size=(1, 5, 4, 3)).astype(np.float32)
     want = 0.7 * (np.abs(np.diff(x, axis=1)).mean() + np.abs(np.diff(x, axis=2)).mean())
-    got = float(TotalVariation(0.7).penalty(tf.constant(x)))
+    got = float(numpy(TotalVariation(0.7).penalty(tensor(x))))
     assert got == pytest.approx(want, rel=1e-6)
-    assert TotalVariation(0.0).penalty(tf.constant(x)) is None
+    assert TotalVariation(0.0).penalty(tensor(x)) is None
     assert TotalVariation(0.7).update(x, 3) is x
 
 

@@ -1,0 +1,34 @@
+"""The attribution tests run under any Keras backend that has gradients.
+
+``@pytest.mark.tensorflow_weights`` marks a test that asserts a property of the weights
+the seeded initialisers draw under TensorFlow (a channel that is off on a grey image, a
+batch whose images disagree on their class): under another backend the same seed draws
+other weights, so such a test is skipped there, with that reason. That the methods give
+the same numbers on the same weights under every backend is tested in
+``tests/backends``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "tensorflow_weights: asserts a property of the weights seeded models draw "
+        "under TensorFlow; skipped under another Keras backend")
+
+
+def pytest_collection_modifyitems(config, items):
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(
+        reason=f"asserts a property of the weights the seeded models draw under TensorFlow; "
+               f"KERAS_BACKEND={backend} draws others (tests/backends compares the backends "
+               "on the same weights)")
+    for item in items:
+        if "tensorflow_weights" in item.keywords:
+            item.add_marker(skip)

@@ -317,7 +317,7 @@ class AttributionPanel(Panel):
 
     # -- helpers -----------------------------------------------------------------------
     def _predictions_html(self, image: Any) -> str:
-        output = self.engine.activation(self.engine.layers[-1].name, image)
+        output = self.engine.activation(self.engine.output, image)
         if output.ndim != 1:
             return ""
         rows = "".join(f"<li>{html.escape(name)}: {value:.3f}</li>"
@@ -344,7 +344,7 @@ class AttributionPanel(Panel):
             return w.Dropdown(options=[("(default)", "")] + [(n, n) for n in names], value="",
                               description=p.label, style=style)
         # class: a dropdown of names when known, else an index
-        width = self.engine.layers[-1].output_shape
+        width = self.engine.layer(self.engine.output).output_shape
         n = int(width[-1]) if width and width[-1] else 0
         labels = self.class_names if self.class_names and len(self.class_names) == n else None
         options = [("(predicted)", -1)] + [

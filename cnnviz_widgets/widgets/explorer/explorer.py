@@ -113,9 +113,10 @@ class FeatureMapExplorer(ExplorerState, Panel):
     preprocess, cache_bytes
         Passed to the :class:`ActivationEngine` when a model is given.
     image_input, other_inputs, output : optional
-        For a model with several inputs or outputs: which input the images feed, the
-        values of the other inputs, and which output is explained; passed to the panel's
-        engine.
+        For a model with several inputs or outputs: the input that takes the images (name
+        or index), ``{name: values}`` held fixed for the other inputs, and the output to
+        explain; passed to the engine built for a model (see
+        :class:`~cnnviz_widgets.engine.activations.ActivationEngine`).
 
     Notes
     -----
@@ -211,11 +212,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         other_inputs: Any = None,
         output: Any = None,
     ) -> None:
-        # the input and output choices are passed on only when given
-        chosen = {k: v for k, v in (("image_input", image_input),
-                                    ("other_inputs", other_inputs), ("output", output))
-                  if v is not None}
-        Panel.__init__(self, model, preprocess=preprocess, cache_bytes=cache_bytes, **chosen)
+        Panel.__init__(self, model, preprocess=preprocess, cache_bytes=cache_bytes,
+                       image_input=image_input, other_inputs=other_inputs, output=output)
         self.add_class("cnnviz-explorer")
         self.render_count = 0
         self._value: CanvasValue | None = None
@@ -821,7 +819,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
 
     def _class_options(self) -> list[tuple[str, int]]:
         """The class dropdown: the predicted class (-1), then every class of the output."""
-        n = int(self.engine.layers[-1].channels or 1)
+        n = int(self.engine.layer(self.engine.output).channels or 1)
         names = self.class_names if self.class_names and len(self.class_names) == n else None
         return [("(predicted)", -1)] + [(f"{i}: {names[i]}" if names else str(i), i)
                                         for i in range(n)]

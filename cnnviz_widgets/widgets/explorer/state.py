@@ -224,7 +224,7 @@ class ExplorerState(HasTraits):
         if self.target is not None:
             return int(self.target)
         if self.image_index not in self._predicted:  # once per image: no model call later
-            output = self.engine.activation(self.engine.layers[-1].name, self.image)
+            output = self.engine.activation(self.engine.output, self.image)
             self._predicted[self.image_index] = int(np.argmax(np.asarray(output).reshape(-1)))
         return self._predicted[self.image_index]
 
@@ -281,7 +281,7 @@ class ExplorerState(HasTraits):
         value = proposal["value"]
         if value is None:
             return None
-        classes = int(self.engine.layers[-1].channels or 1)
+        classes = int(self.engine.layer(self.engine.output).channels or 1)
         return check_index(self, value, classes, "class", "the model's output",
                            "Use target=None for the predicted class.")
 

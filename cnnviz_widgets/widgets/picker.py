@@ -171,5 +171,8 @@ def picker_for(engine: Any, images: Sequence[Any], names: Sequence[str], *,
         return ImagePicker(names, lambda i: engine.pixels(images[i]), on_upload=on_upload)
     from ..render.signal import signal_thumbnail
 
-    return ImagePicker(names, lambda i: engine.pixels(images[i]),
-                       thumbnail=lambda i: signal_thumbnail(engine.pixels(images[i])))
+    picker = ImagePicker(names, lambda i: engine.pixels(images[i]),
+                         thumbnail=lambda i: signal_thumbnail(engine.pixels(images[i])))
+    picker.buttons.description = "Signal"
+    picker.slider.description = "Signal #"
+    return picker

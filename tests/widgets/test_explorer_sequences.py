@@ -259,3 +259,12 @@ def test_explain_is_not_offered_for_a_signal_and_says_why(ex):
     assert "no spatial maps" in ex.errors.message
     ex.channel = 2
     assert isinstance(ex.value, SeriesValue) and ex.errors.message == ""
+
+
+def test_the_static_picture_of_one_channel_is_its_line(ex):
+    ex.channel = 2
+    bundle = ex._repr_mimebundle_()
+    picture = Image.open(io.BytesIO(base64.b64decode(bundle["image/png"])))
+    assert picture.format == "PNG"
+    assert picture.size == Image.open(io.BytesIO(ex.canvas.image.value)).size
+    assert ex.picker.buttons.description == "Signal"

@@ -141,3 +141,12 @@ def test_explain_a_token_channel_lays_its_grid_over_the_image(vit, ex):
     assert result.steps == 3
     ex.layer = "pooled"
     assert ex.explainer.button.layout.display == "none"
+
+
+def test_a_click_on_one_token_channel_reads_out_without_an_error(ex):
+    ex.backend = "bqplot"
+    ex.layer = "attention"
+    ex.channel = 5
+    ex.canvas.maps.simulate_click(1.5, 2.5)
+    assert ex.errors.message == "" and ex.field is None
+    assert "channel <b>5</b>" in ex.canvas.maps.readout.value

@@ -42,7 +42,7 @@ class ImageCanvas(w.VBox):
             self.image.layout.display = "none"
             return
         if isinstance(value, SeriesValue):
-            data, fmt = self._series_bytes(value), "png"
+            data, fmt = self.series_png(value), "png"
         elif isinstance(value, MapValue):
             data, fmt = value.rendered.data, value.rendered.format
         else:
@@ -53,7 +53,8 @@ class ImageCanvas(w.VBox):
             self.image.layout.display = None
 
     @staticmethod
-    def _series_bytes(value: SeriesValue) -> bytes:
+    def series_png(value: SeriesValue) -> bytes:
+        """PNG of one channel of a sequence: its line over the steps, its strip under it."""
         from ...render.mpl import figure_to_png
         from ...render.signal import series_figure
 

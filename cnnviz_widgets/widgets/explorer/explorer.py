@@ -881,8 +881,9 @@ class FeatureMapExplorer(ExplorerState, Panel):
         with contextlib.suppress(CnnvizError):  # shown in the panel
             if self.channel is None:
                 self.channel = int(where["channel"])
-            else:  # one channel: where does this position look?
+            elif self.is_spatial:  # one channel: where does this position look?
                 self.receptive_field(int(where["row"]), int(where["col"]))
+            # a token grid's position has no box in the input: the read-out says enough
 
     def _on_explain_click(self, _button: Any) -> None:
         with contextlib.suppress(CnnvizError):  # shown in the panel
@@ -898,10 +899,16 @@ class FeatureMapExplorer(ExplorerState, Panel):
         bundle = super()._repr_mimebundle_(**kwargs)
         value = self._value
         if isinstance(bundle, dict) and isinstance(value, MapValue):
+            import base64
+
             from ...render.encode import data_url
 
             bundle = dict(bundle)
-            bundle["image/png"] = data_url(value.rendered.rgb).split(",", 1)[1]
+            if isinstance(value, SeriesValue):  # the line, as on screen
+                png = base64.b64encode(ImageCanvas.series_png(value)).decode("ascii")
+            else:
+                png = data_url(value.rendered.rgb).split(",", 1)[1]
+            bundle["image/png"] = png
         return bundle
 
 

@@ -590,6 +590,13 @@ class ActivationEngine:
         step = self._plan.by_name.get(name)
         if step is None:
             raise LayerNotFoundError(name, self._plan.views)
+        if not step.output_infos:
+            raise LayerNotViewableError(
+                f"The layer {name!r} returns {step.info.n_outputs} tensors as one structure "
+                "(a list, tuple or dict) that cannot be shown as one array. Pick a layer "
+                "before it, or build the model with the functional API, where each of its "
+                "outputs is a layer of its own (name[0], name[1], ...)."
+            )
         shown = " or ".join(repr(info.name) for info in step.output_infos)
         raise LayerNotViewableError(
             f"The layer {name!r} has {step.info.n_outputs} outputs; each is shown on its "

@@ -434,7 +434,8 @@ class _PlanBuilder:
         name = self.unique_name(self.call_name(layer, prefix))
         out_shape = _shape_of(layer.output) if _has_single_output(layer) else ()
         info = LayerInfo(name, layer_kind(layer), out_shape, len(self.steps),
-                         type(layer).__name__, prefix.rstrip("/"), depth)
+                         type(layer).__name__, prefix.rstrip("/"), depth,
+                         n_outputs=_structure_size(layer))
 
         try:
             symbolic = [layer.input, layer.output]
@@ -539,6 +540,16 @@ def _nodes_in_layer_order(model: Any) -> list[Any]:
             if waiting[user] == 0:
                 heapq.heappush(ready, (rank.get(id(nodes[user].operation), len(rank)), user))
     return order
+
+
+def _structure_size(layer: Any) -> int:
+    """How many tensors a layer of a Sequential model returns as one structure (1 when
+    it returns one tensor or its output is not known)."""
+    try:
+        output = layer.output
+    except (AttributeError, ValueError):
+        return 1
+    return len(keras.tree.flatten(output)) if isinstance(output, (list, tuple, dict)) else 1
 
 
 def _has_single_output(layer: Any) -> bool:
@@ -748,7 +759,7 @@ def build_plan(model: Any, output: int | str = 0, image_input: int | str | None 
         if step.output_infos:
             for info, key in zip(step.output_infos, step.outputs, strict=True):
                 views[info.name] = View(info, step, key)
-        else:
+        elif step.info.n_outputs == 1:  # not a structure of tensors in one value
             views[step.info.name] = View(step.info, step, step.outputs[0])
     producer: dict[int, int] = {}
     for i, step in enumerate(builder.steps):
@@ -756,6 +767,8 @@ def build_plan(model: Any, output: int | str = 0, image_input: int | str | None 
             producer[k] = i
     by_name = {step.info.name: step for step in builder.steps}
     names_by_key = {view.key: name for name, view in views.items()}
+    for step in builder.steps:  # a structure of tensors: the layer's own name
+        names_by_key.setdefault(step.outputs[0], step.info.name)
     output_names = tuple(names_by_key.get(k, input_name) for k in output_keys)
     output_index = _output_index(output, output_names, model)
     plan = Plan(input_key, input_shape, input_name, builder.steps, output_keys,

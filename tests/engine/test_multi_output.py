@@ -144,3 +144,17 @@ def test_the_multi_output_layer_model_matches_the_oracle():
     for name in engine.layer_names:
         np.testing.assert_allclose(engine.activation(name, x[0]), oracle(model, name, x)[0],
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_a_structure_of_tensors_in_a_sequential_model_is_refused_clearly():
+    model = keras.Sequential([keras.Input((6, 6, 5)), keras.layers.Conv2D(5, 1, name="mix"),
+                              SplitChannels(2, name="split")])
+    engine = ActivationEngine(model)
+    assert engine.layer_names == ["mix"] and engine.output_names == ["split"]
+    assert engine.layer("split").n_outputs == 2
+    with pytest.raises(LayerNotViewableError, match="returns 2 tensors as one structure"):
+        engine.activation("split", images(1, (6, 6, 5))[0])
+    x = images(1, (6, 6, 5), seed=6)
+    expected = keras.Model(model.inputs, model.get_layer("mix").output)([x])
+    np.testing.assert_allclose(engine.activation("mix", x[0]), np.asarray(expected)[0],
+                               rtol=1e-5, atol=1e-6)

@@ -38,9 +38,14 @@ voila: $(VENV)/.stamp-$(DEMO_EXTRAS)
 	$(VENV)/bin/voila --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
 		notebooks/01_quickstart.ipynb
 
+# the gradient methods once more under the JAX backend of Keras (tests/attribution/conftest.py
+# says which tests assert properties of TensorFlow's seeded weights and skip there)
+JAX_TESTS ?= tests/attribution
+
 test: $(VENV)/.stamp-$(TEST_EXTRAS)
 	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts
 	$(PY) -m pytest $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(PY) -m pytest -p no:cacheprovider -m "not slow" $(JAX_TESTS)
 
 bench: $(VENV)/.stamp-$(BENCH_EXTRAS)
 	$(PY) -m benchmarks

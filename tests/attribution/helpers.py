@@ -36,7 +36,10 @@ def float64():
         return
     import jax
 
-    with jax.enable_x64(True):
+    enable = getattr(jax, "enable_x64", None)
+    if enable is None:  # JAX before 0.7
+        from jax.experimental import enable_x64 as enable
+    with enable(True):
         yield
 
 

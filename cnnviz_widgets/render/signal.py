@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from ..colour.colormaps import lut
 from ..colour.scale import unit_scale
 from ..errors import InvalidSettingError
+from .crops import MARKER_COLOUR
 from .maps import RenderedView
 from .mpl import new_figure
 
@@ -155,7 +156,7 @@ def series_figure(values: np.ndarray | Sequence[float], *, strip: RenderedView |
 def signal_figure(signal: np.ndarray | Sequence[float], *, heat: np.ndarray | None = None,
                   colormap: str = "inferno", title: str | None = None,
                   channel_names: Sequence[str] | None = None, x_label: str = "time step",
-                  heat_label: str = "attribution",
+                  heat_label: str = "attribution", window: tuple[int, int] | None = None,
                   figsize: tuple[float, float] = (7.0, 3.0)) -> Figure:
     """A signal as lines, one per channel, with an optional heat strip under it.
 
@@ -174,14 +175,17 @@ def signal_figure(signal: np.ndarray | Sequence[float], *, heat: np.ndarray | No
         Legend entries (default ``channel 0``, ...; no legend for one channel).
     x_label, heat_label : str
         Labels of the time axis and of the strip.
+    window : (int, int), optional
+        Time steps ``start:stop`` to outline (e.g. a receptive field), shaded in red.
     figsize : (float, float)
         Inches.
 
     Returns
     -------
     matplotlib.figure.Figure
-        ``fig.axes[0]`` holds one line per channel; with ``heat``, ``fig.axes[1]`` is the
-        strip (its image data is the scaled heat, shape (1, len(heat))).
+        ``fig.axes[0]`` holds one line per channel (and the window as its one patch);
+        with ``heat``, ``fig.axes[1]`` is the strip (its image data is the scaled heat,
+        shape (1, len(heat))).
     """
     from matplotlib.colors import ListedColormap
 
@@ -200,6 +204,9 @@ def signal_figure(signal: np.ndarray | Sequence[float], *, heat: np.ndarray | No
                 color=colour, linewidth=1.0, label=names[c] if c < len(names) else None)
     ax.set_xlim(-0.5, t - 0.5)
     ax.grid(alpha=0.3)
+    if window is not None:
+        ax.axvspan(window[0] - 0.5, window[1] - 0.5, color=np.asarray(MARKER_COLOUR) / 255.0,
+                   alpha=0.15, linewidth=0)
     if x.shape[1] > 1:
         ax.legend(fontsize=7, loc="upper right", ncols=min(4, x.shape[1]))
     if title:

@@ -147,3 +147,10 @@ def test_a_signal_crop_is_lines_with_its_steps_outlined():
     assert not red[:, 25].any()
     plain = crop_picture(crop, side=40, marked=False)
     assert not (plain == MARKER_COLOUR).all(axis=2).any()
+
+
+def test_signal_figure_shades_a_window(seq):
+    fig = signal_figure(seq[:, 0], window=(5, 12))
+    (patch,) = fig.axes[0].patches
+    left, right = patch.get_x(), patch.get_x() + patch.get_width()  # a Rectangle
+    assert left == pytest.approx(4.5) and right == pytest.approx(11.5)

@@ -14,6 +14,7 @@ from PIL import Image
 from cnnviz_widgets import explore
 from cnnviz_widgets.testing import tiny_conv1d, tiny_vit
 from cnnviz_widgets.widgets.attribution import AttributionPanel
+from tests.widgets.signal_figures import record_signal_figures
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +30,8 @@ def signals():
 
 @pytest.fixture
 def drawn(monkeypatch):
-    """Every signal figure the panel draws: (signal, heat)."""
-    import cnnviz_widgets.render.signal as signal_module
-
-    calls = []
-    original = signal_module.signal_figure
-
-    def recording(signal, **kwargs):
-        calls.append((np.asarray(signal), kwargs.get("heat")))
-        return original(signal, **kwargs)
-
-    monkeypatch.setattr(signal_module, "signal_figure", recording)
-    return calls
+    """Every signal figure drawn while the test runs: (signal, its keyword arguments)."""
+    return record_signal_figures(monkeypatch)
 
 
 def _gradcam_over_time(model, layer, batch, target):
@@ -89,7 +80,8 @@ def test_a_signal_is_drawn_as_lines_with_the_cam_under_them(conv1d, signals, dra
     panel = AttributionPanel(conv1d, signals, show_faithfulness=False)
     panel.controls["layer"].value = "conv1d_b"
     assert panel.errors.message == ""
-    signal, heat = drawn[-1]
+    signal, drawing = drawn[-1]
+    heat = drawing["heat"]
     np.testing.assert_array_equal(signal, signals[0])
     np.testing.assert_array_equal(heat, panel.result)
     assert panel.result.shape == (64,)
@@ -112,7 +104,7 @@ def test_the_cam_over_time_follows_grad_cams_formula(conv1d, signals):
 def test_gradient_maps_of_a_signal_are_read_per_step(conv1d, signals, drawn):
     panel = AttributionPanel(conv1d, signals, method="saliency", show_faithfulness=False)
     assert panel.result.shape == (64, 2)
-    _, heat = drawn[-1]
+    heat = drawn[-1][1]["heat"]
     np.testing.assert_allclose(heat, panel.result.max(axis=1))
     assert "largest over the channels" in panel.caption.value
 
@@ -123,7 +115,7 @@ def test_side_by_side_methods_are_signals_too(conv1d, signals, drawn):
     assert len(panel.others.children) == 1
     cell_picture = panel.others.children[0].children[1]
     assert Image.open(io.BytesIO(cell_picture.value)).format == "PNG"
-    np.testing.assert_array_equal(drawn[-1][1], panel.heatmaps["layercam"])
+    np.testing.assert_array_equal(drawn[-1][1]["heat"], panel.heatmaps["layercam"])
 
 
 def test_the_panel_borrows_an_explorers_signals_and_thumbnails(conv1d, signals):

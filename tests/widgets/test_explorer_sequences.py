@@ -15,6 +15,7 @@ from cnnviz_widgets import explore
 from cnnviz_widgets.errors import CnnvizError, SelectionOutOfRangeError
 from cnnviz_widgets.render.view import ErrorValue, MapValue, SeriesValue, VectorValue
 from cnnviz_widgets.testing import tiny_conv1d
+from tests.widgets.signal_figures import record_signal_figures
 
 
 @pytest.fixture(scope="module")
@@ -268,3 +269,24 @@ def test_the_static_picture_of_one_channel_is_its_line(ex):
     assert picture.format == "PNG"
     assert picture.size == Image.open(io.BytesIO(ex.canvas.image.value)).size
     assert ex.picker.buttons.description == "Signal"
+
+
+def test_receptive_field_of_a_time_step_shades_the_steps_it_sees(ex, monkeypatch):
+    drawn = record_signal_figures(monkeypatch)
+    ex.layer = "conv1d_b"
+    ex.channel = 3
+    box = ex.receptive_field(10, 0)
+    # conv1d_b (kernel 3) after a pooling by 2 after conv1d_a (kernel 5): steps 16 to 25
+    assert box == (16, 0, 26, 1)
+    signal, drawing = drawn[-1]
+    assert drawing["window"] == (16, 26)
+    np.testing.assert_array_equal(signal, ex.images[0])
+    assert "conv1d_b step 10 sees input steps 16-25 (10 steps, shaded)" in (
+        ex._field_caption.value)
+    assert ex._field_view.layout.display is None and ex.field == (10, 0, box)
+    assert Image.open(io.BytesIO(ex._field_box_image.value)).format == "PNG"
+    with pytest.raises(SelectionOutOfRangeError):
+        ex.receptive_field(40, 0)  # conv1d_b has 32 steps
+    assert ex.errors.message
+    ex.image_index = 1  # the field belonged to the other signal
+    assert ex.field is None and ex._field_view.layout.display == "none"

@@ -345,6 +345,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         channel or of all channels, with respect to the input,
         :func:`~cnnviz_widgets.attribution.effective_receptive_field`) as an overlay.
         Clicking a position of the one-channel view in the bqplot canvas does the same.
+        For a sequence layer of a model of signals, ``row`` is the time step (``col`` 0):
+        the signal is drawn as lines with the steps the position sees shaded.
 
         Parameters
         ----------
@@ -366,6 +368,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         from ...engine.stages import receptive_box
         from ...render.crops import draw_outline
 
+        if self.is_signal and self.engine.layer(self.layer).layout == "sequence":
+            return self._receptive_steps(int(row))
         try:
             pixels = self.engine.pixels(self.image)
             size = tuple(pixels.shape[:2]) if None in self.engine.input_shape[:2] else None
@@ -384,6 +388,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             draw_outline(rgb, box, thickness=thickness), min_side=224))
         self._field_gradient.value = encode_png(upscale_nearest(
             draw_outline(heat, box, thickness=thickness), min_side=224))
+        self._field_gradient.layout.display = None
         top, left, bottom, right = box
         of = "all channels" if self.channel is None else f"channel {self.channel}"
         self._field_caption.value = html.escape(
@@ -393,6 +398,41 @@ class FeatureMapExplorer(ExplorerState, Panel):
             f"receptive field.")
         self._field_view.layout.display = None
         self.field = (int(row), int(col), box)
+        self.clear_error()
+        return box
+
+    def _receptive_steps(self, step: int) -> tuple[int, int, int, int]:
+        """:meth:`receptive_field` of time step ``step`` of a sequence layer: the signal
+        drawn as lines with the steps it sees shaded, and under it the position's
+        gradient over time when the attribution methods can compute it."""
+        from ...attribution.receptive import effective_receptive_field
+        from ...engine.stages import receptive_box
+        from ...render.mpl import figure_to_png
+        from ...render.signal import signal_figure
+
+        try:
+            box = receptive_box(self.engine, self.layer, step, 0)
+            signal = self.engine.pixels(self.image)
+        except CnnvizError as error:
+            raise self.report(error) from None
+        top, _, bottom, _ = box
+        try:
+            field = np.abs(np.asarray(effective_receptive_field(
+                self.engine, self.layer, step, 0, self.image, channel=self.channel)))
+            heat = field.reshape(signal.shape[0], -1).max(axis=1)
+            gradient = ("; the strip under it: how much each step moves it, the effective "
+                        "receptive field")
+        except CnnvizError:  # no gradient over time for this layer: the box alone
+            heat, gradient = None, ""
+        fig = signal_figure(signal, heat=heat, window=(top, bottom), heat_label="gradient",
+                            title=f"{self.layer} step {step}", figsize=(7.0, 2.6))
+        self._field_box_image.value = figure_to_png(fig)
+        self._field_gradient.layout.display = "none"
+        self._field_caption.value = html.escape(
+            f"{self.layer} step {step} sees input steps {top}-{bottom - 1} ({bottom - top} "
+            f"steps, shaded){gradient}.")
+        self._field_view.layout.display = None
+        self.field = (int(step), 0, box)
         self.clear_error()
         return box
 

@@ -290,3 +290,16 @@ def test_receptive_field_of_a_time_step_shades_the_steps_it_sees(ex, monkeypatch
     assert ex.errors.message
     ex.image_index = 1  # the field belonged to the other signal
     assert ex.field is None and ex._field_view.layout.display == "none"
+
+
+def test_close_frees_the_strip_line_and_input_widgets(model, signals):
+    import ipywidgets.widgets.widget as widget_module
+
+    ex = explore(model, signals, backend="bqplot", channel=1)
+    ex.backend = "matplotlib"
+    lines = ex._canvases["bqplot"].lines
+    ids = [ex.input_view.model_id, lines.model_id, lines.figure.model_id,
+           lines.mark.model_id, ex.picker.model_id]
+    assert all(i in widget_module._instances for i in ids)
+    ex.close()
+    assert not any(i in widget_module._instances for i in ids)

@@ -150,3 +150,18 @@ def test_a_click_on_one_token_channel_reads_out_without_an_error(ex):
     ex.canvas.maps.simulate_click(1.5, 2.5)
     assert ex.errors.message == "" and ex.field is None
     assert "channel <b>5</b>" in ex.canvas.maps.readout.value
+
+
+def test_bad_input_is_a_message_and_the_token_view_keeps_working(ex):
+    from cnnviz_widgets.errors import CnnvizError
+
+    ex.layer = "norm2"
+    with pytest.raises(CnnvizError):
+        ex.add_image(b"these bytes are not a picture")
+    assert ex.errors.message and len(ex.images) == 3
+    with pytest.raises(CnnvizError):
+        ex.layer = "no such layer"
+    assert "no such layer" in ex.errors.message and ex.layer == "norm2"
+    ex.channel = 7
+    assert isinstance(ex.value, MapValue) and ex.current_view().shape == (4, 4)
+    assert ex.errors.message == ""

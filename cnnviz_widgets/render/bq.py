@@ -421,19 +421,31 @@ class BqLineView(widgets.VBox):
     figure : bqplot.Figure
     mark : bqplot.Lines
         Its ``x`` is the step index, its ``y`` the values (one row per line).
+    points : bqplot.Scatter
+        One dot per step of a single line: clicking one calls the callbacks registered
+        with :meth:`on_element_click` (empty for several lines).
     """
 
     def __init__(self, values: np.ndarray | Sequence[float] | None = None, *,
                  height: str = "300px", width: str = "640px") -> None:
         self.x_scale = bqplot.LinearScale()
         self.y_scale = bqplot.LinearScale()
+        self._click_handlers = CallbackDispatcher()
         self.mark = bqplot.Lines(x=[0.0, 1.0], y=[0.0, 0.0],
                                  scales={"x": self.x_scale, "y": self.y_scale},
                                  stroke_width=1.5)
+        self.points = bqplot.Scatter(x=[], y=[], scales={"x": self.x_scale, "y": self.y_scale},
+                                     default_size=14, colors=["#1f77b4"],
+                                     default_opacities=[0.35],
+                                     tooltip=bqplot.Tooltip(fields=["x", "y"],
+                                                            formats=["", ".4g"],
+                                                            labels=["step", "value"]))
+        self.points.on_element_click(self._handle_point_click)
         self.x_axis = bqplot.Axis(scale=self.x_scale, label="time step")
         self.y_axis = bqplot.Axis(scale=self.y_scale, side="left", label="activation",
                                   tick_format=".3g", label_offset="48px")
-        self.figure = bqplot.Figure(marks=[self.mark], axes=[self.x_axis, self.y_axis],
+        self.figure = bqplot.Figure(marks=[self.mark, self.points],
+                                    axes=[self.x_axis, self.y_axis],
                                     fig_margin={"top": 30, "bottom": 50, "left": 70,
                                                 "right": 10},
                                     layout=widgets.Layout(height=height, width=width,
@@ -464,6 +476,10 @@ class BqLineView(widgets.VBox):
         with self.mark.hold_sync():
             self.mark.x = steps
             self.mark.y = y
+        with self.points.hold_sync():  # dots to click on, for one line
+            one = y.ndim == 1
+            self.points.x = steps if one else np.zeros(0)
+            self.points.y = np.nan_to_num(y) if one else np.zeros(0)
         with self.y_scale.hold_sync():
             lo, hi = (None, None) if y_range is None else (float(y_range[0]),
                                                            float(y_range[1]))
@@ -473,3 +489,28 @@ class BqLineView(widgets.VBox):
         self.x_axis.label = x_label
         self.y_axis.label = y_label
         self.figure.title = title
+
+    def on_element_click(self, callback: Callable[[BqLineView, dict], Any],
+                         remove: bool = False) -> None:
+        """Register (or with ``remove=True`` unregister) a callback for clicks on a step.
+
+        The callback receives this view and ``{"step": i}``.
+        """
+        self._click_handlers.register_callback(callback, remove=remove)
+
+    def simulate_click(self, step: int) -> None:
+        """Act as if the user clicked the dot of ``step`` (for tests and scripts): the
+        message bqplot's ``Scatter`` sends."""
+        self.points._handle_custom_msgs(self.points, {
+            "event": "element_click",
+            "data": {"index": int(step), "x": float(step), "y": 0.0}})
+
+    def _handle_point_click(self, _mark: Any, content: dict) -> None:
+        data = content.get("data") or {}
+        index = data.get("index", content.get("index"))
+        try:
+            step = int(index)
+        except (TypeError, ValueError):
+            return
+        if 0 <= step < len(self.points.x):
+            self._click_handlers(self, {"step": step})

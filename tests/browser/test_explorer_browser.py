@@ -212,6 +212,15 @@ def test_signal_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_pa
     line = explorer.locator(".cnnviz-bq-view svg path.line").first
     expect(line).to_be_visible(timeout=30_000)
     screenshot(page, tmp_path, "signal-03-bqplot", selector=".cnnviz-explorer")
+
+    # a click on a step of the line: the steps of the signal it sees
+    dots = explorer.locator(".cnnviz-bq-view svg .dot")
+    expect(dots.nth(20)).to_be_visible(timeout=30_000)
+    dots.nth(20).click(force=True)
+    field = explorer.locator(".cnnviz-receptive-field")
+    expect(field).to_be_visible(timeout=60_000)
+    expect(field).to_contain_text("conv1d_a step 20 sees input steps 18-22")
+    screenshot(page, tmp_path, "signal-04-steps", selector=".cnnviz-receptive-field")
     assert_no_error_output(page)
     expect(explorer.locator(".cnnviz-error")).to_be_hidden()
     assert page_log.js_errors == []

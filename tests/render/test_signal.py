@@ -154,3 +154,17 @@ def test_signal_figure_shades_a_window(seq):
     (patch,) = fig.axes[0].patches
     left, right = patch.get_x(), patch.get_x() + patch.get_width()  # a Rectangle
     assert left == pytest.approx(4.5) and right == pytest.approx(11.5)
+
+
+def test_bq_line_view_reports_a_click_on_a_step(seq):
+    from cnnviz_widgets.render.bq import BqLineView
+
+    view = BqLineView(seq[:, 0])
+    clicks = []
+    view.on_element_click(lambda v, where: clicks.append((v, where)))
+    np.testing.assert_array_equal(view.points.x, np.arange(40))
+    view.simulate_click(7)
+    view.simulate_click(99)  # no such step: nothing
+    assert clicks == [(view, {"step": 7})]
+    view.update(seq[:, :2])  # several lines: no dots to click
+    assert len(view.points.x) == 0

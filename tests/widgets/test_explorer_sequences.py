@@ -303,3 +303,13 @@ def test_close_frees_the_strip_line_and_input_widgets(model, signals):
     assert all(i in widget_module._instances for i in ids)
     ex.close()
     assert not any(i in widget_module._instances for i in ids)
+
+
+def test_a_click_on_a_step_of_the_bqplot_line_shows_its_receptive_field(ex):
+    ex.backend = "bqplot"
+    ex.layer = "pool1d"
+    ex.channel = 0
+    ex.canvas.lines.simulate_click(5)
+    # pool1d step 5 reads conv1d_a steps 10-11, which read input steps 8 to 13
+    assert ex.field == (5, 0, (8, 0, 14, 1))
+    assert "pool1d step 5 sees input steps 8-13" in ex._field_caption.value

@@ -346,7 +346,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         :func:`~cnnviz_widgets.attribution.effective_receptive_field`) as an overlay.
         Clicking a position of the one-channel view in the bqplot canvas does the same.
         For a sequence layer of a model of signals, ``row`` is the time step (``col`` 0):
-        the signal is drawn as lines with the steps the position sees shaded.
+        the signal is drawn as lines with the steps the position sees shaded; a click on
+        a step of the bqplot line does the same.
 
         Parameters
         ----------
@@ -871,6 +872,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             canvas = make_canvas(self.backend)
             if isinstance(canvas, BqCanvas):
                 canvas.maps.on_element_click(self._on_tile_click)
+                canvas.lines.on_element_click(self._on_step_click)
             self._canvases[self.backend] = canvas
         return self._canvases[self.backend]
 
@@ -924,6 +926,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
             elif self.is_spatial:  # one channel: where does this position look?
                 self.receptive_field(int(where["row"]), int(where["col"]))
             # a token grid's position has no box in the input: the read-out says enough
+
+    def _on_step_click(self, _view: Any, where: dict) -> None:
+        if self.is_signal and self.engine.layer(self.layer).layout == "sequence":
+            with contextlib.suppress(CnnvizError):  # shown in the panel
+                self.receptive_field(int(where["step"]), 0)
 
     def _on_explain_click(self, _button: Any) -> None:
         with contextlib.suppress(CnnvizError):  # shown in the panel

@@ -135,8 +135,10 @@ def default_export_layers(model_or_engine: Any) -> list[str]:
     model_or_engine : keras.Model or ActivationEngine
         The model whose layers are considered (or its engine).
 
-    A model of signals (a 1-D convolutional network) has no maps the page can draw: its
-    vector layers are exported instead.
+    A vision transformer's blocks are added: its residual sums (``merge`` layers) whose
+    tokens form a patch grid, at most :data:`MAX_DEFAULT_LAYERS` of them evenly spread,
+    the last one always. A model of signals (a 1-D convolutional network) has no maps the
+    page can draw: its vector layers are exported instead.
 
     Returns
     -------
@@ -149,9 +151,17 @@ def default_export_layers(model_or_engine: Any) -> list[str]:
     spatial = [
         info for info in engine.layers if info.is_spatial and info.kind in ("conv", "pool")
     ]
+    blocks = [info.name for info in engine.layers
+              if info.token_grid is not None and info.kind == "merge"]
+    if len(blocks) > MAX_DEFAULT_LAYERS:
+        picks = np.linspace(len(blocks) - 1, 0, MAX_DEFAULT_LAYERS).round().astype(int)
+        blocks = [blocks[i] for i in sorted(set(picks.tolist()))]
     if len(spatial) <= MAX_DEFAULT_LAYERS:
-        return [info.name for info in spatial]
-    chosen = {info.name for info in spatial if info.kind == "pool"} | set(stage_layers(engine))
+        chosen = {info.name for info in spatial}
+    else:
+        chosen = ({info.name for info in spatial if info.kind == "pool"}
+                  | set(stage_layers(engine)))
+    chosen |= set(blocks)
     return [info.name for info in engine.layers if info.name in chosen]
 
 

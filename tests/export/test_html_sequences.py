@@ -96,3 +96,21 @@ def test_the_top_signals_of_a_channel_go_into_the_page_as_lines(signals, tmp_pat
     picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(crop["src"].split(",")[1]))))
     assert picture.shape[:2] == (96, 96)
     assert "marker" not in crop  # a vector layer: the whole signal
+
+
+def test_a_transformer_exports_its_blocks_by_default():
+    assert default_export_layers(ActivationEngine(tiny_vit())) == [
+        "patch_embed", "residual1", "residual2"]
+
+
+def test_many_blocks_are_spread_evenly_and_keep_the_last():
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 4, strides=4, name="embed")(inp)
+    x = keras.layers.Reshape((4, 4), name="tokens")(x)
+    for i in range(15):
+        x = keras.layers.Add(name=f"block{i}")([x, keras.layers.Dense(4, name=f"mix{i}")(x)])
+    model = keras.Model(inp, keras.layers.Dense(2, name="probs")(keras.layers.Flatten()(x)))
+    names = default_export_layers(ActivationEngine(model))
+    assert names[0] == "embed" and names[-1] == "block14"
+    assert len(names) == 1 + 12 and "block0" in names

@@ -447,8 +447,10 @@ class FeatureMapExplorer(ExplorerState, Panel):
         path : str or path-like
             Where to write the single HTML file (feature maps inlined, no network).
         layers : sequence of str, optional
-            Layers to include; default: the convolution and pooling layers (see
-            :func:`cnnviz_widgets.export.export_html`).
+            Layers to include; default: the convolution and pooling layers, a vision
+            transformer's blocks, a model of signals' vectors (see
+            :func:`cnnviz_widgets.export.default_export_layers`). Layers the page cannot
+            draw (sequences) are left out with a note in the page.
         images : sequence, optional
             Images to include; default: the explorer's images (at most 8).
         top_images : bool, optional

@@ -147,8 +147,9 @@ def class_names_for(model_or_engine: Any) -> list[str] | None:
     """The class names of a model this package knows, or None.
 
     The digits models (10 outputs, named ``digits...``) get :data:`DIGIT_LABELS`, the
-    Fashion-MNIST model its :data:`FASHION_MNIST_CLASSES`, and any model whose last layer
-    has 1000 outputs the ImageNet names (:func:`imagenet_labels`).
+    Fashion-MNIST model its :data:`FASHION_MNIST_CLASSES`, and any model whose output
+    has 1000 classes the ImageNet names (:func:`imagenet_labels`). For an engine, the output
+    is the one it explains (``ActivationEngine(output=...)``).
 
     Parameters
     ----------
@@ -157,7 +158,9 @@ def class_names_for(model_or_engine: Any) -> list[str] | None:
     """
     try:
         model = getattr(model_or_engine, "model", model_or_engine)
-        width = tuple(model.outputs[0].shape[1:])
+        plan = getattr(model_or_engine, "plan", None)
+        index = getattr(plan, "output_index", 0)
+        width = tuple(model.outputs[index].shape[1:])
         name = str(model.name)
         if width == (10,) and name.startswith("digits"):
             return list(DIGIT_LABELS)

@@ -23,7 +23,17 @@ def output_layer(engine: Any) -> Any | None:
 
 
 def reaches_output(engine: Any, layer: str) -> bool:
-    """True when the model's output is computed from ``layer``'s output (in its plan)."""
+    """True when the model's output is computed from ``layer``'s output (in its plan).
+
+    The answer is kept on the engine, per layer.
+    """
+    known = engine.__dict__.setdefault("_reaches_output", {})
+    if layer not in known:
+        known[layer] = _reaches_output(engine, layer)
+    return known[layer]
+
+
+def _reaches_output(engine: Any, layer: str) -> bool:
     plan = engine.plan
     target = plan.by_name[layer].outputs[0] if layer in plan.by_name else None
     if target is None:

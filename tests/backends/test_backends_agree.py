@@ -6,6 +6,9 @@ models with the same weights (passed through a ``.npz`` file): saliency, Grad-CA
 its family (on a 2-D image layer, a 1-D convolution's sequence and a vision
 transformer's tokens), integrated gradients, SmoothGrad, channel contributions, the
 effective receptive field, the faithfulness curves and activation maximisation.
+
+Marked slow (about a minute: the subprocess imports and compiles everything afresh);
+plain ``pytest`` and ``make test`` run it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from tests.conftest import require
 from .backend_maps import compute
 
 SCRIPT = Path(__file__).with_name("backend_maps.py")
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -62,8 +62,9 @@ class GradientMethod:
 
     def predicted_class(self, batch: np.ndarray) -> int:
         """The top class of the first image of a prepared ``batch``."""
-        output, _ = self.engine.forward(batch[:1])
-        flat = np.asarray(output).reshape(1, -1)
+        with autodiff.no_gradient():
+            output, _ = self.engine.forward(batch[:1])
+        flat = autodiff.to_numpy(output).reshape(1, -1)
         return int(np.argmax(flat[0]))
 
     def attribute(self, batch: np.ndarray, target: Any = None) -> np.ndarray:
@@ -131,10 +132,11 @@ class GradientMethod:
             The layer's output, batch first.
         """
         batch = np.asarray(batch, dtype=np.float32)
-        if len(batch) == 1:
-            return self.engine.prepared_activation(layer, batch)
-        _, values = self.engine.forward(batch, layers=[layer], stop_at_layers=True)
-        return autodiff.to_numpy(values[layer])
+        with autodiff.no_gradient():
+            if len(batch) == 1:
+                return self.engine.prepared_activation(layer, batch)
+            _, values = self.engine.forward(batch, layers=[layer], stop_at_layers=True)
+            return autodiff.to_numpy(values[layer])
 
     def gradients_at(self, layer: str, batch: np.ndarray,
                      score: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -285,7 +285,7 @@ class PerturbationCAM(GradCAM):
         """
         progress = self.progress if progress is None else progress
         batch = np.asarray(batch, dtype=np.float32)
-        with logits_of(self.engine, self.logits):
+        with logits_of(self.engine, self.logits), autodiff.no_gradient():
             features = [np.asarray(self.layer_value(batch[i:i + 1]), dtype=np.float32)
                         for i in range(len(batch))]
             chosen = [self.channels_to_score(cam_values(self._info, f)[0]) for f in features]

@@ -21,6 +21,7 @@ import numpy as np
 from ..engine.coerce import as_engine
 from ..errors import InvalidSettingError
 from ..progress import ProgressLike, reporting
+from . import autodiff
 from ._common import logits_of, squashing_activation
 from .gradcam import upsample_heatmap
 from .regularizers import gaussian_blur, image_blur_sigma
@@ -199,9 +200,9 @@ class _Scorer:
 
     def outputs(self, pixels: np.ndarray) -> np.ndarray:
         batch = np.asarray(self.engine.preprocess(pixels), dtype=np.float32)
-        with logits_of(self.engine, not self.probabilities):
+        with logits_of(self.engine, not self.probabilities), autodiff.no_gradient():
             output, _ = self.engine.forward(batch)
-        flat = np.asarray(output, dtype=np.float64).reshape(len(pixels), -1)
+        flat = autodiff.to_numpy(output).astype(np.float64).reshape(len(pixels), -1)
         if self.softmax:
             shifted = np.exp(flat - flat.max(axis=1, keepdims=True))
             flat = shifted / shifted.sum(axis=1, keepdims=True)

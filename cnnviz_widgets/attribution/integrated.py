@@ -213,7 +213,8 @@ class IntegratedGradients(GradientMethod):
             score = self._image_scores(batch, score)[0]
             attributions = self._all_attributions(batch, score)[0]
             both = np.concatenate([batch, self.baseline_for(batch)])
-            output, _ = self.engine.forward(autodiff.to_tensor(both))
+            with autodiff.no_gradient():
+                output, _ = self.engine.forward(autodiff.to_tensor(both))
             values = autodiff.to_numpy(score(output)).astype(np.float64)
         delta = float(attributions.sum() - (values[0] - values[1]))
         return attributions.astype(np.float32), delta

@@ -224,7 +224,8 @@ class _PixelMap:
 
     def to_model(self, u: Any) -> Any:
         ops = keras.ops
-        x = ops.tensordot(u, ops.convert_to_tensor(self.matrix), axes=[[3], [0]]) + self.bias
+        x = ops.tensordot(u, ops.convert_to_tensor(self.matrix), axes=[[3], [0]]) \
+            + ops.convert_to_tensor(self.bias)
         return x[..., 0] if self.squeeze else x
 
 

@@ -126,7 +126,10 @@ def resolve_score(target: Any, output: Any | None = None) -> Callable[[Any], Any
     if target is None:
         if output is None:
             return TopClassScore()
-        flat = np.asarray(output).reshape(np.shape(output)[0], -1)
+        from .autodiff import to_numpy
+
+        flat = to_numpy(output)
+        flat = flat.reshape(flat.shape[0], -1)
         return ClassScore(int(np.argmax(flat[0])))
     if isinstance(target, bool):
         raise TypeError("target must be None, a class index or a score callable, not a bool")

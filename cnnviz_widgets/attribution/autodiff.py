@@ -44,7 +44,7 @@ def _checked_backend(what: str) -> str:
         raise InvalidSettingError(
             f"{what} needs gradients, which the Keras backend {name!r} cannot compute. Set "
             "the environment variable KERAS_BACKEND to 'tensorflow', 'jax' or 'torch' before "
-            "keras is first imported (e.g. at the top of the notebook), then restart it.")
+            "keras is first imported (at the top of the notebook, then restart its kernel).")
     return name
 
 

@@ -49,9 +49,16 @@ def _map_layout(info: Any) -> str:
     return layout
 
 
-def _compile(function: Callable[[Any], Any],
-             input_shape: tuple[int | None, ...]) -> Callable[[Any], Any]:
-    """Compile ``function`` of one float32 batch for the active Keras backend."""
+def _compile(function: Callable[[Any], Any], input_shape: tuple[int | None, ...],
+             variables: Sequence[Any] = ()) -> Callable[[Any], Any]:
+    """Compile ``function`` of one float32 batch for the active Keras backend.
+
+    TensorFlow: a ``tf.function`` traced once for every batch size (it reads the model's
+    variables as they are at each call). JAX: a ``jax.jit`` that takes ``variables`` (the
+    model's) as arguments at each call, so a change of weights is seen, where a closure
+    would keep the values of the first trace as constants. Other backends (PyTorch): the
+    function as it is.
+    """
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -61,7 +68,14 @@ def _compile(function: Callable[[Any], Any],
     if backend == "jax":
         import jax
 
-        return jax.jit(function)
+        variables = list(variables)
+
+        def stateless(values: list[Any], x: Any) -> Any:
+            with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
+                return function(x)
+
+        program = jax.jit(stateless)
+        return lambda x: program([v.value for v in variables], x)
     return function
 
 
@@ -119,7 +133,7 @@ def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray],
                         ops.sum(ops.cast(flat > 0, "int32"), axis=1), flat, width))
         return out
 
-    return _compile(reduce, engine.input_shape)
+    return _compile(reduce, engine.input_shape, engine.model.variables)
 
 
 def _map_shape(shape: tuple[int | None, ...], layout: str) -> tuple[int, int]:

@@ -40,7 +40,9 @@ voila: $(VENV)/.stamp-$(DEMO_EXTRAS)
 
 # the gradient methods once more under the JAX backend of Keras (tests/attribution/conftest.py
 # says which tests assert properties of TensorFlow's seeded weights and skip there)
-JAX_TESTS ?= tests/attribution tests/backends/test_new_weights_are_seen.py
+JAX_TESTS ?= tests/attribution tests/backends/test_new_weights_are_seen.py tests/engine/test_oracle.py \
+	tests/engine/test_signals.py tests/engine/test_multi_output.py tests/engine/test_multi_input.py \
+	tests/engine/test_unsupported_models.py
 
 test: $(VENV)/.stamp-$(TEST_EXTRAS)
 	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts

@@ -13,10 +13,13 @@ _SQUASHING = ("softmax", "sigmoid")
 
 
 def output_layer(engine: Any) -> Any | None:
-    """The Keras layer that produces the model's (first) output, or None if unknown."""
+    """The Keras layer that produces the output the engine explains, or None if unknown.
+
+    That is the model's first output, or the one chosen with ``ActivationEngine(output=...)``.
+    """
     plan = engine.plan
     try:
-        return plan.steps[plan.producer[plan.output_keys[0]]].layer
+        return plan.steps[plan.producer[plan.output_key]].layer
     except (AttributeError, IndexError, KeyError):
         layers = getattr(engine.model, "layers", None)
         return layers[-1] if layers else None
@@ -35,12 +38,13 @@ def reaches_output(engine: Any, layer: str) -> bool:
 
 def _reaches_output(engine: Any, layer: str) -> bool:
     plan = engine.plan
-    target = plan.by_name[layer].outputs[0] if layer in plan.by_name else None
-    if target is None:
+    view = plan.view(layer)
+    if view is None:
         engine.layer(layer)  # raises LayerNotFoundError with close names
         return True
+    target = view.key
     seen: set[int] = set()
-    todo = list(plan.output_keys)
+    todo = [plan.output_key]
     while todo:
         key = todo.pop()
         if key == target:

@@ -17,13 +17,13 @@ arguments, so a change of weights is seen); other backends run it as it is.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .._keras import keras
+from ..engine.backend import no_gradient
 from ..errors import InvalidSettingError
 
 __all__ = ["GRADIENT_BACKENDS", "backend", "compiled", "no_gradient", "to_numpy", "to_tensor",
@@ -72,24 +72,6 @@ def to_numpy(value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
     return np.asarray(keras.ops.convert_to_numpy(value))
-
-
-@contextlib.contextmanager
-def no_gradient() -> Iterator[None]:
-    """While active, backend operations record nothing for gradients.
-
-    PyTorch records every operation on a tensor that requires a gradient (the model's
-    weights do), and such a tensor cannot become a numpy array; a forward pass whose
-    values only feed numpy runs under ``torch.no_grad()``. Nothing changes under the
-    other backends, which record only inside :func:`value_and_gradient`.
-    """
-    if backend() != "torch":
-        yield
-        return
-    import torch
-
-    with torch.no_grad():
-        yield
 
 
 def value_and_gradient(function: Callable[..., Any], *tensors: Any,

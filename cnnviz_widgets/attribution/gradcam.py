@@ -43,13 +43,14 @@ def cam_values(info: Any, value: Any) -> np.ndarray:
     value : numpy.ndarray
         Its output, or the gradient of a score with respect to it.
     """
+    from ..layout.tokens import token_maps
+
     value = np.asarray(value)
     if info.layout == "plane":
         return value[..., None]
     grid = info.token_grid
     if grid is not None:
-        rows, cols, skip = grid
-        return value[:, skip:].reshape(value.shape[0], rows, cols, value.shape[-1])
+        return token_maps(value, grid)
     return value
 
 
@@ -82,6 +83,9 @@ def default_gradcam_layer(model_or_engine: Any) -> str:
             "Grad-CAM needs a convolutional network."
         )
     convs = [i for i, info in enumerate(candidates) if info.kind == "conv"]
+    attention = _last_attention_input(engine)
+    if attention is not None and (not convs or attention.index > candidates[convs[-1]].index):
+        return attention.name
     if not convs:
         return candidates[-1].name
     chosen = convs[-1]
@@ -90,6 +94,24 @@ def default_gradcam_layer(model_or_engine: Any) -> str:
            and candidates[chosen + 1].index == candidates[chosen].index + 1):
         chosen += 1
     return candidates[chosen].name
+
+
+def _last_attention_input(engine: Any) -> Any | None:
+    """The token-grid layer that feeds the model's last attention layer, or None.
+
+    In a vision transformer that reads its class token, the patch tokens of the last
+    block's output receive no gradient; the input of the last block's attention (its
+    ``norm1``) is where pytorch-grad-cam's ViT example takes its CAM.
+    """
+    plan = engine.plan
+    steps = [s for s in plan.steps if "Attention" in s.info.class_name and s.inputs]
+    if not steps:
+        return None
+    key = steps[-1].inputs[0]
+    for view in plan.views.values():
+        if view.key == key and view.info.token_grid is not None:
+            return view.info
+    return None
 
 
 def upsample_heatmap(heatmap: np.ndarray, height: int, width: int | None = None) -> np.ndarray:

@@ -19,6 +19,7 @@ from ..errors import (
     LayerNotViewableError,
     UnsupportedModelError,
 )
+from .backend import no_gradient
 from .cache import ActivationCache, CacheStats
 from .inputs import (
     ImageLike,
@@ -479,8 +480,10 @@ class ActivationEngine:
                 [self._prepare(img, remember=False)[0]
                  for img in images[start:start + batch_size]], axis=0
             )
-            values = self._run(self._feed(batch), self._needed([view.key], lambda k: False))
-            chunks.append(np.asarray(values[view.key]))
+            with no_gradient():
+                values = self._run(self._feed(batch),
+                                   self._needed([view.key], lambda k: False))
+                chunks.append(np.asarray(values[view.key]))
         return np.concatenate(chunks, axis=0)
 
     def prepared_activation(self, name: str, batch: np.ndarray) -> np.ndarray:
@@ -700,5 +703,6 @@ class ActivationEngine:
             cache.put((image_key, k), arr, source=None if isinstance(v, np.ndarray) else v)
             arrays[k] = arr
 
-        self._run(values, order, on_output=store)
+        with no_gradient():
+            self._run(values, order, on_output=store)
         return {k: arrays[k] for k in targets}

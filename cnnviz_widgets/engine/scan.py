@@ -24,6 +24,7 @@ import numpy as np
 from .._keras import keras
 from ..errors import CnnvizError, InvalidSettingError, LayerNotViewableError
 from ..progress import ProgressLike, reporting
+from .backend import no_gradient
 from .sources import Batch, ImageSource, image_source
 from .summary import BatchSummary, ChannelStats, ScanResult
 
@@ -111,7 +112,8 @@ def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray],
     order = engine._needed(targets, lambda k: False)
 
     def reduce(x: Any) -> list[Any]:
-        values = engine._run(engine._feed(x), order)
+        with no_gradient():  # the statistics feed numpy only
+            values = engine._run(engine._feed(x), order)
         out = []
         for key, layout in zip(targets, layouts, strict=True):
             v = values[key]

@@ -32,6 +32,13 @@ def test_the_readme_examples_run(tmp_path, monkeypatch):
     assert scanned["conv2"].top_indices.shape == (64, 9)
     assert namespace["ScanResult"].load(tmp_path / "digits_scan.npz").count == scanned.count
     assert namespace["report"].n_images == scanned.count
+    # every kind of model
+    assert namespace["over_time"].shape == (64,)
+    assert namespace["strips"].current_view().shape == (16, 32)   # channels x time
+    assert namespace["vit"].layer("attention").token_grid == (4, 4, 1)
+    assert namespace["tokens_heat"].shape == (16, 16)
+    assert namespace["with_meta"].activation("joined", namespace["photos"][0]).shape == (12,)
+    assert namespace["heads"].output_names == ["kind", "colour"]
 
 
 def test_the_commands_the_readme_names_exist():

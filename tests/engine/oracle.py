@@ -45,13 +45,14 @@ def oracle_activation(model, name: str, x: np.ndarray, feeders: dict[str, str] |
     parts = name.split("/")
     if len(parts) == 1:
         layer = model.get_layer(name)
-        return keras.Model(model.inputs, layer.output)(x).numpy()[0]
+        return keras.ops.convert_to_numpy(keras.Model(model.inputs, layer.output)(x))[0]
     outer = model.get_layer(parts[0])
     fed = oracle_activation(model, feeders[parts[0]], x, feeders)[None]
     inner_name = "/".join(parts[1:])
     inner_feeders = {k.split("/", 1)[1]: v.split("/", 1)[1] for k, v in feeders.items() if "/" in k}
     if len(parts) == 2:
-        return keras.Model(outer.inputs, outer.get_layer(parts[1]).output)(fed).numpy()[0]
+        return keras.ops.convert_to_numpy(
+            keras.Model(outer.inputs, outer.get_layer(parts[1]).output)(fed))[0]
     return oracle_activation(outer, inner_name, fed, inner_feeders)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from cnnviz_widgets import ActivationEngine
 from cnnviz_widgets.engine.layers import build_plan
@@ -22,6 +21,7 @@ from cnnviz_widgets.testing import (
     skip_connection_model,
     tiny_cnn,
 )
+from tests.attribution.helpers import backend_gradient
 
 L = keras.layers
 
@@ -125,13 +125,8 @@ def _linear(model):
 def _support(model, layer, row, col, images):
     """Input pixels (H, W) on which output position (row, col) of ``layer`` depends."""
     sub = keras.Model(model.inputs, model.get_layer(layer).output)
-    x = tf.constant(images)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        out = sub(x, training=False)
-        assert np.any(out.numpy() != 0)
-        target = tf.reduce_sum(out[:, row, col])
-    gradient = tape.gradient(target, x).numpy()
+    assert np.any(keras.ops.convert_to_numpy(sub(images, training=False)) != 0)
+    gradient = backend_gradient(lambda x: sub(x, training=False)[:, row, col], images)
     return np.abs(gradient).sum(axis=(0, -1)) > 0
 
 

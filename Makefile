@@ -40,6 +40,9 @@ voila: $(VENV)/.stamp-$(DEMO_EXTRAS)
 
 # the gradient methods once more under the JAX backend of Keras (tests/attribution/conftest.py
 # says which tests assert properties of TensorFlow's seeded weights and skip there)
+# the panel's registry and Fourier feature visualisation run once, under TensorFlow; the
+# slow tests/backends comparison runs both backends' feature visualisation on shared weights
+JAX_SKIP ?= --ignore=tests/attribution/test_registry.py --ignore=tests/attribution/test_feature_vis.py
 JAX_TESTS ?= tests/attribution tests/backends/test_new_weights_are_seen.py tests/engine/test_oracle.py \
 	tests/engine/test_signals.py tests/engine/test_multi_output.py tests/engine/test_multi_input.py \
 	tests/engine/test_unsupported_models.py
@@ -47,7 +50,7 @@ JAX_TESTS ?= tests/attribution tests/backends/test_new_weights_are_seen.py tests
 test: $(VENV)/.stamp-$(TEST_EXTRAS)
 	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts
 	$(PY) -m pytest $(PYTEST_ARGS)
-	KERAS_BACKEND=jax $(PY) -m pytest -p no:cacheprovider -m "not slow" $(JAX_TESTS)
+	KERAS_BACKEND=jax $(PY) -m pytest -p no:cacheprovider -m "not slow" $(JAX_TESTS) $(JAX_SKIP)
 
 bench: $(VENV)/.stamp-$(BENCH_EXTRAS)
 	$(PY) -m benchmarks

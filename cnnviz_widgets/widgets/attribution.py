@@ -81,6 +81,10 @@ class AttributionPanel(Panel):
     show_faithfulness : bool
         Score every heatmap with its deletion and insertion curves (costs about
         40 extra forward passes per map).
+    image_input, other_inputs, output : optional
+        For a model with several inputs or outputs: the input that takes the image, the
+        values held fixed for the others, and the output to explain (see
+        :class:`~cnnviz_widgets.engine.activations.ActivationEngine`).
 
     Attributes
     ----------
@@ -105,9 +109,12 @@ class AttributionPanel(Panel):
 
     def __init__(self, model: Any, images: Any = None, *, class_names: Any = None,
                  method: str = "gradcam", auto_run: bool = True, alpha: float = 0.5,
-                 side_by_side: Any = (), show_faithfulness: bool = True) -> None:
+                 side_by_side: Any = (), show_faithfulness: bool = True,
+                 image_input: int | str | None = None, other_inputs: Any = None,
+                 output: int | str | None = None) -> None:
         explorer = model if hasattr(model, "engine") and hasattr(model, "picker") else None
-        Panel.__init__(self, explorer.engine if explorer is not None else model)
+        Panel.__init__(self, explorer.engine if explorer is not None else model,
+                       image_input=image_input, other_inputs=other_inputs, output=output)
         self.add_class("cnnviz-attribution")
         shape = self.engine.input_shape
         if explorer is not None and images is None:

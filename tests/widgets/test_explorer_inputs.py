@@ -43,3 +43,22 @@ def test_the_class_controls_follow_the_chosen_output(pictures):
     batch = colour.engine.prepare(colour.image)
     scores = keras.Model(model.inputs, model.get_layer("colour").output)(batch).numpy()[0]
     assert colour.ranked_class() == int(np.argmax(scores))
+
+
+def test_the_attribution_panel_takes_the_same_keywords(pictures):
+    from cnnviz_widgets import AttributionPanel
+    from cnnviz_widgets.attribution import GradCAM
+
+    model = image_and_metadata_cnn()
+    meta = np.array([0.5, -1.0, 2.0, 0.0], np.float32)
+    panel = AttributionPanel(model, pictures, image_input="photo", other_inputs={"meta": meta},
+                             show_faithfulness=False)
+    assert panel.engine.plan.input_name == "photo"
+    np.testing.assert_array_equal(panel.engine.other_inputs["meta"], meta)
+    assert panel.result is not None and panel.result.shape == (16, 16)
+    same = GradCAM(panel.engine)(pictures[0])
+    np.testing.assert_allclose(panel.result, same, rtol=1e-6)
+    heads = AttributionPanel(two_head_cnn(), pictures, output="colour", show_faithfulness=False)
+    assert heads.engine.output == "colour"
+    panel.close()
+    heads.close()

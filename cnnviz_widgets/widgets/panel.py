@@ -24,6 +24,7 @@ import ipywidgets as w
 import numpy as np
 from traitlets import Bool, HasTraits, Int, Unicode
 
+from ..checks import index_in, is_whole
 from ..engine.coerce import as_engine
 from ..errors import CnnvizError, InvalidSettingError, SelectionOutOfRangeError
 
@@ -64,11 +65,10 @@ def check_index(owner: Any, value: int, count: int, what: str, where: str,
         With a message such as "There is no channel 64: layer 'conv2' has 64 channel(s),
         numbered 0 to 63."
     """
-    if not 0 <= value < count:
-        raise report_error(owner, SelectionOutOfRangeError(
-            f"There is no {what} {value}: {where} has {count} {what}(s), "
-            f"numbered 0 to {count - 1}.{' ' + hint if hint else ''}"))
-    return value
+    try:
+        return index_in(value, count, what, where, hint)
+    except SelectionOutOfRangeError as error:
+        raise report_error(owner, error) from None
 
 
 class Whole(Int):
@@ -77,7 +77,7 @@ class Whole(Int):
     def validate(self, obj: Any, value: Any) -> int | None:
         if value is None and self.allow_none:
             return None
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        if not is_whole(value):
             extra = " or None" if self.allow_none else ""
             raise report_error(obj, InvalidSettingError(
                 f"{self.name} must be a whole number{extra}, not {value!r}."))

@@ -68,3 +68,61 @@ def assert_matches(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-5)
     assert actual.shape == expected.shape
     scale = max(float(np.abs(expected).max()), 1e-12)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+def _untied(values: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """Mask of the entries of ``values`` (one row) that no other entry equals within tolerance."""
+    close = np.isclose(values[:, None], values[None, :], rtol=rtol, atol=atol)
+    return close.sum(axis=1) == 1
+
+
+def _at_most(counts: np.ndarray, edges: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """How many of a histogram's values lie in bins that end at or below each of ``where``."""
+    return np.array([counts[edges[1:] <= x].sum() for x in where])
+
+
+def assert_scans_agree(ours, reference, layers=None, rtol: float = 1e-5,
+                       atol: float = 1e-6) -> None:
+    """Two scans of the same images found the same statistics, up to float32 rounding.
+
+    Scans batched differently (other batch sizes, another process, another CPU) add up
+    convolutions in another order, so their floats differ in the last bits: see
+    :func:`assert_channels_agree`.
+    """
+    assert ours.layers == reference.layers
+    assert ours.spans == reference.spans and ours.count == reference.count
+    for layer in layers or ours.layers:
+        assert_channels_agree(ours[layer], reference[layer], rtol, atol)
+
+
+def assert_channels_agree(a, b, rtol: float = 1e-5, atol: float = 1e-6,
+                          labels: bool = True) -> None:
+    """Two layers' channel statistics over the same images agree up to float32 rounding.
+
+    Values are compared with a tolerance, the images and positions of the top-k where their
+    values do not tie, and counts that depend on a comparison (``> 0``, a histogram bin) to
+    within the few values that lie within rounding of the boundary. ``labels=False``: one
+    of the two was scanned without labels.
+    """
+    assert a.count == b.count and a.channels == b.channels
+    np.testing.assert_allclose(a.max, b.max, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(a.top_values, b.top_values, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(a.mean, b.mean, rtol=rtol, atol=atol)
+    for c in range(a.channels):
+        # the last place may tie with an image just outside the list: not compared
+        untied = _untied(b.top_values[c], rtol, atol)
+        untied[-1] = False
+        np.testing.assert_array_equal(a.top_indices[c, untied], b.top_indices[c, untied])
+        if labels:
+            np.testing.assert_array_equal(a.top_labels[c, untied], b.top_labels[c, untied])
+        # where in the map: the same unless two positions of one map nearly tie
+        placed = untied & (np.abs(b.top_values[c]) > atol)
+        np.testing.assert_array_equal(a.top_positions[c, placed], b.top_positions[c, placed])
+    slack = max(2, int(1e-4 * max(a.count, 1)))
+    np.testing.assert_allclose(a.firing, b.firing, atol=slack)
+    np.testing.assert_allclose(a.positive_fraction, b.positive_fraction, atol=1e-4)
+    for c in range(a.channels):
+        (ca, ea), (cb, eb) = a.histogram(c), b.histogram(c)
+        assert ca.sum() == cb.sum()
+        where = np.union1d(ea, eb)
+        np.testing.assert_allclose(_at_most(ca, ea, where), _at_most(cb, eb, where), atol=slack)

@@ -1,4 +1,5 @@
-# The two commands a new user needs: `make demo` and `make test`. `make bench` measures speed.
+# The two commands a new user needs: `make demo` and `make test`. `make check` is the fast tier
+# (lint and the tests not marked slow); `make bench` measures speed.
 # Each target creates .venv when it is missing and installs what it needs into it.
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ export PIP_NO_INPUT := 1
 # Jupyter refuses to run as root unless told to (containers, CI machines)
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: demo test bench lint voila clean
+.PHONY: demo test check bench lint voila clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,19 +39,24 @@ voila: $(VENV)/.stamp-$(DEMO_EXTRAS)
 	$(VENV)/bin/voila --no-browser --Voila.ip=$(HOST) --port=$(PORT) \
 		notebooks/01_quickstart.ipynb
 
-# the gradient methods once more under the JAX backend of Keras (tests/attribution/conftest.py
-# says which tests assert properties of TensorFlow's seeded weights and skip there)
-# the panel's registry and Fourier feature visualisation run once, under TensorFlow; the
-# slow tests/backends comparison runs both backends' feature visualisation on shared weights
-JAX_SKIP ?= --ignore=tests/attribution/test_registry.py --ignore=tests/attribution/test_feature_vis.py
-JAX_TESTS ?= tests/attribution tests/backends/test_new_weights_are_seen.py tests/engine/test_oracle.py \
-	tests/engine/test_signals.py tests/engine/test_multi_output.py tests/engine/test_multi_input.py \
-	tests/engine/test_unsupported_models.py
+# What differs between Keras backends runs once more under JAX: the engine's passes against
+# plain Keras (the oracle), compiled scans that see new weights, and the gradient primitive
+# on every kind of model. That every method gives the same maps under both backends on the
+# same weights is tests/backends, in the main run.
+JAX_TESTS ?= tests/engine/test_oracle.py tests/backends/test_new_weights_are_seen.py \
+	tests/attribution/test_every_kind_of_model.py tests/attribution/test_gradcam.py
+PYTEST := $(PY) -m pytest -p no:cacheprovider
 
+# the fast tier for iteration: lint and every test not marked slow
+check: $(VENV)/.stamp-$(TEST_EXTRAS)
+	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts
+	$(PYTEST) -m "not slow" --durations=20 $(PYTEST_ARGS)
+
+# everything, slow tests included (browser, notebooks, Binder, Dask), then the JAX run
 test: $(VENV)/.stamp-$(TEST_EXTRAS)
 	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts
-	$(PY) -m pytest $(PYTEST_ARGS)
-	KERAS_BACKEND=jax $(PY) -m pytest -p no:cacheprovider -m "not slow" $(JAX_TESTS) $(JAX_SKIP)
+	$(PYTEST) --durations=20 $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(PYTEST) -m "not slow" $(JAX_TESTS)
 
 bench: $(VENV)/.stamp-$(BENCH_EXTRAS)
 	$(PY) -m benchmarks

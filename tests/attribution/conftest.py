@@ -13,12 +13,6 @@ from __future__ import annotations
 import pytest
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "tensorflow_weights: asserts a property of the weights seeded models draw "
-        "under TensorFlow; skipped under another Keras backend")
-
-
 def pytest_collection_modifyitems(config, items):
     import keras
 

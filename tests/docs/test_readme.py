@@ -43,6 +43,6 @@ def test_the_readme_examples_run(tmp_path, monkeypatch):
 
 def test_the_commands_the_readme_names_exist():
     makefile = (README.parent / "Makefile").read_text()
-    for target in ("demo", "test", "bench", "voila"):
+    for target in ("demo", "test", "check", "bench", "voila"):
         assert re.search(rf"^{target}:", makefile, flags=re.M), target
     assert "make test" in (README.parent / ".ci" / "run").read_text()

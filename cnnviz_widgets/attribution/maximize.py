@@ -549,9 +549,9 @@ class ActivationMaximization:
                 raise InvalidSettingError(
                     "Give either channel= or target= for a layer, not both.")
             if channel is not None:
-                if info.channels is not None:  # a negative channel counts from the end
-                    index_in(channel + info.channels if is_whole(channel) and channel < 0
-                             else channel, info.channels, "channel", f"layer {layer!r}")
+                if info.channels is not None:
+                    index_in(channel, info.channels, "channel", f"layer {layer!r}",
+                             from_end=True)
                 return channel_objective(layer, int(channel))
             if callable(target) and not isinstance(target, (int, np.integer)):
                 return as_objective(target, layer)

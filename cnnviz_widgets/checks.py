@@ -59,7 +59,7 @@ def whole_number(value: Any, name: str, *, minimum: int = 1, maximum: int | None
 
 
 def index_in(value: Any, count: int, what: str = "channel", where: str = "the layer",
-             hint: str = "") -> int:
+             hint: str = "", *, from_end: bool = False) -> int:
     """Return ``value`` as an ``int`` when it numbers one of ``count`` things, else raise.
 
     Parameters
@@ -74,6 +74,9 @@ def index_in(value: Any, count: int, what: str = "channel", where: str = "the la
         What has them (``"layer 'conv2'"``, ``"the output"``).
     hint : str
         A sentence to append (what to do instead).
+    from_end : bool, default False
+        Also accept ``-count`` to ``-1``, counting from the end as Python does (returned
+        as given).
 
     Returns
     -------
@@ -87,11 +90,13 @@ def index_in(value: Any, count: int, what: str = "channel", where: str = "the la
     """
     tail = f" {hint}" if hint else ""
     numbered = f"numbered 0 to {count - 1}" if count > 0 else "so none can be chosen"
+    if from_end and count > 0:
+        numbered += f" (or {-count} to -1 from the end)"
     if not is_whole(value):
         raise SelectionOutOfRangeError(
             f"A {what} is chosen by its number (a whole number), not {value!r}: {where} has "
             f"{count} {what}(s), {numbered}.{tail}")
-    if not 0 <= value < count:
+    if not (-count if from_end else 0) <= value < count:
         raise SelectionOutOfRangeError(
             f"There is no {what} {value}: {where} has {count} {what}(s), {numbered}.{tail}")
     return int(value)

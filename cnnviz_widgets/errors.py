@@ -27,6 +27,8 @@ __all__ = [
     "LayerComputeError",
     "ScanError",
     "DatasetUnavailableError",
+    "ArgumentTypeError",
+    "UnknownNameError",
 ]
 
 
@@ -119,3 +121,15 @@ class ScanError(CnnvizError, ValueError):
 
 class DatasetUnavailableError(CnnvizError, FileNotFoundError):
     """A data set whose files are not on this machine (or are not what they should be)."""
+
+
+class ArgumentTypeError(CnnvizError, TypeError):
+    """An argument of a kind the function does not take (a string where a
+    :class:`~cnnviz_widgets.attribution.Regularizer` goes, a bool as a class index...)."""
+
+
+class UnknownNameError(CnnvizError, KeyError):
+    """A name (of a method, of a method's parameter) that is not one of those known."""
+
+    def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
+        return str(self.args[0]) if self.args else ""

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from .errors import ArgumentTypeError
+
 __all__ = [
     "Callback",
     "CallbackList",
@@ -300,7 +302,7 @@ def as_callback(progress: ProgressLike, unit: str = "steps") -> Callback:
         return WidgetProgress(progress)
     if callable(progress):
         return FunctionProgress(progress)
-    raise TypeError(
+    raise ArgumentTypeError(
         "progress must be True, a Callback, a function progress(step, total), a progress bar "
         f"widget with 'value' and 'max' (ipywidgets.IntProgress) or a list of these; got "
         f"{type(progress).__name__}."

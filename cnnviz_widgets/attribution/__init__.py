@@ -23,13 +23,14 @@ from .contributions import ChannelContributions
 from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
 from .integrated import IntegratedGradients
-from .maximize import ActivationMaximization, MaximizationResult, redirected_relu
+from .maximize import ActivationMaximization, MaximizationResult
 from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
 from .param import FourierImage, PixelImage
 from .receptive import effective_receptive_field
 from .registry import METHODS, MethodSpec, ParamSpec, get_method, register_method
 from .regularizers import Blur, Regularizer, TotalVariation
+from .relu import redirected_relu
 from .saliency import Saliency
 from .scores import ChannelScore, ClassScore, TopClassScore
 from .smooth import SmoothGrad

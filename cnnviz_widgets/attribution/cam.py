@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import whole_number
 from ..colour.scale import unit_scale
 from ..errors import InvalidSettingError
 from ..progress import ProgressLike, reporting
@@ -163,12 +164,6 @@ def _corner_aligned(source: int, target: int) -> np.ndarray:
     return matrix
 
 
-def _positive_int(value: Any, name: str, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidSettingError(f"{name} must be a positive integer, not {value!r}. {hint}")
-    return int(value)
-
-
 class PerturbationCAM(GradCAM):
     """A CAM whose channel weights come from forward passes alone, run in batches.
 
@@ -208,8 +203,8 @@ class PerturbationCAM(GradCAM):
     def __init__(self, model_or_engine: Any, layer: str | None = None, logits: bool = True,
                  batch_size: int = 32, progress: ProgressLike = None):
         super().__init__(model_or_engine, layer, logits)
-        self.batch_size = _positive_int(batch_size, "batch_size",
-                                        "It is the number of forward passes run at once.")
+        self.batch_size = whole_number(
+            batch_size, "batch_size", hint="It is the number of forward passes run at once.")
         self.progress = progress
 
     def channels_to_score(self, feature: np.ndarray) -> np.ndarray:
@@ -377,8 +372,8 @@ class ScoreCAM(PerturbationCAM):
         super().__init__(model_or_engine, layer, logits, batch_size, progress)
         available = self._info.channels
         if max_channels is not None:
-            max_channels = _positive_int(max_channels, "max_channels",
-                                         "Use None to score every channel.")
+            max_channels = whole_number(max_channels, "max_channels",
+                                        hint="Use None to score every channel.")
             if available is not None and max_channels >= available:
                 max_channels = None  # as many as the layer has: every channel
         self.max_channels = max_channels

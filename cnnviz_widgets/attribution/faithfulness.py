@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import whole_number
 from ..engine.coerce import as_engine
 from ..errors import InvalidSettingError
 from ..progress import ProgressLike, reporting
@@ -98,12 +99,6 @@ class FaithfulnessResult:
                 f"steps={len(self.fractions) - 1}: deletion AUC {self.deletion_auc:.3f} "
                 f"(lower is better), insertion AUC {self.insertion_auc:.3f} (higher is "
                 f"better), overall {self.overall:.3f})")
-
-
-def _whole_number(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InvalidSettingError(f"{name} must be an integer >= {low}, not {value!r}.")
-    return int(value)
 
 
 def substrate_pixels(pixels: np.ndarray, substrate: str | np.ndarray = "blur") -> np.ndarray:
@@ -299,8 +294,8 @@ def faithfulness(
     maps = dict(heatmap) if named else {"": heatmap}
     if not maps:
         raise InvalidSettingError("heatmap is an empty mapping: give at least one map.")
-    steps = _whole_number(steps, "steps", 1)
-    batch_size = _whole_number(batch_size, "batch_size", 1)
+    steps = whole_number(steps, "steps")
+    batch_size = whole_number(batch_size, "batch_size")
 
     clean = np.asarray(engine.pixels(image), dtype=np.float32)
     height, width = clean.shape[:2]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import whole_number
 from ..colour.scale import unit_scale
 from ..errors import InvalidSettingError
 from . import autodiff
@@ -18,12 +19,6 @@ from .scores import ClassScore, TopClassScore, resolve_score
 __all__ = ["IntegratedGradients"]
 
 _BASELINES = ("black", "blur", "noise")
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidSettingError(f"{name} must be an integer >= 1, not {value!r}.")
-    return int(value)
 
 
 class IntegratedGradients(GradientMethod):
@@ -88,8 +83,8 @@ class IntegratedGradients(GradientMethod):
                  batch_size: int = 16, logits: bool = True, blur_sigma: float | None = None,
                  seed: int = 0, absolute: bool = False):
         super().__init__(model_or_engine, logits)
-        self.steps = _positive_int("steps", steps)
-        self.batch_size = _positive_int("batch_size", batch_size)
+        self.steps = whole_number(steps, "steps")
+        self.batch_size = whole_number(batch_size, "batch_size")
         if isinstance(baseline, str):
             if baseline not in _BASELINES:
                 raise InvalidSettingError(

@@ -11,27 +11,29 @@ classic pixel-space ascent (``param="pixels"``, a jitter and a blur) remains.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .._keras import keras
+from ..checks import index_in, is_whole, whole_number
 from ..colour.scale import unit_scale
 from ..engine.coerce import as_engine
-from ..errors import InvalidSettingError, LayerNotViewableError, SelectionOutOfRangeError
+from ..errors import ArgumentTypeError, InvalidSettingError, LayerNotViewableError
 from . import autodiff
-from ._common import logits_of, swapped_activations
+from ._common import logits_of
 from .callbacks import ProgressLike, reporting
 from .objectives import Objective, as_objective
 from .objectives import channel as channel_objective
 from .objectives import diversity as diversity_objective
-from .param import FourierImage, ImageParam, PixelImage
+from .optimizers import Adam
+from .param import ImageParam, InputSpace, PixelMap, image_param
 from .regularizers import Blur, Regularizer, TotalVariation
+from .relu import redirected_relu, redirected_relus
 from .transforms import InputTransform, Jitter, resize_images, standard_transforms
 
 __all__ = [
@@ -51,6 +53,8 @@ DEFAULT_REGULARIZERS: tuple[Regularizer, ...] = (Blur(4, 0.5),)
 #: The image parameterisations: ``"fourier"`` (:class:`~.param.FourierImage`, the
 #: default) and ``"pixels"`` (:class:`~.param.PixelImage`).
 PARAMS: tuple[str, ...] = ("fourier", "pixels")
+
+_PixelMap = PixelMap  # the name this module gave the pixel map before it moved to .param
 
 
 @dataclass
@@ -98,170 +102,114 @@ class MaximizationResult:
         return math.inf if self.final > 0 else math.nan
 
 
-def redirected_relu(x: Any) -> Any:
-    """``relu(x)`` whose gradient is redirected when it would be zero for a whole image.
-
-    Lucid's ``redirected_relu_grad`` for gradient ascent: for each image of the batch,
-    if the ordinary ReLU gradient (the incoming gradient where ``x > 0``) is zero
-    everywhere, the incoming gradient passes instead, except where ``x < 0`` and it
-    would push ``x`` lower (incoming gradient < 0). Images whose ReLU gradient is not
-    all zero get the ordinary gradient.
-    """
-    ops = keras.ops
-
-    @ops.custom_gradient
-    def relu(t: Any) -> Any:
-        def grad(*args: Any, upstream: Any = None) -> Any:
-            g = args[0] if upstream is None else upstream
-            zeros = ops.zeros_like(g)
-            ordinary = ops.where(t > 0, g, zeros)
-            redirected = ops.where(ops.logical_and(t < 0, g < 0), zeros, g)
-            flat = ops.reshape(ordinary, (ops.shape(ordinary)[0], -1))
-            blocked = ops.all(ops.equal(flat, 0), axis=1)
-            blocked = ops.reshape(blocked, [-1] + [1] * (len(t.shape) - 1))
-            return ops.where(blocked, redirected, ordinary)
-
-        return ops.relu(t), grad
-
-    return relu(x)
-
-
-class _ReluSwitch:
-    """The activation put in place of a layer's ReLU: redirected while ``on`` is set."""
-
-    def __init__(self) -> None:
-        self.on = True
-        self.__name__ = "relu"
-
-    def __call__(self, x: Any) -> Any:
-        return redirected_relu(x) if self.on else keras.ops.relu(x)
-
-
-@contextlib.contextmanager
-def redirected_relus(engine: Any, enabled: bool = True) -> Iterator[_ReluSwitch]:
-    """While active, every layer of ``engine``'s model with a ReLU activation uses
-    :func:`redirected_relu` (as long as the yielded switch's ``on`` is True).
-
-    Layers with ``activation="relu"`` (convolutions, dense layers, ``Activation``
-    layers) are covered; ``keras.layers.ReLU`` layers keep their own gradient. The
-    original activations are restored on exit, even after an error.
-    """
-    switch = _ReluSwitch()
-    switch.on = enabled
-    if not enabled:
-        yield switch
-        return
-    layers = [step.layer for step in engine.plan.steps
-              if getattr(getattr(step.layer, "activation", None), "__name__", None) == "relu"
-              and not isinstance(step.layer.activation, _ReluSwitch)]
-    with swapped_activations(layers, switch):
-        yield switch
-
-
 def _checked(items: Sequence[Any] | None, kind: type, what: str,
              default: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``items`` as a tuple of ``kind`` objects (``default`` when None)."""
     if items is None:
         return default
     items = tuple(items)
     wrong = [item for item in items if not isinstance(item, kind)]
     if wrong:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"Unknown {what} {wrong!r}: give {kind.__name__} objects such as "
             + ("Jitter(2)." if kind is InputTransform else "TotalVariation(0.1) or Blur(4, 0.5).")
         )
     return items
 
 
-class _PixelMap:
-    """Maps 0-1 pixels (1, H, W, C) to the model input, through the engine's preprocessing.
+class _Ascent:
+    """One call's objective as a function of the images: what the model sees and scores.
 
-    When the preprocessing is per-pixel affine (division by 255, mean subtraction,
-    RGB->BGR, ...), it is fitted as ``x @ M + b`` and applied with ``keras.ops`` so that the
-    optimisation runs in pixel space and the result is a real image. Otherwise the
-    optimisation runs on the model input itself (``affine`` is False).
+    Parameters
+    ----------
+    engine : ActivationEngine
+        Runs the model.
+    objective : Objective
+        What is maximised.
+    pix : PixelMap
+        From 0-1 images to the model input.
+    fixed : (int, int) or None
+        The input size the model needs; transformed images are resized back to it.
+    n : int
+        Images optimised together.
+    diversity : float
+        Weight of the diversity term (used with ``n > 1``).
     """
 
-    def __init__(self, engine: Any, height: int, width: int, channels: int | None):
-        self.engine = engine
-        self.squeeze = channels is None
-        self.c = 1 if channels is None else channels
-        self.shape = (1, height, width, self.c)
-        self.affine = self._fit()
+    def __init__(self, engine: Any, objective: Objective, pix: PixelMap,
+                 fixed: tuple[int, int] | None, n: int, diversity: float):
+        self.engine, self.objective, self.pix, self.fixed, self.n = \
+            engine, objective, pix, fixed, n
+        self.inner = [name for name in objective.layers if name is not None]
+        first = self.inner[0] if self.inner else None
+        self.diversity = float(diversity) if n > 1 and first is not None else 0.0
+        self.diverse = diversity_objective(first) if self.diversity else None
 
-    def _pre(self, pixels01: np.ndarray) -> np.ndarray:
-        x = pixels01 * 255.0
-        if self.squeeze:
-            x = x[..., 0]
-        out = np.asarray(self.engine.preprocess(x.astype(np.float32)), dtype=np.float64)
-        return out[..., None] if self.squeeze else out
+    def values(self, x: Any) -> dict[str | None, Any]:
+        """The values the objective reads for images ``x`` (the output under None)."""
+        if self.fixed is not None and tuple(x.shape[1:3]) != self.fixed:
+            x = resize_images(x, self.fixed)
+        out, found = self.engine.forward(self.pix.to_model(x), layers=self.inner,
+                                         stop_at_layers=not self.objective.reads_output)
+        found[None] = out
+        return found
 
-    def _fit(self) -> bool:
-        try:
-            base = self._pre(np.zeros(self.shape))
-            rows = []
-            for c in range(self.c):
-                probe = np.zeros(self.shape)
-                probe[..., c] = 1.0
-                rows.append((self._pre(probe) - base)[0, 0, 0])
-            self.matrix = np.stack(rows).astype(np.float32)  # (C, C) per 0-1 pixel
-            self.bias = base[0, 0, 0].astype(np.float32)
-            check = np.random.default_rng(12345).uniform(0, 1, self.shape)
-            expected = check @ self.matrix + self.bias
-            got = self._pre(check)
-            scale = float(np.abs(self.matrix).max() + np.abs(self.bias).max() + 1e-12)
-            return bool(np.allclose(got, expected, atol=1e-4 * scale, rtol=1e-4))
-        except Exception:  # noqa: BLE001 - any odd preprocessing: optimise the input itself
-            return False
+    def per_image(self, x: Any) -> np.ndarray:
+        """The objective of each of the images ``x``, float64 (n,)."""
+        return autodiff.to_numpy(self.objective(self.values(x))).astype(np.float64) \
+            .reshape(self.n)
 
-    def span(self) -> float:
-        """How far the model input moves between black and white pixels (its range)."""
-        try:
-            lo, hi = self._pre(np.zeros(self.shape)), self._pre(np.ones(self.shape))
-            span = float(np.abs(hi - lo).max())
-        except Exception:  # noqa: BLE001
-            return 1.0
-        return span if np.isfinite(span) and span > 0 else 1.0
+    def responds(self, image_param: ImageParam, params: np.ndarray) -> bool:
+        """Whether the objective has a gradient that is not zero everywhere at ``params``."""
+        _, (grad,) = autodiff.value_and_gradient(
+            lambda p: self.objective(self.values(image_param(p))), params)
+        return grad is not None and bool(np.any(autodiff.to_numpy(grad) != 0))
 
-    def to_model(self, u: Any) -> Any:
-        ops = keras.ops
-        x = ops.tensordot(u, ops.convert_to_tensor(self.matrix), axes=[[3], [0]]) \
-            + ops.convert_to_tensor(self.bias)
-        return x[..., 0] if self.squeeze else x
+    def start(self, kind: str, rng: np.random.Generator,
+              retries: int) -> tuple[ImageParam, np.ndarray, int]:
+        """A seeded starting parameterisation, its parameters and the restarts it took:
+        up to ``retries`` times, stronger noise while the objective does not respond."""
+        restarts = 0
+        image = image_param(kind, self.n, self.pix, 0.1)
+        params = image.initial(rng)
+        while restarts < retries and not self.responds(image, params):
+            restarts += 1
+            image = image_param(kind, self.n, self.pix, 0.1 * 2**restarts)
+            params = image.initial(rng)
+        return image, params, restarts
 
+    def gradient(self, image_param: ImageParam, params: np.ndarray,
+                 transforms: Sequence[InputTransform], regularizers: Sequence[Regularizer],
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One step's objective per image and the gradient of what the step raises.
 
-class _InputSpace(PixelImage):
-    """Parameters that are the model input itself (for preprocessing that is not affine)."""
+        The model sees the images through ``transforms``; with several images the
+        diversity term is added (scaled by the objective's size, held fixed); the
+        regularisers' penalties are subtracted.
+        """
+        def loss(p: Any) -> Any:
+            ops = keras.ops
+            x = image_param(p)
+            seen = x
+            for transform in transforms:
+                seen = transform(seen, rng)
+            values = self.values(seen)
+            scores = self.objective(values)
+            total = ops.sum(scores)
+            if self.diverse is not None:
+                size_of = ops.stop_gradient(ops.mean(ops.abs(scores)))
+                total = total + self.diversity * size_of * ops.sum(self.diverse(values))
+            for regularizer in regularizers:
+                penalty = regularizer.penalty(x)
+                if penalty is not None:
+                    total = total - penalty
+            return total, scores
 
-    def __init__(self, pix: _PixelMap, n: int, noise: float):
-        super().__init__(n, pix.shape[1], pix.shape[2], pix.c, noise)
-        self.pix = pix
-
-    def initial(self, rng: np.random.Generator) -> np.ndarray:
-        return self.pix._pre(super().initial(rng)).astype(np.float32)
-
-    def after_step(self, params: np.ndarray) -> np.ndarray:
-        return params.astype(np.float32)
-
-    @property
-    def pixel_space(self) -> bool:
-        return False
-
-
-def _adam(beta1: float = 0.9, beta2: float = 0.999,
-          eps: float = 1e-8) -> Callable[[np.ndarray, np.ndarray, int, float], np.ndarray]:
-    """An Adam ascent step ``step(params, grad, t, lr) -> params`` keeping its moments."""
-    moments: dict[str, np.ndarray] = {}
-
-    def step(params: np.ndarray, grad: np.ndarray, t: int, lr: float) -> np.ndarray:
-        m = moments.get("m", np.zeros_like(params))
-        v = moments.get("v", np.zeros_like(params))
-        moments["m"] = m = beta1 * m + (1 - beta1) * grad
-        moments["v"] = v = beta2 * v + (1 - beta2) * grad * grad
-        m_hat = m / (1 - beta1**t)
-        v_hat = v / (1 - beta2**t)
-        return (params + lr * m_hat / (np.sqrt(v_hat) + eps)).astype(np.float32)
-
-    return step
+        (_, scores), (grad,) = autodiff.value_and_gradient(loss, params, has_aux=True)
+        if grad is None:
+            raise LayerNotViewableError(
+                "The objective does not depend on the input; nothing to maximise.")
+        return autodiff.to_numpy(scores), autodiff.to_numpy(grad)
 
 
 class ActivationMaximization:
@@ -454,137 +402,77 @@ class ActivationMaximization:
             If ``layer`` does not exist.
         """
         objective = self._objective(layer, channel, target)
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-            raise InvalidSettingError(f"steps must be an integer >= 0, not {steps!r}.")
-        total = int(steps)
+        total = whole_number(steps, "steps", minimum=0)
         if not learning_rate > 0:
             raise InvalidSettingError(f"learning_rate must be positive, not {learning_rate}.")
-        if isinstance(images, bool) or not isinstance(images, (int, np.integer)) or images < 1:
-            raise InvalidSettingError(f"images must be an integer >= 1, not {images!r}.")
-        n = int(images)
-        if param is not None:
-            kind = self._param_name(param)
-        elif not self._own_param and (transforms is not None or regularizers is not None):
-            kind = "pixels"  # strategies given without a param: the pixel-space method
-        else:
-            kind = self.param
-
-        shape = self.engine.input_shape
-        side = self._size(size)
-        height = shape[0] or side[0]
-        width = shape[1] or side[1]
-        fixed = (shape[0], shape[1]) if shape[0] and shape[1] else None
-        channels = shape[2] if len(shape) == 3 else None
-        pix = _PixelMap(self.engine, height, width, channels)
+        n = whole_number(images, "images")
+        kind = self._kind(param, transforms, regularizers)
+        pix, fixed = self._pixel_map(size)
         if not pix.affine:
-            kind = "input"
+            kind = "input"  # the preprocessing cannot be undone: optimise the model input
         transforms, regularizers = self._strategies(transforms, regularizers, kind,
-                                                    min(height, width))
+                                                    min(pix.shape[1:3]))
+        updates = [r for r in regularizers if type(r).update is not Regularizer.update]
+        ascent = _Ascent(self.engine, objective, pix, fixed, n, diversity)
+        ascend = Adam(learning_rate if kind != "input" else learning_rate * pix.span())
         rng = np.random.default_rng(seed)
-
-        def make_param(noise: float) -> ImageParam:
-            if kind == "fourier":
-                return FourierImage(n, height, width, pix.c)
-            if kind == "pixels":
-                return PixelImage(n, height, width, pix.c, noise)
-            return _InputSpace(pix, n, noise)
-
-        to_model = pix.to_model if pix.affine else (
-            (lambda x: x[..., 0]) if pix.squeeze else (lambda x: x))
-        div_layer = next((name for name in objective.layers if name is not None), None)
-        div_weight = float(diversity) if n > 1 and div_layer is not None else 0.0
-        div_objective = diversity_objective(div_layer) if div_weight else None
-        inner = [name for name in objective.layers if name is not None]
-        reads_output = objective.reads_output
-
-        def values_of(x: Any) -> dict[str | None, Any]:
-            if fixed is not None and tuple(x.shape[1:3]) != fixed:
-                x = resize_images(x, fixed)
-            out, found = self.engine.forward(to_model(x), layers=inner,
-                                             stop_at_layers=not reads_output)
-            found[None] = out
-            return found
-
-        def per_image(x: Any) -> np.ndarray:
-            return autodiff.to_numpy(objective(values_of(x))).astype(np.float64).reshape(n)
-
-        def responds(image_param: ImageParam, params: np.ndarray) -> bool:
-            _, (grad,) = autodiff.value_and_gradient(
-                lambda p: objective(values_of(image_param(p))), params)
-            return grad is not None and bool(np.any(autodiff.to_numpy(grad) != 0))
-
-        def ascent_loss(p: Any) -> Any:
-            """What one step raises (summed over the images), and the objective per image."""
-            ops = keras.ops
-            x = image_param(p)
-            seen = x
-            for transform in transforms:
-                seen = transform(seen, rng)
-            values = values_of(seen)
-            scores = objective(values)
-            loss = ops.sum(scores)
-            if div_objective is not None:
-                size_of = ops.stop_gradient(ops.mean(ops.abs(scores)))
-                loss = loss + div_weight * size_of * ops.sum(div_objective(values))
-            for regularizer in regularizers:
-                penalty = regularizer.penalty(x)
-                if penalty is not None:
-                    loss = loss - penalty
-            return loss, scores
-
-        restarts = 0
-        image_param = make_param(0.1)
-        params = image_param.initial(rng)
-        updates = [r for r in regularizers
-                   if type(r).update is not Regularizer.update]
-        use_logits = self.logits and reads_output
         history = np.zeros(total, dtype=np.float64)
-        ascend = _adam()
-        lr = learning_rate if kind != "input" else learning_rate * pix.span()
-        with logits_of(self.engine, use_logits), \
+        with logits_of(self.engine, self.logits and objective.reads_output), \
                 redirected_relus(self.engine, relu_redirect > 0) as switch:
             if kind != "fourier":
-                # a ReLU channel that is off everywhere on the first noise has no gradient
-                # without redirection: draw stronger noise (at most three more times)
                 switch.on = False
-                while restarts < 3 and total > 0 and relu_redirect <= 0 and \
-                        not responds(image_param, params):
-                    restarts += 1
-                    image_param = make_param(0.1 * 2**restarts)
-                    params = image_param.initial(rng)
-            initial_values = per_image(image_param(autodiff.to_tensor(params)))
-            positive = bool(np.any(initial_values > 0))
+            # without redirection, a ReLU channel that is off everywhere on the first noise
+            # has no gradient: draw stronger noise (at most three more times)
+            retries = 3 if kind != "fourier" and total > 0 and relu_redirect <= 0 else 0
+            image_param, params, restarts = ascent.start(kind, rng, retries)
+            initials = ascent.per_image(image_param(autodiff.to_tensor(params)))
+            positive = bool(np.any(initials > 0))
             with reporting(progress, total) as report:
                 for step in range(1, total + 1):
                     switch.on = relu_redirect > 0 and (step <= relu_redirect or not positive)
-                    (_, scores), (grad,) = autodiff.value_and_gradient(
-                        ascent_loss, params, has_aux=True)
-                    if grad is None:
-                        raise LayerNotViewableError(
-                            "The objective does not depend on the input; nothing to "
-                            "maximise.")
-                    grad = autodiff.to_numpy(grad)
-                    params = image_param.after_step(ascend(params, grad, step, lr))
+                    scores, grad = ascent.gradient(image_param, params, transforms,
+                                                   regularizers, rng)
+                    params = image_param.after_step(ascend(params, grad))
                     params = self._updated(image_param, params, updates, step)
-                    history[step - 1] = float(np.mean(autodiff.to_numpy(scores)))
+                    history[step - 1] = float(np.mean(scores))
                     positive = positive or history[step - 1] > 0
                     report(step, total, history[step - 1])
             switch.on = False
             result = image_param(autodiff.to_tensor(params))
-            finals = per_image(result)
+            finals = ascent.per_image(result)
 
         pixels = autodiff.to_numpy(result)
         if kind == "input":
             pixels = np.stack([unit_scale(p) for p in pixels])
         batch = np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
         return MaximizationResult(
-            image=batch[0], history=history, initial=float(np.mean(initial_values)),
+            image=batch[0], history=history, initial=float(np.mean(initials)),
             final=float(np.mean(finals)), steps=total, layer=layer, channel=channel,
             images=batch,
             extra={"pixel_space": pix.affine, "param": kind, "target": target,
                    "restarts": restarts, "objective": objective,
-                   "initials": initial_values, "finals": finals},
+                   "initials": initials, "finals": finals},
         )
+
+    def _kind(self, param: str | None, transforms: Any, regularizers: Any) -> str:
+        """The call's parameterisation: ``param``, else the object's (``"pixels"`` when
+        the call gives strategies and the object was not built with a ``param``)."""
+        if param is not None:
+            return self._param_name(param)
+        if not self._own_param and (transforms is not None or regularizers is not None):
+            return "pixels"  # strategies given without a param: the pixel-space method
+        return self.param
+
+    def _pixel_map(self, size: int | Sequence[int]) -> tuple[PixelMap, tuple[int, int] | None]:
+        """The images' pixel map (the model's input size, else ``size``) and the fixed
+        input size the model needs (None when it is flexible)."""
+        shape = self.engine.input_shape
+        side = self._size(size)
+        height = shape[0] or side[0]
+        width = shape[1] or side[1]
+        fixed = (shape[0], shape[1]) if shape[0] and shape[1] else None
+        channels = shape[2] if len(shape) == 3 else None
+        return PixelMap(self.engine, height, width, channels), fixed
 
     @staticmethod
     def _updated(image_param: ImageParam, params: np.ndarray,
@@ -596,7 +484,7 @@ class ActivationMaximization:
         """
         if not updates:
             return params
-        if image_param.pixel_space or isinstance(image_param, _InputSpace):
+        if image_param.pixel_space or isinstance(image_param, InputSpace):
             for regularizer in updates:
                 params = regularizer.update(params, step)
             return params.astype(np.float32)
@@ -616,8 +504,7 @@ class ActivationMaximization:
     @staticmethod
     def _size(size: int | Sequence[int]) -> tuple[int, int]:
         pair = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
-        if len(pair) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
-                                 or s < 8 for s in pair):
+        if len(pair) != 2 or not all(is_whole(s) and s >= 8 for s in pair):
             raise InvalidSettingError(
                 f"size must be an int or (height, width) of ints >= 8, not {size!r}.")
         return int(pair[0]), int(pair[1])
@@ -662,12 +549,9 @@ class ActivationMaximization:
                 raise InvalidSettingError(
                     "Give either channel= or target= for a layer, not both.")
             if channel is not None:
-                channels = info.channels
-                if channels is not None and not -channels <= channel < channels:
-                    raise SelectionOutOfRangeError(
-                        f"Channel {channel} is out of range: layer {layer!r} has {channels} "
-                        f"channels (0 to {channels - 1})."
-                    )
+                if info.channels is not None:
+                    index_in(channel, info.channels, "channel", f"layer {layer!r}",
+                             from_end=True)
                 return channel_objective(layer, int(channel))
             if callable(target) and not isinstance(target, (int, np.integer)):
                 return as_objective(target, layer)

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from .._keras import keras
+from ..checks import index_in
+from ..errors import ArgumentTypeError, InvalidSettingError, LayerNotViewableError
 
 __all__ = [
     "OUTPUT",
@@ -105,10 +107,8 @@ class Objective:
 
 def _channel_values(value: Any, index: int, layer: str) -> Any:
     size = value.shape[-1]
-    if size is not None and not -size <= index < size:
-        raise IndexError(
-            f"Channel {index} is out of range: layer {layer!r} has {size} channels "
-            f"(0 to {size - 1}).")
+    if size is not None:
+        index_in(index, size, "channel", f"layer {layer!r}", from_end=True)
     return value[..., index]
 
 
@@ -141,7 +141,7 @@ def neuron(layer: str, index: int, y: int | None = None, x: int | None = None) -
     def function(values: Mapping[str | None, Any]) -> Any:
         picked = _channel_values(values[layer], index, layer)
         if len(picked.shape) != 3:
-            raise ValueError(
+            raise LayerNotViewableError(
                 f"neuron() needs a layer with a spatial output; {layer!r} has shape "
                 f"{tuple(values[layer].shape)}. Use channel() for a vector layer.")
         row = picked.shape[1] // 2 if y is None else y
@@ -180,7 +180,7 @@ def direction(layer: str, vector: Any) -> Objective:
     def function(values: Mapping[str | None, Any]) -> Any:
         value = values[layer]
         if value.shape[-1] != vec.size:
-            raise ValueError(
+            raise InvalidSettingError(
                 f"The direction has {vec.size} entries but layer {layer!r} has "
                 f"{value.shape[-1]} channels.")
         ops = keras.ops
@@ -226,13 +226,14 @@ def as_objective(target: Any, layer: str | None = None) -> Objective:
     if isinstance(target, Objective):
         return target
     if isinstance(target, bool):
-        raise TypeError("target must be an Objective, a class index or a score, not a bool")
+        raise ArgumentTypeError(
+            "target must be an Objective, a class index or a score, not a bool")
     if isinstance(target, (int, np.integer)) and layer is None:
         return class_logit(int(target))
     if callable(target):
         return Objective(lambda values: target(values[layer]), [layer],
                          f"{getattr(target, '__name__', repr(target))} on "
                          f"{'the output' if layer is None else repr(layer)}")
-    raise TypeError(
+    raise ArgumentTypeError(
         f"Cannot maximise {target!r}: give an Objective (e.g. channel('conv1', 3)), a class "
         "index, or a callable score such as ClassScore(3).")

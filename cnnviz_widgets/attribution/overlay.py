@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from .._deprecation import renamed
+from ..checks import index_in
 from ..colour.colormaps import apply_colormap
 from ..colour.scale import unit_scale
-from ..errors import InvalidSettingError, LayerNotViewableError, SelectionOutOfRangeError
+from ..errors import InvalidSettingError, LayerNotViewableError
 
 __all__ = ["activation_heatmap", "overlay"]
 
@@ -33,9 +34,8 @@ def activation_heatmap(activation: np.ndarray, channel: int | None = None) -> np
     if act.ndim == 4 and act.shape[0] == 1:
         act = act[0]
     if act.ndim == 2:
-        if channel not in (None, 0, -1):
-            raise SelectionOutOfRangeError(
-                f"The activation has one channel; channel {channel} does not exist.")
+        if channel is not None:
+            index_in(channel, 1, "channel", "the activation", from_end=True)
         return act
     if act.ndim != 3:
         raise LayerNotViewableError(
@@ -43,11 +43,7 @@ def activation_heatmap(activation: np.ndarray, channel: int | None = None) -> np
         )
     if channel is None:
         return act.mean(axis=-1)
-    if not -act.shape[-1] <= channel < act.shape[-1]:
-        raise SelectionOutOfRangeError(
-            f"Channel {channel} is out of range: the activation has {act.shape[-1]} channels "
-            f"(0 to {act.shape[-1] - 1})."
-        )
+    index_in(channel, act.shape[-1], "channel", "the activation", from_end=True)
     return act[..., channel]
 
 

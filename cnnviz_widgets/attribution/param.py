@@ -12,7 +12,12 @@ backend operations (``keras.ops``) so that the gradient reaches the parameters:
   each channel's 2-D Fourier spectrum, scaled by ``1 / f**decay_power``, so that every
   frequency moves at the speed natural images change at; for three channels the
   result is mapped through the square root of ImageNet's colour correlation matrix;
-  a sigmoid then maps it to 0-1.
+  a sigmoid then maps it to 0-1;
+* :class:`InputSpace`: the model input itself, for a preprocessing that is not affine.
+
+:class:`PixelMap` undoes the engine's preprocessing: it maps 0-1 pixels to the model
+input, so that the optimisation runs on real images; :func:`image_param` picks the
+parameterisation by name.
 """
 
 from __future__ import annotations
@@ -21,13 +26,18 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidSettingError
+
 __all__ = [
     "COLOR_CORRELATION_SVD_SQRT",
     "FourierImage",
     "ImageParam",
+    "InputSpace",
     "PixelImage",
+    "PixelMap",
     "decorrelation_matrix",
     "fourier_scale",
+    "image_param",
 ]
 
 #: Square root of the colour correlation matrix of ImageNet, from its SVD (the values of
@@ -159,8 +169,8 @@ class FourierImage(ImageParam):
 
     Raises
     ------
-    ValueError
-        If ``decorrelate=True`` with a channel count other than 3.
+    InvalidSettingError
+        (a ``ValueError``) if ``decorrelate=True`` with a channel count other than 3.
     """
 
     def __init__(self, n: int, height: int, width: int, channels: int,
@@ -169,7 +179,7 @@ class FourierImage(ImageParam):
         if decorrelate is None:
             decorrelate = self.channels == 3
         if decorrelate and self.channels != 3:
-            raise ValueError(
+            raise InvalidSettingError(
                 f"Colour decorrelation needs 3 channels, not {self.channels}; pass "
                 "decorrelate=False.")
         self.decorrelate = bool(decorrelate)
@@ -223,3 +233,102 @@ class FourierImage(ImageParam):
         planes = np.transpose(t * 4.0, (0, 3, 1, 2))
         spectrum = np.fft.rfft2(planes) / self.scale
         return np.stack([spectrum.real, spectrum.imag], axis=-1).astype(np.float32)
+
+
+class PixelMap:
+    """Maps 0-1 pixels (1, H, W, C) to the model input, through the engine's preprocessing.
+
+    When the preprocessing is per-pixel affine (division by 255, mean subtraction,
+    RGB->BGR, ...), it is fitted as ``x @ M + b`` and applied with ``keras.ops`` so that the
+    optimisation runs in pixel space and the result is a real image. Otherwise the
+    optimisation runs on the model input itself (``affine`` is False).
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        Its ``preprocess`` is the map.
+    height, width : int
+        The image size.
+    channels : int or None
+        Colour channels; None for a model whose input has no channel axis (H, W).
+    """
+
+    def __init__(self, engine: Any, height: int, width: int, channels: int | None):
+        self.engine = engine
+        self.squeeze = channels is None
+        self.c = 1 if channels is None else channels
+        self.shape = (1, height, width, self.c)
+        self.affine = self._fit()
+
+    def _pre(self, pixels01: np.ndarray) -> np.ndarray:
+        x = pixels01 * 255.0
+        if self.squeeze:
+            x = x[..., 0]
+        out = np.asarray(self.engine.preprocess(x.astype(np.float32)), dtype=np.float64)
+        return out[..., None] if self.squeeze else out
+
+    def _fit(self) -> bool:
+        try:
+            base = self._pre(np.zeros(self.shape))
+            rows = []
+            for c in range(self.c):
+                probe = np.zeros(self.shape)
+                probe[..., c] = 1.0
+                rows.append((self._pre(probe) - base)[0, 0, 0])
+            self.matrix = np.stack(rows).astype(np.float32)  # (C, C) per 0-1 pixel
+            self.bias = base[0, 0, 0].astype(np.float32)
+            check = np.random.default_rng(12345).uniform(0, 1, self.shape)
+            expected = check @ self.matrix + self.bias
+            got = self._pre(check)
+            scale = float(np.abs(self.matrix).max() + np.abs(self.bias).max() + 1e-12)
+            return bool(np.allclose(got, expected, atol=1e-4 * scale, rtol=1e-4))
+        except Exception:  # noqa: BLE001 - any odd preprocessing: optimise the input itself
+            return False
+
+    def span(self) -> float:
+        """How far the model input moves between black and white pixels (its range)."""
+        try:
+            lo, hi = self._pre(np.zeros(self.shape)), self._pre(np.ones(self.shape))
+            span = float(np.abs(hi - lo).max())
+        except Exception:  # noqa: BLE001
+            return 1.0
+        return span if np.isfinite(span) and span > 0 else 1.0
+
+    def to_model(self, u: Any) -> Any:
+        """The model input of images ``u`` (N, H, W, C): the fitted map, or ``u`` itself
+        (without its channel axis for a model without one) when it is not affine."""
+        if not self.affine:
+            return u[..., 0] if self.squeeze else u
+        ops = _ops()
+        x = ops.tensordot(u, ops.convert_to_tensor(self.matrix), axes=[[3], [0]]) \
+            + ops.convert_to_tensor(self.bias)
+        return x[..., 0] if self.squeeze else x
+
+
+class InputSpace(PixelImage):
+    """Parameters that are the model input itself (for preprocessing that is not affine)."""
+
+    def __init__(self, pix: PixelMap, n: int, noise: float):
+        super().__init__(n, pix.shape[1], pix.shape[2], pix.c, noise)
+        self.pix = pix
+
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        return self.pix._pre(super().initial(rng)).astype(np.float32)
+
+    def after_step(self, params: np.ndarray) -> np.ndarray:
+        return params.astype(np.float32)
+
+    @property
+    def pixel_space(self) -> bool:
+        return False
+
+
+def image_param(kind: str, n: int, pix: PixelMap, noise: float = 0.1) -> ImageParam:
+    """The parameterisation ``kind`` (``"fourier"``, ``"pixels"`` or ``"input"``) of ``n``
+    images of ``pix``'s size; ``noise`` is the starting noise of the last two."""
+    height, width = pix.shape[1], pix.shape[2]
+    if kind == "fourier":
+        return FourierImage(n, height, width, pix.c)
+    if kind == "pixels":
+        return PixelImage(n, height, width, pix.c, noise)
+    return InputSpace(pix, n, noise)

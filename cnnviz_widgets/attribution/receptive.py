@@ -6,15 +6,28 @@ from typing import Any
 
 import numpy as np
 
+from .._deprecation import reordered
+from ..checks import index_in, is_whole
 from ..engine.coerce import as_engine
-from ..errors import LayerNotViewableError, SelectionOutOfRangeError
+from ..errors import LayerNotViewableError
 from . import autodiff
 
 __all__ = ["effective_receptive_field"]
 
 
-def effective_receptive_field(model_or_engine: Any, layer: str, row: int, col: int,
-                              image: Any, channel: int | None = None) -> np.ndarray:
+def _old_order(args: tuple[Any, ...], kwargs: dict[str, Any],
+               ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """``(model, layer, row, col, image)``: a row number where the new order has the layer."""
+    if len(args) < 3 or isinstance(args[2], str) or not is_whole(args[2]):
+        return None
+    names = ("model_or_engine", "layer", "row", "col", "image", "channel")
+    return (), {**dict(zip(names, args, strict=False)), **kwargs}
+
+
+@reordered("effective_receptive_field(model, layer, row, col, image)",
+           "effective_receptive_field(model_or_engine, image, layer, row, col)", _old_order)
+def effective_receptive_field(model_or_engine: Any, image: Any, layer: str, row: int,
+                              col: int, channel: int | None = None) -> np.ndarray:
     """The gradient of one position of a layer with respect to the input pixels.
 
     Luo et al. (2016), "Understanding the effective receptive field": the box that a
@@ -29,12 +42,13 @@ def effective_receptive_field(model_or_engine: Any, layer: str, row: int, col: i
     ----------
     model_or_engine : keras.Model or ActivationEngine
         The model, or an engine built on it (its preprocessing is used).
+    image : path, bytes, PIL image or numpy array
+        The input image.
     layer : str
         A layer with spatial output.
     row, col : int
-        The position in the layer's output.
-    image : path, bytes, PIL image or numpy array
-        The input image.
+        The position in the layer's output. The old order ``(model, layer, row, col,
+        image)`` still works, with a warning.
     channel : int, optional
         One channel of the position; None sums them all.
 
@@ -60,15 +74,10 @@ def effective_receptive_field(model_or_engine: Any, layer: str, row: int, col: i
             "receptive field belongs to a position of a convolution or pooling layer.")
     height, width = info.output_shape[:2]
     for what, value, size in (("row", row, height), ("column", col, width)):
-        if size is not None and not 0 <= value < size:
-            raise SelectionOutOfRangeError(
-                f"There is no {what} {value} in layer {layer!r}: it has {size}, numbered 0 "
-                f"to {size - 1}.")
-    channels = info.channels or 1
-    if channel is not None and not 0 <= channel < channels:
-        raise SelectionOutOfRangeError(
-            f"There is no channel {channel}: layer {layer!r} has {channels} channel(s), "
-            f"numbered 0 to {channels - 1}.")
+        if size is not None:
+            index_in(value, size, what, f"layer {layer!r}")
+    if channel is not None:
+        index_in(channel, info.channels or 1, "channel", f"layer {layer!r}")
     x = np.asarray(engine.prepare(image), dtype=np.float32)
 
     def position(inputs: Any) -> Any:

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import InvalidSettingError
+from ..checks import is_whole
+from ..errors import ArgumentTypeError, InvalidSettingError, UnknownNameError
 from . import cam
 from .callbacks import ProgressLike
 from .gradcam import GradCAM
@@ -89,8 +90,9 @@ class ParamSpec:
         if value is None and self.kind in ("layer", "class"):
             return None
         if self.kind == "int" or self.kind == "class":
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                    or int(value) != value:
+            if isinstance(value, (float, np.floating)) and float(value).is_integer():
+                value = int(value)  # a slider's 3.0
+            if not is_whole(value):
                 raise InvalidSettingError(f"{self.name} must be an integer, not {value!r}.")
             value = int(value)
         elif self.kind == "float":
@@ -163,7 +165,7 @@ class MethodSpec:
         for p in self.params:
             if p.name == name:
                 return p
-        raise KeyError(f"{self.name} has no parameter {name!r}; it has "
+        raise UnknownNameError(f"{self.name} has no parameter {name!r}; it has "
                        f"{[p.name for p in self.params]}")
 
     def defaults(self) -> dict[str, Any]:
@@ -174,7 +176,7 @@ class MethodSpec:
         known = {p.name for p in self.params}
         unknown = set(values) - known
         if unknown:
-            raise TypeError(f"{self.name} has no parameter(s) {sorted(unknown)}; it has "
+            raise ArgumentTypeError(f"{self.name} has no parameter(s) {sorted(unknown)}; it has "
                             f"{sorted(known)}")
         merged = {**self.defaults(), **values}
         merged = {p.name: p.validate(merged[p.name]) for p in self.params}
@@ -365,4 +367,5 @@ def get_method(name: str) -> MethodSpec:
     try:
         return METHODS[name]
     except KeyError:
-        raise KeyError(f"Unknown attribution method {name!r}; known: {sorted(METHODS)}") from None
+        raise UnknownNameError(
+            f"Unknown attribution method {name!r}; known: {sorted(METHODS)}") from None

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..colour.scale import unit_scale
 from .base import GradientMethod
+from .noise import checked_noise, noisy_mean
 
 __all__ = ["Saliency"]
 
@@ -67,13 +68,13 @@ class Saliency(GradientMethod):
                 "SmoothGrad(Saliency(model), samples=..., noise=..., seed=...)(image).",
                 DeprecationWarning, stacklevel=2,
             )
-            if smooth_samples:
-                from .smooth import SmoothGrad
-
-                smooth = SmoothGrad(self, samples=smooth_samples, noise=noise, seed=seed,
-                                    batch_size=batch_size)
-                return smooth(image, target=target, normalize=normalize)
-        saliency = self.attribute(self.prepare(image), target)[0]
+        batch = self.prepare(image)
+        if smooth_samples:
+            samples, noise, batch_size = checked_noise(smooth_samples, noise, batch_size)
+            saliency = noisy_mean(self, batch, target, samples=samples, noise=noise, seed=seed,
+                                  batch_size=batch_size)
+        else:
+            saliency = self.attribute(batch, target)[0]
         return unit_scale(saliency, lo=0.0) if normalize else saliency.astype(np.float32)
 
     def _attribute(self, batch: np.ndarray, score: Any) -> np.ndarray:

@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import index_in
+from ..errors import ArgumentTypeError
+
 __all__ = ["ChannelScore", "ClassScore", "Score", "TopClassScore", "resolve_score"]
 
 #: Maps a backend tensor of shape (batch, ...) to a tensor of shape (batch,).
@@ -52,11 +55,8 @@ class ClassScore:
     def __call__(self, output: Any) -> Any:
         output = _rows(output)
         size = output.shape[-1]
-        if size is not None and not -size <= self.index < size:
-            raise IndexError(
-                f"Class index {self.index} is out of range: the output has {size} classes "
-                f"(0 to {size - 1})."
-            )
+        if size is not None:
+            index_in(self.index, size, "class", "the output", from_end=True)
         return output[:, self.index]
 
 
@@ -93,11 +93,8 @@ class ChannelScore:
         if not isinstance(value, np.ndarray):
             value = _ops().convert_to_tensor(value)
         size = value.shape[-1]
-        if size is not None and not -size <= self.channel < size:
-            raise IndexError(
-                f"Channel {self.channel} is out of range: the layer has {size} channels "
-                f"(0 to {size - 1})."
-            )
+        if size is not None:
+            index_in(self.channel, size, "channel", "the layer", from_end=True)
         picked = value[..., self.channel]
         axes = tuple(range(1, len(picked.shape)))
         if not axes:
@@ -132,12 +129,13 @@ def resolve_score(target: Any, output: Any | None = None) -> Callable[[Any], Any
         flat = flat.reshape(flat.shape[0], -1)
         return ClassScore(int(np.argmax(flat[0])))
     if isinstance(target, bool):
-        raise TypeError("target must be None, a class index or a score callable, not a bool")
+        raise ArgumentTypeError(
+            "target must be None, a class index or a score callable, not a bool")
     if isinstance(target, (int, np.integer)):
         return ClassScore(int(target))
     if callable(target):
         return target
-    raise TypeError(
+    raise ArgumentTypeError(
         f"target must be None (top class), an int (class index) or a callable score such as "
         f"ClassScore(3); got {type(target).__name__}."
     )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from ..colour.scale import unit_scale
-from ..errors import InvalidSettingError
 from .base import GradientMethod
-from .callbacks import ProgressLike, reporting
-from .scores import ClassScore, resolve_score
+from .callbacks import ProgressLike
+from .noise import checked_noise, noise_sigma, noisy_mean
+from .saliency import Saliency
 
 __all__ = ["SmoothGrad"]
 
@@ -55,16 +54,8 @@ class SmoothGrad:
     def __init__(self, method: Any, samples: int = 20, noise: float = 0.15,
                  seed: int | None = 0, batch_size: int = 16):
         if not isinstance(method, GradientMethod):
-            from .saliency import Saliency
-
             method = Saliency(method)
-        if isinstance(samples, bool) or int(samples) != samples or samples < 1:
-            raise InvalidSettingError(f"samples must be an integer >= 1, not {samples!r}.")
-        if not noise >= 0:
-            raise InvalidSettingError(
-                f"noise must be >= 0 (a fraction of the input's range), not {noise!r}.")
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise InvalidSettingError(f"batch_size must be an integer >= 1, not {batch_size!r}.")
+        samples, noise, batch_size = checked_noise(samples, noise, batch_size)
         self.method = method
         self.samples = int(samples)
         self.noise = float(noise)
@@ -78,8 +69,7 @@ class SmoothGrad:
 
     def sigma(self, batch: np.ndarray) -> float:
         """The noise standard deviation for a prepared ``batch``: ``noise`` times its range."""
-        span = float(np.max(batch) - np.min(batch))
-        return self.noise * (span if span > 0 else 1.0)
+        return noise_sigma(batch, self.noise)
 
     def attribute(self, batch: np.ndarray, target: Any = None,
                   progress: ProgressLike = None) -> np.ndarray:
@@ -100,22 +90,8 @@ class SmoothGrad:
         numpy.ndarray
             float64 array (h, w) at the wrapped method's resolution.
         """
-        batch = np.asarray(batch, dtype=np.float32)
-        score = (ClassScore(self.method.predicted_class(batch)) if target is None
-                 else resolve_score(target))
-        rng = np.random.default_rng(self.seed)
-        sigma = self.sigma(batch)
-        total: np.ndarray | None = None
-        with reporting(progress, self.samples) as report:
-            for start in range(0, self.samples, self.batch_size):
-                n = min(self.batch_size, self.samples - start)
-                # consecutive draws continue one stream: the same noise for any batch size
-                noisy = batch + rng.normal(0.0, sigma, size=(n, *batch.shape[1:]))
-                maps = self.method.attribute(noisy.astype(np.float32), score).sum(axis=0)
-                total = maps if total is None else total + maps
-                report(start + n, self.samples, math.nan)
-        assert total is not None  # samples >= 1
-        return total / self.samples
+        return noisy_mean(self.method, batch, target, samples=self.samples, noise=self.noise,
+                          seed=self.seed, batch_size=self.batch_size, progress=progress)
 
     def __call__(self, image: Any, target: Any = None, normalize: bool = False,
                  progress: ProgressLike = None) -> np.ndarray:

@@ -48,6 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from .._deprecation import reordered
+from ..checks import whole_number
 from ..colour.colormaps import lut
 from ..colour.scale import finite_range, unit_scale
 from ..engine.coerce import as_engine, image_list
@@ -294,9 +296,9 @@ def script_json(obj: Any) -> str:
 
 def page_html(
     model_or_engine: Any,
+    images: Any,
     *,
     layers: Sequence[str] | str | None = None,
-    images: Any,
     image_names: Sequence[str] | None = None,
     normalization: str = "channel",
     colormap: str = "viridis",
@@ -322,8 +324,7 @@ def page_html(
             f"normalization must be one of {', '.join(map(repr, NORMALIZATIONS))}; "
             f"got {normalization!r}."
         )
-    if not isinstance(max_side, (int, np.integer)) or max_side < 1:
-        raise InvalidSettingError(f"max_side must be a positive integer; got {max_side!r}.")
+    whole_number(max_side, "max_side")
     table = lut(colormap)
     engine = as_engine(model_or_engine)
 
@@ -344,20 +345,20 @@ def page_html(
                 "None of these layers can be drawn in the page: "
                 + "; ".join(f"{name!r} is {why}" for name, why in skipped)
                 + ". Name image or vector layers with layers=[...].")
-        raise ValueError(
+        raise LayerNotViewableError(
             "There are no layers to export: the model has no spatial conv/pool layers. "
             "Name the layers to export with layers=[...]."
         )
 
     items = image_list(images, engine.input_shape)
     if not items:
-        raise ValueError("export_html needs images=[...]: at least one image to show.")
+        raise InvalidSettingError("export_html needs images=[...]: at least one image to show.")
     if image_names is None:
         shown = default_image_names(images, engine.input_shape)
     else:
         shown = [str(n) for n in image_names]
         if len(shown) != len(items):
-            raise ValueError(f"Got {len(shown)} image_names for {len(items)} images.")
+            raise InvalidSettingError(f"Got {len(shown)} image_names for {len(items)} images.")
 
     layer_meta: list[dict | None] = [None] * len(names)
     data: list[list[dict]] = [[] for _ in names]
@@ -440,12 +441,26 @@ def page_html(
     return page, names, shown
 
 
+def _old_order(args: tuple[Any, ...], kwargs: dict[str, Any],
+               ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """``export_html(model, path, images=...)``: the path where the images now go.
+
+    The old order always named ``images=`` with one argument before it; the new one
+    cannot (the images would be given twice), so the two never look alike.
+    """
+    if len(args) == 2 and "images" in kwargs and "path" not in kwargs:
+        return (args[0],), {**kwargs, "path": args[1]}
+    return None
+
+
+@reordered("export_html(model, path, images=...)",
+           "export_html(model_or_engine, images, path)", _old_order)
 def export_html(
     model_or_engine: Any,
+    images: Any,
     path: str | os.PathLike,
     *,
     layers: Sequence[str] | str | None = None,
-    images: Any,
     image_names: Sequence[str] | None = None,
     normalization: str = "channel",
     colormap: str = "viridis",
@@ -467,17 +482,18 @@ def export_html(
     ----------
     model_or_engine : keras.Model or ActivationEngine
         The model to show, or an engine built on it.
+    images : image or sequence of images
+        Paths, bytes, PIL images, numpy arrays or ``zoo.samples()`` items, split like
+        everywhere else (:func:`~cnnviz_widgets.engine.coerce.image_list`): an (N, H, W)
+        or (N, H, W, C) array is N images.
     path : str or os.PathLike
-        Where to write the page (overwritten).
+        Where to write the page (overwritten). The old order ``export_html(model, path,
+        images=...)`` still works, with a warning.
     layers : sequence of str, optional
         Layers to export, in page order. By default :func:`default_export_layers`: all
         spatial conv/pool layers if there are at most 12, else the last convolution of
         every stage plus the pooling layers. Vector layers (Dense) may be named; they
         are drawn as bar charts.
-    images : image or sequence of images
-        Paths, bytes, PIL images, numpy arrays or ``zoo.samples()`` items, split like
-        everywhere else (:func:`~cnnviz_widgets.engine.coerce.image_list`): an (N, H, W)
-        or (N, H, W, C) array is N images.
     image_names : sequence of str, optional
         Names shown for the images; default the sample name, the file stem or
         ``"image 0"``, ``"image 1"``, ... (:func:`~cnnviz_widgets.engine.coerce.image_names`).
@@ -507,20 +523,21 @@ def export_html(
     LayerNotFoundError
         For an unknown layer name.
     InvalidSettingError
-        For an unknown normalisation or colour map, or a bad ``max_side``.
-    ValueError
-        For no images, no layers, or ``image_names`` of the wrong length.
+        For an unknown normalisation or colour map, a bad ``max_side``, no images, or
+        ``image_names`` of the wrong length.
+    LayerNotViewableError
+        When none of the layers can be drawn in the page.
 
     Examples
     --------
     >>> from cnnviz_widgets import ActivationEngine, zoo
     >>> engine = ActivationEngine(zoo.vgg16(weights="hed"))      # doctest: +SKIP
-    >>> export_html(engine, "vgg16.html", images=zoo.samples()[:3])  # doctest: +SKIP
+    >>> export_html(engine, zoo.samples()[:3], "vgg16.html")  # doctest: +SKIP
     """
     page, names, shown = page_html(
         model_or_engine,
+        images,
         layers=layers,
-        images=images,
         image_names=image_names,
         normalization=normalization,
         colormap=colormap,

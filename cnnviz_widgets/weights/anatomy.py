@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._deprecation import renamed_argument
 from ..engine.activations import ActivationEngine
 from ..engine.layers import build_plan
 from ..engine.stages import receptive_fields
@@ -164,14 +165,16 @@ class Anatomy:
         return [f.name for f in fields(LayerRecord)]
 
 
-def anatomy(model: Any) -> Anatomy:
-    """Describe every layer of ``model``: shapes, parameters, kernels, receptive fields.
+@renamed_argument("model", "model_or_engine")
+def anatomy(model_or_engine: Any) -> Anatomy:
+    """Describe every layer of a model: shapes, parameters, kernels, receptive fields.
 
     Parameters
     ----------
-    model : keras.Model or ActivationEngine
+    model_or_engine : keras.Model or ActivationEngine
         A built model with one input; an engine is accepted too (its model is used).
-        Nested models are expanded into their layers, named by path.
+        Nested models are expanded into their layers, named by path. (``model=`` is
+        the deprecated name of this argument.)
 
     Returns
     -------
@@ -186,10 +189,11 @@ def anatomy(model: Any) -> Anatomy:
     >>> a.total_params, a["conv2"].params, a["conv2"].kernel_shape
     (110474, 18496, '3x3x32x64')
     """
-    if isinstance(model, ActivationEngine):
-        plan = model.plan
-        model = model.model
+    if isinstance(model_or_engine, ActivationEngine):
+        plan = model_or_engine.plan
+        model = model_or_engine.model
     else:
+        model = model_or_engine
         plan = build_plan(model)
     rf = receptive_fields(plan)
     records = []

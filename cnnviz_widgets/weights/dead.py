@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import whole_number
 from ..engine.coerce import as_engine
 from ..engine.scan import scan
 from ..engine.summary import ScanResult
@@ -137,8 +138,7 @@ def dead_filters(
         images, layer = layer, images
     engine = as_engine(model_or_engine)
     info = engine.layer(layer)
-    if batch_size < 1:
-        raise InvalidSettingError(f"batch_size must be at least 1; got {batch_size}.")
+    whole_number(batch_size, "batch_size")
     arrays = _kernel_arrays(engine.keras_layer(layer))
     norms = None
     by_weights = np.zeros(0, dtype=np.int64)

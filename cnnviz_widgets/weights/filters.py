@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..checks import index_in
 from ..colour.scale import unit_scale
 from ..engine.coerce import as_engine
 from ..errors import InvalidSettingError, LayerNotViewableError
@@ -145,9 +146,8 @@ def _indices(selection: Selection, n: int, what: str) -> np.ndarray:
     if isinstance(selection, (int, np.integer)):
         selection = [int(selection)]
     idx = np.asarray(list(selection), dtype=np.int64).reshape(-1)
-    bad = idx[(idx < -n) | (idx >= n)]
-    if bad.size:
-        raise IndexError(f"{what} index {int(bad[0])} is out of range; there are {n} {what}s.")
+    for index in idx:
+        index_in(int(index), n, what, "the layer", from_end=True)
     return idx % n if n else idx
 
 

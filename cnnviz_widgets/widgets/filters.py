@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
+import os
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 from traitlets import observe, validate
 
-from .._deprecation import renamed_property
+from .._deprecation import renamed_argument, renamed_property, reordered
 from ..colour.colormaps import apply_colormap
 from ..engine.coerce import image_list
 from ..errors import CnnvizError, InvalidSettingError
@@ -21,6 +22,20 @@ from ..weights.filters import conv_filters, filter_grid, kernel_layers, rgb_filt
 from .panel import Choice, Flag, Panel, Text, Whole, check_index
 
 __all__ = ["FilterExplorer"]
+
+
+def _old_order(args: tuple[Any, ...], kwargs: dict[str, Any],
+               ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """``FilterExplorer(model, layer, images=...)``: a layer name where the images go.
+
+    A string there is the layer of the old order when the images are also given by
+    keyword, or when it is not the path of a file (an image).
+    """
+    if len(args) != 3 or not isinstance(args[2], str) or "layer" in kwargs:
+        return None
+    if "images" not in kwargs and os.path.isfile(args[2]):
+        return None
+    return args[:2], {**kwargs, "layer": args[2]}
 
 
 class FilterExplorer(Panel):
@@ -35,12 +50,14 @@ class FilterExplorer(Panel):
 
     Parameters
     ----------
-    model : keras.Model, ActivationEngine or FeatureMapExplorer
+    model_or_engine : keras.Model, ActivationEngine or FeatureMapExplorer
         Where the filters come from. A FeatureMapExplorer is linked (same engine).
-    layer : str, optional
-        The convolution layer to show first (default: the first one).
+        (``model=`` is the deprecated name of this argument.)
     images : sequence, optional
         Images scanned for dead filters (default: the linked explorer's images).
+    layer : str, optional
+        The convolution layer to show first (default: the first one). The old order
+        ``FilterExplorer(model, layer, images=...)`` still works, with a warning.
     per_page : int
         Filters per page (rows).
     channels_shown : int
@@ -71,10 +88,14 @@ class FilterExplorer(Panel):
     view = Choice(("channels", "rgb"), "channels", what="filter view")
     hide_dead = Flag(False)
 
-    def __init__(self, model: Any, layer: str | None = None, *, images: Any = None,
+    @renamed_argument("model", "model_or_engine")
+    @reordered("FilterExplorer(model, layer, images=...)",
+               "FilterExplorer(model_or_engine, images, layer)", _old_order)
+    def __init__(self, model_or_engine: Any, images: Any = None, layer: str | None = None, *,
                  per_page: int = 16, channels_shown: int = 8, colormap: str = "gray") -> None:
-        explorer = model if hasattr(model, "engine") and hasattr(model, "picker") else None
-        Panel.__init__(self, explorer.engine if explorer is not None else model)
+        explorer = model_or_engine if hasattr(model_or_engine, "engine") and hasattr(
+            model_or_engine, "picker") else None
+        Panel.__init__(self, explorer.engine if explorer is not None else model_or_engine)
         self.add_class("cnnviz-filters")
         self.explorer = explorer
         if explorer is not None and images is None:

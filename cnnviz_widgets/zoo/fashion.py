@@ -18,7 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cnnviz_widgets.errors import DatasetUnavailableError, WeightsUnavailableError
+from cnnviz_widgets.errors import (
+    DatasetUnavailableError,
+    InvalidSettingError,
+    WeightsUnavailableError,
+)
 from cnnviz_widgets.zoo._data import data_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,7 +137,7 @@ def fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
 
     Raises
     ------
-    ValueError
+    InvalidSettingError
         If ``split`` is neither ``"train"`` nor ``"test"``.
     DatasetUnavailableError
         If the files are not on this machine (see :func:`fashion_mnist_dir`) or are damaged.
@@ -143,7 +147,7 @@ def fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     Nothing is cached: each call reads the files again (about 47 MB for ``"train"``).
     """
     if split not in _FILES:
-        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+        raise InvalidSettingError(f"split must be 'train' or 'test', not {split!r}")
     folder = fashion_mnist_dir()
     images_name, labels_name = _FILES[split]
     images = _read_idx(folder / images_name, _IMAGES_MAGIC, (28, 28))
@@ -208,13 +212,13 @@ def fashion_cnn(weights: str | None = "trained") -> keras.Model:
 
     Raises
     ------
-    ValueError
+    InvalidSettingError
         If ``weights`` is neither ``"trained"`` nor ``None``.
     WeightsUnavailableError
         If the shipped model file is missing from the installation.
     """
     if weights not in ("trained", None):
-        raise ValueError(f"weights must be 'trained' or None, not {weights!r}")
+        raise InvalidSettingError(f"weights must be 'trained' or None, not {weights!r}")
     if weights is None:
         return build_fashion_cnn()
     ref = data_file(FASHION_MODEL_FILE)

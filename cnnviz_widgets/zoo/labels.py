@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnviz_widgets.checks import whole_number
+from cnnviz_widgets.errors import InvalidSettingError
 from cnnviz_widgets.zoo._data import data_file
 from cnnviz_widgets.zoo.digits import DIGIT_LABELS
 from cnnviz_widgets.zoo.fashion import FASHION_MNIST_CLASSES
@@ -96,7 +98,7 @@ def decode_predictions(
 
     Raises
     ------
-    ValueError
+    InvalidSettingError
         If ``preds`` is not 1-D or 2-D, its number of columns does not match the
         labels, or ``top`` is less than 1.
     """
@@ -104,19 +106,17 @@ def decode_predictions(
     if scores.ndim == 1:
         scores = scores[None, :]
     if scores.ndim != 2:
-        raise ValueError(f"preds must have shape (batch, classes); got {scores.shape}")
+        raise InvalidSettingError(f"preds must have shape (batch, classes); got {scores.shape}")
     if labels is None:
         entries = list(_index())
     else:
         entries = [(str(i), str(name)) for i, name in enumerate(labels)]
     if scores.shape[1] != len(entries):
-        raise ValueError(
+        raise InvalidSettingError(
             f"preds has {scores.shape[1]} columns but there are {len(entries)} class labels"
             + ("" if labels is not None else " (ImageNet); pass labels= for other models")
         )
-    if top < 1:
-        raise ValueError(f"top must be >= 1, not {top}")
-    top = min(top, len(entries))
+    top = min(whole_number(top, "top"), len(entries))
     results = []
     for row in scores:
         order = np.argsort(-row, kind="stable")[:top]

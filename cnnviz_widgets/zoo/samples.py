@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cnnviz_widgets.errors import InvalidSettingError
+
 __all__ = ["SAMPLE_NAMES", "Sample", "samples"]
 
 
@@ -113,7 +115,7 @@ def _resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
 
     height, width = (size, size) if isinstance(size, int) else size
     if height < 1 or width < 1:
-        raise ValueError(f"size must be positive, not {size!r}")
+        raise InvalidSettingError(f"size must be positive, not {size!r}")
     resized = Image.fromarray(image).resize((int(width), int(height)), Image.Resampling.BICUBIC)
     return np.asarray(resized)
 
@@ -143,14 +145,14 @@ def samples(
 
     Raises
     ------
-    ValueError
+    InvalidSettingError
         If a name is not one of :data:`SAMPLE_NAMES`.
     """
     explicit = names is not None
     wanted = list(SAMPLE_NAMES) if names is None else [str(n) for n in names]
     unknown = [n for n in wanted if n not in _REGISTRY]
     if unknown:
-        raise ValueError(f"unknown sample(s) {unknown}; known: {list(SAMPLE_NAMES)}")
+        raise InvalidSettingError(f"unknown sample(s) {unknown}; known: {list(SAMPLE_NAMES)}")
     out: list[Sample] = []
     for name in wanted:
         loader, licence, source = _REGISTRY[name]

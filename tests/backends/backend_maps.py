@@ -84,7 +84,7 @@ def compute(weights=None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
         "integrated": IntegratedGradients(cnn, steps=8)(image, target=1),
         "smoothgrad": SmoothGrad(Saliency(cnn), samples=4, batch_size=3)(image, target=1),
         "contributions": ChannelContributions(cnn, "conv_b")(image, target=1),
-        "receptive": effective_receptive_field(cnn, "conv_b", 1, 2, image),
+        "receptive": effective_receptive_field(cnn, image, "conv_b", 1, 2),
         "conv1d_gradcam": GradCAM(conv1d)(signal, target=1, upsample=False),
         "conv1d_gradcam_up": GradCAM(conv1d)(signal, target=2),
         "conv1d_scorecam": ScoreCAM(conv1d, "conv1d_a")(signal, target=1, upsample=False),

@@ -66,8 +66,8 @@ def assert_within_quantisation(decoded: np.ndarray, expected: np.ndarray) -> Non
 def exported(engine, images, tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
     report = export_html(
-        engine, out / "page.html", layers=["conv1", "pool1", "conv2", "logits"],
-        images=images, image_names=["a", "b", "c"], max_side=8,
+        engine, images, out / "page.html", layers=["conv1", "pool1", "conv2", "logits"],
+        image_names=["a", "b", "c"], max_side=8,
     )
     return out, report
 
@@ -133,7 +133,7 @@ def test_page_metadata(exported):
 
 
 def test_small_model_page_is_small(engine, images, tmp_path):
-    report = export_html(engine, tmp_path / "p.html", images=images)
+    report = export_html(engine, images, tmp_path / "p.html")
     assert report.layers == ("conv1", "pool1", "conv2")  # the default: all conv/pool maps
     # about 13 KB of page and script, plus the maps and thumbnails
     assert report.bytes < 60_000, report.bytes
@@ -170,8 +170,8 @@ def test_hostile_names_are_escaped(tmp_path):
     image_name = '"><img src=x onerror=alert(1)>&amp;'
     title = "<b>T</b> & </script>"
     report = export_html(
-        _HostileEngine(), tmp_path / "h.html", images=[np.zeros((4, 4, 3))],
-        image_names=[image_name], title=title,
+        _HostileEngine(), [np.zeros((4, 4, 3))], tmp_path / "h.html", image_names=[image_name],
+        title=title,
     )
     text = report.path.read_text("utf-8")
     for raw in (_HostileEngine.NAME, image_name, "<b>T</b>", "alert('layer')</script>"):
@@ -211,22 +211,22 @@ def test_default_layers_few_are_all(engine):
 def test_arguments_are_checked(engine, images, tmp_path):
     path = tmp_path / "x.html"
     with pytest.raises(InvalidSettingError, match="normalization"):
-        export_html(engine, path, images=images, normalization="global")
+        export_html(engine, images, path, normalization="global")
     with pytest.raises(InvalidSettingError, match="colour map"):
-        export_html(engine, path, images=images, colormap="nope")
+        export_html(engine, images, path, colormap="nope")
     with pytest.raises(LayerNotFoundError):
-        export_html(engine, path, images=images, layers=["conv9"])
+        export_html(engine, images, path, layers=["conv9"])
     with pytest.raises(ValueError, match="image_names"):
-        export_html(engine, path, images=images, image_names=["one"])
+        export_html(engine, images, path, image_names=["one"])
     with pytest.raises(ValueError, match="at least one image"):
-        export_html(engine, path, images=[])
+        export_html(engine, [], path)
     assert not path.exists()
 
 
 def test_layer_normalisation_and_colormap_are_recorded(engine, images, tmp_path):
     report = export_html(
-        engine, tmp_path / "l.html", images=images[0], layers="conv2",
-        normalization="layer", colormap="magma",
+        engine, images[0], tmp_path / "l.html", layers="conv2", normalization="layer",
+        colormap="magma",
     )
     payload = read_payload(report.path.read_text("utf-8"))
     assert payload["normalization"] == "layer" and payload["colormap"] == "magma"
@@ -242,7 +242,7 @@ def test_vgg16_three_photos_size(tmp_path, record_property, require):
     require("skimage", "samples")
     model = zoo.vgg16(weights="hed")
     photos = zoo.samples(["grace_hopper", "chelsea", "coffee"])
-    report = export_html(ActivationEngine(model), tmp_path / "vgg16.html", images=photos)
+    report = export_html(ActivationEngine(model), photos, tmp_path / "vgg16.html")
     record_property("vgg16_3_images_bytes", report.bytes)
     print(report)
     assert len(report.layers) == 10 and report.images == ("grace_hopper", "chelsea", "coffee")
@@ -258,7 +258,7 @@ def test_a_stack_of_digits_is_n_images_from_a_model(tmp_path):
                               keras.layers.Conv2D(4, 3, name="conv"),
                               keras.layers.MaxPooling2D(2, name="pool")])
     digits = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)
-    report = export_html(model, tmp_path / "digits.html", images=digits, max_side=32)
+    report = export_html(model, digits, tmp_path / "digits.html", max_side=32)
     assert report.images == tuple(f"image {i}" for i in range(5))
     payload = read_payload(report.path.read_text("utf-8"))
     assert len(payload["images"]) == 5 and len(payload["data"][0]) == 5
@@ -270,3 +270,13 @@ def test_a_stack_of_digits_is_n_images_from_a_model(tmp_path):
         thumb = np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))).convert("L"))
         assert thumb.shape == (140, 140)  # 28 px enlarged 5 times to fit 160
         np.testing.assert_array_equal(thumb[::5, ::5], digits[i])
+
+
+def test_images_come_before_the_path_and_the_old_order_warns(engine, images, tmp_path):
+    new = export_html(engine, images[:1], tmp_path / "new.html", layers=["conv2"])
+    with pytest.warns(DeprecationWarning, match=r"export_html\(model_or_engine, images, path\)"):
+        old = export_html(engine, tmp_path / "old.html", layers=["conv2"], images=images[:1])
+    assert old.path == tmp_path / "old.html" and old.layers == new.layers
+    assert read_payload(old.path.read_text("utf-8")) == read_payload(new.path.read_text("utf-8"))
+    by_name = export_html(engine, images=images[:1], path=tmp_path / "kw.html", layers="conv2")
+    assert by_name.layers == new.layers

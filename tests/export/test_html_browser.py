@@ -105,8 +105,8 @@ def offline(chromium):
 
 def test_every_control_redraws_offline(engine, images, tmp_path, served, offline):
     report = export_html(
-        engine, tmp_path / "page.html", layers=["conv1", "pool1", "conv2", "logits"],
-        images=images, image_names=["first", "second", "third"],
+        engine, images, tmp_path / "page.html", layers=["conv1", "pool1", "conv2", "logits"],
+        image_names=["first", "second", "third"],
     )
     page = offline.page
     page.goto(f"{served}/{report.path.name}")
@@ -167,7 +167,7 @@ def test_canvas_matches_python_colouring(engine, images, tmp_path, offline):
     """Per-channel view of one channel: the page's pixels are the colour map of the levels."""
     from cnnviz_widgets.colour import lut
 
-    report = export_html(engine, tmp_path / "p.html", layers=["conv2"], images=images[:1])
+    report = export_html(engine, images[:1], tmp_path / "p.html", layers=["conv2"])
     page = offline.page
     page.goto(report.path.as_uri())  # straight from disk, file://
     wait_ready(page)
@@ -193,8 +193,8 @@ def test_canvas_matches_python_colouring(engine, images, tmp_path, offline):
 def test_hostile_names_stay_text(engine, images, tmp_path, offline):
     name = "<img src=x onerror=alert(1)></script><script>alert(2)</script>"
     report = export_html(
-        engine, tmp_path / "h.html", layers=["conv2"], images=images[:2],
-        image_names=[name, "ok"], title=name,
+        engine, images[:2], tmp_path / "h.html", layers=["conv2"], image_names=[name, "ok"],
+        title=name,
     )
     page = offline.page
     page.goto(report.path.as_uri())

@@ -32,7 +32,7 @@ def signals():
 def test_a_signal_model_exports_its_vectors_and_says_what_is_left_out(
         signal_engine, signals, tmp_path):
     assert default_export_layers(signal_engine) == ["gap1d", "probs"]
-    report = export_html(signal_engine, tmp_path / "signal.html", images=signals)
+    report = export_html(signal_engine, signals, tmp_path / "signal.html")
     assert report.layers == ("gap1d", "probs")
     assert report.images == ("signal 0", "signal 1")
     text = report.path.read_text("utf-8")
@@ -51,21 +51,21 @@ def test_a_signal_model_exports_its_vectors_and_says_what_is_left_out(
 
 
 def test_named_sequence_layers_are_skipped_not_fatal(signal_engine, signals, tmp_path):
-    report = export_html(signal_engine, tmp_path / "named.html", images=signals,
+    report = export_html(signal_engine, signals, tmp_path / "named.html",
                          layers=["conv1d_b", "probs"])
     assert report.layers == ("probs",)
     assert "conv1d_b (a sequence (channels over time))" in report.path.read_text("utf-8")
     with pytest.raises(LayerNotViewableError, match="conv1d_a"):
-        export_html(signal_engine, tmp_path / "none.html", images=signals,
-                    layers=["conv1d_a"])
+        export_html(signal_engine, signals, tmp_path / "none.html", layers=["conv1d_a"])
 
 
 def test_token_layers_with_a_grid_are_exported_as_its_maps(tmp_path):
     model = tiny_vit()
     engine = ActivationEngine(model)
     images = np.random.default_rng(4).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
-    report = export_html(engine, tmp_path / "vit.html", images=images,
-                         layers=["patch_embed", "residual2", "pooled"])
+    report = export_html(
+        engine, images, tmp_path / "vit.html", layers=["patch_embed", "residual2", "pooled"],
+    )
     assert report.layers == ("patch_embed", "residual2", "pooled")
     payload = read_payload(report.path.read_text("utf-8"))
     assert "skipped" in payload and payload["skipped"] == []

@@ -139,3 +139,9 @@ def test_receptive_field_matches_gradients_for_strides_and_dilation():
     for name in ("c1", "p1", "c2", "c3", "c4"):
         sub = keras.Model(model.inputs, model.get_layer(name).output)
         assert _empirical_rf(sub, 48) == (a[name].receptive_field,) * 2, name
+
+
+def test_model_keyword_is_the_deprecated_name_of_model_or_engine(digits):
+    want = anatomy(model_or_engine=digits).to_records()
+    with pytest.warns(DeprecationWarning, match=r"anatomy\(model=...\).*model_or_engine="):
+        assert anatomy(model=digits).to_records() == want

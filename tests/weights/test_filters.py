@@ -80,7 +80,7 @@ def test_grid_per_layer_exact(known):
     with pytest.warns(DeprecationWarning, match="normalization="):
         old = filter_grid(bank, filters=range(1, 3), mode="layer")
     np.testing.assert_array_equal(old, grid)
-    with pytest.raises(IndexError, match="3 filters"):
+    with pytest.raises(IndexError, match="has 3 filter"):
         filter_grid(bank, filters=[3])
     assert filter_grid(bank, filters=[]).shape == (0, 2, 2, 2)
     assert filter_grid(bank, filters=slice(None, None, 2)).shape == (2, 2, 2, 2)

@@ -381,13 +381,13 @@ def test_receptive_field_box_and_its_gradient_are_drawn_on_the_input():
         tape.watch(x)
         value = keras.Model(model.inputs, model.get_layer("pool").output)(x)[0, 2, 3, 1]
     want = np.abs(tape.gradient(value, x).numpy()[0, ..., 0])
-    got = effective_receptive_field(ex.engine, "pool", 2, 3, images[0], channel=1)
+    got = effective_receptive_field(ex.engine, images[0], "pool", 2, 3, channel=1)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
     outside = np.ones_like(got, dtype=bool)
     outside[4:10, 6:12] = False
     assert np.all(got[outside] == 0)
     # without a max pooling choosing one input per window, every pixel of the box counts
-    c2 = effective_receptive_field(ex.engine, "c2", 3, 5, images[0])
+    c2 = effective_receptive_field(ex.engine, images[0], "c2", 3, 5)
     assert receptive_box(ex.engine, "c2", 3, 5) == (3, 5, 8, 10)
     outside[:] = True
     outside[3:8, 5:10] = False

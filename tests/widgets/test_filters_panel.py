@@ -105,3 +105,18 @@ def test_the_old_mode_name_still_reads_and_writes_normalization(known_model):
     assert panel.normalization == "layer"
     with pytest.warns(DeprecationWarning, match="FilterExplorer.mode is deprecated"):
         assert panel.mode == "layer"
+
+
+def test_images_come_before_the_layer_and_the_old_order_warns(known_model):
+    images = [np.zeros((8, 8, 3), np.uint8)]
+    new = FilterExplorer(known_model, images, "mix", per_page=4)
+    assert new.layer == "mix" and len(new.images) == 1
+    with pytest.warns(DeprecationWarning, match=r"\(model_or_engine, images, layer\)"):
+        old = FilterExplorer(known_model, "mix", images=images, per_page=4)
+    assert old.layer == "mix" and len(old.images) == 1
+    with pytest.warns(DeprecationWarning, match="images, layer"):
+        assert FilterExplorer(known_model, "mix").layer == "mix"
+    with pytest.warns(DeprecationWarning, match=r"FilterExplorer\(model=...\)"):
+        assert FilterExplorer(model=known_model, layer="mix").layer == "mix"
+    for panel in (new, old):
+        panel.close()

@@ -375,7 +375,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             pixels = self.engine.pixels(self.image)
             size = tuple(pixels.shape[:2]) if None in self.engine.input_shape[:2] else None
             box = receptive_box(self.engine, self.layer, row, col, image_size=size)
-            field = effective_receptive_field(self.engine, self.layer, row, col, self.image,
+            field = effective_receptive_field(self.engine, self.image, self.layer, row, col,
                                               channel=self.channel)
         except CnnvizError as error:
             raise self.report(error) from None
@@ -419,7 +419,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         top, _, bottom, _ = box
         try:
             field = np.abs(np.asarray(effective_receptive_field(
-                self.engine, self.layer, step, 0, self.image, channel=self.channel)))
+                self.engine, self.image, self.layer, step, 0, channel=self.channel)))
             heat = field.reshape(signal.shape[0], -1).max(axis=1)
             gradient = ("; the strip under it: how much each step moves it, the effective "
                         "receptive field")
@@ -476,7 +476,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             top_images = self.dataset_view is not None
         if top_images:
             kwargs["top_images"] = self._export_crops(layers)
-        return export_html(self.engine, path, layers=layers, images=images, **kwargs)
+        return export_html(self.engine, images, path, layers=layers, **kwargs)
 
     def _export_crops(self, layers: Sequence[str] | str | None) -> dict[str, list[list[Any]]]:
         from ...export.html import default_export_layers

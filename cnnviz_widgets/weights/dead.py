@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.coerce import as_engine
-from ..engine.scan import scan
-from ..engine.summary import ScanResult
+from ..engine.scan import ScanResult, scan
 from ..errors import InvalidSettingError
 from .filters import _kernel_arrays
 

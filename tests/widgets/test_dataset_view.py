@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from cnnviz_widgets import explore
-from cnnviz_widgets.engine.scan import scan
-from cnnviz_widgets.engine.summary import ScanResult
+from cnnviz_widgets.engine.scan import ScanResult, scan
 from cnnviz_widgets.errors import CnnvizError
 from cnnviz_widgets.render.crops import MARKER_COLOUR
 from cnnviz_widgets.widgets.explorer import dataset as dataset_module

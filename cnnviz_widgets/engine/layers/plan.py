@@ -34,6 +34,9 @@ from .kinds import InputShape, LayerInfo, ModelInput, _axes_of, _input_axes, lay
 
 __all__ = ["Plan", "Step", "View", "build_plan", "inputs_call"]
 
+#: Lists of targets whose run order :meth:`Plan.needed` keeps.
+_KEPT_ORDERS = 64
+
 
 @dataclass
 class Step:
@@ -91,6 +94,7 @@ class Plan:
     def __post_init__(self) -> None:
         #: Keys of every input: where a walk back through the plan stops.
         self.input_keys = frozenset([self.input_key, *(i.key for i in self.inputs)])
+        self._orders: dict[tuple[int, ...], list[int]] = {}
 
     @property
     def other_inputs(self) -> tuple[ModelInput, ...]:
@@ -106,6 +110,37 @@ class Plan:
     def layers(self) -> list[LayerInfo]:
         """The viewable layers, in plan order: one entry per output of each step."""
         return [view.info for view in self.views.values()]
+
+    def needed(self, targets: list[int],
+               is_available: Callable[[int], bool] | None = None) -> list[int]:
+        """Indices of the steps to run, in plan order, to produce the tensors ``targets``.
+
+        ``is_available(key)`` says which values are at hand already (the walk back stops
+        at them); without it nothing is, and the answer is kept for the next call.
+        """
+        if is_available is None:
+            known = self._orders.get(tuple(targets))
+            if known is None:
+                if len(self._orders) >= _KEPT_ORDERS:
+                    self._orders.clear()
+                known = self._orders[tuple(targets)] = self.needed(targets, lambda k: False)
+            return known
+        needed: set[int] = set()
+        stack = [k for k in targets if not is_available(k)]
+        seen: set[int] = set()
+        while stack:
+            key = stack.pop()
+            if key in seen or key in self.input_keys:
+                continue
+            seen.add(key)
+            index = self.producer[key]
+            if index in needed:
+                continue
+            needed.add(index)
+            for k in self.steps[index].inputs:
+                if not is_available(k):
+                    stack.append(k)
+        return sorted(needed)
 
     def view(self, name: str) -> View | None:
         """The :class:`View` called ``name`` (``name:i`` stands for ``name[i]`` when no step

@@ -10,7 +10,7 @@
 
 The set is anything :func:`~cnnviz_widgets.engine.scan.scan` reads (an array, a list of
 images or paths, a folder, a ``tf.data`` set of images or (image, label) pairs), or a
-:class:`~cnnviz_widgets.engine.summary.ScanResult` computed earlier (for example
+:class:`~cnnviz_widgets.engine.scan.ScanResult` computed earlier (for example
 ``ScanResult.load(path).attach(images, engine.input_shape)``): its layers are shown
 without scanning, and other layers are scanned from the images it is attached to.
 """
@@ -27,10 +27,9 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from ...engine.scan import scan
-from ...engine.sources import image_source
+from ...engine.scan import ChannelStats, ScanResult, scan
+from ...engine.scan.sources import image_source
 from ...engine.stages import plan_of, receptive_box, receptive_fields
-from ...engine.summary import ChannelStats, ScanResult
 from ...errors import CnnvizError, InvalidSettingError, ScanError, SelectionOutOfRangeError
 from ...progress import NotebookProgress, ProgressLike
 from ...render.crops import Crop, crop_picture

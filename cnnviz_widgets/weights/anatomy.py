@@ -10,7 +10,7 @@ import numpy as np
 
 from ..engine.activations import ActivationEngine
 from ..engine.layers import build_plan
-from ..engine.stages import receptive_fields
+from ..engine.receptive import receptive_fields
 
 __all__ = ["Anatomy", "LayerRecord", "anatomy", "kernel_shape_string"]
 

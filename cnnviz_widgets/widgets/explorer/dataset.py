@@ -27,9 +27,9 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
+from ...engine.receptive import plan_of, receptive_box, receptive_fields
 from ...engine.scan import ChannelStats, ScanResult, scan
 from ...engine.scan.sources import image_source
-from ...engine.stages import plan_of, receptive_box, receptive_fields
 from ...errors import CnnvizError, InvalidSettingError, ScanError, SelectionOutOfRangeError
 from ...progress import NotebookProgress, ProgressLike
 from ...render.crops import Crop, crop_picture

@@ -491,10 +491,6 @@ class ActivationEngine:
             f"own: pick {shown}."
         )
 
-    def _step(self, name: str) -> Any:
-        """The step that computes the viewable output ``name``."""
-        return self._view(name).step
-
     def _needed(self, targets: list[int], is_available: Callable[[int], bool]) -> list[int]:
         """Indices of the steps to run, in plan order, to produce ``targets``."""
         return self._plan.needed(targets, is_available)

@@ -1,8 +1,7 @@
 """The one place where "a model or an engine" becomes an engine, and images become a list.
 
-A model given as the path of a ``.keras`` file is opened here too (with
-:func:`cnnviz_widgets.io.load_model`), so every entry point that takes a model takes a
-path the same way.
+A model given as the path of a ``.keras`` file, where an entry point takes one (a scan
+does, ``paths=True``), is opened here too, with :func:`cnnviz_widgets.io.load_model`.
 """
 
 from __future__ import annotations
@@ -24,14 +23,14 @@ __all__ = ["as_engine", "image_list", "image_names", "unwrap_sample"]
 def as_engine(model_or_engine: Any, *, preprocess: Any = None,
               cache_bytes: int | None = None, image_input: int | str | None = None,
               other_inputs: Any = None, output: int | str | None = None,
-              safe_mode: bool = True) -> ActivationEngine:
+              paths: bool = False, safe_mode: bool = True) -> ActivationEngine:
     """Return ``model_or_engine`` when it is an engine, else a new engine around the model.
 
     Parameters
     ----------
     model_or_engine : keras.Model, ActivationEngine, str or path
-        What the caller was given; a ``str`` or ``os.PathLike`` is the path of a model
-        file, opened with :func:`cnnviz_widgets.io.load_model`.
+        What the caller was given; with ``paths=True`` a ``str`` or ``os.PathLike`` is the
+        path of a model file, opened with :func:`cnnviz_widgets.io.load_model`.
     preprocess, cache_bytes : optional
         Passed to :class:`ActivationEngine` when a new engine is built; ignored for an
         engine (it keeps its own).
@@ -39,6 +38,9 @@ def as_engine(model_or_engine: Any, *, preprocess: Any = None,
         Passed to :class:`ActivationEngine` when a new engine is built (a model with
         several inputs or outputs). An engine keeps its own; giving values that differ
         from the engine's is an error rather than silently ignored.
+    paths : bool
+        Accept the path of a model file (without it, a path is refused like any other
+        object that is not a model: panels take a model or an engine).
     safe_mode : bool
         For a path: passed to :func:`~cnnviz_widgets.io.load_model` (False only for a
         file you trust).
@@ -58,7 +60,7 @@ def as_engine(model_or_engine: Any, *, preprocess: Any = None,
     if isinstance(model_or_engine, ActivationEngine):
         _check_same_inputs(model_or_engine, image_input, other_inputs, output)
         return model_or_engine
-    if isinstance(model_or_engine, (str, os.PathLike)):
+    if paths and isinstance(model_or_engine, (str, os.PathLike)):
         model_or_engine = load_model(model_or_engine, safe_mode=safe_mode)
     kwargs: dict[str, Any] = {"preprocess": preprocess, "image_input": image_input,
                               "other_inputs": other_inputs}

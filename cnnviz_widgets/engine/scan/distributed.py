@@ -291,7 +291,8 @@ def _load(data: bytes, preprocess: Any, inputs: dict[str, Any] | None) -> Any:
         # The bytes were written by the client from the model it holds (a file given by
         # path was checked there by load_model), and Dask already trusts its client with
         # pickles: code a Lambda layer carries is the user's own, as in-process.
-        return as_engine(path, safe_mode=False, preprocess=preprocess, **(inputs or {}))
+        return as_engine(path, paths=True, safe_mode=False, preprocess=preprocess,
+                         **(inputs or {}))
 
 
 def _worker_reducer(data: bytes, key: str, preprocess: Any, layers: tuple[str, ...],

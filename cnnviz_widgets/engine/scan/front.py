@@ -106,7 +106,7 @@ def scan(model_or_engine: Any, images: Any, layers: Sequence[str] | str | None =
     >>> result["conv_a"].top_indices.shape
     (4, 3)
     """
-    engine = as_engine(model_or_engine)
+    engine = as_engine(model_or_engine, paths=True)
     if layers is None:
         layers = stage_layers(engine)
     elif isinstance(layers, str):

@@ -23,8 +23,8 @@ _LAZY = {
     "dead_filters": "cnnviz_widgets.weights.dead",
     "load_model": "cnnviz_widgets.io",
     "scan": "cnnviz_widgets.engine.scan",
-    "ScanResult": "cnnviz_widgets.engine.summary",
-    "ChannelStats": "cnnviz_widgets.engine.summary",
+    "ScanResult": "cnnviz_widgets.engine.scan",
+    "ChannelStats": "cnnviz_widgets.engine.scan",
 }
 _SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 

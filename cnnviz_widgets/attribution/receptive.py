@@ -31,7 +31,7 @@ def effective_receptive_field(model_or_engine: Any, image: Any, layer: str, row:
     """The gradient of one position of a layer with respect to the input pixels.
 
     Luo et al. (2016), "Understanding the effective receptive field": the box that a
-    position can see (:func:`~cnnviz_widgets.engine.stages.receptive_box`) is the
+    position can see (:func:`~cnnviz_widgets.engine.receptive.receptive_box`) is the
     theoretical field; how much each pixel of it actually moves the position is the
     gradient ``|d A[row, col, channel] / d x|`` (summed over the channels when
     ``channel`` is None), here maximised over the colour channels. It is zero outside

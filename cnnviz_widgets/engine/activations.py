@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .._keras import keras
+from ..checks import whole_number
 from ..errors import (
     CnnvizError,
     ImageShapeError,
+    InvalidSettingError,
     LayerComputeError,
     LayerNotFoundError,
     LayerNotViewableError,
-    UnsupportedModelError,
 )
 from .backend import no_gradient
-from .cache import ActivationCache, CacheStats
+from .cache import ActivationCache, CacheStats, array_key, content_key, fingerprint
+from .fixed import FixedInputs
 from .inputs import (
     ImageLike,
     Preprocess,
@@ -29,67 +28,10 @@ from .inputs import (
     fit_channels,
     resize,
     signal_values,
-    stack_pixels,
 )
-from .layers import LayerInfo, ModelInput, Plan, View, build_plan, check_input, inputs_call
+from .layers import LayerInfo, Plan, View, build_plan, check_input
 
 __all__ = ["ActivationEngine"]
-
-
-def _fingerprint(x: np.ndarray) -> str:
-    """Digest of an array's shape, dtype and values (SHA-256: fast where the CPU has it)."""
-    digest = hashlib.sha256(str((x.shape, x.dtype.str)).encode())
-    digest.update(np.ascontiguousarray(x).data)
-    return digest.hexdigest()
-
-
-#: Fingerprints of frozen arrays by id, checked by a weak reference (bounded).
-_FROZEN_KEYS: dict[int, tuple[weakref.ref, str]] = {}
-_FROZEN_MAX = 4096
-
-
-def _is_frozen(x: np.ndarray) -> bool:
-    """True when ``x`` and every array it is a view of are read-only (or it views bytes).
-
-    Such an array cannot change through any array numpy hands out; a read-only view of a
-    writeable array can, so it is not frozen.
-    """
-    a: Any = x
-    while isinstance(a, np.ndarray):
-        if a.flags.writeable:
-            return False
-        a = a.base
-    return a is None or isinstance(a, bytes)
-
-
-def _array_key(x: np.ndarray) -> str:
-    """The fingerprint of an array, remembered for frozen arrays (an image list's own
-    read-only copies), so asking again for a cached activation does not hash the image."""
-    if not _is_frozen(x):
-        return _fingerprint(x)
-    hit = _FROZEN_KEYS.get(id(x))
-    if hit is not None and hit[0]() is x:
-        return hit[1]
-    key = _fingerprint(x)
-    if len(_FROZEN_KEYS) >= _FROZEN_MAX:
-        _FROZEN_KEYS.clear()
-    _FROZEN_KEYS[id(x)] = (weakref.ref(x), key)
-    return key
-
-
-def _content_key(image: ImageLike) -> tuple[str, str] | None:
-    """Key of an image by its own content, for arrays of numbers and encoded bytes.
-
-    Other kinds (paths, PIL images, tensors) return None: a file or an image object can
-    change behind the same name, so only their prepared values can be fingerprinted.
-    """
-    if isinstance(image, np.ndarray):
-        if image.dtype.kind not in "biuf":
-            return None
-        return ("prepared", "array:" + _array_key(image))
-    if isinstance(image, (bytes, bytearray)):
-        return ("prepared", "bytes:" + hashlib.sha256(image).hexdigest())
-    return None
 
 
 class ActivationEngine:
@@ -161,8 +103,6 @@ class ActivationEngine:
         check_input(self._plan)
         self.stats = CacheStats()
         self._cache = ActivationCache(cache_bytes, self.stats)
-        self._fixed: dict[int, np.ndarray] = {}
-        self._fixed_batches: dict[int, dict[int, np.ndarray]] = {}
         self.other_inputs = other_inputs
         self.preprocess = (preprocess if preprocess is not None
                            else default_preprocess(model, self._plan.input_axes))
@@ -185,116 +125,14 @@ class ActivationEngine:
         Setting it checks the values against the model's inputs and clears the cache
         (activations depend on them), like setting :attr:`preprocess`.
         """
-        by_key = {i.key: i.name for i in self._plan.other_inputs}
-        return {by_key[k]: v[0] for k, v in self._fixed.items()}
+        return self._fixed.by_name()
 
     @other_inputs.setter
     def other_inputs(self, values: Mapping[str, Any] | None) -> None:
-        fixed = self._check_other_inputs(values)
-        self._fixed = fixed
-        self._fixed_batches = {}
+        self._fixed = FixedInputs(self._plan, values)
         self._cache.clear()
         for compiled in ("_scan_reducers", "_gradient_functions"):  # traced with the old values
             self.__dict__.pop(compiled, None)
-
-    def _check_other_inputs(self, values: Mapping[str, Any] | None) -> dict[int, np.ndarray]:
-        """``{input key: (1, ...) read-only array}`` for the other inputs, or a clear error."""
-        plan = self._plan
-        others = plan.other_inputs
-        call = inputs_call(plan.inputs, plan.input_name)
-        listed = ", ".join(i.label for i in plan.inputs)
-        if not others:
-            if values:
-                raise UnsupportedModelError(
-                    f"other_inputs={sorted(values)!r} was given, but the model has only "
-                    f"the input {plan.input_name!r}; leave other_inputs out."
-                )
-            return {}
-        if not isinstance(values, Mapping):
-            what = "no other_inputs" if values is None else f"other_inputs of type " \
-                f"{type(values).__name__}"
-            raise UnsupportedModelError(
-                f"The model has {len(plan.inputs)} inputs ({listed}) and got {what}. Pass "
-                f"the values of the inputs other than the image as a dict, e.g. {call}."
-            )
-        by_name = {i.name: i for i in others}
-        unknown = [name for name in values if name not in by_name]
-        missing = [name for name in by_name if name not in values]
-        if unknown or missing:
-            words = []
-            if unknown:
-                image = " (it is the image input)" if plan.input_name in unknown else ""
-                words.append(f"not other inputs of the model: {unknown!r}{image}")
-            if missing:
-                words.append(f"missing: {missing!r}")
-            raise UnsupportedModelError(
-                f"other_inputs does not match the model's inputs ({listed}): "
-                f"{'; '.join(words)}. Give every input except the image, e.g. {call}."
-            )
-        return {by_name[name].key: self._fixed_value(by_name[name], values[name], call)
-                for name in by_name}
-
-    @staticmethod
-    def _fixed_value(spec: ModelInput, value: Any, call: str) -> np.ndarray:
-        """One fixed input as a read-only (1, ...) array of the input's dtype."""
-        if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-            value = value.numpy()
-        try:
-            arr = np.array(value, dtype=spec.dtype)
-        except (TypeError, ValueError) as exc:
-            raise UnsupportedModelError(
-                f"The value of the input {spec.name!r} cannot be read as {spec.dtype} "
-                f"numbers ({exc}); pass an array of shape {spec.shape}, e.g. {call}."
-            ) from exc
-        shape = arr.shape[1:] if arr.ndim == len(spec.shape) + 1 and arr.shape[0] == 1 \
-            else arr.shape
-        fits = len(shape) == len(spec.shape) and all(
-            want is None or want == got for want, got in zip(spec.shape, shape, strict=True))
-        if not fits:
-            raise UnsupportedModelError(
-                f"The value of the input {spec.name!r} has shape {arr.shape}; the model takes "
-                f"{spec.shape} (without the batch axis, or with a batch axis of 1). "
-                f"For example: {call}."
-            )
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise UnsupportedModelError(
-                f"The value of the input {spec.name!r} contains NaN or infinite values; "
-                "replace them, e.g. with np.nan_to_num(values)."
-            )
-        arr = arr.reshape((1, *shape))
-        arr.flags.writeable = False
-        return arr
-
-    def _feed(self, batch: Any, size: Any = None) -> dict[int, Any]:
-        """The plan's input values for a prepared ``batch``: the image batch under the
-        image input's key and every fixed input repeated to the batch's size.
-
-        ``batch`` may be None (then ``size``, a value whose first axis is the batch, gives
-        the size). Inside a compiled function whose batch size is not known, the fixed
-        inputs are broadcast in the graph.
-        """
-        values: dict[int, Any] = {} if batch is None else {self._plan.input_key: batch}
-        if not self._fixed:
-            return values
-        like = batch if batch is not None else size
-        n = None if like is None else like.shape[0]
-        if isinstance(n, (int, np.integer)):
-            # repeated once per size as numpy; made a tensor on each call, so that a call
-            # inside a compiled function gets a constant of its own graph
-            n = int(n)
-            known = self._fixed_batches.get(n)
-            if known is None:
-                if len(self._fixed_batches) >= 8:
-                    self._fixed_batches.clear()
-                known = self._fixed_batches[n] = {k: np.repeat(v, n, axis=0)
-                                                  for k, v in self._fixed.items()}
-            for k, v in known.items():
-                values[k] = keras.ops.convert_to_tensor(v)
-            return values
-        count = keras.ops.shape(like)[0] if like is not None else 1
-        for k, v in self._fixed.items():
-            values[k] = keras.ops.broadcast_to(v, (count, *v.shape[1:]))
-        return values
 
     # -- layers ----------------------------------------------------------------------
     @property
@@ -332,24 +170,34 @@ class ActivationEngine:
         ------
         LayerNotFoundError
             If there is no such layer; the message lists close matches.
+        InvalidSettingError
+            If ``name`` is not a string (a layer is named, never numbered).
         """
-        view = self._plan.view(name)
-        if view is not None:
-            return view.info
-        step = self._plan.by_name.get(name)
-        if step is None:
-            raise LayerNotFoundError(name, self._plan.views)
-        return step.info
+        view, step = self._lookup(name)
+        return view.info if view is not None else step.info
+
+    def viewable(self, name: str) -> LayerInfo:
+        """Return the :class:`LayerInfo` of ``name`` when its output can be computed as one
+        array (by :meth:`activation`, :meth:`batch_activations`, a scan), else say why not.
+
+        Every name of :attr:`layer_names` can; a layer with several outputs cannot under
+        its own name, only each of its outputs (``"split[0]"``, ``"split[1]"``).
+
+        Raises
+        ------
+        LayerNotFoundError
+            If there is no such layer; the message lists close matches.
+        LayerNotViewableError
+            If the layer's output cannot be returned as one array; the message says which
+            names to pick instead.
+        InvalidSettingError
+            If ``name`` is not a string.
+        """
+        return self._view(name).info
 
     def keras_layer(self, name: str) -> Any:
         """Return the Keras layer object behind the viewable layer ``name``."""
-        view = self._plan.view(name)
-        if view is not None:
-            return view.step.layer
-        step = self._plan.by_name.get(name)
-        if step is None:
-            raise LayerNotFoundError(name, self._plan.views)
-        return step.layer
+        return self._lookup(name)[1].layer
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
@@ -385,21 +233,6 @@ class ActivationEngine:
         """
         return self._prepare(image)[0]
 
-    def _stacked_pixels(self, items: Any) -> np.ndarray | None:
-        """:meth:`pixels` of a whole stack at once when that gives the same values, else None.
-
-        A uint8 image stack that fits the model (see ``stack_pixels``), or a stack of
-        signals (N, T, C) of numbers.
-        """
-        if self._plan.input_axes != "sequence":
-            return stack_pixels(items, self._plan.input_shape)
-        shape = self._plan.input_shape
-        if (isinstance(items, np.ndarray) and items.ndim == 3 and items.shape[2] == shape[1]
-                and items.shape[1] == (shape[0] or items.shape[1]) and items.shape[1] > 0
-                and items.dtype.kind in "biuf"):
-            return items.astype(np.float32)
-        return None
-
     def _prepare(self, image: ImageLike, remember: bool = True) -> tuple[np.ndarray, str]:
         """Return the prepared batch of ``image`` and its cache key.
 
@@ -407,7 +240,7 @@ class ActivationEngine:
         cache, keyed by the image's own content (so a changed array is prepared again)
         and counted against the cache's byte budget like any activation.
         """
-        memo_key = _content_key(image)
+        memo_key = content_key(image)
         if memo_key is not None:
             hit = self._cache.get(memo_key)
             if hit is not None:
@@ -420,7 +253,7 @@ class ActivationEngine:
                 "preprocess function given to the engine."
             )
         batch.flags.writeable = False
-        key = _fingerprint(batch)
+        key = fingerprint(batch)
         if memo_key is not None and remember:
             self._cache.put(memo_key, batch, source=key)
         return batch, key
@@ -469,8 +302,7 @@ class ActivationEngine:
         so this suits exporting features of a whole data set.
         """
         view = self._view(name)
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        batch_size = whole_number(batch_size, "batch_size")
         images = list(images) if not isinstance(images, np.ndarray) else images
         if len(images) == 0:
             return np.zeros((0, *view.info.output_shape), dtype=np.float32)
@@ -480,11 +312,45 @@ class ActivationEngine:
                 [self._prepare(img, remember=False)[0]
                  for img in images[start:start + batch_size]], axis=0
             )
-            with no_gradient():
-                values = self._run(self._feed(batch),
-                                   self._needed([view.key], lambda k: False))
-                chunks.append(np.asarray(values[view.key]))
+            chunks.append(np.asarray(self.batch_activations(batch, [name])[name]))
         return np.concatenate(chunks, axis=0)
+
+    def batch_activations(self, batch: Any, layers: Sequence[str]) -> dict[str, Any]:
+        """Return the outputs of ``layers`` for a prepared batch, as backend tensors.
+
+        Only the layers that ``layers`` depend on run, each once, all in one pass, without
+        the cache and without recording gradients; the model's other inputs get their
+        fixed values (:attr:`other_inputs`) repeated to the size of the batch. This is the
+        batch entry of the engine, for many images at a time (:meth:`features`, a scan):
+        it can run inside a compiled function (``tf.function``, ``jax.jit``), where the
+        size of the batch may not be known.
+
+        Parameters
+        ----------
+        batch : array or tensor
+            A prepared batch (N, ...) for the image input: :attr:`preprocess` of
+            :meth:`pixels` stacked, e.g. :meth:`prepare` outputs concatenated.
+        layers : sequence of str
+            Names from :attr:`layer_names`.
+
+        Returns
+        -------
+        dict
+            ``{name: tensor}``: each layer's output (N, ...) as a backend tensor
+            (``np.asarray`` makes an array of it).
+
+        Raises
+        ------
+        LayerNotFoundError, LayerNotViewableError, InvalidSettingError
+            For a name that is not one of :attr:`layer_names` (see :meth:`viewable`).
+        LayerComputeError
+            If a layer fails on the batch.
+        """
+        keys = {name: self._view(name).key for name in layers}
+        order = self._plan.needed(list(keys.values()))
+        with no_gradient():  # the values feed numpy only
+            values = self._run(self._fixed.feed(batch), order)
+        return {name: values[key] for name, key in keys.items()}
 
     def prepared_activation(self, name: str, batch: np.ndarray) -> np.ndarray:
         """Return the output of layer ``name`` for a prepared batch of one, through the cache.
@@ -510,8 +376,9 @@ class ActivationEngine:
         key = self._view(name).key
         batch = np.asarray(batch, dtype=np.float32)
         if batch.shape[:1] != (1,):
-            raise ValueError(f"prepared_activation needs a batch of one, not {batch.shape}")
-        values = self._compute([key], batch, _array_key(batch), count=True)
+            raise ImageShapeError(f"prepared_activation needs a batch of one, shape (1, ...); "
+                                  f"got shape {batch.shape}. Pass engine.prepare(image).")
+        values = self._compute([key], batch, array_key(batch), count=True)
         return values[key]
 
     def forward(self, batch: Any, layers: Sequence[str] = (),
@@ -554,7 +421,7 @@ class ActivationEngine:
         """
         wanted = {self._view(name).key: name for name in layers}
         plan = self._plan
-        values = self._feed(batch, next(iter((given or {}).values()), None))
+        values = self._fixed.feed(batch, next(iter((given or {}).values()), None))
         found: dict[str, Any] = {}
 
         def visit(k: int, v: Any) -> None:
@@ -574,7 +441,7 @@ class ActivationEngine:
         targets = list(wanted) if stop_at_layers else [plan.output_key]
         order = self._needed(targets, lambda k: k in values)
         if batch is None and any(plan.input_key in plan.steps[i].inputs for i in order):
-            raise ValueError(
+            raise InvalidSettingError(
                 "forward(None, given=...) needs the input batch too: the layers to run "
                 f"depend on the model input, not only on {sorted(given or {})}.")
         self._run(values, order, on_output=visit)
@@ -585,14 +452,32 @@ class ActivationEngine:
         self._cache.clear()
 
     # -- internals -------------------------------------------------------------------
-    def _view(self, name: str) -> View:
-        """The viewable output called ``name``; a clear error for any other name."""
+    def _lookup(self, name: str) -> tuple[View | None, Any]:
+        """The view called ``name`` (None for a layer not viewable under it) and its step.
+
+        Every lookup of a layer by name passes here: a name that is not a string, or not a
+        layer of the model, is refused with what to give instead.
+        """
+        if not isinstance(name, str):
+            names = list(self._plan.views)
+            example = f", such as {names[-1]!r}" if names else ""
+            raise InvalidSettingError(
+                f"A layer is named by a string{example}, not {name!r} "
+                f"({type(name).__name__}). engine.layer_names lists the names of every "
+                "layer that can be shown (engine.layers describes them).")
         view = self._plan.view(name)
         if view is not None:
-            return view
+            return view, view.step
         step = self._plan.by_name.get(name)
         if step is None:
             raise LayerNotFoundError(name, self._plan.views)
+        return None, step
+
+    def _view(self, name: str) -> View:
+        """The viewable output called ``name``; a clear error for any other name."""
+        view, step = self._lookup(name)
+        if view is not None:
+            return view
         if not step.output_infos:
             raise LayerNotViewableError(
                 f"The layer {name!r} returns {step.info.n_outputs} tensors as one structure "
@@ -606,29 +491,9 @@ class ActivationEngine:
             f"own: pick {shown}."
         )
 
-    def _step(self, name: str) -> Any:
-        """The step that computes the viewable output ``name``."""
-        return self._view(name).step
-
-    def _needed(self, targets: list[int], is_available) -> list[int]:
+    def _needed(self, targets: list[int], is_available: Callable[[int], bool]) -> list[int]:
         """Indices of the steps to run, in plan order, to produce ``targets``."""
-        plan = self._plan
-        needed: set[int] = set()
-        stack = [k for k in targets if not is_available(k)]
-        seen: set[int] = set()
-        while stack:
-            key = stack.pop()
-            if key in seen or key in plan.input_keys:
-                continue
-            seen.add(key)
-            index = plan.producer[key]
-            if index in needed:
-                continue
-            needed.add(index)
-            for k in plan.steps[index].inputs:
-                if not is_available(k):
-                    stack.append(k)
-        return sorted(needed)
+        return self._plan.needed(targets, is_available)
 
     def _run(self, values: dict[int, Any], order: list[int], on_output=None) -> dict[int, Any]:
         steps = self._plan.steps
@@ -690,7 +555,7 @@ class ActivationEngine:
                 return True
             return False
 
-        values.update(self._feed(batch))
+        values.update(self._fixed.feed(batch))
         order = self._needed(targets, available)
 
         arrays: dict[int, np.ndarray] = {k: v for k, v in values.items() if k in targets}

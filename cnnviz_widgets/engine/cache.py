@@ -1,14 +1,24 @@
-"""A byte-bounded least-recently-used cache of numpy arrays, with counters."""
+"""A byte-bounded least-recently-used cache of numpy arrays, with counters, and the keys.
+
+The cache holds activations keyed by ``(image key, tensor key)`` and prepared inputs keyed
+by the image's own content (:func:`content_key`); an image key is the fingerprint of the
+prepared batch (:func:`fingerprint`), remembered for frozen arrays (:func:`array_key`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["ActivationCache", "CacheStats"]
+from ..checks import whole_number
+
+__all__ = ["ActivationCache", "CacheStats", "array_key", "content_key", "fingerprint"]
 
 
 @dataclass
@@ -54,9 +64,7 @@ class ActivationCache:
     """
 
     def __init__(self, max_bytes: int, stats: CacheStats):
-        if max_bytes < 0:
-            raise ValueError("cache_bytes must be zero or positive")
-        self.max_bytes = int(max_bytes)
+        self.max_bytes = whole_number(max_bytes, "cache_bytes", minimum=0)
         self._stats = stats
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._sources: dict[Hashable, object] = {}
@@ -110,3 +118,60 @@ class ActivationCache:
         self._items.clear()
         self._sources.clear()
         self._stats.cache_bytes = 0
+
+
+def fingerprint(x: np.ndarray) -> str:
+    """Digest of an array's shape, dtype and values (SHA-256: fast where the CPU has it)."""
+    digest = hashlib.sha256(str((x.shape, x.dtype.str)).encode())
+    digest.update(np.ascontiguousarray(x).data)
+    return digest.hexdigest()
+
+
+#: Fingerprints of frozen arrays by id, checked by a weak reference (bounded).
+_FROZEN_KEYS: dict[int, tuple[weakref.ref, str]] = {}
+_FROZEN_MAX = 4096
+
+
+def _is_frozen(x: np.ndarray) -> bool:
+    """True when ``x`` and every array it is a view of are read-only (or it views bytes).
+
+    Such an array cannot change through any array numpy hands out; a read-only view of a
+    writeable array can, so it is not frozen.
+    """
+    a: Any = x
+    while isinstance(a, np.ndarray):
+        if a.flags.writeable:
+            return False
+        a = a.base
+    return a is None or isinstance(a, bytes)
+
+
+def array_key(x: np.ndarray) -> str:
+    """The fingerprint of an array, remembered for frozen arrays (an image list's own
+    read-only copies), so asking again for a cached activation does not hash the image."""
+    if not _is_frozen(x):
+        return fingerprint(x)
+    hit = _FROZEN_KEYS.get(id(x))
+    if hit is not None and hit[0]() is x:
+        return hit[1]
+    key = fingerprint(x)
+    if len(_FROZEN_KEYS) >= _FROZEN_MAX:
+        _FROZEN_KEYS.clear()
+    _FROZEN_KEYS[id(x)] = (weakref.ref(x), key)
+    return key
+
+
+def content_key(image: Any) -> tuple[str, str] | None:
+    """Key of an image by its own content, for arrays of numbers and encoded bytes.
+
+    Other kinds (paths, PIL images, tensors) return None: a file or an image object can
+    change behind the same name, so only their prepared values can be fingerprinted.
+    """
+    if isinstance(image, np.ndarray):
+        if image.dtype.kind not in "biuf":
+            return None
+        return ("prepared", "array:" + array_key(image))
+    if isinstance(image, (bytes, bytearray)):
+        return ("prepared", "bytes:" + hashlib.sha256(image).hexdigest())
+    return None
+

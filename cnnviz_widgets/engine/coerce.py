@@ -1,4 +1,8 @@
-"""The one place where "a model or an engine" becomes an engine, and images become a list."""
+"""The one place where "a model or an engine" becomes an engine, and images become a list.
+
+A model given as the path of a ``.keras`` file, where an entry point takes one (a scan
+does, ``paths=True``), is opened here too, with :func:`cnnviz_widgets.io.load_model`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidSettingError
+from ..io import load_model
 from .activations import ActivationEngine
 
 __all__ = ["as_engine", "image_list", "image_names", "unwrap_sample"]
@@ -17,13 +22,15 @@ __all__ = ["as_engine", "image_list", "image_names", "unwrap_sample"]
 
 def as_engine(model_or_engine: Any, *, preprocess: Any = None,
               cache_bytes: int | None = None, image_input: int | str | None = None,
-              other_inputs: Any = None, output: int | str | None = None) -> ActivationEngine:
+              other_inputs: Any = None, output: int | str | None = None,
+              paths: bool = False, safe_mode: bool = True) -> ActivationEngine:
     """Return ``model_or_engine`` when it is an engine, else a new engine around the model.
 
     Parameters
     ----------
-    model_or_engine : keras.Model or ActivationEngine
-        What the caller was given.
+    model_or_engine : keras.Model, ActivationEngine, str or path
+        What the caller was given; with ``paths=True`` a ``str`` or ``os.PathLike`` is the
+        path of a model file, opened with :func:`cnnviz_widgets.io.load_model`.
     preprocess, cache_bytes : optional
         Passed to :class:`ActivationEngine` when a new engine is built; ignored for an
         engine (it keeps its own).
@@ -31,6 +38,12 @@ def as_engine(model_or_engine: Any, *, preprocess: Any = None,
         Passed to :class:`ActivationEngine` when a new engine is built (a model with
         several inputs or outputs). An engine keeps its own; giving values that differ
         from the engine's is an error rather than silently ignored.
+    paths : bool
+        Accept the path of a model file (without it, a path is refused like any other
+        object that is not a model: panels take a model or an engine).
+    safe_mode : bool
+        For a path: passed to :func:`~cnnviz_widgets.io.load_model` (False only for a
+        file you trust).
 
     Returns
     -------
@@ -38,6 +51,8 @@ def as_engine(model_or_engine: Any, *, preprocess: Any = None,
 
     Raises
     ------
+    ModelFileError, UnsafeModelFileError
+        For a path whose file is not a model that can be opened safely.
     InvalidSettingError
         If an engine is given with ``image_input``, ``other_inputs`` or ``output`` that
         differ from its own.
@@ -45,6 +60,8 @@ def as_engine(model_or_engine: Any, *, preprocess: Any = None,
     if isinstance(model_or_engine, ActivationEngine):
         _check_same_inputs(model_or_engine, image_input, other_inputs, output)
         return model_or_engine
+    if paths and isinstance(model_or_engine, (str, os.PathLike)):
+        model_or_engine = load_model(model_or_engine, safe_mode=safe_mode)
     kwargs: dict[str, Any] = {"preprocess": preprocess, "image_input": image_input,
                               "other_inputs": other_inputs}
     if cache_bytes is not None:

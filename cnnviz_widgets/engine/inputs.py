@@ -315,16 +315,24 @@ def stack_pixels(stack: Any, input_shape: tuple[int | None, ...]) -> np.ndarray 
 
     For such a stack, decoding (uint8 to float32), :func:`fit_channels` and :func:`resize`
     are elementwise, so doing them on the whole stack gives exactly what they give image
-    by image. Any other stack returns None, and its images go through the usual steps one
-    by one.
+    by image. For a model whose input is a signal (an ``input_shape`` whose ``axes`` is
+    ``"sequence"``, as ``engine.input_shape``), a stack (N, T, C) of numbers that fits it
+    is its own values, as float32. Any other stack returns None, and its images go through
+    the usual steps one by one (``engine.pixels``).
 
     Parameters
     ----------
     stack : numpy.ndarray
-        Images stacked on the first axis.
+        Images (or signals) stacked on the first axis.
     input_shape : tuple
         The model's input shape without the batch axis.
     """
+    if getattr(input_shape, "axes", None) == "sequence":
+        fits = (isinstance(stack, np.ndarray) and stack.ndim == 3
+                and stack.shape[2] == input_shape[1]
+                and stack.shape[1] == (input_shape[0] or stack.shape[1]) and stack.shape[1] > 0
+                and stack.dtype.kind in "biuf")
+        return stack.astype(np.float32) if fits else None
     if not isinstance(stack, np.ndarray) or stack.dtype != np.uint8 or stack.ndim not in (3, 4):
         return None
     height, width = input_shape[0], input_shape[1]

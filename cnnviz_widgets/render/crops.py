@@ -1,55 +1,25 @@
 """Crops of a data set's top images: the part of each image a channel's maximum looks at.
 
 A :class:`Crop` is plain data (the input pixels of a receptive box, where the position
-sits inside it, a caption); :func:`crop_picture` turns one into an RGB picture, enlarged
-for the screen with the position outlined. Nothing here touches a model: the dataset
-view and the exported page compute the crops and hand them over.
+sits inside it, a caption), made beside the scan by
+:class:`~cnnviz_widgets.engine.scan.cache.DatasetScans`; :func:`crop_picture` turns one
+into an RGB picture, enlarged for the screen with the position outlined. Nothing here
+touches a model.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.scan.cache import Crop
 from .encode import thumbnail
 
 __all__ = ["MARKER_COLOUR", "Crop", "crop_picture", "draw_outline", "signal_marker_fractions"]
 
 #: Colour of the outline that marks a position on a crop.
 MARKER_COLOUR = (255, 40, 40)
-
-
-@dataclass(frozen=True)
-class Crop:
-    """One top image of a channel, cropped to the receptive box of its maximum.
-
-    Attributes
-    ----------
-    pixels : numpy.ndarray
-        0-255 values, (h, w) or (h, w, C): the input pixels of the box, as the model saw
-        them before preprocessing.
-    marker : (top, left, bottom, right) or None
-        Where the position of the maximum sits inside the crop (bottom and right
-        exclusive); None for a layer without spatial maps (the crop is the whole image).
-    caption : str
-        What the picture is (label, value, image index).
-    index : int
-        The image's index in the data set.
-    value : float
-        The channel's maximum on this image.
-    signal : bool
-        ``pixels`` are a stretch of a signal (T, C) rather than image pixels: it is drawn
-        as lines, and the marker's rows are its time steps.
-    """
-
-    pixels: np.ndarray
-    marker: tuple[int, int, int, int] | None
-    caption: str
-    index: int = -1
-    value: float = float("nan")
-    signal: bool = False
 
 
 def draw_outline(rgb: np.ndarray, box: tuple[int, int, int, int],

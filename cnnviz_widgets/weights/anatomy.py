@@ -11,7 +11,7 @@ import numpy as np
 from .._deprecation import renamed_argument
 from ..engine.activations import ActivationEngine
 from ..engine.layers import build_plan
-from ..engine.stages import receptive_fields
+from ..engine.receptive import receptive_fields
 
 __all__ = ["Anatomy", "LayerRecord", "anatomy", "kernel_shape_string"]
 

@@ -11,8 +11,7 @@ import numpy as np
 
 from ..checks import whole_number
 from ..engine.coerce import as_engine
-from ..engine.scan import scan
-from ..engine.summary import ScanResult
+from ..engine.scan import ScanResult, scan
 from ..errors import InvalidSettingError
 from .filters import _kernel_arrays
 

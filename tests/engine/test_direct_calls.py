@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cnnviz_widgets import ActivationEngine
-from cnnviz_widgets.engine import layers as plan_layers
+from cnnviz_widgets.engine.layers import direct as plan_layers
 from cnnviz_widgets.errors import LayerComputeError
 from cnnviz_widgets.testing import counting_cnn, nested_backbone_model, shared_layer_model
 

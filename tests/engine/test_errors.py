@@ -14,6 +14,7 @@ from cnnviz_widgets.errors import (
     CnnvizError,
     ImageDecodeError,
     ImageShapeError,
+    InvalidSettingError,
     LayerNotFoundError,
     UnsupportedModelError,
 )
@@ -31,6 +32,19 @@ def test_unknown_layer_lists_close_matches(engine):
     message = str(info.value)
     assert "conv_a" in message and "conv_b" in message and "engine.layers" in message
     assert isinstance(info.value, KeyError) and isinstance(info.value, CnnvizError)
+
+
+@pytest.mark.parametrize("name", [3, None, 1.5, ["conv_a"]], ids=["int", "None", "float", "list"])
+def test_a_layer_that_is_not_named_by_a_string_says_how_to_name_one(engine, name):
+    for ask in (lambda: engine.activation(name, np.zeros((8, 8))), lambda: engine.layer(name),
+                lambda: engine.keras_layer(name), lambda: engine.viewable(name),
+                lambda: engine.features(name, np.zeros((2, 8, 8))),
+                lambda: engine.forward(engine.prepare(np.zeros((8, 8))), [name])):
+        with pytest.raises(InvalidSettingError) as info:
+            ask()
+        message = str(info.value)
+        assert "named by a string" in message and "engine.layer_names" in message
+        assert repr(name) in message and isinstance(info.value, CnnvizError)
 
 
 def test_undecodable_bytes(engine):

@@ -195,8 +195,8 @@ def test_as_engine_and_the_panel_pass_the_inputs_on(model, engine):
 
 
 def test_a_worker_of_a_cluster_scan_builds_the_same_engine(model, engine):
-    from cnnviz_widgets.engine import distributed
-    from cnnviz_widgets.engine.sources import SequenceSource
+    from cnnviz_widgets.engine.scan import distributed
+    from cnnviz_widgets.engine.scan.sources import SequenceSource
 
     x = photos(5, seed=7)
     data = distributed._model_bytes(model)

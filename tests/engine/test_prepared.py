@@ -119,11 +119,11 @@ def test_a_new_preprocess_function_is_used_at_once():
 def test_a_frozen_image_is_hashed_once_and_anything_else_by_its_content(monkeypatch):
     """A cached request for a frozen image (read-only all the way down, as the panels hold
     their images) does not hash it again; a read-only view of a writeable array does."""
-    from cnnviz_widgets.engine import activations
+    from cnnviz_widgets.engine import cache
 
     hashed = []
-    real = activations._fingerprint
-    monkeypatch.setattr(activations, "_fingerprint",
+    real = cache.fingerprint
+    monkeypatch.setattr(cache, "fingerprint",
                         lambda x: hashed.append(x.shape) or real(x))
     engine = ActivationEngine(tiny_cnn())
     frozen = _image(7)

@@ -8,7 +8,7 @@ import pytest
 
 from cnnviz_widgets import ActivationEngine
 from cnnviz_widgets.engine.layers import build_plan
-from cnnviz_widgets.engine.stages import receptive_box, receptive_fields
+from cnnviz_widgets.engine.receptive import receptive_box, receptive_fields
 from cnnviz_widgets.errors import (
     InvalidSettingError,
     LayerNotFoundError,

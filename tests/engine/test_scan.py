@@ -263,7 +263,7 @@ def test_the_scan_streams_and_reads_at_most_two_batches_ahead(model, digits):
     def progress(done: int, total: int) -> None:
         ahead.append(recording.furthest + 1 - done)
 
-    from cnnviz_widgets.engine.sources import SequenceSource
+    from cnnviz_widgets.engine.scan.sources import SequenceSource
 
     scan(model, SequenceSource(recording), ["conv2"], batch_size=50, progress=progress)
     assert len(ahead) == 21 and max(ahead) <= 100  # the batch in flight and the next one

@@ -14,7 +14,8 @@ import pytest
 
 from cnnviz_widgets import ActivationEngine, scan
 from cnnviz_widgets.engine.coerce import image_list, image_names
-from cnnviz_widgets.engine.stages import receptive_box, stage_layers
+from cnnviz_widgets.engine.receptive import receptive_box
+from cnnviz_widgets.engine.stages import stage_layers
 from cnnviz_widgets.errors import ImageShapeError, SignalShapeError
 from cnnviz_widgets.testing import tiny_conv1d
 

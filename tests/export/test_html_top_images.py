@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from cnnviz_widgets import explore
-from cnnviz_widgets.engine.stages import receptive_box
+from cnnviz_widgets.engine.receptive import receptive_box
 from cnnviz_widgets.errors import InvalidSettingError
 
 from .test_html import read_payload

@@ -10,11 +10,10 @@ import pytest
 from PIL import Image
 
 from cnnviz_widgets import explore
-from cnnviz_widgets.engine.scan import scan
-from cnnviz_widgets.engine.summary import ScanResult
+from cnnviz_widgets.engine.scan import ScanResult, scan
+from cnnviz_widgets.engine.scan import cache as scans_module
 from cnnviz_widgets.errors import CnnvizError
 from cnnviz_widgets.render.crops import MARKER_COLOUR
-from cnnviz_widgets.widgets.explorer import dataset as dataset_module
 from cnnviz_widgets.widgets.panel import _widget_tree
 
 CLASSES = ["zero", "one", "two"]
@@ -58,13 +57,13 @@ def data():
 def scans(monkeypatch):
     """Every call of scan() by the dataset view, with the layers it scanned."""
     calls: list[list[str]] = []
-    real = dataset_module.scan
+    real = scans_module.scan
 
     def counting(*args, **kwargs):
         calls.append(list(args[2]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "scan", counting)
+    monkeypatch.setattr(scans_module, "scan", counting)
     return calls
 
 

@@ -365,7 +365,7 @@ def _stack_model():
 
 def test_receptive_field_box_and_its_gradient_are_drawn_on_the_input():
     from cnnviz_widgets.attribution import effective_receptive_field
-    from cnnviz_widgets.engine.stages import receptive_box
+    from cnnviz_widgets.engine.receptive import receptive_box
 
     model = _stack_model()
     images = np.random.default_rng(4).integers(0, 256, (2, 16, 16), dtype=np.uint8)

@@ -340,7 +340,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         """Show where position (row, col) of the current layer looks in the input.
 
         The box is the theoretical receptive field from the anatomy's arithmetic
-        (:func:`~cnnviz_widgets.engine.stages.receptive_box`), drawn on the input; next to
+        (:func:`~cnnviz_widgets.engine.receptive.receptive_box`), drawn on the input; next to
         it, the effective receptive field (the gradient of that position, of the current
         channel or of all channels, with respect to the input,
         :func:`~cnnviz_widgets.attribution.effective_receptive_field`) as an overlay.
@@ -366,7 +366,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         """
         from ...attribution.overlay import overlay
         from ...attribution.receptive import effective_receptive_field
-        from ...engine.stages import receptive_box
+        from ...engine.receptive import receptive_box
         from ...render.crops import draw_outline
 
         if self.is_signal and self.engine.layer(self.layer).layout == "sequence":
@@ -407,7 +407,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         drawn as lines with the steps it sees shaded, and under it the position's
         gradient over time when the attribution methods can compute it."""
         from ...attribution.receptive import effective_receptive_field
-        from ...engine.stages import receptive_box
+        from ...engine.receptive import receptive_box
         from ...render.mpl import figure_to_png
         from ...render.signal import signal_figure
 

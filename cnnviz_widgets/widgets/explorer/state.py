@@ -330,7 +330,7 @@ class ExplorerState(HasTraits):
         if value is None:
             self._dataset_scans = None
             return None
-        from .dataset import DatasetScans
+        from ...engine.scan.cache import DatasetScans
 
         try:
             self._dataset_scans = DatasetScans(

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ScanError
+from ...errors import LayerNotFoundError, ScanError
 
 __all__ = ["HISTOGRAM_BINS", "BatchSummary", "ChannelStats", "ScanResult"]
 
@@ -439,8 +439,6 @@ class ScanResult(Mapping[str, ChannelStats]):
         try:
             return self._stats[layer]
         except KeyError:
-            from ..errors import LayerNotFoundError
-
             raise LayerNotFoundError(layer, self._stats) from None
 
     def __iter__(self) -> Iterator[str]:

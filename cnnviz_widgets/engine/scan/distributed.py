@@ -1,7 +1,7 @@
 """Scan a data set on a Dask cluster: :func:`scan` with ``client=``.
 
 The set is cut into partitions of consecutive images. Each worker scans its partitions
-with the same batch function as an in-process scan (:func:`.scan.scan_source`), and the
+with the same batch function as an in-process scan (:func:`.stream.scan_source`), and the
 partial results are merged pairwise as they arrive, on the workers, into one
 :class:`~.summary.ScanResult` (merging is exact: the result equals an in-process scan).
 
@@ -67,10 +67,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ScanError
-from ..progress import ProgressLike, reporting
-from .scan import _reason, batch_reducer, scan_source
+from ...checks import whole_number
+from ...errors import ScanError
+from ...progress import ProgressLike, reporting
+from ..coerce import as_engine
+from .kernel import batch_reducer
 from .sources import ImageSource, SequenceSource
+from .stream import reason, scan_source
 from .summary import ScanResult
 
 __all__ = ["scan_on_cluster"]
@@ -93,7 +96,7 @@ def _model_bytes(model: Any) -> bytes:
         except Exception as exc:  # noqa: BLE001 - Keras raises many kinds here
             raise ScanError(
                 "The model could not be saved as a .keras file to send it to the Dask "
-                f"workers ({_reason(exc)}). A subclassed model or custom layer needs "
+                f"workers ({reason(exc)}). A subclassed model or custom layer needs "
                 "get_config() and keras.saving.register_keras_serializable; or scan "
                 "without client=."
             ) from exc
@@ -109,7 +112,7 @@ def _preprocess_token(preprocess: Any) -> str:
     except Exception as exc:  # noqa: BLE001 - any pickling failure
         raise ScanError(
             "The engine's preprocess function cannot be sent to the Dask workers "
-            f"({_reason(exc)}). Use a plain function (not a bound method of an object "
+            f"({reason(exc)}). Use a plain function (not a bound method of an object "
             "holding a model, a lock or an open file)."
         ) from exc
 
@@ -125,10 +128,7 @@ def _inputs_token(inputs: dict[str, Any]) -> str:
 
 def _partition_size(size: int | None, total: int | None, batch_size: int, workers: int) -> int:
     if size is not None:
-        if not isinstance(size, (int, np.integer)) or size < 1:
-            raise ScanError(f"partition_size must be a whole number of at least 1; got "
-                            f"{size!r}.")
-        return int(size)
+        return whole_number(size, "partition_size", error=ScanError)
     if not total:
         return 16 * batch_size
     return max(batch_size, math.ceil(total / (PARTITIONS_PER_WORKER * workers)))
@@ -259,7 +259,7 @@ def scan_on_cluster(client: Any, engine: Any, source: ImageSource, layers: Seque
 def _failure(future: Any) -> str:
     """Why a partition's task did not finish, in words."""
     if future.status == "error":
-        return _reason(future.exception())
+        return reason(future.exception())
     return f"The task was {future.status} on the cluster."
 
 
@@ -283,28 +283,25 @@ _ENGINES: OrderedDict[str, Any] = OrderedDict()  # key -> engine, most recent la
 _LOCK = threading.Lock()
 
 
-def _load(data: bytes) -> Any:
-    from ..io import load_model
-
+def _load(data: bytes, preprocess: Any, inputs: dict[str, Any] | None) -> Any:
+    """An engine on the model saved as ``data``, with the client's preprocess and inputs."""
     with tempfile.TemporaryDirectory(prefix="cnnviz-scan-") as folder:
         path = Path(folder) / "model.keras"
         path.write_bytes(data)
         # The bytes were written by the client from the model it holds (a file given by
         # path was checked there by load_model), and Dask already trusts its client with
         # pickles: code a Lambda layer carries is the user's own, as in-process.
-        return load_model(path, safe_mode=False)
+        return as_engine(path, paths=True, safe_mode=False, preprocess=preprocess,
+                         **(inputs or {}))
 
 
 def _worker_reducer(data: bytes, key: str, preprocess: Any, layers: tuple[str, ...],
                     inputs: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """This worker's engine and batch function for a model, built once per process."""
-    from .activations import ActivationEngine
-
     with _LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
-            engine = _ENGINES[key] = ActivationEngine(_load(data), preprocess=preprocess,
-                                                      **(inputs or {}))
+            engine = _ENGINES[key] = _load(data, preprocess, inputs)
             while len(_ENGINES) > WORKER_MODELS:
                 _ENGINES.popitem(last=False)
         _ENGINES.move_to_end(key)

@@ -1,4 +1,4 @@
-"""Model introspection: the viewable layers of a Keras model and a flat plan to run them.
+"""The flat plan of a Keras model: every layer call in an order that can run.
 
 A Keras model is turned into a :class:`Plan`: a list of :class:`Step` objects in an
 order where every step comes after the steps that produce its inputs. Models used
@@ -13,245 +13,29 @@ its own, named ``name[i]`` (``split[0]``, ``split[1]``); :attr:`Plan.views` list
 be shown. ``name:i`` is accepted for ``name[i]`` when no layer call has that name (a
 second call of a layer is ``name:2``, and that call wins).
 
-This is the only module that reads the structure of a Keras graph.
+This is the only module that reads the structure of a Keras graph; each
+step calls its layer through :class:`~.direct.LayerCaller`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import heapq
-import inspect
 import itertools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cnnviz_widgets._keras import keras
 
-from ..errors import InvalidSettingError, UnsupportedModelError
+from ...errors import InvalidSettingError, UnsupportedModelError
+from .direct import IGNORED_KWARGS, LayerCaller
+from .kinds import InputShape, LayerInfo, ModelInput, _axes_of, _input_axes, layer_kind
 
-__all__ = ["AXES", "InputShape", "LayerInfo", "ModelInput", "Plan", "Step", "View",
-           "build_plan", "check_input", "layer_kind", "token_grid"]
+__all__ = ["Plan", "Step", "View", "build_plan", "inputs_call"]
 
-#: What the axes of a layer's output (without the batch axis) mean, see :attr:`LayerInfo.axes`.
-AXES = ("image", "plane", "sequence", "tokens", "vector", "other")
-
-_KIND_BY_CLASS_PREFIX: tuple[tuple[str, str], ...] = (
-    ("InputLayer", "input"),
-    ("Conv", "conv"),
-    ("DepthwiseConv", "conv"),
-    ("SeparableConv", "conv"),
-    ("Global", "pool"),
-    ("MaxPooling", "pool"),
-    ("AveragePooling", "pool"),
-    ("Dense", "dense"),
-    ("EinsumDense", "dense"),
-    ("BatchNormalization", "normalization"),
-    ("LayerNormalization", "normalization"),
-    ("GroupNormalization", "normalization"),
-    ("Normalization", "normalization"),
-    ("Rescaling", "preprocessing"),
-    ("Resizing", "preprocessing"),
-    ("Dropout", "dropout"),
-    ("SpatialDropout", "dropout"),
-    ("GaussianNoise", "dropout"),
-    ("Flatten", "reshape"),
-    ("Reshape", "reshape"),
-    ("Permute", "reshape"),
-    ("ZeroPadding", "reshape"),
-    ("Cropping", "reshape"),
-    ("UpSampling", "reshape"),
-    ("Add", "merge"),
-    ("Concatenate", "merge"),
-    ("Multiply", "merge"),
-    ("Average", "merge"),
-    ("Maximum", "merge"),
-    ("Minimum", "merge"),
-    ("Subtract", "merge"),
-    ("Activation", "activation"),
-    ("ReLU", "activation"),
-    ("LeakyReLU", "activation"),
-    ("PReLU", "activation"),
-    ("ELU", "activation"),
-    ("Softmax", "activation"),
-)
-
-
-def layer_kind(layer: Any) -> str:
-    """Return a short family name for a layer: conv, pool, dense, activation, ...
-
-    Parameters
-    ----------
-    layer : keras.Layer
-        Any Keras layer.
-
-    Returns
-    -------
-    str
-        One of ``input``, ``conv``, ``pool``, ``dense``, ``normalization``,
-        ``preprocessing``, ``dropout``, ``reshape``, ``merge``, ``activation``,
-        ``model`` or ``other``.
-    """
-    if isinstance(layer, keras.Model):
-        return "model"
-    name = type(layer).__name__
-    for prefix, kind in _KIND_BY_CLASS_PREFIX:
-        if name.startswith(prefix):
-            return kind
-    return "other"
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """What the engine knows about one viewable layer.
-
-    Attributes
-    ----------
-    name : str
-        Unique name; layers of nested models are named by path (``vgg16/block1_conv1``).
-    kind : str
-        Family of the layer, see :func:`layer_kind`.
-    output_shape : tuple of int or None
-        Output shape without the batch axis; None marks a size that depends on the input.
-    index : int
-        Position of the layer's call in the flattened, topologically ordered plan (the
-        entries of the outputs of one layer share it).
-    class_name : str
-        The Keras class of the layer (``Conv2D``, ``MaxPooling2D``, ...).
-    parent : str
-        Path of the nested model that holds the layer, ``""`` at the top level.
-    depth : int
-        How deeply the layer is nested (0 at the top level).
-    n_outputs : int
-        How many tensors the layer returns. Each output of a layer with several is shown
-        as its own entry, named ``name[i]``, with its own ``output_shape`` (the step's
-        own entry, named ``name``, has the first output's shape).
-    axes : str
-        What the output's axes mean: ``"image"`` (H, W, C) maps, ``"plane"`` one (H, W)
-        map, ``"sequence"`` (T, C): C channels over time (1-D convolutions),
-        ``"tokens"`` (T, D): T tokens of D features (transformers), ``"vector"`` (C,), or
-        ``"other"``. ``""`` (the default) derives it from the rank alone, a rank-2
-        output being a plane; the engine sets it for every layer of a model.
-    output_index : int
-        Which output of the layer this entry is (0 for a layer with one output).
-    """
-
-    name: str
-    kind: str
-    output_shape: tuple[int | None, ...]
-    index: int
-    class_name: str
-    parent: str = ""
-    depth: int = 0
-    n_outputs: int = 1
-    axes: str = ""
-    output_index: int = 0
-
-    @property
-    def layout(self) -> str:
-        """:attr:`axes`, derived from the rank when it was not set."""
-        if self.axes:
-            return self.axes
-        return {3: "image", 2: "plane", 1: "vector"}.get(len(self.output_shape), "other")
-
-    @property
-    def is_spatial(self) -> bool:
-        """True for outputs with a height and width axis: (H, W, C) or (H, W)."""
-        return self.layout in ("image", "plane")
-
-    @property
-    def channels(self) -> int | None:
-        """Number of channels: 1 for an (H, W) map, C for (H, W, C), a sequence (T, C) and a
-        vector (C,), D for tokens (T, D).
-
-        None when the output has no axes or the channel axis has no fixed size.
-        """
-        if self.layout == "plane":
-            return 1
-        return self.output_shape[-1] if self.output_shape else None
-
-    @property
-    def token_grid(self) -> tuple[int, int, int] | None:
-        """``(rows, cols, skip)`` when the tokens after the first ``skip`` form a square grid.
-
-        A vision transformer's tokens are its image patches in row-major order, after an
-        optional class token; see :func:`token_grid`. None for other layers.
-        """
-        if self.layout != "tokens":
-            return None
-        return token_grid(self.output_shape[0])
-
-    @property
-    def label(self) -> str:
-        """Name followed by the output shape, e.g. ``block3_conv1 56x56x256``."""
-        shape = "x".join("?" if s is None else str(s) for s in self.output_shape)
-        return f"{self.name} {shape}"
-
-
-def token_grid(tokens: int | None) -> tuple[int, int, int] | None:
-    """``(rows, cols, skip)`` for ``tokens`` that are a square patch grid after ``skip`` leading
-    tokens (0, or 1 for a class token), None otherwise.
-
-    Examples
-    --------
-    >>> token_grid(196), token_grid(197), token_grid(50), token_grid(12)
-    ((14, 14, 0), (14, 14, 1), (7, 7, 1), None)
-    """
-    if tokens is None:
-        return None
-    for skip in (0, 1):
-        side = math.isqrt(max(tokens - skip, 0))
-        if side >= 2 and side * side == tokens - skip:
-            return side, side, skip
-    return None
-
-
-def _axes_of(info: LayerInfo, input_shape: tuple[int | None, ...], signal: bool) -> str:
-    """What the axes of one layer's output mean, in a model with ``input_shape``."""
-    rank = len(info.output_shape)
-    if rank != 2:
-        return {3: "image", 1: "vector"}.get(rank, "other")
-    if signal or info.class_name.endswith("1D"):
-        return "sequence"
-    if info.output_shape == input_shape[:2]:  # the image itself, e.g. its channels squeezed
-        return "plane"
-    return "tokens"
-
-
-def _input_axes(input_shape: tuple[int | None, ...], steps: list[Step]) -> str:
-    """``"image"`` (H, W, C), ``"plane"`` (H, W), ``"sequence"`` (T, C) or ``"other"``.
-
-    A rank-2 input is a signal (T, C) when the model has a 1-D layer (``Conv1D``,
-    ``MaxPooling1D``, ...), and a greyscale image otherwise.
-    """
-    rank = len(input_shape)
-    if rank == 3:
-        return "image"
-    if rank == 2:
-        signal = any(step.info.class_name.endswith("1D") for step in steps)
-        return "sequence" if signal else "plane"
-    return "other"
-
-
-class InputShape(tuple):
-    """A model input's shape without the batch axis, a tuple that also says what its axes mean.
-
-    It compares and slices like the plain tuple; :attr:`axes` is ``"image"`` (H, W, C),
-    ``"plane"`` (H, W), ``"sequence"`` (T, C) or ``"other"`` (see :attr:`Plan.input_axes`),
-    so that a function given ``engine.input_shape`` knows whether (N, T, C) is a stack of
-    signals or (H, W, C) one image.
-    """
-
-    axes: str
-
-    def __new__(cls, shape: Any, axes: str = "image") -> InputShape:
-        self = super().__new__(cls, shape)
-        self.axes = axes
-        return self
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (InputShape, (tuple(self), self.axes))
+#: Lists of targets whose run order :meth:`Plan.needed` keeps.
+_KEPT_ORDERS = 64
 
 
 @dataclass
@@ -260,7 +44,7 @@ class Step:
 
     ``call`` maps the values of ``inputs`` (keys of the plan's tensors) to the
     values of ``outputs``. ``direct`` is True when it runs the layer's own ``call`` on
-    eager tensors rather than ``Layer.__call__`` (see :class:`_LayerCaller`).
+    eager tensors rather than ``Layer.__call__`` (see :class:`LayerCaller`).
     """
 
     info: LayerInfo
@@ -280,21 +64,6 @@ class View:
     info: LayerInfo
     step: Step
     key: int
-
-
-@dataclass(frozen=True)
-class ModelInput:
-    """One input of the model: its name, shape without the batch axis, dtype and key."""
-
-    name: str
-    shape: tuple[int | None, ...]
-    dtype: str
-    key: int
-
-    @property
-    def label(self) -> str:
-        """``'meta' (4,) float32``: how messages show it."""
-        return f"{self.name!r} {self.shape} {self.dtype}"
 
 
 @dataclass
@@ -325,6 +94,7 @@ class Plan:
     def __post_init__(self) -> None:
         #: Keys of every input: where a walk back through the plan stops.
         self.input_keys = frozenset([self.input_key, *(i.key for i in self.inputs)])
+        self._orders: dict[tuple[int, ...], list[int]] = {}
 
     @property
     def other_inputs(self) -> tuple[ModelInput, ...]:
@@ -340,6 +110,37 @@ class Plan:
     def layers(self) -> list[LayerInfo]:
         """The viewable layers, in plan order: one entry per output of each step."""
         return [view.info for view in self.views.values()]
+
+    def needed(self, targets: list[int],
+               is_available: Callable[[int], bool] | None = None) -> list[int]:
+        """Indices of the steps to run, in plan order, to produce the tensors ``targets``.
+
+        ``is_available(key)`` says which values are at hand already (the walk back stops
+        at them); without it nothing is, and the answer is kept for the next call.
+        """
+        if is_available is None:
+            known = self._orders.get(tuple(targets))
+            if known is None:
+                if len(self._orders) >= _KEPT_ORDERS:
+                    self._orders.clear()
+                known = self._orders[tuple(targets)] = self.needed(targets, lambda k: False)
+            return known
+        needed: set[int] = set()
+        stack = [k for k in targets if not is_available(k)]
+        seen: set[int] = set()
+        while stack:
+            key = stack.pop()
+            if key in seen or key in self.input_keys:
+                continue
+            seen.add(key)
+            index = self.producer[key]
+            if index in needed:
+                continue
+            needed.add(index)
+            for k in self.steps[index].inputs:
+                if not is_available(k):
+                    stack.append(k)
+        return sorted(needed)
 
     def view(self, name: str) -> View | None:
         """The :class:`View` called ``name`` (``name:i`` stands for ``name[i]`` when no step
@@ -441,7 +242,7 @@ class _PlanBuilder:
             symbolic = [layer.input, layer.output]
         except (AttributeError, ValueError):  # a layer shared between models: no one input
             symbolic = []
-        caller = _LayerCaller(layer, symbolic, flat=False)
+        caller = LayerCaller(layer, symbolic, flat=False)
 
         def call(values: dict[int, Any], caller: Any = caller, in_key: int = in_key) -> list[Any]:
             return caller((values[in_key],), {})
@@ -488,7 +289,7 @@ class _PlanBuilder:
         """The step's call for one node of a functional graph, and whether it is direct."""
         arguments = node.arguments
         key_of = {id(t): self.key(t) for t in arguments.keras_tensors}
-        caller = _LayerCaller(node.operation, [*arguments.keras_tensors,
+        caller = LayerCaller(node.operation, [*arguments.keras_tensors,
                                                *keras.tree.flatten(node.outputs)])
         single = _single_argument(arguments)
         if single is not None:  # the common case: one tensor, or one list of tensors
@@ -559,22 +360,18 @@ def _has_single_output(layer: Any) -> bool:
         return False
 
 
-#: Call arguments the engine sets itself: no masks, and ``training=False``.
-_IGNORED_KWARGS = frozenset({"mask", "training"})
-
-
 def _single_argument(arguments: Any) -> tuple[list[Any], bool] | None:
     """``([tensor], False)`` for a call ``layer(tensor)``, ``(tensors, True)`` for
     ``layer([t1, t2, ...])`` (merges), None for any other call (kwargs, constants).
 
     ``mask=None`` and ``training=...``, which Keras records for the layers that take
     them, count as no argument: the engine passes no masks and ``training=False`` (see
-    :func:`_call_layer`).
+    :class:`~.direct.LayerCaller`).
     """
     args, kwargs = getattr(arguments, "args", None), getattr(arguments, "kwargs", None)
     if not isinstance(args, tuple) or len(args) != 1 or not isinstance(kwargs, dict):
         return None
-    if not kwargs.keys() <= _IGNORED_KWARGS or any(
+    if not kwargs.keys() <= IGNORED_KWARGS or any(
             v is not None and not isinstance(v, bool) for v in kwargs.values()):
         return None
     tensor_class = keras.KerasTensor
@@ -584,115 +381,6 @@ def _single_argument(arguments: Any) -> tuple[list[Any], bool] | None:
             and all(isinstance(t, tensor_class) for t in args[0])):
         return list(args[0]), True
     return None
-
-
-try:  # the scope a mixed-precision layer opens around the layers it calls
-    from keras.src.backend import get_autocast_scope as _autocast_scope
-except ImportError:  # another Keras: every layer is called through Layer.__call__
-    _autocast_scope = None
-
-_EAGER_TENSOR: list[type | None] = []  # the backend's eager tensor class, found once
-
-
-def _eager_tensor_class() -> type | None:
-    """TensorFlow's eager tensor class, or None with another backend (no direct calls)."""
-    if not _EAGER_TENSOR:
-        direct = keras.backend.backend() == "tensorflow" and _autocast_scope is not None
-        _EAGER_TENSOR.append(type(keras.ops.convert_to_tensor(0.0)) if direct else None)
-    return _EAGER_TENSOR[0]
-
-
-def _calls_directly(layer: Any, symbolic: list[Any]) -> bool:
-    """True when ``Layer.__call__`` adds nothing to ``layer.call`` at inference.
-
-    That is a layer of Keras itself (not a subclass written elsewhere, not a model) that
-    keeps Keras' own ``__call__``, is built, float32 throughout (inputs, outputs,
-    computation, variables), not quantized, without activity regulariser or
-    rematerialisation, whose inputs and outputs carry no mask (``symbolic`` are its
-    graph tensors) and whose only context argument is ``training``.
-    """
-    cls = type(layer)
-    if (not cls.__module__.startswith(("keras.src.layers.", "keras.src.applications."))
-            or isinstance(layer, keras.Model)
-            or cls.__call__ is not keras.layers.Layer.__call__ or not symbolic):
-        return False
-    if (not getattr(layer, "built", False)
-            or getattr(layer, "quantization_mode", None) is not None
-            or getattr(layer, "activity_regularizer", None) is not None
-            or getattr(layer, "_remat_mode", None)
-            or set(getattr(layer, "_call_context_args", {"training"})) != {"training"}):
-        return False
-    policy = layer.dtype_policy
-    if policy.compute_dtype != "float32" or policy.variable_dtype != "float32":
-        return False
-    return all(getattr(t, "dtype", None) == "float32" and getattr(t, "_keras_mask", None) is None
-               for t in keras.tree.flatten(symbolic))
-
-
-class _LayerCaller:
-    """Calls one layer in inference mode on a list of values; returns its flat outputs.
-
-    Keras' ``Layer.__call__`` converts and checks its inputs, resolves ``training``,
-    handles masks, mixed precision and distribution, and opens name scopes: about
-    100 microseconds per call, a third of a forward pass of a deep model of small
-    layers. For the built-in layers where none of it applies (see
-    :func:`_calls_directly`), and with the TensorFlow backend on eager tensors, the
-    layer's own ``call`` runs instead, with the same result. Any other layer or value,
-    or any error in the direct call, goes through ``Layer.__call__``, which gives
-    Keras' own error message. ``flat=False`` returns the layer's output as the one value
-    of the list, whatever its structure.
-    """
-
-    __slots__ = ("layer", "direct", "training", "tensor_class", "flat")
-
-    def __init__(self, layer: Any, symbolic: list[Any], flat: bool = True) -> None:
-        self.layer = layer
-        self.flat = flat
-        self.tensor_class = _eager_tensor_class()
-        self.direct = None
-        self.training = False
-        if self.tensor_class is not None and _calls_directly(layer, symbolic):
-            try:
-                params = inspect.signature(layer.call).parameters
-            except (TypeError, ValueError):
-                return
-            self.direct = layer.call
-            self.training = "training" in params
-
-    def __call__(self, args: tuple, kwargs: dict) -> list[Any]:
-        direct = self.direct
-        if direct is not None and kwargs.keys() <= _IGNORED_KWARGS and self._plain(args):
-            try:
-                out = direct(*args, training=False) if self.training else direct(*args)
-            except Exception:  # noqa: BLE001 - Layer.__call__ below says what is wrong
-                out = None
-            if out is not None:
-                if not self.flat or type(out) is self.tensor_class:
-                    return [out]
-                return keras.tree.flatten(out)
-        out = _call_layer(self.layer, args, kwargs)
-        return keras.tree.flatten(out) if self.flat else [out]
-
-    def _plain(self, args: tuple) -> bool:
-        """Eager tensors without masks, outside any autocast scope or distribution."""
-        cls = self.tensor_class
-        for arg in args:
-            for value in (arg if type(arg) is list else (arg,)):
-                if type(value) is not cls or getattr(value, "_keras_mask", None) is not None:
-                    return False
-        return _autocast_scope() is None and keras.distribution.distribution() is None
-
-
-def _call_layer(layer: Any, args: tuple, kwargs: dict) -> Any:
-    """Call a layer in inference mode."""
-    kwargs = dict(kwargs)
-    kwargs.pop("mask", None)
-    kwargs["training"] = False
-    try:
-        return layer(*args, **kwargs)
-    except TypeError:
-        kwargs.pop("training")
-        return layer(*args, **kwargs)
 
 
 def build_plan(model: Any, output: int | str = 0, image_input: int | str | None = None) -> Plan:
@@ -835,58 +523,3 @@ def _output_index(output: int | str, names: tuple[str, ...], model: Any) -> int:
     )
 
 
-_SUPPORTED = ("The engine shows models whose input is an image, (H, W, C) or (H, W), or a "
-              "signal (T, C) of numbers for 1-D convolutions.")
-
-
-def check_input(plan: Plan) -> None:
-    """Raise a clear :class:`UnsupportedModelError` when the engine cannot show the model.
-
-    Supported image inputs are (H, W, C) with a fixed C and (H, W); a signal is (T, C)
-    with a fixed C. The message says what the input looks like (token ids, a video or a
-    volume, a vector of features, channels of unknown number) and what to do instead.
-    """
-    shape, axes = tuple(plan.input_shape), plan.input_axes
-    spec = next((i for i in plan.inputs if i.key == plan.input_key), None)
-    dtype = spec.dtype if spec is not None else "float32"
-    shown = f"{(None, *shape)} {dtype}"
-    integer = "int" in dtype
-    readers = [step for step in plan.steps if plan.input_key in step.inputs]
-    embedding = next((step for step in readers if step.info.class_name == "Embedding"), None)
-    if integer and (len(shape) == 1 or embedding is not None):
-        name = embedding.info.name if embedding is not None else "embedding"
-        after = next((v.info.name for v in plan.views.values()
-                      if embedding is not None and embedding.outputs[0] in v.step.inputs),
-                     "a_layer")
-        raise UnsupportedModelError(
-            f"The model's input {shown} is integer token ids (text), not an image or a "
-            f"signal. {_SUPPORTED} For a text model, explore what comes after the embedding, "
-            "whose output is a signal (T, C): build "
-            f"sub = keras.Model(model.get_layer({name!r}).output, model.output), embed the "
-            f"tokens of a text with embedded = keras.Model(model.input, "
-            f"model.get_layer({name!r}).output)(token_ids[None])[0], then use "
-            f"ActivationEngine(sub).activation({after!r}, embedded)."
-        )
-    if len(shape) >= 4:
-        what = "a video or a volume (frames or depth, height, width, channels), not an image"
-        later = next((v.info.name for v in plan.views.values() if v.info.layout == "image"),
-                     None)
-        todo = ("Explore one frame or slice with a 2-D model, or build a sub-model that "
-                "starts where the data is (H, W, C)"
-                + (f", e.g. keras.Model(model.get_layer({later!r}).output, model.output)."
-                   if later else "."))
-        raise UnsupportedModelError(f"The model's input {shown} is {what}. {_SUPPORTED} "
-                                    f"{todo}")
-    if len(shape) == 3 and shape[-1] is None or axes == "sequence" and shape[-1] is None:
-        example = (f"({shape[0]}, {shape[1]}, 3)" if len(shape) == 3 else f"({shape[0]}, 2)")
-        raise UnsupportedModelError(
-            f"The model's input {shown} has no fixed number of channels (the last axis is "
-            f"None), so its layers have no fixed shape to show. {_SUPPORTED} Build the model "
-            f"with a fixed channel count, e.g. keras.Input({example}), and load the weights "
-            "into it (model.load_weights(...) or set_weights)."
-        )
-    if len(shape) == 1 or len(shape) == 0:
-        raise UnsupportedModelError(
-            f"The model's input {shown} is a vector of numbers, not an image or a signal. "
-            f"{_SUPPORTED} A model of Dense layers on such features has no maps to show."
-        )

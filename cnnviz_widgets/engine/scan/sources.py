@@ -20,6 +20,7 @@ Kinds of set:
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ScanError
-from .coerce import _is_one_array_image, unwrap_sample
+from ...errors import ScanError
+from ..coerce import _is_one_array_image, unwrap_sample
 
 __all__ = ["Batch", "ImageSource", "image_source"]
 
@@ -54,7 +55,7 @@ def _as_label(label: Any) -> int:
     return int(np.argmax(arr)) if arr.size else -1
 
 
-class ImageSource:
+class ImageSource(ABC):
     """An image set read in batches; see the module docstring for the kinds.
 
     Attributes
@@ -73,9 +74,9 @@ class ImageSource:
     #: Index of the first item (a part of a larger set starts where the part starts).
     offset: int = 0
 
+    @abstractmethod
     def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[Batch]:
         """Yield the items with indices in [start, stop) in batches of at most ``size``."""
-        raise NotImplementedError
 
     def name_of(self, index: int) -> int | str:
         """How a skipped item is listed: its path for files, else its index."""

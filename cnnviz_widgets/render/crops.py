@@ -13,12 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..colour.colormaps import MARKER_COLOUR
 from .encode import thumbnail
 
 __all__ = ["MARKER_COLOUR", "Crop", "crop_picture", "draw_outline", "signal_marker_fractions"]
-
-#: Colour of the outline that marks a position on a crop.
-MARKER_COLOUR = (255, 40, 40)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..colour.colormaps import lut
+from ..colour.colormaps import MARKER_COLOUR, lut
 from ..colour.scale import unit_scale
 from ..errors import InvalidSettingError
-from .crops import MARKER_COLOUR
 from .maps import RenderedView
 from .mpl import new_figure
 

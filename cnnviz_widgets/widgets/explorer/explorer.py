@@ -535,9 +535,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
             fig.savefig(os.fspath(path), dpi=dpi)
         return fig
 
-    def close(self) -> None:
-        """Close the panel and every widget inside it, and drop the cached activations."""
-        super().close()
+    def _release(self) -> None:
+        """Drop the cached activations, the view and the dataset view (see ``close()``)."""
         self.forget()
         self._value = None
         self.dataset_view = None

@@ -247,21 +247,18 @@ class ExplorerState(HasTraits):
         """Drop the memoised activation and order (after the model's weights changed)."""
         self._activation_memo = None
         self._ranking_memo = None
-        self._contribution_memo.clear()
-        self._predicted.clear()
+        self._contribution_memo = {}
+        self._predicted = {}
         self._compare_memo = None
 
     # -- validation ------------------------------------------------------------------
-    def _fail(self, error: CnnvizError) -> CnnvizError:
-        return report_error(self, error)
-
     @validate("layer")
     def _valid_layer(self, proposal: dict) -> str:
         name = proposal["value"]
         try:
             self.engine.layer(name)
         except CnnvizError as error:
-            raise self._fail(error) from None
+            raise report_error(self, error) from None
         return name
 
     @validate("channel")
@@ -289,10 +286,10 @@ class ExplorerState(HasTraits):
     def _valid_compare(self, proposal: dict) -> str | None:
         value = proposal["value"]
         if value is not None and value not in COMPARE_MODES:
-            raise self._fail(InvalidSettingError(
+            raise report_error(self, InvalidSettingError(
                 f"compare must be None, 'image' or 'model', not {value!r}."))
         if value == "model" and self.compare_engine is None:
-            raise self._fail(InvalidSettingError(
+            raise report_error(self, InvalidSettingError(
                 "To compare two models, set compare_model to the other model (for example "
                 "an earlier checkpoint of this one)."))
         return value
@@ -309,7 +306,7 @@ class ExplorerState(HasTraits):
         try:
             other = as_engine(value, preprocess=self.engine.preprocess)
         except CnnvizError as error:
-            raise self._fail(error) from None
+            raise report_error(self, error) from None
         self._compare_engine = other
         return value
 
@@ -337,7 +334,7 @@ class ExplorerState(HasTraits):
                 self.engine, value, labels=self.dataset_labels,
                 class_names=self.dataset_class_names, top_k=self.dataset_top_k)
         except CnnvizError as error:
-            raise self._fail(error) from None
+            raise report_error(self, error) from None
         return value
 
     @property
@@ -351,7 +348,7 @@ class ExplorerState(HasTraits):
 
         value = proposal["value"]
         if value not in matplotlib.colormaps:
-            raise self._fail(InvalidSettingError(
+            raise report_error(self, InvalidSettingError(
                 f"{value!r} is not a matplotlib colour map; try one of "
                 + ", ".join(repr(c) for c in COLORMAPS) + "."))
         return value

@@ -13,7 +13,7 @@ from ..errors import CnnvizError
 from ..render.encode import data_url, thumbnail
 from .panel import Binding, Whole, bind
 
-__all__ = ["ImagePicker", "picker_for", "reads_signals"]
+__all__ = ["ImagePicker", "default_samples", "picker_for", "reads_signals"]
 
 _BUTTONS_UP_TO = 20
 _STRIP = 16
@@ -145,6 +145,26 @@ class ImagePicker(w.VBox):
 def reads_signals(engine: Any) -> bool:
     """True when ``engine``'s model reads signals (T, C) rather than images."""
     return getattr(getattr(engine, "plan", None), "input_axes", "image") == "sequence"
+
+
+def default_samples(engine: Any) -> tuple[list[Any], list[str]]:
+    """The package's sample images that suit ``engine``'s model, and their names: digits
+    for grayscale, photos for RGB, none for a model of signals (or when the samples cannot
+    be had: they are a convenience, a panel works without them)."""
+    if reads_signals(engine):
+        return [], []
+    shape = engine.input_shape
+    grayscale = len(shape) == 2 or shape[-1] == 1
+    try:
+        from .. import zoo
+
+        if grayscale:
+            images, labels = zoo.digit_samples()
+            return list(images[:10]), [f"digit {int(label)}" for label in labels[:10]]
+        photos = zoo.samples()
+        return [s.image for s in photos], [s.name for s in photos]
+    except Exception:  # noqa: BLE001 - samples are a convenience; the panel works without
+        return [], []
 
 
 def picker_for(engine: Any, images: Sequence[Any], names: Sequence[str], *,

@@ -394,14 +394,14 @@ def test_receptive_field_box_and_its_gradient_are_drawn_on_the_input():
     assert np.all(c2[3:8, 5:10] > 0) and np.all(c2[outside] == 0)
     from cnnviz_widgets.render.crops import MARKER_COLOUR
 
-    picture = np.asarray(Image.open(io.BytesIO(ex._field_box_image.value)).convert("RGB"))
+    picture = np.asarray(Image.open(io.BytesIO(ex.field_view.box_image.value)).convert("RGB"))
     f = picture.shape[0] // 16
     assert tuple(picture[4 * f, 8 * f]) == MARKER_COLOUR  # the box's top edge
     assert tuple(picture[7 * f, 9 * f]) != MARKER_COLOUR  # inside: the image
-    assert ex._field_view.layout.display is None
-    assert "rows 4-9 and columns 6-11" in ex._field_caption.value
+    assert ex.field_view.layout.display is None
+    assert "rows 4-9 and columns 6-11" in ex.field_view.caption.value
     ex.image_index = 1  # another image: the old field goes away
-    assert ex.field is None and ex._field_view.layout.display == "none"
+    assert ex.field is None and ex.field_view.layout.display == "none"
 
 
 def test_a_click_in_the_bqplot_one_channel_view_shows_the_receptive_field():
@@ -457,8 +457,8 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     top = np.abs(a - b).max()
     np.testing.assert_allclose(view[:, 2 * w + 2 * gap:], 0.5 + 0.5 * (a - b) / top, atol=1e-5)
     assert "one scale for both" in ex._caption.value and "image 3" in ex._caption.value
-    assert ex._difference_box.layout.display is None
-    assert ex._difference_image.value[:4] == b"\x89PNG"
+    assert ex.comparison.layout.display is None
+    assert ex.comparison.image.value[:4] == b"\x89PNG"
 
     evaluations = ex.engine.stats.layer_evaluations
     ex.normalization = "layer"  # a redraw, no model call
@@ -466,8 +466,8 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     assert ex.engine.stats.layer_evaluations == evaluations
     ex.channel = None  # the grid: each tile holds both maps; one scale for the differences
     assert ex.current_view().shape[1] > ex.current_view().shape[0]
-    difference = ex._difference_view.view
-    first = int(ex._difference_view.layout.channels[0])
+    difference = ex.comparison.difference.view
+    first = int(ex.comparison.difference.layout.channels[0])
     tile = difference[:a.shape[0], :a.shape[1]]
     d_all = a_all - b_all
     np.testing.assert_allclose(tile, 0.5 + 0.5 * d_all[..., first] / np.abs(d_all).max(),
@@ -477,7 +477,7 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     ex.normalization = "channel"
     ex.colormap = "viridis"
     np.testing.assert_array_equal(ex.current_view(), single)
-    assert ex._difference_box.layout.display == "none"
+    assert ex.comparison.layout.display == "none"
 
 
 def test_compare_two_checkpoints_and_mismatched_layers_are_said(model, digits):
@@ -537,5 +537,5 @@ def test_compare_grids_of_wide_tiles_give_one_view(ex):
     ex.compare = "image"
     joined = ex.value.rendered.view
     view = ex.current_view()
-    assert view.shape[0] == max(joined.shape[0], ex._difference_view.view.shape[0])
+    assert view.shape[0] == max(joined.shape[0], ex.comparison.difference.view.shape[0])
     np.testing.assert_array_equal(view[:joined.shape[0], :joined.shape[1]], joined)

@@ -204,7 +204,7 @@ def test_compare_two_signals_side_by_side(model, ex):
                                        ex.engine.activation("conv1d_a", ex.images[1])]),
                        "channel")
     np.testing.assert_allclose(view[:, :64], mine[:64].T, atol=1e-4)
-    assert ex._difference_view is not None and ex._difference_view.view.shape == (8, 64)
+    assert ex.comparison.difference is not None and ex.comparison.difference.view.shape == (8, 64)
 
 
 def test_bad_input_is_a_message_and_the_panel_keeps_working(ex):
@@ -282,14 +282,14 @@ def test_receptive_field_of_a_time_step_shades_the_steps_it_sees(ex, monkeypatch
     assert drawing["window"] == (16, 26)
     np.testing.assert_array_equal(signal, ex.images[0])
     assert "conv1d_b step 10 sees input steps 16-25 (10 steps, shaded)" in (
-        ex._field_caption.value)
-    assert ex._field_view.layout.display is None and ex.field == (10, 0, box)
-    assert Image.open(io.BytesIO(ex._field_box_image.value)).format == "PNG"
+        ex.field_view.caption.value)
+    assert ex.field_view.layout.display is None and ex.field == (10, 0, box)
+    assert Image.open(io.BytesIO(ex.field_view.box_image.value)).format == "PNG"
     with pytest.raises(SelectionOutOfRangeError):
         ex.receptive_field(40, 0)  # conv1d_b has 32 steps
     assert ex.errors.message
     ex.image_index = 1  # the field belonged to the other signal
-    assert ex.field is None and ex._field_view.layout.display == "none"
+    assert ex.field is None and ex.field_view.layout.display == "none"
 
 
 def test_close_frees_the_strip_line_and_input_widgets(model, signals):
@@ -312,4 +312,4 @@ def test_a_click_on_a_step_of_the_bqplot_line_shows_its_receptive_field(ex):
     ex.canvas.lines.simulate_click(5)
     # pool1d step 5 reads conv1d_a steps 10-11, which read input steps 8 to 13
     assert ex.field == (5, 0, (8, 0, 14, 1))
-    assert "pool1d step 5 sees input steps 8-13" in ex._field_caption.value
+    assert "pool1d step 5 sees input steps 8-13" in ex.field_view.caption.value

@@ -12,7 +12,14 @@ from typing import Any
 
 import ipywidgets as w
 
-from ...render.view import CanvasValue, ErrorValue, MapValue, SeriesValue, VectorValue
+from ...render.view import (
+    CanvasValue,
+    ErrorValue,
+    MapValue,
+    SeriesValue,
+    VectorValue,
+    picture_of,
+)
 
 __all__ = ["BqCanvas", "ImageCanvas", "make_canvas"]
 
@@ -36,40 +43,26 @@ class ImageCanvas(w.VBox):
         super().__init__([self.image])
 
     def show(self, value: CanvasValue) -> None:
-        """Draw ``value``; an error hides the picture (never a stale one)."""
+        """Draw ``value`` (:func:`~cnnviz_widgets.render.view.picture_of`); an error hides
+        the picture (never a stale one)."""
         self.value = value
         if isinstance(value, ErrorValue):
             self.image.layout.display = "none"
             return
-        if isinstance(value, SeriesValue):
-            data, fmt = self.series_png(value), "png"
-        elif isinstance(value, MapValue):
-            data, fmt = value.rendered.data, value.rendered.format
-        else:
+        if isinstance(value, VectorValue):
             data, fmt = self._vector_bytes(value), "png"
+        else:
+            data, fmt = picture_of(value)
         with self.image.hold_sync():
             self.image.format = fmt
             self.image.value = data
             self.image.layout.display = None
 
-    @staticmethod
-    def series_png(value: SeriesValue) -> bytes:
-        """PNG of one channel of a sequence: its line over the steps, its strip under it."""
-        from ...render.mpl import figure_to_png
-        from ...render.signal import series_figure
-
-        return figure_to_png(series_figure(value.values, strip=value.rendered,
-                                           scale_labels=value.scale_labels,
-                                           x_label=value.x_label, y_range=value.y_range))
-
     def _vector_bytes(self, value: VectorValue) -> bytes:
         # bars do not depend on channel, scale or colours: draw them once per vector
         key = (id(value.values), value.title)
         if self._vector_png is None or self._vector_png[0] != key:
-            from ...render.mpl import figure_to_png, vector_figure
-
-            fig = vector_figure(value.values, title=value.title, labels=value.labels)
-            self._vector_png = (key, figure_to_png(fig))
+            self._vector_png = (key, picture_of(value)[0])
         return self._vector_png[1]
 
 

@@ -95,8 +95,6 @@ class ExplorerState(HasTraits):
         self._contribution_memo: dict[tuple[str, int, int], np.ndarray] = {}
         self._predicted: dict[int, int] = {}
         self._compare_engine: ActivationEngine | None = None
-        #: The compared maps of the explorer's compare view, kept between redraws.
-        self._compare_memo: tuple[Any, ...] | None = None
         #: Labels of the data set's images (read when ``dataset`` is set).
         self.dataset_labels: Any = None
         #: Top images the dataset view keeps per channel (read when ``dataset`` is set).
@@ -249,7 +247,6 @@ class ExplorerState(HasTraits):
         self._ranking_memo = None
         self._contribution_memo = {}
         self._predicted = {}
-        self._compare_memo = None
 
     # -- validation ------------------------------------------------------------------
     @validate("layer")

@@ -13,7 +13,7 @@ from ..errors import CnnvizError
 from ..render.encode import data_url, thumbnail
 from .panel import Binding, Whole, bind
 
-__all__ = ["ImagePicker", "default_samples", "picker_for", "reads_signals"]
+__all__ = ["ImagePicker", "default_samples", "panel_images", "picker_for", "reads_signals"]
 
 _BUTTONS_UP_TO = 20
 _STRIP = 16
@@ -165,6 +165,35 @@ def default_samples(engine: Any) -> tuple[list[Any], list[str]]:
         return [s.image for s in photos], [s.name for s in photos]
     except Exception:  # noqa: BLE001 - samples are a convenience; the panel works without
         return [], []
+
+
+def panel_images(engine: Any, images: Any, include_samples: bool) -> tuple[list[Any], list[str]]:
+    """A panel's images and their names: ``images`` (split into single images), then the
+    package's samples (:func:`default_samples`) when ``include_samples``.
+
+    Raises
+    ------
+    CnnvizError
+        When there is nothing to show, saying what to pass (signals for a model of
+        signals).
+    """
+    from ..engine.coerce import image_list, image_names
+
+    shape = engine.input_shape
+    found, names = image_list(images, shape), image_names(images, shape)
+    if include_samples:
+        extra, extra_names = default_samples(engine)
+        found, names = found + extra, names + extra_names
+    if not found and reads_signals(engine):
+        raise CnnvizError(
+            f"There are no signals to show. This model reads signals of shape {shape} "
+            "(time steps, channels): pass images=signals, one array (T, C) or a stack "
+            "(N, T, C).")
+    if not found:
+        raise CnnvizError(
+            "There are no images to show. Pass images=[...] (paths, arrays or PIL "
+            "images) or keep include_samples=True.")
+    return found, names
 
 
 def picker_for(engine: Any, images: Sequence[Any], names: Sequence[str], *,

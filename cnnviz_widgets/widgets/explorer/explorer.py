@@ -15,12 +15,7 @@ import numpy as np
 from traitlets import observe
 
 from ...colour.normalize import default_colormap
-from ...engine.coerce import image_list, image_names
-from ...errors import (
-    CnnvizError,
-    LayerNotViewableError,
-    SelectionOutOfRangeError,
-)
+from ...errors import CnnvizError
 from ...render.view import (
     CanvasValue,
     ErrorValue,
@@ -32,12 +27,12 @@ from ...render.view import (
 )
 from ...zoo.labels import class_names_for
 from ..panel import Panel
-from ..picker import default_samples, picker_for, reads_signals
-from .canvas import BqCanvas, ImageCanvas, make_canvas
+from ..picker import panel_images, picker_for, reads_signals
+from .canvas import BqCanvas, Canvases, ImageCanvas, SignalInputView
 from .compare import CompareView
 from .controls import ExplorerControls, image_options
 from .dataset import DatasetView
-from .explain import ChannelExplainer
+from .explain import ChannelExplainer, explain_for
 from .field import ReceptiveFieldView
 from .state import STATE_TRAITS, ExplorerState
 from .static import export_page
@@ -99,50 +94,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
 
     Attributes
     ----------
-    layer : str
-        Name of the layer shown (see ``engine.layer_names``).
-    channel : int or None
-        The channel zoomed in on, or None for the grid of all channels.
-    normalization : str
-        ``"channel"``, ``"layer"``, ``"standardize"`` or ``"signed"``.
-    colormap : str
-        A matplotlib colour map name.
-    image_index : int
-        Index into ``images`` (in their order), followed by the package's samples.
-    backend : str
-        ``"matplotlib"`` (static image, colour bar) or ``"bqplot"`` (pan, zoom, hover,
-        click a tile to zoom on its channel).
-    channel_order : str
-        Grid order: ``"index"``, ``"mean"``, ``"max"``, ``"sparsity"`` or ``"class"``
-        (each channel's contribution to the class ``target``: the mean over positions of
-        gradient x activation, computed once per layer, image and class).
-    target : int or None
-        The class of the ``"class"`` order; None: the image's predicted class.
-    page : int
-        Page of the grid when a layer has more than ``per_page`` channels.
-    dataset : images, ScanResult or None
-        The data set of the dataset view: an array (N, H, W[, C]), a list of images or
-        paths, a folder, a ``tf.data`` set, or a ``ScanResult`` computed before (with
-        ``result.attach(images, engine.input_shape)`` after ``ScanResult.load``). The
-        view shows the current channel's top images cropped to the receptive field of
-        their maximum, the histogram of its per-image maximum and the layer's dead
-        channels. Each layer is scanned once, when first shown (a scan result's layers
-        need no scan); None removes the view.
+    layer, channel, normalization, colormap, image_index, backend, channel_order, target,
+    page, dataset, compare, compare_index, compare_model
+        The state, as traits: see :class:`~.state.ExplorerState`.
     dataset_view : DatasetView or None
         The dataset view, while ``dataset`` is set.
-    compare : {None, "image", "model"}
-        None: one view. ``"image"``: the current image and image ``compare_index`` side
-        by side for the same layer, channel and scale (one colour scale for both), and
-        below them their difference (left minus right) in a diverging colour map centred
-        on 0. ``"model"``: the same for the model and ``compare_model`` on the current
-        image.
-    compare_index : int
-        The image the current one is compared with.
-    compare_model : keras.Model, ActivationEngine or None
-        Another model with the same layer names, typically an earlier checkpoint of this
-        one (also a constructor argument); setting it switches ``compare`` to
-        ``"model"``, None switches back. A layer it lacks, or has with another shape, is
-        a message in the panel.
     engine : ActivationEngine
         The engine behind the panel.
     canvas : ImageCanvas or BqCanvas
@@ -165,49 +121,22 @@ class FeatureMapExplorer(ExplorerState, Panel):
         Number of times the view was redrawn (for tests and benchmarks).
     """
 
-    def __init__(
-        self,
-        model: Any,
-        images: Any = None,
-        *,
-        class_names: Sequence[str] | None = None,
-        include_samples: bool = True,
-        layer: str | None = None,
-        channel: int | None = None,
-        normalization: str = "channel",
-        colormap: str | None = None,
-        backend: str = "matplotlib",
-        per_page: int = 64,
-        dataset: Any = None,
-        dataset_labels: Any = None,
-        dataset_top_k: int = 9,
-        compare_model: Any = None,
-        preprocess: Any = None,
-        cache_bytes: int = 512 * 2**20,
-        image_input: Any = None,
-        other_inputs: Any = None,
-        output: Any = None,
-    ) -> None:
+    def __init__(self, model: Any, images: Any = None, *,
+                 class_names: Sequence[str] | None = None, include_samples: bool = True,
+                 layer: str | None = None, channel: int | None = None,
+                 normalization: str = "channel", colormap: str | None = None,
+                 backend: str = "matplotlib", per_page: int = 64, dataset: Any = None,
+                 dataset_labels: Any = None, dataset_top_k: int = 9,
+                 compare_model: Any = None, preprocess: Any = None,
+                 cache_bytes: int = 512 * 2**20, image_input: Any = None,
+                 other_inputs: Any = None, output: Any = None) -> None:
         Panel.__init__(self, model, preprocess=preprocess, cache_bytes=cache_bytes,
                        image_input=image_input, other_inputs=other_inputs, output=output)
         self.add_class("cnnviz-explorer")
         self.render_count = 0
         self._value: CanvasValue | None = None
         self.is_signal = reads_signals(self.engine)
-        shape = self.engine.input_shape
-        found, names = image_list(images, shape), image_names(images, shape)
-        if include_samples:
-            extra, extra_names = default_samples(self.engine)
-            found, names = found + extra, names + extra_names
-        if not found and self.is_signal:
-            raise CnnvizError(
-                f"There are no signals to show. This model reads signals of shape {shape} "
-                "(time steps, channels): pass images=signals, one array (T, C) or a stack "
-                "(N, T, C).")
-        if not found:
-            raise CnnvizError(
-                "There are no images to show. Pass images=[...] (paths, arrays or PIL "
-                "images) or keep include_samples=True.")
+        found, names = panel_images(self.engine, images, include_samples)
         self.class_names = (list(class_names) if class_names is not None
                             else class_names_for(self.engine))
         with self.batch():
@@ -266,12 +195,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
 
     def add_image(self, image: Any, name: str | None = None, select: bool = True) -> int:
         """Add an image to the picker (checked first) and return its index."""
-        try:
-            (image,) = image_list([image], self.engine.input_shape)
-            self.engine.prepare(image)  # raises a clear error for an unusable image
-        except CnnvizError as error:
-            raise self.report(error) from None
-        index = self.append_image(image, name or f"image {len(self.images)}")
+        index = self.append_image(image, name)
         self.picker.add(self.image_names[index])
         with self.updating_controls():
             self._controls.widgets["compare_index"].options = image_options(self.image_names)
@@ -288,22 +212,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         activation-maximisation result. This is what the "Explain channel" button does;
         it runs the model (gradient ascent).
         """
-        if self.channel is None:
-            raise self.report(SelectionOutOfRangeError(
-                "Pick one channel first (the Channel slider); the grid shows many channels."))
-        laid = self.current_maps() if self.has_channels else None
-        if laid is None or laid.strip or self.is_signal:  # a token grid has maps: patches
-            raise self.report(LayerNotViewableError(
-                f"{self.layer!r} has no spatial maps to lay over the input image."))
-        activation = laid.maps
-        crops: list[Any] = []
-        if self.dataset_scans is not None:
-            try:
-                crops = self.dataset_scans.crops(self.layer, self.channel)
-            except CnnvizError:  # the dataset view already says why in its own words
-                crops = []
-        return self.explainer.explain(self.engine, self.layer, self.channel, self.image,
-                                      activation, steps, crops)
+        return explain_for(self, steps)
 
     def receptive_field(self, row: int, col: int) -> tuple[int, int, int, int]:
         """Show where position (row, col) of the current layer looks in the input.
@@ -333,14 +242,10 @@ class FeatureMapExplorer(ExplorerState, Panel):
         LayerNotViewableError, SelectionOutOfRangeError, InvalidSettingError
             For a layer without maps or a position outside them (also shown in the panel).
         """
-        sequence = self.is_signal and self.engine.layer(self.layer).layout == "sequence"
+        over_time = self.is_signal and self.engine.layer(self.layer).layout == "sequence"
         try:
-            if sequence:
-                box = self.field_view.show_steps(self.engine, self.layer, int(row),
-                                                 self.image, self.channel)
-            else:
-                box = self.field_view.show_box(self.engine, self.layer, row, col,
-                                               self.image, self.channel)
+            box = self.field_view.show(self.engine, self.layer, row, col, self.image,
+                                       self.channel, over_time=over_time)
         except CnnvizError as error:
             raise self.report(error) from None
         self.clear_error()
@@ -465,7 +370,9 @@ class FeatureMapExplorer(ExplorerState, Panel):
     # -- drawing -----------------------------------------------------------------------
     def _draw(self) -> None:
         self.render_count += 1
-        self._show_input()
+        if self.is_signal:
+            self.input_view.show(self.engine, self.image, self.image_names[self.image_index],
+                                 (self.image_index, len(self.images)))
         self.comparison.clear()
         value = self._value = value_of(self, self.comparison)
         self.canvas.show(value)
@@ -480,14 +387,11 @@ class FeatureMapExplorer(ExplorerState, Panel):
     # -- building ----------------------------------------------------------------------
     def _build(self) -> None:
         """The controls, the views and the canvases, bound and laid out."""
-        self._canvases: dict[str, ImageCanvas | BqCanvas] = {}
+        self._canvases = Canvases(self._on_tile_click, self._on_step_click)
         self._controls = ExplorerControls(self.engine, self.class_names, self.image_names)
         self.picker = picker_for(self.engine, self._images, self.image_names,
                                  on_upload=self._upload)
-        self.input_view = w.Image(format="png", layout=w.Layout(
-            width="560px", max_width="100%", display=None if self.is_signal else "none"))
-        self.input_view.add_class("cnnviz-input-signal")
-        self._input_key: Any = None
+        self.input_view = SignalInputView(self.is_signal)
         self.explainer = ChannelExplainer()
         self.explainer.button.on_click(self._on_explain_click)
         self._caption = w.HTML()
@@ -515,12 +419,6 @@ class FeatureMapExplorer(ExplorerState, Panel):
     @property
     def canvas(self) -> ImageCanvas | BqCanvas:
         """The canvas of the current backend (built on first use)."""
-        if self.backend not in self._canvases:
-            canvas = make_canvas(self.backend)
-            if isinstance(canvas, BqCanvas):
-                canvas.maps.on_element_click(self._on_tile_click)
-                canvas.lines.on_element_click(self._on_step_click)
-            self._canvases[self.backend] = canvas
         return self._canvases[self.backend]
 
     def _show_canvas(self) -> None:
@@ -535,26 +433,6 @@ class FeatureMapExplorer(ExplorerState, Panel):
         over_image = not self.is_signal and (info.is_spatial or info.token_grid is not None)
         one = self.channel is not None
         self.explainer.button.layout.display = None if over_image and one else "none"
-
-    def _show_input(self) -> None:
-        """Draw the current signal as lines (signal models only), once per signal."""
-        if not self.is_signal:
-            return
-        key = (self.image_index, len(self.images))
-        if key == self._input_key:
-            return
-        from ...render.mpl import figure_to_png
-        from ...render.signal import signal_figure
-
-        try:
-            signal = self.engine.pixels(self.image)  # the signal itself, (T, C)
-            fig = signal_figure(signal, title=f"input: {self.image_names[self.image_index]}",
-                                figsize=(7.0, 2.2))
-            self.input_view.value = figure_to_png(fig)
-            self.input_view.layout.display = None
-        except CnnvizError:  # the view below says what is wrong
-            self.input_view.layout.display = "none"
-        self._input_key = key
 
     def _on_tile_click(self, _view: Any, where: dict) -> None:
         with contextlib.suppress(CnnvizError):  # shown in the panel

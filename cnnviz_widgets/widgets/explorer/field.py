@@ -53,6 +53,14 @@ class ReceptiveFieldView(w.VBox):
                          layout=w.Layout(display="none"))
         self.add_class("cnnviz-receptive-field")
 
+    def show(self, engine: ActivationEngine, layer: str, row: int, col: int, image: Any,
+             channel: int | None, *, over_time: bool = False) -> Box:
+        """:meth:`show_steps` of step ``row`` when ``over_time`` (a sequence layer of a model
+        of signals), else :meth:`show_box` of position (``row``, ``col``)."""
+        if over_time:
+            return self.show_steps(engine, layer, int(row), image, channel)
+        return self.show_box(engine, layer, row, col, image, channel)
+
     def show_box(self, engine: ActivationEngine, layer: str, row: int, col: int, image: Any,
                  channel: int | None) -> Box:
         """Show where position (``row``, ``col``) of ``layer``'s maps looks in ``image``:

@@ -52,6 +52,51 @@ class ExplorerState(HasTraits):
         One display name per image.
     per_page : int
         Channels per page of the grid.
+
+    Attributes
+    ----------
+    layer : str
+        Name of the layer shown (see ``engine.layer_names``).
+    channel : int or None
+        The channel zoomed in on, or None for the grid of all channels.
+    normalization : str
+        ``"channel"``, ``"layer"``, ``"standardize"`` or ``"signed"``.
+    colormap : str
+        A matplotlib colour map name.
+    image_index : int
+        Index into ``images`` (in their order), followed by the package's samples.
+    backend : str
+        ``"matplotlib"`` (static image, colour bar) or ``"bqplot"`` (pan, zoom, hover,
+        click a tile to zoom on its channel).
+    channel_order : str
+        Grid order: ``"index"``, ``"mean"``, ``"max"``, ``"sparsity"`` or ``"class"``
+        (each channel's contribution to the class ``target``: the mean over positions of
+        gradient x activation, computed once per layer, image and class).
+    target : int or None
+        The class of the ``"class"`` order; None: the image's predicted class.
+    page : int
+        Page of the grid when a layer has more than ``per_page`` channels.
+    dataset : images, ScanResult or None
+        The data set of the dataset view: an array (N, H, W[, C]), a list of images or
+        paths, a folder, a ``tf.data`` set, or a ``ScanResult`` computed before (with
+        ``result.attach(images, engine.input_shape)`` after ``ScanResult.load``). The
+        view shows the current channel's top images cropped to the receptive field of
+        their maximum, the histogram of its per-image maximum and the layer's dead
+        channels. Each layer is scanned once, when first shown (a scan result's layers
+        need no scan); None removes the view.
+    compare : {None, "image", "model"}
+        None: one view. ``"image"``: the current image and image ``compare_index`` side
+        by side for the same layer, channel and scale (one colour scale for both), and
+        below them their difference (left minus right) in a diverging colour map centred
+        on 0. ``"model"``: the same for the model and ``compare_model`` on the current
+        image.
+    compare_index : int
+        The image the current one is compared with.
+    compare_model : keras.Model, ActivationEngine or None
+        Another model with the same layer names, typically an earlier checkpoint of this
+        one (also a constructor argument); setting it switches ``compare`` to
+        ``"model"``, None switches back. A layer it lacks, or has with another shape, is
+        a message in the panel.
     """
 
     layer = Text("")
@@ -119,10 +164,23 @@ class ExplorerState(HasTraits):
         """The current image."""
         return self._images[self.image_index]
 
-    def append_image(self, image: Any, name: str) -> int:
-        """Add an image (already checked) and return its index."""
+    def append_image(self, image: Any, name: str | None = None) -> int:
+        """Check ``image`` with the engine, add it and return its index.
+
+        Raises
+        ------
+        CnnvizError
+            The engine's reason for an unusable image (also shown in the panel).
+        """
+        from ...engine.coerce import image_list
+
+        try:
+            (image,) = image_list([image], self.engine.input_shape)
+            self.engine.prepare(image)  # raises a clear error for an unusable image
+        except CnnvizError as error:
+            raise report_error(self, error) from None
         self._images.append(image)
-        self._names.append(name)
+        self._names.append(name or f"image {len(self._images) - 1}")
         return len(self._images) - 1
 
     # -- layers ----------------------------------------------------------------------

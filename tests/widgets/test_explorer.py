@@ -17,6 +17,7 @@ from cnnviz_widgets.errors import (
     SelectionOutOfRangeError,
 )
 from cnnviz_widgets.testing import digits_like_cnn, nested_backbone_model
+from tests.widgets.oracle import layer_output, minmax
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +36,6 @@ def ex(model, digits):
     return explore(model, digits, include_samples=False)
 
 
-def _oracle(model, name, ex):
-    x = ex.engine.prepare(ex.images[ex.image_index])
-    return keras.Model(model.inputs, model.get_layer(name).output)(x).numpy()[0]
-
-
-def _minmax(a):
-    lo, hi = a.min(), a.max()
-    return np.zeros_like(a) if hi == lo else (a - lo) / (hi - lo)
-
-
 def test_the_stack_becomes_one_image_per_row(ex, digits):
     assert len(ex.images) == len(digits)
     assert ex.layer == "conv1"  # the first convolution by default
@@ -54,19 +45,19 @@ def test_single_channel_view_is_the_min_max_of_the_oracle_activation(model, ex):
     ex.layer = "conv2"
     ex.image_index = 3
     ex.channel = 7
-    expected = _oracle(model, "conv2", ex)[..., 7]
-    np.testing.assert_allclose(ex.current_activation(), _oracle(model, "conv2", ex),
+    expected = layer_output(model, "conv2", ex)[..., 7]
+    np.testing.assert_allclose(ex.current_activation(), layer_output(model, "conv2", ex),
                                rtol=1e-5, atol=1e-6)
     view = ex.current_view()
     assert view.shape == expected.shape
-    np.testing.assert_allclose(view, _minmax(expected), atol=1e-5)
+    np.testing.assert_allclose(view, minmax(expected), atol=1e-5)
 
 
 def test_layer_normalization_shares_one_scale_over_channels(model, ex):
     ex.layer = "conv1"
     ex.normalization = "layer"
     ex.channel = 4
-    act = _oracle(model, "conv1", ex)
+    act = layer_output(model, "conv1", ex)
     lo, hi = act.min(), act.max()
     np.testing.assert_allclose(ex.current_view(), (act[..., 4] - lo) / (hi - lo), atol=1e-5)
 
@@ -431,7 +422,7 @@ def test_a_receptive_field_outside_the_map_is_said_in_the_panel():
     assert ex.errors.message
 
 
-def _shared_minmax(a, b):
+def _sharedminmax(a, b):
     lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
     return (a - lo) / (hi - lo), (b - lo) / (hi - lo)
 
@@ -442,14 +433,14 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     single = ex.current_view().copy()
     ex.compare_index = 3
     ex.compare = "image"
-    a_all = _oracle(model, "conv2", ex)
+    a_all = layer_output(model, "conv2", ex)
     ex_b = ex.engine.prepare(ex.images[3])
     b_all = keras.Model(model.inputs, model.get_layer("conv2").output)(ex_b).numpy()[0]
     a, b = a_all[..., 7], b_all[..., 7]
     view = ex.current_view()
     h, w = a.shape
     gap = max(1, w // 8)
-    want_a, want_b = _shared_minmax(a, b)
+    want_a, want_b = _sharedminmax(a, b)
     np.testing.assert_allclose(view[:, :w], want_a, atol=1e-5)
     assert np.all(np.isnan(view[:, w:w + gap]))
     np.testing.assert_allclose(view[:, w + gap:2 * w + gap], want_b, atol=1e-5)
@@ -488,7 +479,7 @@ def test_compare_two_checkpoints_and_mismatched_layers_are_said(model, digits):
     x = ex.engine.prepare(digits[0])
     a = keras.Model(model.inputs, model.get_layer("conv1").output)(x).numpy()[0][..., 2]
     b = keras.Model(later.inputs, later.get_layer("conv1").output)(x).numpy()[0][..., 2]
-    want_a, want_b = _shared_minmax(a, b)
+    want_a, want_b = _sharedminmax(a, b)
     view = ex.current_view()
     w = a.shape[1]
     gap = max(1, w // 8)

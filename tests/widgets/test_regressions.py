@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipywidgets.widgets.widget as widget_module
-import keras
 import numpy as np
 import pytest
 
@@ -11,6 +10,7 @@ from cnnviz_widgets import AttributionPanel, FilterExplorer, explore
 from cnnviz_widgets.errors import InvalidSettingError, LayerNotViewableError
 from cnnviz_widgets.render.view import ErrorValue, MapValue
 from cnnviz_widgets.testing import digits_like_cnn
+from tests.widgets.oracle import layer_output
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +24,13 @@ def ex(model):
     return explore(model, digits, include_samples=False, layer="conv2")
 
 
-def _oracle(model, ex):
-    x = ex.engine.prepare(ex.images[ex.image_index])
-    return keras.Model(model.inputs, model.get_layer(ex.layer).output)(x).numpy()[0]
-
-
 @pytest.mark.parametrize("normalization", ["layer", "signed", "standardize", "channel"])
 def test_one_channel_colour_bar_reads_the_scale_the_colours_use(model, ex, normalization):
     """Bug 1: with one channel shown and a scale over the layer, the colour bar read the
     channel's own range while the colours used the layer's."""
     ex.channel = 5
     ex.normalization = normalization
-    act = _oracle(model, ex)
+    act = layer_output(model, ex.layer, ex)
     channel = act[..., 5]
     expected = {
         "layer": (act.min(), act.max()),

@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from ..errors import CnnvizError
+from ..errors import CnnvizError, InvalidSettingError
 from ..render.encode import data_url, thumbnail
 from .panel import Binding, Whole, bind
 
@@ -173,7 +173,7 @@ def panel_images(engine: Any, images: Any, include_samples: bool) -> tuple[list[
 
     Raises
     ------
-    CnnvizError
+    InvalidSettingError
         When there is nothing to show, saying what to pass (signals for a model of
         signals).
     """
@@ -185,12 +185,12 @@ def panel_images(engine: Any, images: Any, include_samples: bool) -> tuple[list[
         extra, extra_names = default_samples(engine)
         found, names = found + extra, names + extra_names
     if not found and reads_signals(engine):
-        raise CnnvizError(
+        raise InvalidSettingError(
             f"There are no signals to show. This model reads signals of shape {shape} "
             "(time steps, channels): pass images=signals, one array (T, C) or a stack "
             "(N, T, C).")
     if not found:
-        raise CnnvizError(
+        raise InvalidSettingError(
             "There are no images to show. Pass images=[...] (paths, arrays or PIL "
             "images) or keep include_samples=True.")
     return found, names

@@ -27,6 +27,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
+from ...checks import whole_number
 from ...engine.scan import scan
 from ...engine.sources import image_source
 from ...engine.stages import plan_of, receptive_box, receptive_fields
@@ -90,10 +91,7 @@ class DatasetScans:
                  class_names: Sequence[str] | None = None, top_k: int = 9,
                  batch_size: int = 64) -> None:
         for value, what in ((top_k, "top_k"), (batch_size, "batch_size")):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise InvalidSettingError(
-                    f"The dataset view's {what} must be a whole number of at least 1; got "
-                    f"{value!r}.")
+            whole_number(value, f"The dataset view's {what}")
         self.engine = engine
         self.top_k = int(top_k)
         self.batch_size = int(batch_size)

@@ -9,6 +9,7 @@ import numpy as np
 from traitlets import Any as AnyValue
 from traitlets import HasTraits, validate
 
+from ...checks import whole_number
 from ...colour.normalize import NORMALIZATIONS
 from ...engine.activations import ActivationEngine
 from ...errors import (
@@ -128,10 +129,8 @@ class ExplorerState(HasTraits):
                     names: Sequence[str] | None = None, per_page: int = 64,
                     layer: str | None = None) -> None:
         """Attach the engine and images and select the first layer (or ``layer``)."""
-        if int(per_page) < 1:
-            raise InvalidSettingError(f"per_page must be at least 1; got {per_page}.")
+        self.per_page = whole_number(per_page, "per_page")
         self.engine = engine
-        self.per_page = int(per_page)
         self._images: list[Any] = list(images)
         self._names: list[str] = (list(names) if names is not None
                                   else [f"image {i}" for i in range(len(self._images))])

@@ -10,7 +10,10 @@ import numpy as np
 
 from ..errors import InvalidSettingError
 
-__all__ = ["apply_colormap", "available_colormaps", "lut"]
+__all__ = ["MARKER_COLOUR", "apply_colormap", "available_colormaps", "lut"]
+
+#: Colour (RGB) of the outline or band that marks a position: on a crop, on a signal.
+MARKER_COLOUR = (255, 40, 40)
 
 _SUGGESTED = ("viridis", "magma", "inferno", "plasma", "cividis", "gray", "RdBu_r", "coolwarm")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._deprecation import renamed_property
-from ..errors import InvalidSettingError
+from ..errors import InvalidSettingError, SelectionOutOfRangeError
 from .scale import as_maps
 
 __all__ = [
@@ -209,7 +209,7 @@ def normalization_stats(
     if channels is not None:
         idx = np.atleast_1d(np.asarray(channels, dtype=np.intp))
         if idx.size and (idx.min() < -x.shape[2] or idx.max() >= x.shape[2]):
-            raise IndexError(
+            raise SelectionOutOfRangeError(
                 f"Channel index out of range for a layer with {x.shape[2]} channels: "
                 f"{idx.tolist()}"
             )
@@ -273,7 +273,7 @@ def apply_normalization(maps: np.ndarray, stats: NormStats) -> np.ndarray:
     two_d = arr.ndim == 2
     x = _as_maps(arr)
     if x.shape[2] != stats.n_channels:
-        raise ValueError(
+        raise InvalidSettingError(
             f"The maps have {x.shape[2]} channel(s) but the statistics describe "
             f"{stats.n_channels}."
         )

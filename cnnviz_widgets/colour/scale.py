@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import LayerNotViewableError
+
 __all__ = ["as_maps", "finite_range", "unit_scale"]
 
 
@@ -18,7 +20,7 @@ def as_maps(maps: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3:
-        raise ValueError(
+        raise LayerNotViewableError(
             f"Expected activation maps of shape (H, W, C) or (H, W); got shape {arr.shape}."
         )
     return arr

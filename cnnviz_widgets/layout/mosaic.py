@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ..checks import whole_number
 from ..colour.scale import as_maps
 from ..errors import InvalidSettingError
 
@@ -41,8 +42,7 @@ def downsample(maps: np.ndarray, max_side: int) -> np.ndarray:
         and right edge may be partial and are averaged over the pixels they hold. NaN in a
         block makes that output pixel NaN.
     """
-    if max_side < 1:
-        raise InvalidSettingError(f"max_side must be at least 1; got {max_side}.")
+    whole_number(max_side, "max_side")
     arr = np.asarray(maps)
     x = arr if arr.ndim == 3 else as_maps(arr)
     h, w = x.shape[:2]
@@ -221,11 +221,8 @@ def mosaic(
     if n == 0:
         raise InvalidSettingError(
             "Cannot build a mosaic of zero tiles; select at least one channel.")
-    if pad < 0:
-        raise InvalidSettingError(f"pad must be >= 0; got {pad}.")
-    cols = math.ceil(math.sqrt(n)) if columns is None else int(columns)
-    if cols < 1:
-        raise InvalidSettingError(f"columns must be at least 1; got {columns}.")
+    whole_number(pad, "pad", minimum=0)
+    cols = math.ceil(math.sqrt(n)) if columns is None else whole_number(columns, "columns")
     cols = min(cols, n)
     rows = math.ceil(n / cols)
     chans = tuple(range(n)) if channels is None else tuple(int(c) for c in channels)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import InvalidSettingError, SelectionOutOfRangeError
+from ..checks import index_in, whole_number
 
 __all__ = ["page_count", "page_of", "page_range"]
 
@@ -27,9 +27,8 @@ def page_count(n: int, per_page: int) -> int:
     InvalidSettingError
         (a ``ValueError``) when ``per_page`` < 1.
     """
-    if int(per_page) < 1:
-        raise InvalidSettingError(f"per_page must be at least 1; got {per_page}.")
-    return max(1, math.ceil(max(int(n), 0) / int(per_page)))
+    per_page = whole_number(per_page, "per_page")
+    return max(1, math.ceil(max(int(n), 0) / per_page))
 
 
 def page_range(n: int, page: int, per_page: int) -> range:
@@ -62,12 +61,8 @@ def page_range(n: int, page: int, per_page: int) -> range:
     (range(4, 8), range(8, 10))
     """
     pages = page_count(n, per_page)
-    if not 0 <= int(page) < pages:
-        raise SelectionOutOfRangeError(
-            f"Page {page} does not exist: {n} items at {per_page} a page make "
-            f"{pages} page(s), numbered 0 to {pages - 1}."
-        )
-    start = int(page) * int(per_page)
+    page = index_in(page, pages, "page", f"a list of {n} items at {per_page} a page")
+    start = page * int(per_page)
     return range(start, min(start + int(per_page), max(int(n), 0)))
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from bqplot.interacts import PanZoom
 from ipywidgets import CallbackDispatcher
 
+from ..errors import InvalidSettingError
 from ..layout.mosaic import MosaicLayout
 from .maps import RenderedView
 
@@ -371,7 +372,7 @@ class BqBarView(widgets.VBox):
         v = np.asarray(values, dtype=np.float64).ravel()
         v = np.where(np.isfinite(v), v, 0.0)
         if labels is not None and len(labels) != v.size:
-            raise ValueError(f"Got {len(labels)} labels for {v.size} values.")
+            raise InvalidSettingError(f"Got {len(labels)} labels for {v.size} values.")
         if labels is not None:
             top = np.argsort(-v, kind="stable")[:max(1, self.top_k)]
             names = [str(labels[i]) for i in top]

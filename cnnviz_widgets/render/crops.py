@@ -13,13 +13,11 @@ import math
 
 import numpy as np
 
+from ..colour.colormaps import MARKER_COLOUR
 from ..engine.scan.cache import Crop
 from .encode import thumbnail
 
 __all__ = ["MARKER_COLOUR", "Crop", "crop_picture", "draw_outline", "signal_marker_fractions"]
-
-#: Colour of the outline that marks a position on a crop.
-MARKER_COLOUR = (255, 40, 40)
 
 
 def draw_outline(rgb: np.ndarray, box: tuple[int, int, int, int],

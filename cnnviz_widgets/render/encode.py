@@ -13,7 +13,8 @@ import zlib
 
 import numpy as np
 
-from ..errors import InvalidSettingError
+from ..checks import whole_number
+from ..errors import ImageShapeError, InvalidSettingError
 from .upscale import upscale_by
 
 __all__ = ["data_url", "encode", "encode_jpeg", "encode_png", "thumbnail"]
@@ -28,8 +29,8 @@ def _check_image(image: np.ndarray, allow_gray: bool = False) -> np.ndarray:
     gray = allow_gray and arr.ndim == 2
     if not (rgb or gray) or arr.dtype != np.uint8:
         shapes = "(H, W, 3) or (H, W)" if allow_gray else "(H, W, 3)"
-        raise ValueError(f"Expected a uint8 image of shape {shapes}; got {arr.dtype} "
-                         f"{arr.shape}.")
+        raise ImageShapeError(f"Expected a uint8 image of shape {shapes}; got {arr.dtype} "
+                              f"{arr.shape}.")
     return np.ascontiguousarray(arr)
 
 
@@ -169,7 +170,8 @@ def _as_rgb8(pixels: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3:
-        raise ValueError(f"Expected an image of shape (H, W) or (H, W, C); got {arr.shape}.")
+        raise ImageShapeError(
+            f"Expected an image of shape (H, W) or (H, W, C); got {arr.shape}.")
     arr = arr[..., :3]  # drop alpha and extra channels
     if arr.dtype != np.uint8:
         with np.errstate(all="ignore"):
@@ -199,8 +201,7 @@ def thumbnail(pixels: np.ndarray, side: int = 48) -> np.ndarray:
     """
     from PIL import Image
 
-    if int(side) < 1:
-        raise InvalidSettingError(f"side must be at least 1; got {side}.")
+    side = whole_number(side, "side")
     arr = _as_rgb8(pixels)
     h, w = arr.shape[:2]
     longest = max(h, w, 1)

@@ -28,7 +28,7 @@ from ..layout.mosaic import MosaicLayout, downsample, downsample_factor, mosaic
 from .encode import encode
 from .upscale import upscale_by, upscale_factor
 
-__all__ = ["RenderedView", "render_channel", "render_grid", "render_strip"]
+__all__ = ["RenderedView", "render_channel", "render_grid", "render_selection", "render_strip"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -374,3 +374,28 @@ def render_channel(
     rgb = np.ascontiguousarray(upscale_by(small_rgb, k))
     data, fmt = encode(rgb, max_bytes)
     return RenderedView(view, layout, rgb, data, fmt, mode, cmap, raw[..., None], k, stats)
+
+
+def render_selection(
+    maps: np.ndarray,
+    channel: int | None,
+    channels: Sequence[int] | np.ndarray | None,
+    normalization: str = "channel",
+    colormap: str | None = None,
+    *,
+    stats_from: np.ndarray | None = None,
+    strip: bool = False,
+) -> RenderedView:
+    """What a panel shows of ``maps`` for its selection: ``channel`` alone, or else the grid
+    of ``channels`` (:func:`render_channel`, :func:`render_grid` with ``min_side=448``); a
+    heat strip of those rows when ``strip`` (maps of height 1, :func:`render_strip`).
+
+    ``channels`` is only read when ``channel`` is None.
+    """
+    if strip:
+        shown = [channel] if channel is not None else channels
+        return render_strip(maps, shown, normalization, colormap, stats_from=stats_from)
+    if channel is not None:
+        return render_channel(maps, channel, normalization, colormap, stats_from=stats_from)
+    return render_grid(maps, channels, normalization, colormap, min_side=448,
+                       stats_from=stats_from)

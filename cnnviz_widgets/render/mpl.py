@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from ..colour.colormaps import lut
 from ..colour.normalize import default_colormap
+from ..errors import InvalidSettingError
 from ..layout.mosaic import MosaicLayout
 from .maps import RenderedView
 
@@ -102,7 +103,8 @@ def feature_figure(
     else:
         data = np.asarray(view, dtype=np.float32)
         if data.ndim != 2:
-            raise ValueError(f"Expected a 2-D normalised view; got shape {data.shape}.")
+            raise InvalidSettingError(
+                f"Expected a 2-D normalised view; got shape {data.shape}.")
     cmap = colormap or default_colormap(normalization or "channel")
     colours = ListedColormap(lut(cmap) / 255.0, name=cmap).with_extremes(
         bad=np.asarray(background) / 255.0)
@@ -184,7 +186,7 @@ def vector_figure(
     """
     v = np.asarray(values, dtype=np.float64).ravel()
     if labels is not None and len(labels) != v.size:
-        raise ValueError(f"Got {len(labels)} labels for {v.size} values.")
+        raise InvalidSettingError(f"Got {len(labels)} labels for {v.size} values.")
     key = np.where(np.isfinite(v), v, -np.inf)
     k = max(0, min(int(top_k), v.size))
     top = np.argsort(-key, kind="stable")[:k]

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from .._deprecation import renamed
 from ..colour.normalize import normalize
+from ..errors import InvalidSettingError
 from .mpl import new_figure
 
 __all__ = ["overview_figure"]
@@ -41,7 +42,7 @@ def overview_figure(rows: Sequence[tuple[str, np.ndarray]], *, normalization: st
     normalization = renamed(mode, normalization, "mode", "normalization", "overview_figure")
     colormap = renamed(cmap, colormap, "cmap", "colormap", "overview_figure")
     if not rows:
-        raise ValueError("No layers to draw; give at least one (name, maps) row.")
+        raise InvalidSettingError("No layers to draw; give at least one (name, maps) row.")
     columns = max(maps.shape[-1] for _, maps in rows)
     fig = new_figure((tile_inches * columns + 1.6, tile_inches * len(rows)))
     axes = np.atleast_2d(fig.subplots(len(rows), columns, squeeze=False))

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..colour.colormaps import lut
+from ..checks import whole_number
+from ..colour.colormaps import MARKER_COLOUR, lut
 from ..colour.scale import unit_scale
 from ..errors import InvalidSettingError
-from .crops import MARKER_COLOUR
 from .maps import RenderedView
 from .mpl import new_figure
 
@@ -64,10 +64,8 @@ def signal_thumbnail(signal: np.ndarray | Sequence[float], side: int = 48,
     numpy.ndarray
         uint8 (side, side, 3); encode it with :func:`~cnnviz_widgets.render.encode.data_url`.
     """
-    if int(side) < 2:
-        raise InvalidSettingError(f"side must be at least 2; got {side}.")
+    side = whole_number(side, "side", minimum=2)
     x = as_signal(signal)
-    side = int(side)
     out = np.empty((side, side, 3), np.uint8)
     out[...] = np.asarray(background, np.uint8)
     scaled = unit_scale(x)  # one scale for every channel, NaN where not finite

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from ..checks import whole_number
+
 __all__ = ["upscale_by", "upscale_factor", "upscale_nearest"]
 
 
@@ -36,9 +38,7 @@ def upscale_by(image: np.ndarray, factor: int) -> np.ndarray:
         Shape (H * factor, W * factor, ...); the input itself when ``factor == 1``.
     """
     arr = np.asarray(image)
-    k = int(factor)
-    if k < 1:
-        raise ValueError(f"The upscaling factor must be at least 1; got {factor}.")
+    k = whole_number(factor, "The upscaling factor")
     if k == 1:
         return arr
     h, w = arr.shape[:2]

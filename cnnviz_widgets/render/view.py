@@ -4,7 +4,9 @@ drawn with.
 The colour bar, the caption, a saved figure and the static PNG fallback all derive from
 the same value, so they can never disagree with the picture: a single channel scaled over
 its layer shows the layer's range on its colour bar, and after a failed draw there is no
-picture to reuse, only the error.
+picture to reuse, only the error. :func:`figure_of`, :func:`picture_of` and
+:func:`png_of` are the one dispatch from a value to a figure, to the bytes a canvas shows
+and to a PNG.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,8 +22,12 @@ from ..colour.colormaps import lut
 from ..errors import CnnvizError
 from .maps import RenderedView
 
-__all__ = ["CanvasValue", "ErrorValue", "MapValue", "SeriesValue", "VectorValue",
-           "colorbar_html"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["NORMALIZATION_LABELS", "CanvasValue", "ErrorValue", "MapValue", "SeriesValue",
+           "VectorValue", "colorbar_html", "figure_of", "nonfinite_note", "picture_of",
+           "png_of"]
 
 #: How the colour bar names the ends of a per-channel scale (each tile has its own numbers).
 _PER_CHANNEL_ENDS = {
@@ -192,3 +199,88 @@ def colorbar_html(value: CanvasValue) -> str:
                         for _, name, score in value.top)
         return f'<ol class="cnnviz-top-classes" style="margin:2px 0">{items}</ol>'
     return ""
+
+
+def nonfinite_note(activation: np.ndarray) -> str:
+    """A caption suffix that says how many values are NaN or infinite (blank on screen);
+    "" when every value is finite."""
+    if activation.dtype.kind != "f" or np.isfinite(activation).all():
+        return ""
+    nan = int(np.isnan(activation).sum())
+    inf = int(np.isinf(activation).sum())
+    parts = [f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "infinite")) if n]
+    return (f" | warning: {' and '.join(parts)} value(s) of {activation.size}, shown blank "
+            "and left out of the colour scale; check the layer's weights and inputs")
+
+
+def figure_of(value: CanvasValue, *, titled: bool = True) -> Figure:
+    """``value`` as a matplotlib figure: maps with their colour bar and channel numbers, one
+    channel of a sequence as its line over its heat strip, a vector as bars.
+
+    Parameters
+    ----------
+    value : CanvasValue
+        What a canvas shows.
+    titled : bool
+        Put the value's title above the picture (a series on screen has its caption
+        instead).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    CnnvizError
+        The value's error, for an :class:`ErrorValue` (there is no picture to draw).
+    """
+    from .mpl import feature_figure, vector_figure
+
+    if isinstance(value, ErrorValue):
+        raise value.error
+    title = value.title if titled else None
+    if isinstance(value, VectorValue):
+        return vector_figure(value.values, title=title, labels=value.labels)
+    if isinstance(value, SeriesValue):
+        from .signal import series_figure
+
+        return series_figure(value.values, strip=value.rendered, title=title,
+                             scale_labels=value.scale_labels, x_label=value.x_label,
+                             y_range=value.y_range)
+    return feature_figure(value.rendered, title=title, scale_labels=value.scale_labels)
+
+
+def picture_of(value: CanvasValue) -> tuple[bytes, str]:
+    """The encoded picture a static canvas shows for ``value`` and its format: maps as the
+    render layer encoded them (PNG, or JPEG within the byte budget), a series' line
+    (:func:`figure_of`, untitled) and a vector's bars (titled) as PNG.
+
+    Raises
+    ------
+    CnnvizError
+        The value's error, for an :class:`ErrorValue`.
+    """
+    if isinstance(value, ErrorValue):
+        raise value.error
+    if isinstance(value, MapValue) and not isinstance(value, SeriesValue):
+        return value.rendered.data, value.rendered.format
+    from .mpl import figure_to_png
+
+    return figure_to_png(figure_of(value, titled=not isinstance(value, SeriesValue))), "png"
+
+
+def png_of(value: CanvasValue) -> bytes:
+    """:func:`picture_of` as PNG bytes (maps encoded as JPEG are encoded again as PNG):
+    the static picture of a notebook viewed without a kernel.
+
+    Raises
+    ------
+    CnnvizError
+        The value's error, for an :class:`ErrorValue`.
+    """
+    data, format = picture_of(value)
+    if format == "png":
+        return data
+    from .encode import encode_png
+
+    return encode_png(value.rendered.rgb)

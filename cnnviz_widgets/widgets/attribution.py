@@ -128,7 +128,8 @@ class AttributionPanel(Panel):
 
             class_names = class_names_for(self.engine)
         if not self.images:
-            raise CnnvizError("Give images=[...] to explain; attribution needs an input image.")
+            raise InvalidSettingError(
+                "Give images=[...] to explain; attribution needs an input image.")
         self.class_names = list(class_names) if class_names is not None else None
         self.auto_run = auto_run
         self.alpha = alpha

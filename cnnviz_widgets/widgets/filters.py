@@ -13,7 +13,7 @@ from traitlets import observe, validate
 from .._deprecation import renamed_argument, renamed_property, reordered
 from ..colour.colormaps import apply_colormap
 from ..engine.coerce import image_list
-from ..errors import CnnvizError, InvalidSettingError
+from ..errors import CnnvizError, InvalidSettingError, LayerNotViewableError
 from ..layout.paging import page_count, page_of
 from ..render.encode import encode_png
 from ..render.filters import filter_mosaic, rgb_mosaic
@@ -111,8 +111,8 @@ class FilterExplorer(Panel):
         self._view2d: np.ndarray | None = None
         self._conv_layers = kernel_layers(self.engine)
         if not self._conv_layers:
-            raise CnnvizError("This model has no convolution layers, so there are no "
-                              "filters to show.")
+            raise LayerNotViewableError(
+                "This model has no convolution layers, so there are no filters to show.")
         with self.batch():
             self.layer = layer or self._conv_layers[0]
             self._build()

@@ -9,6 +9,7 @@ import numpy as np
 
 from cnnviz_widgets._keras import keras
 
+from ..checks import whole_number
 from ..render.mpl import curves_figure, figure_to_png
 
 __all__ = ["LiveActivations"]
@@ -40,10 +41,8 @@ class LiveActivations(keras.callbacks.Callback):
 
     def __init__(self, explorer: Any, every: int = 1) -> None:
         super().__init__()
-        if every < 1:
-            raise ValueError("every must be at least 1 epoch")
+        self.every = whole_number(every, "every", hint="It counts epochs between updates.")
         self.explorer = explorer
-        self.every = int(every)
         self.history: dict[str, list[float]] = {}
         self.snapshots: list[np.ndarray] = []
         self.curves = w.Image(format="png")

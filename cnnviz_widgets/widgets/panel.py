@@ -33,7 +33,12 @@ __all__ = ["Binding", "Choice", "ErrorBox", "Flag", "Panel", "Text", "Whole", "b
 
 
 def report_error(owner: Any, error: CnnvizError) -> CnnvizError:
-    """Show ``error`` in ``owner``'s error box when it has one; return the error to raise."""
+    """:meth:`Panel.report` for any owner: show ``error`` in ``owner``'s error box when it
+    has one (a panel, or a state mixed into one); return the error to raise.
+
+    Trait types and state validators, which may belong to something other than a panel,
+    report through this; a panel's own code calls ``self.report(error)``.
+    """
     show = getattr(owner, "report", None)
     if callable(show):
         show(error)
@@ -381,12 +386,22 @@ class Panel(w.VBox):
         """Close the panel and every widget inside it.
 
         Closed widgets leave ipywidgets' registry, so the panel, its engine (cleared when
-        the panel built it) and their arrays can be garbage-collected.
+        the panel built it) and their arrays can be garbage-collected. A panel whose
+        construction failed half-way (a model it cannot show, no images) closes quietly
+        too, when it is collected: only what was built is released.
         """
-        for binding in self._bindings:
+        built = vars(self)
+        for binding in built.get("_bindings", ()):
             binding.unlink()
-        self._bindings.clear()
+        self._bindings = []
         close_widgets([self], keep=self)  # its layout, children and widget attributes
-        if self._owns_engine:
+        if built.get("_owns_engine", False):
             self.engine.clear_cache()
+            self._owns_engine = False
+        self._release()
         super().close()
+
+    def _release(self) -> None:
+        """Drop what the panel holds besides widgets (panels extend this). Called by
+        :meth:`close`, also on a panel whose construction failed half-way, so it must
+        only assign, never read what the constructor may not have reached."""

@@ -9,11 +9,11 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from ..errors import CnnvizError
+from ..errors import CnnvizError, InvalidSettingError
 from ..render.encode import data_url, thumbnail
 from .panel import Binding, Whole, bind
 
-__all__ = ["ImagePicker", "picker_for", "reads_signals"]
+__all__ = ["ImagePicker", "default_samples", "panel_images", "picker_for", "reads_signals"]
 
 _BUTTONS_UP_TO = 20
 _STRIP = 16
@@ -145,6 +145,55 @@ class ImagePicker(w.VBox):
 def reads_signals(engine: Any) -> bool:
     """True when ``engine``'s model reads signals (T, C) rather than images."""
     return getattr(getattr(engine, "plan", None), "input_axes", "image") == "sequence"
+
+
+def default_samples(engine: Any) -> tuple[list[Any], list[str]]:
+    """The package's sample images that suit ``engine``'s model, and their names: digits
+    for grayscale, photos for RGB, none for a model of signals (or when the samples cannot
+    be had: they are a convenience, a panel works without them)."""
+    if reads_signals(engine):
+        return [], []
+    shape = engine.input_shape
+    grayscale = len(shape) == 2 or shape[-1] == 1
+    try:
+        from .. import zoo
+
+        if grayscale:
+            images, labels = zoo.digit_samples()
+            return list(images[:10]), [f"digit {int(label)}" for label in labels[:10]]
+        photos = zoo.samples()
+        return [s.image for s in photos], [s.name for s in photos]
+    except Exception:  # noqa: BLE001 - samples are a convenience; the panel works without
+        return [], []
+
+
+def panel_images(engine: Any, images: Any, include_samples: bool) -> tuple[list[Any], list[str]]:
+    """A panel's images and their names: ``images`` (split into single images), then the
+    package's samples (:func:`default_samples`) when ``include_samples``.
+
+    Raises
+    ------
+    InvalidSettingError
+        When there is nothing to show, saying what to pass (signals for a model of
+        signals).
+    """
+    from ..engine.coerce import image_list, image_names
+
+    shape = engine.input_shape
+    found, names = image_list(images, shape), image_names(images, shape)
+    if include_samples:
+        extra, extra_names = default_samples(engine)
+        found, names = found + extra, names + extra_names
+    if not found and reads_signals(engine):
+        raise InvalidSettingError(
+            f"There are no signals to show. This model reads signals of shape {shape} "
+            "(time steps, channels): pass images=signals, one array (T, C) or a stack "
+            "(N, T, C).")
+    if not found:
+        raise InvalidSettingError(
+            "There are no images to show. Pass images=[...] (paths, arrays or PIL "
+            "images) or keep include_samples=True.")
+    return found, names
 
 
 def picker_for(engine: Any, images: Sequence[Any], names: Sequence[str], *,

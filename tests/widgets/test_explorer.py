@@ -17,6 +17,7 @@ from cnnviz_widgets.errors import (
     SelectionOutOfRangeError,
 )
 from cnnviz_widgets.testing import digits_like_cnn, nested_backbone_model
+from tests.widgets.oracle import layer_output, minmax
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +36,6 @@ def ex(model, digits):
     return explore(model, digits, include_samples=False)
 
 
-def _oracle(model, name, ex):
-    x = ex.engine.prepare(ex.images[ex.image_index])
-    return keras.Model(model.inputs, model.get_layer(name).output)(x).numpy()[0]
-
-
-def _minmax(a):
-    lo, hi = a.min(), a.max()
-    return np.zeros_like(a) if hi == lo else (a - lo) / (hi - lo)
-
-
 def test_the_stack_becomes_one_image_per_row(ex, digits):
     assert len(ex.images) == len(digits)
     assert ex.layer == "conv1"  # the first convolution by default
@@ -54,19 +45,19 @@ def test_single_channel_view_is_the_min_max_of_the_oracle_activation(model, ex):
     ex.layer = "conv2"
     ex.image_index = 3
     ex.channel = 7
-    expected = _oracle(model, "conv2", ex)[..., 7]
-    np.testing.assert_allclose(ex.current_activation(), _oracle(model, "conv2", ex),
+    expected = layer_output(model, "conv2", ex)[..., 7]
+    np.testing.assert_allclose(ex.current_activation(), layer_output(model, "conv2", ex),
                                rtol=1e-5, atol=1e-6)
     view = ex.current_view()
     assert view.shape == expected.shape
-    np.testing.assert_allclose(view, _minmax(expected), atol=1e-5)
+    np.testing.assert_allclose(view, minmax(expected), atol=1e-5)
 
 
 def test_layer_normalization_shares_one_scale_over_channels(model, ex):
     ex.layer = "conv1"
     ex.normalization = "layer"
     ex.channel = 4
-    act = _oracle(model, "conv1", ex)
+    act = layer_output(model, "conv1", ex)
     lo, hi = act.min(), act.max()
     np.testing.assert_allclose(ex.current_view(), (act[..., 4] - lo) / (hi - lo), atol=1e-5)
 
@@ -394,14 +385,14 @@ def test_receptive_field_box_and_its_gradient_are_drawn_on_the_input():
     assert np.all(c2[3:8, 5:10] > 0) and np.all(c2[outside] == 0)
     from cnnviz_widgets.render.crops import MARKER_COLOUR
 
-    picture = np.asarray(Image.open(io.BytesIO(ex._field_box_image.value)).convert("RGB"))
+    picture = np.asarray(Image.open(io.BytesIO(ex.field_view.box_image.value)).convert("RGB"))
     f = picture.shape[0] // 16
     assert tuple(picture[4 * f, 8 * f]) == MARKER_COLOUR  # the box's top edge
     assert tuple(picture[7 * f, 9 * f]) != MARKER_COLOUR  # inside: the image
-    assert ex._field_view.layout.display is None
-    assert "rows 4-9 and columns 6-11" in ex._field_caption.value
+    assert ex.field_view.layout.display is None
+    assert "rows 4-9 and columns 6-11" in ex.field_view.caption.value
     ex.image_index = 1  # another image: the old field goes away
-    assert ex.field is None and ex._field_view.layout.display == "none"
+    assert ex.field is None and ex.field_view.layout.display == "none"
 
 
 def test_a_click_in_the_bqplot_one_channel_view_shows_the_receptive_field():
@@ -431,7 +422,7 @@ def test_a_receptive_field_outside_the_map_is_said_in_the_panel():
     assert ex.errors.message
 
 
-def _shared_minmax(a, b):
+def _sharedminmax(a, b):
     lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
     return (a - lo) / (hi - lo), (b - lo) / (hi - lo)
 
@@ -442,14 +433,14 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     single = ex.current_view().copy()
     ex.compare_index = 3
     ex.compare = "image"
-    a_all = _oracle(model, "conv2", ex)
+    a_all = layer_output(model, "conv2", ex)
     ex_b = ex.engine.prepare(ex.images[3])
     b_all = keras.Model(model.inputs, model.get_layer("conv2").output)(ex_b).numpy()[0]
     a, b = a_all[..., 7], b_all[..., 7]
     view = ex.current_view()
     h, w = a.shape
     gap = max(1, w // 8)
-    want_a, want_b = _shared_minmax(a, b)
+    want_a, want_b = _sharedminmax(a, b)
     np.testing.assert_allclose(view[:, :w], want_a, atol=1e-5)
     assert np.all(np.isnan(view[:, w:w + gap]))
     np.testing.assert_allclose(view[:, w + gap:2 * w + gap], want_b, atol=1e-5)
@@ -457,8 +448,8 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     top = np.abs(a - b).max()
     np.testing.assert_allclose(view[:, 2 * w + 2 * gap:], 0.5 + 0.5 * (a - b) / top, atol=1e-5)
     assert "one scale for both" in ex._caption.value and "image 3" in ex._caption.value
-    assert ex._difference_box.layout.display is None
-    assert ex._difference_image.value[:4] == b"\x89PNG"
+    assert ex.comparison.layout.display is None
+    assert ex.comparison.image.value[:4] == b"\x89PNG"
 
     evaluations = ex.engine.stats.layer_evaluations
     ex.normalization = "layer"  # a redraw, no model call
@@ -466,8 +457,8 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     assert ex.engine.stats.layer_evaluations == evaluations
     ex.channel = None  # the grid: each tile holds both maps; one scale for the differences
     assert ex.current_view().shape[1] > ex.current_view().shape[0]
-    difference = ex._difference_view.view
-    first = int(ex._difference_view.layout.channels[0])
+    difference = ex.comparison.difference.view
+    first = int(ex.comparison.difference.layout.channels[0])
     tile = difference[:a.shape[0], :a.shape[1]]
     d_all = a_all - b_all
     np.testing.assert_allclose(tile, 0.5 + 0.5 * d_all[..., first] / np.abs(d_all).max(),
@@ -477,7 +468,7 @@ def test_compare_two_images_side_by_side_with_one_scale_and_their_difference(mod
     ex.normalization = "channel"
     ex.colormap = "viridis"
     np.testing.assert_array_equal(ex.current_view(), single)
-    assert ex._difference_box.layout.display == "none"
+    assert ex.comparison.layout.display == "none"
 
 
 def test_compare_two_checkpoints_and_mismatched_layers_are_said(model, digits):
@@ -488,7 +479,7 @@ def test_compare_two_checkpoints_and_mismatched_layers_are_said(model, digits):
     x = ex.engine.prepare(digits[0])
     a = keras.Model(model.inputs, model.get_layer("conv1").output)(x).numpy()[0][..., 2]
     b = keras.Model(later.inputs, later.get_layer("conv1").output)(x).numpy()[0][..., 2]
-    want_a, want_b = _shared_minmax(a, b)
+    want_a, want_b = _sharedminmax(a, b)
     view = ex.current_view()
     w = a.shape[1]
     gap = max(1, w // 8)
@@ -537,5 +528,5 @@ def test_compare_grids_of_wide_tiles_give_one_view(ex):
     ex.compare = "image"
     joined = ex.value.rendered.view
     view = ex.current_view()
-    assert view.shape[0] == max(joined.shape[0], ex._difference_view.view.shape[0])
+    assert view.shape[0] == max(joined.shape[0], ex.comparison.difference.view.shape[0])
     np.testing.assert_array_equal(view[:joined.shape[0], :joined.shape[1]], joined)

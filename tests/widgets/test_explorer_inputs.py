@@ -34,10 +34,10 @@ def test_the_other_input_is_held_fixed(pictures):
 def test_the_class_controls_follow_the_chosen_output(pictures):
     model = two_head_cnn()
     kind = explore(model, pictures, include_samples=False, output="kind")
-    assert [v for _, v in kind._target_dd.options] == [-1, 0, 1, 2]
+    assert [v for _, v in kind.controls["target"].options] == [-1, 0, 1, 2]
     kind.target = 2
     colour = explore(model, pictures, include_samples=False, output="colour")
-    assert [v for _, v in colour._target_dd.options] == [-1, 0, 1]
+    assert [v for _, v in colour.controls["target"].options] == [-1, 0, 1]
     with pytest.raises(SelectionOutOfRangeError):
         colour.target = 2
     batch = colour.engine.prepare(colour.image)

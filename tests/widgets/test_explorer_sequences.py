@@ -15,6 +15,7 @@ from cnnviz_widgets import explore
 from cnnviz_widgets.errors import CnnvizError, SelectionOutOfRangeError
 from cnnviz_widgets.render.view import ErrorValue, MapValue, SeriesValue, VectorValue
 from cnnviz_widgets.testing import tiny_conv1d
+from tests.widgets.oracle import layer_output
 from tests.widgets.signal_figures import record_signal_figures
 
 
@@ -34,12 +35,6 @@ def signals():
 @pytest.fixture
 def ex(model, signals):
     return explore(model, signals)
-
-
-def _oracle(model, name, ex):
-    """The layer's output from a plain Keras model on the batch the engine prepared."""
-    batch = ex.engine.prepare(ex.images[ex.image_index])
-    return keras.Model(model.inputs, model.get_layer(name).output)(batch).numpy()[0]
 
 
 def _normalised(a: np.ndarray, mode: str) -> np.ndarray:
@@ -93,7 +88,7 @@ def test_strip_rows_are_the_normalised_oracle_activations(model, ex, mode):
     ex.layer = "conv1d_b"
     ex.image_index = 2
     ex.normalization = mode
-    oracle = _oracle(model, "conv1d_b", ex)  # (32, 16)
+    oracle = layer_output(model, "conv1d_b", ex)  # (32, 16)
     np.testing.assert_allclose(ex.current_activation(), oracle, rtol=1e-5, atol=1e-6)
     view = ex.current_view()
     assert view.shape == (16, 32)
@@ -107,7 +102,7 @@ def test_strip_rows_follow_the_channel_order_and_pages(model, signals):
     ex = explore(model, signals, per_page=5)
     ex.layer = "conv1d_b"
     ex.channel_order = "max"
-    oracle = _oracle(model, "conv1d_b", ex)
+    oracle = layer_output(model, "conv1d_b", ex)
     ranking = np.argsort(-oracle.max(axis=0), kind="stable")
     assert ex.page_count() == 4
     ex.page = 1
@@ -123,7 +118,7 @@ def test_one_channel_is_a_line_of_its_activation(model, ex):
     ex.layer = "conv1d_a"
     ex.image_index = 1
     ex.channel = 5
-    oracle = _oracle(model, "conv1d_a", ex)
+    oracle = layer_output(model, "conv1d_a", ex)
     value = ex.value
     assert isinstance(value, SeriesValue) and value.channel == 5
     assert "| channel 5 | a line over 64 time steps |" in value.caption
@@ -146,7 +141,7 @@ def test_one_channel_in_bqplot_is_a_lines_mark_updated_in_place(model, ex):
     lines = ex.canvas.lines
     mark = lines.mark
     assert ex.canvas.children == (lines,)
-    oracle = _oracle(model, "conv1d_b", ex)
+    oracle = layer_output(model, "conv1d_b", ex)
     np.testing.assert_allclose(mark.y, oracle[:, 3], rtol=1e-5, atol=1e-6)
     # the layer's scale: every channel on the same axis
     assert lines.y_scale.min == pytest.approx(float(oracle.min()), rel=1e-5, abs=1e-6)
@@ -200,11 +195,11 @@ def test_compare_two_signals_side_by_side(model, ex):
     ex.compare = "image"
     view = ex.current_view()
     assert view.shape[0] == 8 and view.shape[1] > 2 * 64
-    mine = _normalised(np.concatenate([_oracle(model, "conv1d_a", ex),
+    mine = _normalised(np.concatenate([layer_output(model, "conv1d_a", ex),
                                        ex.engine.activation("conv1d_a", ex.images[1])]),
                        "channel")
     np.testing.assert_allclose(view[:, :64], mine[:64].T, atol=1e-4)
-    assert ex._difference_view is not None and ex._difference_view.view.shape == (8, 64)
+    assert ex.comparison.difference is not None and ex.comparison.difference.view.shape == (8, 64)
 
 
 def test_bad_input_is_a_message_and_the_panel_keeps_working(ex):
@@ -282,14 +277,14 @@ def test_receptive_field_of_a_time_step_shades_the_steps_it_sees(ex, monkeypatch
     assert drawing["window"] == (16, 26)
     np.testing.assert_array_equal(signal, ex.images[0])
     assert "conv1d_b step 10 sees input steps 16-25 (10 steps, shaded)" in (
-        ex._field_caption.value)
-    assert ex._field_view.layout.display is None and ex.field == (10, 0, box)
-    assert Image.open(io.BytesIO(ex._field_box_image.value)).format == "PNG"
+        ex.field_view.caption.value)
+    assert ex.field_view.layout.display is None and ex.field == (10, 0, box)
+    assert Image.open(io.BytesIO(ex.field_view.box_image.value)).format == "PNG"
     with pytest.raises(SelectionOutOfRangeError):
         ex.receptive_field(40, 0)  # conv1d_b has 32 steps
     assert ex.errors.message
     ex.image_index = 1  # the field belonged to the other signal
-    assert ex.field is None and ex._field_view.layout.display == "none"
+    assert ex.field is None and ex.field_view.layout.display == "none"
 
 
 def test_close_frees_the_strip_line_and_input_widgets(model, signals):
@@ -312,4 +307,4 @@ def test_a_click_on_a_step_of_the_bqplot_line_shows_its_receptive_field(ex):
     ex.canvas.lines.simulate_click(5)
     # pool1d step 5 reads conv1d_a steps 10-11, which read input steps 8 to 13
     assert ex.field == (5, 0, (8, 0, 14, 1))
-    assert "pool1d step 5 sees input steps 8-13" in ex._field_caption.value
+    assert "pool1d step 5 sees input steps 8-13" in ex.field_view.caption.value

@@ -9,6 +9,7 @@ import pytest
 from cnnviz_widgets import explore
 from cnnviz_widgets.render.view import ErrorValue, MapValue, SeriesValue
 from cnnviz_widgets.testing import tiny_vit
+from tests.widgets.oracle import layer_output, minmax
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +25,6 @@ def pictures():
 @pytest.fixture
 def ex(vit, pictures):
     return explore(vit, pictures, include_samples=False)
-
-
-def _oracle(model, name, ex):
-    batch = ex.engine.prepare(ex.images[ex.image_index])
-    return keras.Model(model.inputs, model.get_layer(name).output)(batch).numpy()[0]
-
-
-def _minmax(a):
-    return (a - a.min()) / (a.max() - a.min())
 
 
 def test_every_layer_of_the_transformer_draws(ex):
@@ -52,18 +44,18 @@ def test_one_channel_is_the_oracle_tokens_reshaped_to_the_grid(vit, ex, layer):
     ex.layer = layer
     ex.image_index = 1
     ex.channel = 3
-    tokens = _oracle(vit, layer, ex)  # (17, D): the class token first
+    tokens = layer_output(vit, layer, ex)  # (17, D): the class token first
     expected = tokens[1:, 3].reshape(4, 4)
     np.testing.assert_allclose(ex.value.rendered.tiles[..., 0], expected, rtol=1e-4,
                                atol=1e-5)
-    np.testing.assert_allclose(ex.current_view(), _minmax(expected), atol=1e-4)
+    np.testing.assert_allclose(ex.current_view(), minmax(expected), atol=1e-4)
     assert "16 patch tokens as a 4x4 grid (class token left out)" in ex.value.caption
 
 
 def test_the_grid_tiles_are_the_oracle_grid_of_every_channel(vit, ex):
     ex.layer = "residual2"
     ex.normalization = "layer"
-    tokens = _oracle(vit, "residual2", ex)
+    tokens = layer_output(vit, "residual2", ex)
     grid = tokens[1:].reshape(4, 4, -1)
     lo, hi = grid.min(), grid.max()  # the scale of the grid's tokens
     value = ex.value
@@ -80,7 +72,7 @@ def test_the_grid_tiles_are_the_oracle_grid_of_every_channel(vit, ex):
 def test_without_a_class_token_nothing_is_left_out(pictures):
     model = tiny_vit(class_token=False)
     ex = explore(model, pictures, include_samples=False, layer="norm1", channel=0)
-    tokens = _oracle(model, "norm1", ex)  # (16, 12)
+    tokens = layer_output(model, "norm1", ex)  # (16, 12)
     np.testing.assert_allclose(ex.value.rendered.tiles[..., 0], tokens[:, 0].reshape(4, 4),
                                rtol=1e-4, atol=1e-5)
     assert "16 patch tokens as a 4x4 grid |" in ex.value.caption
@@ -102,11 +94,11 @@ def test_tokens_without_a_grid_are_a_strip_of_features_over_tokens(pictures):
     model = _loose_tokens_model()
     images = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
     ex = explore(model, images, include_samples=False, layer="mix")
-    tokens = _oracle(model, "mix", ex)  # (8, 5)
+    tokens = layer_output(model, "mix", ex)  # (8, 5)
     view = ex.current_view()
     assert view.shape == (5, 8)
     for row, feature in enumerate(ex.shown_channels()):
-        np.testing.assert_allclose(view[row], _minmax(tokens[:, feature]), atol=1e-4)
+        np.testing.assert_allclose(view[row], minmax(tokens[:, feature]), atol=1e-4)
     assert "8 tokens x 5 features" in ex.value.caption
     ex.channel = 4
     assert isinstance(ex.value, SeriesValue) and ex.value.x_label == "token"
@@ -135,7 +127,7 @@ def test_explain_a_token_channel_lays_its_grid_over_the_image(vit, ex):
     ex.channel = 4
     assert ex.explainer.button.layout.display is None
     heat, result = ex.explain_channel(steps=3)
-    grid = _oracle(vit, "mlp2", ex)[1:].reshape(4, 4, 12)
+    grid = layer_output(vit, "mlp2", ex)[1:].reshape(4, 4, 12)
     expected = overlay(ex.engine.pixels(ex.image), activation_heatmap(grid, 4), alpha=0.5)
     assert np.abs(heat.astype(int) - expected.astype(int)).max() <= 1
     assert result.steps == 3

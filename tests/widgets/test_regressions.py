@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipywidgets.widgets.widget as widget_module
-import keras
 import numpy as np
 import pytest
 
@@ -11,6 +10,7 @@ from cnnviz_widgets import AttributionPanel, FilterExplorer, explore
 from cnnviz_widgets.errors import InvalidSettingError, LayerNotViewableError
 from cnnviz_widgets.render.view import ErrorValue, MapValue
 from cnnviz_widgets.testing import digits_like_cnn
+from tests.widgets.oracle import layer_output
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +24,13 @@ def ex(model):
     return explore(model, digits, include_samples=False, layer="conv2")
 
 
-def _oracle(model, ex):
-    x = ex.engine.prepare(ex.images[ex.image_index])
-    return keras.Model(model.inputs, model.get_layer(ex.layer).output)(x).numpy()[0]
-
-
 @pytest.mark.parametrize("normalization", ["layer", "signed", "standardize", "channel"])
 def test_one_channel_colour_bar_reads_the_scale_the_colours_use(model, ex, normalization):
     """Bug 1: with one channel shown and a scale over the layer, the colour bar read the
     channel's own range while the colours used the layer's."""
     ex.channel = 5
     ex.normalization = normalization
-    act = _oracle(model, ex)
+    act = layer_output(model, ex.layer, ex)
     channel = act[..., 5]
     expected = {
         "layer": (act.min(), act.max()),
@@ -118,3 +113,43 @@ def test_save_returns_the_figure(ex, tmp_path):
     fig = ex.save()
     assert isinstance(fig, Figure)
     assert ex.save(tmp_path / "x.png") is not fig and (tmp_path / "x.png").stat().st_size > 0
+
+
+_HALF_BUILT = """
+import numpy as np
+from cnnviz_widgets import FilterExplorer, explore
+from cnnviz_widgets.errors import CnnvizError, UnsupportedModelError
+from cnnviz_widgets.testing import tiny_cnn, tiny_text_model
+
+try:
+    explore(tiny_text_model())
+except UnsupportedModelError:
+    print("refused")
+try:
+    explore(tiny_cnn(), include_samples=False)  # no images: refused after the engine
+except CnnvizError:
+    print("no images")
+try:
+    FilterExplorer(tiny_text_model())
+except UnsupportedModelError:
+    print("refused")
+"""
+
+
+def test_a_panel_refused_half_way_closes_quietly_at_clean_up():
+    """Bug: explore(a model with token input) raised the right error, then at interpreter
+    clean-up printed "Exception ignored in Widget.__del__ ... AttributeError: ... no
+    attribute '_bindings'": the half-built panel could not close."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+         os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", _HALF_BUILT], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["refused", "no", "images", "refused"]
+    assert "Exception ignored" not in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr

@@ -8,13 +8,22 @@ shows the same values in bqplot (pan, zoom, hover read-out, click a tile). Both 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 
-from ...render.view import CanvasValue, ErrorValue, MapValue, SeriesValue, VectorValue
+from ...errors import CnnvizError
+from ...render.view import (
+    CanvasValue,
+    ErrorValue,
+    MapValue,
+    SeriesValue,
+    VectorValue,
+    picture_of,
+)
 
-__all__ = ["BqCanvas", "ImageCanvas", "make_canvas"]
+__all__ = ["BqCanvas", "Canvases", "ImageCanvas", "SignalInputView", "make_canvas"]
 
 
 class ImageCanvas(w.VBox):
@@ -36,40 +45,26 @@ class ImageCanvas(w.VBox):
         super().__init__([self.image])
 
     def show(self, value: CanvasValue) -> None:
-        """Draw ``value``; an error hides the picture (never a stale one)."""
+        """Draw ``value`` (:func:`~cnnviz_widgets.render.view.picture_of`); an error hides
+        the picture (never a stale one)."""
         self.value = value
         if isinstance(value, ErrorValue):
             self.image.layout.display = "none"
             return
-        if isinstance(value, SeriesValue):
-            data, fmt = self.series_png(value), "png"
-        elif isinstance(value, MapValue):
-            data, fmt = value.rendered.data, value.rendered.format
-        else:
+        if isinstance(value, VectorValue):
             data, fmt = self._vector_bytes(value), "png"
+        else:
+            data, fmt = picture_of(value)
         with self.image.hold_sync():
             self.image.format = fmt
             self.image.value = data
             self.image.layout.display = None
 
-    @staticmethod
-    def series_png(value: SeriesValue) -> bytes:
-        """PNG of one channel of a sequence: its line over the steps, its strip under it."""
-        from ...render.mpl import figure_to_png
-        from ...render.signal import series_figure
-
-        return figure_to_png(series_figure(value.values, strip=value.rendered,
-                                           scale_labels=value.scale_labels,
-                                           x_label=value.x_label, y_range=value.y_range))
-
     def _vector_bytes(self, value: VectorValue) -> bytes:
         # bars do not depend on channel, scale or colours: draw them once per vector
         key = (id(value.values), value.title)
         if self._vector_png is None or self._vector_png[0] != key:
-            from ...render.mpl import figure_to_png, vector_figure
-
-            fig = vector_figure(value.values, title=value.title, labels=value.labels)
-            self._vector_png = (key, figure_to_png(fig))
+            self._vector_png = (key, picture_of(value)[0])
         return self._vector_png[1]
 
 
@@ -120,3 +115,54 @@ class BqCanvas(w.VBox):
 def make_canvas(backend: str) -> ImageCanvas | BqCanvas:
     """A new canvas for ``backend`` (``"matplotlib"`` or ``"bqplot"``)."""
     return BqCanvas() if backend == "bqplot" else ImageCanvas()
+
+
+class Canvases(dict):
+    """One canvas per backend (a dict, so closing a panel reaches every canvas), built on
+    first use; bqplot's clicks go to ``on_tile`` (a tile or a position) and ``on_step``
+    (a step of a line).
+
+    Parameters
+    ----------
+    on_tile, on_step : callable
+        ``callback(view, where)`` as bqplot calls it.
+    """
+
+    def __init__(self, on_tile: Callable[[Any, dict], Any],
+                 on_step: Callable[[Any, dict], Any]) -> None:
+        super().__init__()
+        self._on_tile, self._on_step = on_tile, on_step
+
+    def __missing__(self, backend: str) -> ImageCanvas | BqCanvas:
+        canvas = self[backend] = make_canvas(backend)
+        if isinstance(canvas, BqCanvas):
+            canvas.maps.on_element_click(self._on_tile)
+            canvas.lines.on_element_click(self._on_step)
+        return canvas
+
+
+class SignalInputView(w.Image):
+    """A model of signals' current input drawn as lines (PNG), above the view; hidden for
+    a model of images, or when the signal cannot be read (the view says why)."""
+
+    def __init__(self, shown: bool) -> None:
+        super().__init__(format="png", layout=w.Layout(
+            width="560px", max_width="100%", display=None if shown else "none"))
+        self.add_class("cnnviz-input-signal")
+        self._key: Any = None
+
+    def show(self, engine: Any, image: Any, name: str, key: Any) -> None:
+        """Draw ``image`` (a signal (T, C) as ``engine`` reads it), once per ``key``."""
+        if key == self._key:
+            return
+        from ...render.mpl import figure_to_png
+        from ...render.signal import signal_figure
+
+        try:
+            fig = signal_figure(engine.pixels(image), title=f"input: {name}",
+                                figsize=(7.0, 2.2))
+            self.value = figure_to_png(fig)
+            self.layout.display = None
+        except CnnvizError:  # the view below says what is wrong
+            self.layout.display = "none"
+        self._key = key

@@ -11,12 +11,13 @@ import ipywidgets as w
 import numpy as np
 
 from ...engine.activations import ActivationEngine
+from ...errors import CnnvizError, LayerNotViewableError, SelectionOutOfRangeError
 from ...render.crops import Crop, crop_picture
 from ...render.encode import encode_png
 from ...render.upscale import upscale_nearest
 from ..panel import close_widgets
 
-__all__ = ["ChannelExplainer"]
+__all__ = ["ChannelExplainer", "explain_for"]
 
 
 def _rgb(picture: np.ndarray) -> np.ndarray:
@@ -109,3 +110,25 @@ class ChannelExplainer(w.VBox):
             cells.append(w.VBox([picture, label], layout=w.Layout(width="80px")))
         self.top.children = cells
         close_widgets(old)
+
+
+def explain_for(explorer: Any, steps: int = 64) -> tuple[np.ndarray, Any]:
+    """:meth:`FeatureMapExplorer.explain_channel` (see there): explain the explorer's
+    channel with its current maps, image and (with a data set) the channel's top images,
+    in its :class:`ChannelExplainer`. A grid, or a layer without spatial maps, is an
+    error reported in the explorer."""
+    if explorer.channel is None:
+        raise explorer.report(SelectionOutOfRangeError(
+            "Pick one channel first (the Channel slider); the grid shows many channels."))
+    laid = explorer.current_maps() if explorer.has_channels else None
+    if laid is None or laid.strip or explorer.is_signal:  # a token grid has maps: patches
+        raise explorer.report(LayerNotViewableError(
+            f"{explorer.layer!r} has no spatial maps to lay over the input image."))
+    crops: list[Crop] = []
+    if explorer.dataset_scans is not None:
+        try:
+            crops = explorer.dataset_scans.crops(explorer.layer, explorer.channel)
+        except CnnvizError:  # the dataset view already says why in its own words
+            crops = []
+    return explorer.explainer.explain(explorer.engine, explorer.layer, explorer.channel,
+                                      explorer.image, laid.maps, steps, crops)

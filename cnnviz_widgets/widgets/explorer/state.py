@@ -9,6 +9,7 @@ import numpy as np
 from traitlets import Any as AnyValue
 from traitlets import HasTraits, validate
 
+from ...checks import whole_number
 from ...colour.normalize import NORMALIZATIONS
 from ...engine.activations import ActivationEngine
 from ...errors import (
@@ -52,6 +53,51 @@ class ExplorerState(HasTraits):
         One display name per image.
     per_page : int
         Channels per page of the grid.
+
+    Attributes
+    ----------
+    layer : str
+        Name of the layer shown (see ``engine.layer_names``).
+    channel : int or None
+        The channel zoomed in on, or None for the grid of all channels.
+    normalization : str
+        ``"channel"``, ``"layer"``, ``"standardize"`` or ``"signed"``.
+    colormap : str
+        A matplotlib colour map name.
+    image_index : int
+        Index into ``images`` (in their order), followed by the package's samples.
+    backend : str
+        ``"matplotlib"`` (static image, colour bar) or ``"bqplot"`` (pan, zoom, hover,
+        click a tile to zoom on its channel).
+    channel_order : str
+        Grid order: ``"index"``, ``"mean"``, ``"max"``, ``"sparsity"`` or ``"class"``
+        (each channel's contribution to the class ``target``: the mean over positions of
+        gradient x activation, computed once per layer, image and class).
+    target : int or None
+        The class of the ``"class"`` order; None: the image's predicted class.
+    page : int
+        Page of the grid when a layer has more than ``per_page`` channels.
+    dataset : images, ScanResult or None
+        The data set of the dataset view: an array (N, H, W[, C]), a list of images or
+        paths, a folder, a ``tf.data`` set, or a ``ScanResult`` computed before (with
+        ``result.attach(images, engine.input_shape)`` after ``ScanResult.load``). The
+        view shows the current channel's top images cropped to the receptive field of
+        their maximum, the histogram of its per-image maximum and the layer's dead
+        channels. Each layer is scanned once, when first shown (a scan result's layers
+        need no scan); None removes the view.
+    compare : {None, "image", "model"}
+        None: one view. ``"image"``: the current image and image ``compare_index`` side
+        by side for the same layer, channel and scale (one colour scale for both), and
+        below them their difference (left minus right) in a diverging colour map centred
+        on 0. ``"model"``: the same for the model and ``compare_model`` on the current
+        image.
+    compare_index : int
+        The image the current one is compared with.
+    compare_model : keras.Model, ActivationEngine or None
+        Another model with the same layer names, typically an earlier checkpoint of this
+        one (also a constructor argument); setting it switches ``compare`` to
+        ``"model"``, None switches back. A layer it lacks, or has with another shape, is
+        a message in the panel.
     """
 
     layer = Text("")
@@ -83,10 +129,8 @@ class ExplorerState(HasTraits):
                     names: Sequence[str] | None = None, per_page: int = 64,
                     layer: str | None = None) -> None:
         """Attach the engine and images and select the first layer (or ``layer``)."""
-        if int(per_page) < 1:
-            raise InvalidSettingError(f"per_page must be at least 1; got {per_page}.")
+        self.per_page = whole_number(per_page, "per_page")
         self.engine = engine
-        self.per_page = int(per_page)
         self._images: list[Any] = list(images)
         self._names: list[str] = (list(names) if names is not None
                                   else [f"image {i}" for i in range(len(self._images))])
@@ -95,8 +139,6 @@ class ExplorerState(HasTraits):
         self._contribution_memo: dict[tuple[str, int, int], np.ndarray] = {}
         self._predicted: dict[int, int] = {}
         self._compare_engine: ActivationEngine | None = None
-        #: The compared maps of the explorer's compare view, kept between redraws.
-        self._compare_memo: tuple[Any, ...] | None = None
         #: Labels of the data set's images (read when ``dataset`` is set).
         self.dataset_labels: Any = None
         #: Top images the dataset view keeps per channel (read when ``dataset`` is set).
@@ -121,10 +163,23 @@ class ExplorerState(HasTraits):
         """The current image."""
         return self._images[self.image_index]
 
-    def append_image(self, image: Any, name: str) -> int:
-        """Add an image (already checked) and return its index."""
+    def append_image(self, image: Any, name: str | None = None) -> int:
+        """Check ``image`` with the engine, add it and return its index.
+
+        Raises
+        ------
+        CnnvizError
+            The engine's reason for an unusable image (also shown in the panel).
+        """
+        from ...engine.coerce import image_list
+
+        try:
+            (image,) = image_list([image], self.engine.input_shape)
+            self.engine.prepare(image)  # raises a clear error for an unusable image
+        except CnnvizError as error:
+            raise report_error(self, error) from None
         self._images.append(image)
-        self._names.append(name)
+        self._names.append(name or f"image {len(self._images) - 1}")
         return len(self._images) - 1
 
     # -- layers ----------------------------------------------------------------------
@@ -247,21 +302,17 @@ class ExplorerState(HasTraits):
         """Drop the memoised activation and order (after the model's weights changed)."""
         self._activation_memo = None
         self._ranking_memo = None
-        self._contribution_memo.clear()
-        self._predicted.clear()
-        self._compare_memo = None
+        self._contribution_memo = {}
+        self._predicted = {}
 
     # -- validation ------------------------------------------------------------------
-    def _fail(self, error: CnnvizError) -> CnnvizError:
-        return report_error(self, error)
-
     @validate("layer")
     def _valid_layer(self, proposal: dict) -> str:
         name = proposal["value"]
         try:
             self.engine.layer(name)
         except CnnvizError as error:
-            raise self._fail(error) from None
+            raise report_error(self, error) from None
         return name
 
     @validate("channel")
@@ -289,10 +340,10 @@ class ExplorerState(HasTraits):
     def _valid_compare(self, proposal: dict) -> str | None:
         value = proposal["value"]
         if value is not None and value not in COMPARE_MODES:
-            raise self._fail(InvalidSettingError(
+            raise report_error(self, InvalidSettingError(
                 f"compare must be None, 'image' or 'model', not {value!r}."))
         if value == "model" and self.compare_engine is None:
-            raise self._fail(InvalidSettingError(
+            raise report_error(self, InvalidSettingError(
                 "To compare two models, set compare_model to the other model (for example "
                 "an earlier checkpoint of this one)."))
         return value
@@ -309,7 +360,7 @@ class ExplorerState(HasTraits):
         try:
             other = as_engine(value, preprocess=self.engine.preprocess)
         except CnnvizError as error:
-            raise self._fail(error) from None
+            raise report_error(self, error) from None
         self._compare_engine = other
         return value
 
@@ -337,7 +388,7 @@ class ExplorerState(HasTraits):
                 self.engine, value, labels=self.dataset_labels,
                 class_names=self.dataset_class_names, top_k=self.dataset_top_k)
         except CnnvizError as error:
-            raise self._fail(error) from None
+            raise report_error(self, error) from None
         return value
 
     @property
@@ -351,7 +402,7 @@ class ExplorerState(HasTraits):
 
         value = proposal["value"]
         if value not in matplotlib.colormaps:
-            raise self._fail(InvalidSettingError(
+            raise report_error(self, InvalidSettingError(
                 f"{value!r} is not a matplotlib colour map; try one of "
                 + ", ".join(repr(c) for c in COLORMAPS) + "."))
         return value

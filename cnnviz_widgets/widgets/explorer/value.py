@@ -1,0 +1,126 @@
+"""What the explorer's canvas shows for its state: one value (maps, a line, bars or an
+error) with its title, computed from the state and drawn by the render layer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ...errors import CnnvizError, LayerNotViewableError
+from ...layout.tokens import LayerMaps, layer_maps
+from ...render.maps import RenderedView, render_selection
+from ...render.view import (
+    NORMALIZATION_LABELS,
+    CanvasValue,
+    ErrorValue,
+    MapValue,
+    SeriesValue,
+    VectorValue,
+    nonfinite_note,
+)
+from ...zoo.labels import top_classes
+from .compare import CompareView
+
+__all__ = ["order_words", "title_of", "value_of"]
+
+
+def title_of(state: Any, channels: Sequence[int] = (), note: str = "") -> str:
+    """The caption's title: layer, image, what of the layer is shown, the scale."""
+    info = state.engine.layer(state.layer)
+    count = state.channel_count()
+    if state.channel is not None:
+        what = f"channel {state.channel}"
+    elif not state.has_channels:
+        what = f"{count} values"
+    elif len(channels) >= count:
+        what = f"all {count} channels"
+        if state.channel_order == "class":
+            what += f", ordered by {order_words(state)}"
+    else:
+        what = (f"{len(channels)} of {count} channels (page {state.page + 1} of "
+                f"{state.page_count()}, ordered by {order_words(state)})")
+    if note:
+        what += f" | {note}"
+    return (f"{info.label} | {state.image_names[state.image_index]} | {what} | "
+            f"{NORMALIZATION_LABELS[state.normalization]}")
+
+
+def order_words(state: Any) -> str:
+    """How the grid is ordered, in words for the caption."""
+    if state.channel_order != "class":
+        return state.channel_order
+    cls = state.ranked_class()
+    names = state.class_names
+    name = f" ({names[cls]})" if names and cls < len(names) else ""
+    chosen = "" if state.target is not None else "predicted "
+    return f"contribution to the {chosen}class {cls}{name}: mean of gradient x activation"
+
+
+def value_of(state: Any, comparison: CompareView) -> CanvasValue:
+    """The value on screen for ``state`` (an explorer): a layer's vector as bars, maps (the
+    channel, or the page of the grid), one channel of a sequence as a line, or in compare
+    mode both views on one scale (their difference rendered into ``comparison``). Any
+    failure is an :class:`ErrorValue`: the panel stays usable."""
+    try:
+        activation = state.current_activation()
+        if activation.ndim == 1:
+            values = np.asarray(activation, dtype=np.float32)
+            names = state.class_names
+            labels = names if names and len(names) == len(values) else None
+            top = top_classes(values, labels) if labels else []
+            return VectorValue(values, title_of(state) + nonfinite_note(activation),
+                               labels, top)
+        if activation.ndim not in (2, 3):
+            raise LayerNotViewableError(
+                f"The layer {state.layer!r} gives an output of shape {activation.shape}, "
+                "which cannot be drawn as images or bars. Pick another layer.")
+        laid = state.current_maps()
+        if state.compare is not None:
+            return _compared(state, laid, comparison)
+        rendered = _render(state, laid.maps, strip=laid.strip)
+        note = nonfinite_note(activation)
+        if laid.strip and state.channel is not None:  # one channel: a line
+            steps = laid.maps.shape[1]
+            along = "time steps" if laid.along == "time" else "tokens"
+            title = title_of(state, rendered.layout.channels, f"a line over {steps} {along}")
+            values = np.asarray(laid.maps[0, :, state.channel], dtype=np.float32)
+            return SeriesValue(rendered, title, note, values=values,
+                               x_label="time step" if laid.along == "time" else "token")
+        return MapValue(rendered, title_of(state, rendered.layout.channels, laid.note), note)
+    except CnnvizError as error:
+        return ErrorValue(error)
+    except Exception as error:  # noqa: BLE001 - the panel must stay usable
+        return ErrorValue(LayerNotViewableError(
+            f"Could not draw layer {state.layer!r} for this image: "
+            f"{type(error).__name__}: {error}"))
+
+
+def _shown_channels(state: Any) -> np.ndarray | None:
+    """The page's channels for the grid; None when one channel is shown (not ranked)."""
+    return None if state.channel is not None else state.page_channels()
+
+
+def _render(state: Any, maps: np.ndarray, strip: bool = False) -> RenderedView:
+    """The current channel, or the current page of the grid, of ``maps``."""
+    return render_selection(maps, state.channel, _shown_channels(state), state.normalization,
+                            state.colormap, strip=strip)
+
+
+def _compared(state: Any, laid: LayerMaps, comparison: CompareView) -> MapValue:
+    """Both views side by side with one scale; the difference goes below them."""
+    key = (state.layer, state.image_index, state.compare, state.compare_index,
+           id(state.compare_engine))
+    info = state.engine.layer(state.layer)
+    maps = comparison.compared_maps(key, laid.maps, lambda: layer_maps(
+        state.compared_activation(), info.layout, info.token_grid).maps)
+    rendered = comparison.render(maps, state.channel, _shown_channels(state),
+                                 state.normalization, state.colormap, strip=laid.strip)
+    if state.compare == "image":
+        right = f"right: {state.image_names[state.compare_index]}"
+    else:
+        right = "right: the compared model"
+    title = (f"{title_of(state, rendered.layout.channels, laid.note)} | left: this view, "
+             f"{right}, one scale for both")
+    return MapValue(rendered, title, nonfinite_note(laid.maps))

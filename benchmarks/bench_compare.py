@@ -93,12 +93,20 @@ def _ranking_row(repeat: int) -> Row:
         ex.channel_order = "class"
         return ex.channel_ranking()
 
+    from tests.engine.oracle import assert_order_agrees
+
     ours()  # trace the compiled head once, as the first ranking does
     by_hand()
     ranked = ours()
-    hand = np.argsort(-by_hand(), kind="stable")
-    agree = int(np.sum(ranked[:10] == hand[:10]))
-    assert agree == 10, f"the ranking differs from the hand computation: {ranked[:10]}"
+    scores = by_hand()
+    # the same top 10, but for channels whose contributions tie to float32 rounding (a
+    # whole-model tape and the compiled head add the gradient up in another order)
+    try:
+        assert_order_agrees(ranked[:10], scores, rtol=1e-4,
+                            atol=1e-6 * float(np.abs(scores).max()))
+    except AssertionError as error:
+        raise AssertionError(
+            f"the ranking differs from the hand computation: {ranked[:10]}") from error
     ours_s = median_seconds(ours, repeat)
     hand_s = median_seconds(by_hand, repeat)
     verdict = "met" if hand_s / ours_s >= 1.0 else "MISSED"

@@ -92,7 +92,7 @@ def test_gradcam_on_logits_equals_linear_head(model):
     batch = GradCAM(model).engine.prepare(image)
     want = gradcam_oracle(linear, "conv_b", batch, 1)
     got = GradCAM(model, "conv_b")(image, target=1, upsample=False)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * max(want.max(), 1e-12))
     assert model.layers[-1].activation.__name__ == "softmax"
 
 
@@ -138,7 +138,7 @@ def test_nested_backbone_default_layer_works():
     a = numpy(a)[0].astype(np.float64)
     want = np.maximum((a * g.mean(axis=(0, 1))).sum(-1), 0)
     np.testing.assert_allclose(cam(image, target=2, upsample=False), want, rtol=1e-4,
-                               atol=1e-7)
+                               atol=1e-6 * max(want.max(), 1e-12))
     # a layer two levels deep works as well
     inner = GradCAM(model, "backbone/block/conv")(image)
     assert inner.shape == (32, 32) and np.all(np.isfinite(inner))

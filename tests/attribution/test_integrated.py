@@ -184,8 +184,10 @@ def test_targets_none_int_and_score(engine, model):
     # a batch: every image its own predicted class, all along its path
     maps = ig.attribute(batch)
     for i, top in enumerate(tops):
-        np.testing.assert_allclose(maps[i], ig.attribute(batch[i:i + 1], int(top))[0],
-                                   rtol=1e-6)
+        # the path points of three images run batched together, here one image's alone
+        alone = ig.attribute(batch[i:i + 1], int(top))[0]
+        np.testing.assert_allclose(maps[i], alone, rtol=1e-5,
+                                   atol=1e-6 * np.abs(alone).max())
     other = (int(tops[0]) + 1) % 3
     assert np.abs(ig(images[0], target=other) - ig(images[0])).max() > 0
 

@@ -67,7 +67,7 @@ def test_logits_equal_a_linear_head_copy(model):
     image = _image(3)
     got = Saliency(model)(image, target=2)
     want = Saliency(linear, logits=False)(image, target=2)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * want.max())
     # the model's softmax is back in place afterwards
     assert model.layers[-1].activation.__name__ == "softmax"
     out = np.asarray(model(Saliency(model).engine.prepare(image)))

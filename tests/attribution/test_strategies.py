@@ -39,7 +39,7 @@ def test_total_variation_is_the_mean_absolute_neighbour_difference():
     x = np.random.default_rng(0).uniform(size=(1, 5, 4, 3)).astype(np.float32)
     want = 0.7 * (np.abs(np.diff(x, axis=1)).mean() + np.abs(np.diff(x, axis=2)).mean())
     got = float(numpy(TotalVariation(0.7).penalty(tensor(x))))
-    assert got == pytest.approx(want, rel=1e-6)
+    assert got == pytest.approx(want, rel=1e-5)  # float32 means, added up in another order
     assert TotalVariation(0.0).penalty(tensor(x)) is None
     assert TotalVariation(0.7).update(x, 3) is x
 

@@ -70,10 +70,36 @@ def assert_matches(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-5)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
 
 
-def _untied(values: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+def untied(values: np.ndarray, rtol: float = 1e-5, atol: float = 1e-6) -> np.ndarray:
     """Mask of the entries of ``values`` (one row) that no other entry equals within tolerance."""
+    values = np.asarray(values, dtype=np.float64).ravel()
     close = np.isclose(values[:, None], values[None, :], rtol=rtol, atol=atol)
     return close.sum(axis=1) == 1
+
+
+def assert_order_agrees(indices, values, start: int = 0, rtol: float = 1e-5,
+                        atol: float = 1e-6) -> None:
+    """``indices`` are places ``start``, ``start + 1``, ... of ``values`` sorted from the
+    largest (equal values by index), ``values`` being computed another way (another batch,
+    process or backend), so equal only up to float32 rounding.
+
+    Every place holds a value equal to the expected one within tolerance; the index itself
+    is compared wherever that value ties with no other (a near tie may swap).
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    indices = np.asarray(indices, dtype=np.int64).ravel()
+    order = np.argsort(-values, kind="stable")[start:start + len(indices)]
+    assert len(order) == len(indices), (indices, len(values))
+    np.testing.assert_allclose(values[indices], values[order], rtol=rtol, atol=atol)
+    clear = untied(values, rtol, atol)[order]
+    np.testing.assert_array_equal(indices[clear], order[clear])
+
+
+def assert_at_maximum(position, values, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """``position`` (an index into ``values``) is where ``values``, computed another way,
+    are largest: its value equals the maximum up to float32 rounding."""
+    values = np.asarray(values, dtype=np.float64)
+    np.testing.assert_allclose(values[position], values.max(), rtol=rtol, atol=atol)
 
 
 def _at_most(counts: np.ndarray, edges: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -110,13 +136,13 @@ def assert_channels_agree(a, b, rtol: float = 1e-5, atol: float = 1e-6,
     np.testing.assert_allclose(a.mean, b.mean, rtol=rtol, atol=atol)
     for c in range(a.channels):
         # the last place may tie with an image just outside the list: not compared
-        untied = _untied(b.top_values[c], rtol, atol)
-        untied[-1] = False
-        np.testing.assert_array_equal(a.top_indices[c, untied], b.top_indices[c, untied])
+        clear = untied(b.top_values[c], rtol, atol)
+        clear[-1] = False
+        np.testing.assert_array_equal(a.top_indices[c, clear], b.top_indices[c, clear])
         if labels:
-            np.testing.assert_array_equal(a.top_labels[c, untied], b.top_labels[c, untied])
+            np.testing.assert_array_equal(a.top_labels[c, clear], b.top_labels[c, clear])
         # where in the map: the same unless two positions of one map nearly tie
-        placed = untied & (np.abs(b.top_values[c]) > atol)
+        placed = clear & (np.abs(b.top_values[c]) > atol)
         np.testing.assert_array_equal(a.top_positions[c, placed], b.top_positions[c, placed])
     slack = max(2, int(1e-4 * max(a.count, 1)))
     np.testing.assert_allclose(a.firing, b.firing, atol=slack)

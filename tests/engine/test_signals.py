@@ -19,6 +19,8 @@ from cnnviz_widgets.engine.stages import stage_layers
 from cnnviz_widgets.errors import ImageShapeError, SignalShapeError
 from cnnviz_widgets.testing import tiny_conv1d
 
+from .oracle import assert_at_maximum, assert_order_agrees
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -128,15 +130,21 @@ def test_scan_of_a_sequence_layer_equals_brute_force(model, engine):
     assert stats.map_shape == (32, 1) and stats.count == 23
     np.testing.assert_allclose(stats.max, acts.max(axis=(0, 1)), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(stats.mean, acts.mean(axis=(0, 1)), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(stats.positive_count, (acts > 0).sum(axis=(0, 1)))
+    # scanned in batches of 5, the oracle in one of 23: a value within float32 rounding of
+    # 0 may fall on either side
+    np.testing.assert_allclose(stats.positive_count, (acts > 0).sum(axis=(0, 1)), atol=2)
     per_image = acts.max(axis=1)  # (N, C)
     order = np.argsort(-per_image, axis=0, kind="stable")[:k].T
     np.testing.assert_allclose(stats.top_values, np.take_along_axis(per_image.T, order, 1),
                                rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(stats.top_indices, order)
-    for c in range(acts.shape[2]):  # where: the time step of the maximum, column 0
-        for j, n in enumerate(order[c]):
-            assert tuple(stats.top_positions[c, j]) == (int(np.argmax(acts[n, :, c])), 0)
+    for c in range(acts.shape[2]):
+        # the top images where their values do not tie; where: the time step of the
+        # maximum (a step whose value ties with it may be chosen), column 0
+        assert_order_agrees(stats.top_indices[c], per_image[:, c])
+        for j, n in enumerate(stats.top_indices[c]):
+            step, column = (int(v) for v in stats.top_positions[c, j])
+            assert column == 0
+            assert_at_maximum(step, acts[n, :, c])
     np.testing.assert_allclose(result["gap1d"].max, oracle(model, "gap1d", stack).max(axis=0),
                                rtol=1e-5, atol=1e-6)
     # a list of signals gives the same numbers as the stack

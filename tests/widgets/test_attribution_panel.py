@@ -124,7 +124,8 @@ def test_methods_side_by_side_with_their_faithfulness(model, images):
                                Saliency(panel.engine)(image, target=2), atol=1e-6)
     want = faithfulness(model, image, panel.heatmaps["layercam"], target=2)
     got = panel.scores["layercam"]
-    np.testing.assert_allclose(got.deletion, want.deletion, rtol=1e-5)
+    # the panel scores its maps together, in batches of other images
+    np.testing.assert_allclose(got.deletion, want.deletion, rtol=1e-5, atol=1e-7)
     assert got.insertion_auc == pytest.approx(want.insertion_auc, rel=1e-5)
     cells = panel.others.children
     assert [c.children[0].value for c in cells] == ["<b>LayerCAM</b>", "<b>Saliency (gradient)</b>"]

@@ -373,7 +373,8 @@ def test_receptive_field_box_and_its_gradient_are_drawn_on_the_input():
         value = keras.Model(model.inputs, model.get_layer("pool").output)(x)[0, 2, 3, 1]
     want = np.abs(tape.gradient(value, x).numpy()[0, ..., 0])
     got = effective_receptive_field(ex.engine, images[0], "pool", 2, 3, channel=1)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
+    # a sum over paths through both convolutions: float32 rounding relative to the largest
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * want.max())
     outside = np.ones_like(got, dtype=bool)
     outside[4:10, 6:12] = False
     assert np.all(got[outside] == 0)

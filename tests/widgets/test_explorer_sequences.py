@@ -15,6 +15,7 @@ from cnnviz_widgets import explore
 from cnnviz_widgets.errors import CnnvizError, SelectionOutOfRangeError
 from cnnviz_widgets.render.view import ErrorValue, MapValue, SeriesValue, VectorValue
 from cnnviz_widgets.testing import tiny_conv1d
+from tests.engine.oracle import assert_order_agrees
 from tests.widgets.oracle import layer_output
 from tests.widgets.signal_figures import record_signal_figures
 
@@ -103,14 +104,15 @@ def test_strip_rows_follow_the_channel_order_and_pages(model, signals):
     ex.layer = "conv1d_b"
     ex.channel_order = "max"
     oracle = layer_output(model, "conv1d_b", ex)
-    ranking = np.argsort(-oracle.max(axis=0), kind="stable")
     assert ex.page_count() == 4
     ex.page = 1
-    assert ex.shown_channels() == ranking[5:10].tolist()
+    # places 5 to 9 of the channels by their maximum (channels whose maxima tie to float32
+    # rounding may swap: the engine and the oracle run the layer each in their own way)
+    assert_order_agrees(ex.shown_channels(), oracle.max(axis=0), start=5)
     view = ex.current_view()
     assert view.shape == (5, 32)
     expected = _normalised(oracle, "channel")
-    for row, channel in enumerate(ranking[5:10]):
+    for row, channel in enumerate(ex.shown_channels()):
         np.testing.assert_allclose(view[row], expected[:, channel], atol=1e-4)
 
 
@@ -228,16 +230,21 @@ def test_dataset_view_cuts_each_top_signal_to_the_steps_its_maximum_sees(model, 
     crops = ex.dataset_view.crops
     oracle = keras.Model(model.inputs, model.get_layer("conv1d_b").output)(dataset).numpy()
     peaks = oracle[..., 2].max(axis=1)
-    expected_order = np.argsort(-peaks, kind="stable")[:len(crops)]
-    assert [c.index for c in crops] == expected_order.tolist()
+    assert len(crops) > 0
+    assert_order_agrees([c.index for c in crops], peaks)  # the view scans in its own batches
     for crop in crops:
-        step = int(np.argmax(oracle[crop.index, :, 2]))
+        # the step of the maximum (or one whose value ties with it to float32 rounding)
+        channel = oracle[crop.index, :, 2]
+        steps = np.flatnonzero(np.isclose(channel, channel.max(), rtol=1e-5, atol=1e-6))
         # conv1d_b (kernel 3) after a pooling by 2 after conv1d_a (kernel 5): input steps
         # 2t - 4 to 2t + 5
-        top, bottom = max(0, 2 * step - 4), min(64, 2 * step + 6)
+        windows = [(max(0, 2 * step - 4), min(64, 2 * step + 6)) for step in steps]
         assert crop.signal
-        np.testing.assert_array_equal(crop.pixels, dataset[crop.index, top:bottom])
-        assert crop.value == pytest.approx(float(peaks[crop.index]), rel=1e-5)
+        matching = [(top, bottom) for top, bottom in windows
+                    if np.array_equal(crop.pixels, dataset[crop.index, top:bottom])]
+        assert matching, (crop.index, windows)
+        top, bottom = matching[0]
+        assert crop.value == pytest.approx(float(peaks[crop.index]), rel=1e-5, abs=1e-6)
         r0, _, r1, _ = crop.marker
         assert 0 <= r0 < r1 <= bottom - top
     picture = Image.open(io.BytesIO(ex.dataset_view._images[0].value))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from cnnviz_widgets.errors import WeightsUnavailableError
+from tests.engine.oracle import assert_order_agrees
 from tests.zoo.conftest import DATA
 
 #: Agreement with the original: max |ours - reference| / max |reference| over all logits.
@@ -64,8 +65,11 @@ def test_logits_match_the_original_pytorch_model(reference_logits, reference):
     assert reference_logits.shape == expected.shape == (5, 1000)
     error = np.abs(reference_logits - expected).max() / np.abs(expected).max()
     assert error <= RELATIVE_TOLERANCE, f"relative difference {error:.2e}"
+    # the same top 5 in the same order, but for classes whose logits lie closer than the
+    # two models' largest difference (another library, another machine): they may swap
+    gap = 2 * np.abs(reference_logits - expected).max()
     for ours, theirs in zip(reference_logits, expected, strict=True):
-        assert _top5(ours) == _top5(theirs)
+        assert_order_agrees(_top5(ours), theirs, rtol=0, atol=gap)
 
 
 def test_the_softmax_output_is_the_softmax_of_the_logits(lite0, reference, reference_logits):

@@ -9,6 +9,7 @@ import ipywidgets as w
 import numpy as np
 from traitlets import List, Unicode, observe, validate
 
+from .._deprecation import renamed_argument
 from ..attribution.faithfulness import FaithfulnessResult, faithfulness
 from ..attribution.overlay import overlay
 from ..attribution.registry import METHODS, MethodSpec, ParamSpec
@@ -64,7 +65,7 @@ class AttributionPanel(Panel):
 
     Parameters
     ----------
-    model : keras.Model, ActivationEngine or FeatureMapExplorer
+    model_or_engine : keras.Model, ActivationEngine or FeatureMapExplorer
         The model to explain; a FeatureMapExplorer lends its engine, images and names.
     images : sequence, optional
         Images to choose from (default: the explorer's).
@@ -107,13 +108,15 @@ class AttributionPanel(Panel):
     side_by_side = List(Unicode())
     show_faithfulness = Flag(True)
 
-    def __init__(self, model: Any, images: Any = None, *, class_names: Any = None,
+    @renamed_argument("model", "model_or_engine")
+    def __init__(self, model_or_engine: Any, images: Any = None, *, class_names: Any = None,
                  method: str = "gradcam", auto_run: bool = True, alpha: float = 0.5,
                  side_by_side: Any = (), show_faithfulness: bool = True,
                  image_input: int | str | None = None, other_inputs: Any = None,
                  output: int | str | None = None) -> None:
-        explorer = model if hasattr(model, "engine") and hasattr(model, "picker") else None
-        Panel.__init__(self, explorer.engine if explorer is not None else model,
+        explorer = (model_or_engine if hasattr(model_or_engine, "engine")
+                    and hasattr(model_or_engine, "picker") else None)
+        Panel.__init__(self, explorer.engine if explorer is not None else model_or_engine,
                        image_input=image_input, other_inputs=other_inputs, output=output)
         self.add_class("cnnviz-attribution")
         shape = self.engine.input_shape

@@ -294,7 +294,7 @@ class Panel(w.VBox):
 
     Parameters
     ----------
-    model : keras.Model or ActivationEngine
+    model_or_engine : keras.Model or ActivationEngine
         The network; an engine is shared as it is (and never cleared by :meth:`close`).
     preprocess, cache_bytes : optional
         Passed to the engine built for a model.
@@ -310,14 +310,14 @@ class Panel(w.VBox):
         Where errors appear.
     """
 
-    def __init__(self, model: Any, *, preprocess: Any = None,
+    def __init__(self, model_or_engine: Any, *, preprocess: Any = None,
                  cache_bytes: int | None = None, image_input: int | str | None = None,
                  other_inputs: Any = None, output: int | str | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        engine = as_engine(model, preprocess=preprocess, cache_bytes=cache_bytes,
+        engine = as_engine(model_or_engine, preprocess=preprocess, cache_bytes=cache_bytes,
                            image_input=image_input, other_inputs=other_inputs, output=output)
-        self._owns_engine = engine is not model
+        self._owns_engine = engine is not model_or_engine
         self.engine = engine
         self.errors = ErrorBox()
         self._bindings: list[Binding] = []

@@ -119,3 +119,23 @@ def test_an_engine_is_shared_and_a_model_gets_its_own(model):
     assert engine.stats.cache_bytes > 0  # a lent engine keeps its cache
     own = Toy(model)
     assert isinstance(own.engine, ActivationEngine) and own.engine is not engine
+
+
+def test_panels_take_model_or_engine_and_the_old_keyword_warns():
+    import numpy as np
+
+    import cnnviz_widgets.widgets as widgets
+
+    model, images = tiny_cnn(), [np.zeros((8, 8, 1))]
+    made = []
+    with pytest.warns(DeprecationWarning, match=r"model=\.\.\.\) is deprecated; use "
+                                                r"model_or_engine="):
+        made.append(widgets.FeatureMapExplorer(model=model, images=images,
+                                               include_samples=False))
+    with pytest.warns(DeprecationWarning, match="model_or_engine="):
+        made.append(widgets.AttributionPanel(model=model, images=images, auto_run=False))
+    with pytest.warns(DeprecationWarning, match="model_or_engine="):
+        made.append(widgets.explore(model=model, images=images, include_samples=False))
+    for panel in made:
+        assert panel.engine.model is model
+        panel.close()

@@ -14,6 +14,7 @@ import ipywidgets as w
 import numpy as np
 from traitlets import observe
 
+from ..._deprecation import renamed_argument
 from ...colour.normalize import default_colormap
 from ...errors import CnnvizError
 from ...render.view import (
@@ -51,7 +52,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
 
     Parameters
     ----------
-    model : keras.Model or ActivationEngine
+    model_or_engine : keras.Model or ActivationEngine
         The model to explore, or an engine built on it.
     images : sequence or array, optional
         Images to pick from: paths, bytes, PIL images or arrays; an array of shape
@@ -121,7 +122,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         Number of times the view was redrawn (for tests and benchmarks).
     """
 
-    def __init__(self, model: Any, images: Any = None, *,
+    @renamed_argument("model", "model_or_engine")
+    def __init__(self, model_or_engine: Any, images: Any = None, *,
                  class_names: Sequence[str] | None = None, include_samples: bool = True,
                  layer: str | None = None, channel: int | None = None,
                  normalization: str = "channel", colormap: str | None = None,
@@ -130,7 +132,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
                  compare_model: Any = None, preprocess: Any = None,
                  cache_bytes: int = 512 * 2**20, image_input: Any = None,
                  other_inputs: Any = None, output: Any = None) -> None:
-        Panel.__init__(self, model, preprocess=preprocess, cache_bytes=cache_bytes,
+        Panel.__init__(self, model_or_engine, preprocess=preprocess, cache_bytes=cache_bytes,
                        image_input=image_input, other_inputs=other_inputs, output=output)
         self.add_class("cnnviz-explorer")
         self.render_count = 0
@@ -466,12 +468,13 @@ class FeatureMapExplorer(ExplorerState, Panel):
         return bundle
 
 
-def explore(model: Any, images: Any = None, **kwargs: Any) -> FeatureMapExplorer:
-    """Open a :class:`FeatureMapExplorer` on ``model`` and ``images``; it displays itself.
+@renamed_argument("model", "model_or_engine")
+def explore(model_or_engine: Any, images: Any = None, **kwargs: Any) -> FeatureMapExplorer:
+    """Open a :class:`FeatureMapExplorer` on a model and ``images``; it displays itself.
 
     Parameters
     ----------
-    model : keras.Model or ActivationEngine
+    model_or_engine : keras.Model or ActivationEngine
         The network to look into.
     images : sequence or array, optional
         The images to pick from; the package's samples are added after them.
@@ -492,4 +495,4 @@ def explore(model: Any, images: Any = None, **kwargs: Any) -> FeatureMapExplorer
     >>> train, labels = zoo.digit_samples()        # doctest: +SKIP
     >>> ex.dataset = train                         # doctest: +SKIP
     """
-    return FeatureMapExplorer(model, images, **kwargs)
+    return FeatureMapExplorer(model_or_engine, images, **kwargs)

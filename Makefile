@@ -45,7 +45,9 @@ voila: $(VENV)/.stamp-$(DEMO_EXTRAS)
 # same weights is tests/backends, in the main run.
 JAX_TESTS ?= tests/engine/test_oracle.py tests/backends/test_new_weights_are_seen.py \
 	tests/attribution/test_every_kind_of_model.py tests/attribution/test_gradcam.py
-PYTEST := $(PY) -m pytest -p no:cacheprovider
+# two workers (pytest-xdist), each test file kept on one so its fixtures are built once
+WORKERS ?= 2
+PYTEST := $(PY) -m pytest -p no:cacheprovider -n $(WORKERS) --dist loadfile
 
 # the fast tier for iteration: lint and every test not marked slow
 check: $(VENV)/.stamp-$(TEST_EXTRAS)

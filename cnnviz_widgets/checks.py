@@ -103,20 +103,20 @@ def index_in(value: Any, count: int, what: str = "channel", where: str = "the la
 
 
 def indices_in(values: Any, count: int, what: str = "channel", where: str = "the layer",
-               hint: str = "") -> np.ndarray:
+               hint: str = "", *, from_end: bool = False) -> np.ndarray:
     """Return ``values`` as an int64 array when each numbers one of ``count`` things.
 
     Parameters
     ----------
     values : int or sequence of int
         The indices asked for.
-    count, what, where, hint
+    count, what, where, hint, from_end
         As for :func:`index_in`.
 
     Returns
     -------
     numpy.ndarray
-        1-D int64 indices.
+        1-D int64 indices (as given: with ``from_end``, negative ones stay negative).
 
     Raises
     ------
@@ -126,10 +126,13 @@ def indices_in(values: Any, count: int, what: str = "channel", where: str = "the
     array = np.asarray(values)
     if array.ndim == 0:
         return np.asarray([index_in(array.item() if is_whole(array.item()) else values,
-                                    count, what, where, hint)], dtype=np.int64)
+                                    count, what, where, hint, from_end=from_end)],
+                          dtype=np.int64)
     flat = array.reshape(-1)
     if flat.size and not np.issubdtype(flat.dtype, np.integer):
         index_in(values, count, what, where, hint)  # not whole numbers: says so
-    for value in flat:
-        index_in(int(value), count, what, where, hint)
+    low = -count if from_end else 0
+    if flat.size and (flat.min() < low or flat.max() >= count):
+        bad = flat[(flat < low) | (flat >= count)][0]
+        index_in(int(bad), count, what, where, hint, from_end=from_end)  # says which
     return flat.astype(np.int64)

@@ -57,3 +57,12 @@ def test_many_indices_at_once():
     with pytest.raises(SelectionOutOfRangeError, match="by its number"):
         indices_in([0.5], 3)
     np.testing.assert_array_equal(indices_in(2, 3), [2])
+
+
+def test_counting_from_the_end_when_the_caller_allows_it():
+    assert index_in(-1, 4, from_end=True) == -1
+    np.testing.assert_array_equal(indices_in([-4, 3], 4, from_end=True), [-4, 3])
+    with pytest.raises(SelectionOutOfRangeError, match=r"no channel -5.*-4 to -1 from the end"):
+        indices_in([0, -5], 4, from_end=True)
+    with pytest.raises(SelectionOutOfRangeError, match="no channel -1"):
+        indices_in([-1], 4)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._deprecation import renamed_property
-from ..errors import InvalidSettingError, SelectionOutOfRangeError
+from ..checks import indices_in
+from ..errors import InvalidSettingError
 from .scale import as_maps
 
 __all__ = [
@@ -207,12 +208,7 @@ def normalization_stats(
     mode = _check_mode(normalization)
     x = _as_maps(maps)
     if channels is not None:
-        idx = np.atleast_1d(np.asarray(channels, dtype=np.intp))
-        if idx.size and (idx.min() < -x.shape[2] or idx.max() >= x.shape[2]):
-            raise SelectionOutOfRangeError(
-                f"Channel index out of range for a layer with {x.shape[2]} channels: "
-                f"{idx.tolist()}"
-            )
+        idx = indices_in(channels, x.shape[2], from_end=True).astype(np.intp)
         if mode not in _SHARED and not np.array_equal(idx, np.arange(x.shape[2])):
             x = x[..., idx]
     else:

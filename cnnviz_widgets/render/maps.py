@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._deprecation import renamed_property
+from ..checks import index_in, indices_in
 from ..colour.colormaps import apply_colormap
 from ..colour.normalize import (
     NormStats,
@@ -23,7 +24,7 @@ from ..colour.normalize import (
     normalization_stats,
 )
 from ..colour.scale import as_maps
-from ..errors import InvalidSettingError, SelectionOutOfRangeError
+from ..errors import InvalidSettingError
 from ..layout.mosaic import MosaicLayout, downsample, downsample_factor, mosaic
 from .encode import encode
 from .upscale import upscale_by, upscale_factor
@@ -199,12 +200,9 @@ def _channel_indices(x: np.ndarray, channels: Sequence[int] | np.ndarray | None)
     """The channels to show as non-negative indices (all by default), checked."""
     n_all = x.shape[2]
     idx = (np.arange(n_all, dtype=np.intp) if channels is None
-           else np.atleast_1d(np.asarray(channels, dtype=np.intp)))
+           else indices_in(channels, n_all, from_end=True).astype(np.intp))
     if idx.size == 0:
         raise InvalidSettingError("No channel to render; give at least one channel index.")
-    if idx.min() < -n_all or idx.max() >= n_all:
-        raise SelectionOutOfRangeError(
-            f"Channel index out of range for a layer with {n_all} channels: {idx.tolist()}")
     return idx % n_all
 
 
@@ -356,12 +354,7 @@ def render_channel(
     """
     x = as_maps(maps)
     n_all = x.shape[2]
-    c = int(channel)
-    if not -n_all <= c < n_all:
-        raise SelectionOutOfRangeError(
-            f"Channel {channel} is out of range for a layer with {n_all} channels "
-            f"(0 to {n_all - 1}).")
-    c %= n_all
+    c = index_in(channel, n_all, from_end=True) % n_all
     mode = normalization
     cmap = colormap or default_colormap(mode)
     stats = normalization_stats(x if stats_from is None else as_maps(stats_from), mode, [c])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._deprecation import reordered
 from ..checks import whole_number
 from ..engine.coerce import as_engine
 from ..engine.scan import ScanResult, scan
@@ -81,6 +81,19 @@ def _is_empty(images: Any) -> bool:
     return isinstance(images, np.ndarray) and images.size == 0
 
 
+def _old_order(args: tuple[Any, ...], kwargs: dict[str, Any],
+               ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """``(model, layer, images)``: a layer name where the new order has the images."""
+    given = dict(zip(("model_or_engine", "images", "layer"), args, strict=False))
+    given.update(kwargs)
+    images, layer = given.get("images"), given.get("layer")
+    if not isinstance(images, str) or isinstance(layer, str) or layer is None:
+        return None
+    return (), {**given, "images": layer, "layer": images}
+
+
+@reordered("dead_filters(model, layer, images)", "dead_filters(model_or_engine, images, layer)",
+           _old_order)
 def dead_filters(
     model_or_engine: Any,
     images: Sequence[Any] | np.ndarray,
@@ -130,11 +143,6 @@ def dead_filters(
     LayerNotViewableError
         If the layer's output has no channel axis.
     """
-    if isinstance(images, str) and not isinstance(layer, str):
-        warnings.warn("dead_filters(model, layer, images) is deprecated; the order is "
-                      "dead_filters(model, images, layer), as everywhere else.",
-                      DeprecationWarning, stacklevel=2)
-        images, layer = layer, images
     engine = as_engine(model_or_engine)
     info = engine.layer(layer)
     whole_number(batch_size, "batch_size")

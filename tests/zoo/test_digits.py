@@ -70,6 +70,42 @@ def test_trained_accuracy_on_held_out_digits(trained_digits, holdout):
     assert accuracy == pytest.approx(float(holdout["accuracy"]), abs=0.005)
 
 
+def test_shipped_weights_hold_no_optimizer_state():
+    import h5py
+
+    from cnnviz_widgets.zoo._data import data_file
+    from cnnviz_widgets.zoo.digits import WEIGHTS_FILE
+
+    with h5py.File(str(data_file(WEIGHTS_FILE)), "r") as f:
+        assert "optimizer" not in f
+        sizes = []
+        f.visititems(lambda _, obj: sizes.append(getattr(obj, "size", 0)))
+    assert sum(sizes) == 110_474  # the model's parameters and nothing else
+
+
+def test_weights_only_drops_the_optimizer(tmp_path):
+    import h5py
+    import keras
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    try:
+        from train_digits import weights_only
+    finally:
+        sys.path.pop(0)
+    model = digits_cnn(weights=None)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    model.fit(np.zeros((4, 28, 28, 1), "float32"), np.arange(4), epochs=1, verbose=0)
+    model.save_weights(tmp_path / "compiled.weights.h5")
+    blank = weights_only(model, digits_cnn(weights=None))
+    blank.save_weights(tmp_path / "only.weights.h5")
+    with h5py.File(tmp_path / "compiled.weights.h5", "r") as f:
+        assert "optimizer" in f  # what the script wrote before
+    with h5py.File(tmp_path / "only.weights.h5", "r") as f:
+        assert "optimizer" not in f
+    for a, b in zip(model.get_weights(), blank.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_random_weights_are_not_the_trained_ones(trained_digits, holdout):
     import keras
 

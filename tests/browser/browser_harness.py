@@ -167,6 +167,29 @@ def wait_for_new_attribute(
     return page.locator(selector).first.get_attribute(attribute)
 
 
+def decoded_width(page, selector: str, *, timeout: float = DEFAULT_TIMEOUT_MS) -> int:
+    """``naturalWidth`` of the first image matching ``selector`` once the browser has decoded its
+    current ``src`` (0: a broken image)."""
+    page.wait_for_function(
+        "sel => { const img = document.querySelector(sel); return img && img.complete; }",
+        arg=selector,
+        timeout=timeout,
+    )
+    return page.eval_on_selector(selector, "img => img.naturalWidth")
+
+
+def assert_changes_image(
+    page, selector: str, action, *, timeout: float = DEFAULT_TIMEOUT_MS
+) -> str:
+    """Run ``action()``; the first image matching ``selector`` gets a new ``src`` and the browser
+    decodes it. Returns the new ``src``."""
+    old = page.locator(selector).first.get_attribute("src")
+    action()
+    new = wait_for_new_attribute(page, selector, "src", old, timeout=timeout)
+    assert decoded_width(page, selector, timeout=timeout) > 0, f"{selector}: {new} does not decode"
+    return new
+
+
 # --------------------------------------------------------------------------------------------
 # Servers
 # --------------------------------------------------------------------------------------------
@@ -312,16 +335,46 @@ def _write_lab_user_settings(settings_dir: Path) -> None:
         path.write_text(json.dumps(value, indent=2))
 
 
+#: The Jupyter front ends ``start_jupyter`` serves: the page that opens a notebook (``{name}``
+#: is its file name in ``root_dir``) and the options only that front end's app takes. Notebook 7
+#: is JupyterLab components in another shell: the same user settings (no news, no windowing),
+#: ``expose_app_in_browser`` (``window.jupyterapp``) and commands (``notebook:run-all-cells``).
+FRONT_ENDS = {
+    "lab": {
+        "app": "LabApp",
+        # `?reset` starts from an empty workspace: otherwise JupyterLab restores the tabs of
+        # earlier tests (the workspace lives on the server), one of which may be the current one.
+        "notebook_page": "/lab/tree/{name}?reset",
+        "options": [
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class="
+            "jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        ],
+    },
+    "notebook": {
+        "app": "JupyterNotebookApp",
+        "notebook_page": "/notebooks/{name}",
+        "options": [],
+    },
+}
+
+
 @dataclass
-class JupyterLabServer(_ServerProcess):
-    """A running ``jupyter lab``; notebooks it can open live in ``root_dir``."""
+class JupyterServer(_ServerProcess):
+    """A running ``jupyter lab`` or ``jupyter notebook`` (Notebook 7); notebooks it can open live
+    in ``root_dir``."""
 
     token: str = ""
+    front_end: str = "lab"
 
-    def url(self, path: str = "/lab") -> str:
+    def url(self, path: str = "/") -> str:
         """Absolute URL of ``path`` with the token appended."""
         sep = "&" if "?" in path else "?"
         return f"{self.base_url}/{path.lstrip('/')}{sep}token={self.token}"
+
+    def notebook_url(self, name: str) -> str:
+        """URL of the page that opens the notebook ``name`` (relative to ``root_dir``)."""
+        return self.url(FRONT_ENDS[self.front_end]["notebook_page"].format(name=name))
 
     def _api(self, method: str, path: str):
         req = urllib.request.Request(
@@ -347,9 +400,12 @@ class JupyterLabServer(_ServerProcess):
         super().stop(grace)
 
 
-def start_jupyterlab(*, startup_timeout: float = 120.0) -> JupyterLabServer:
-    """Start an isolated ``jupyter lab`` on 127.0.0.1 (see the module docstring of conftest.py)."""
-    tmp = tempfile.TemporaryDirectory(prefix="cnnviz-lab-")
+def start_jupyter(front_end: str = "lab", *, startup_timeout: float = 120.0) -> JupyterServer:
+    """Start an isolated ``jupyter lab`` (``front_end="lab"``) or Notebook 7 ``jupyter notebook``
+    (``front_end="notebook"``) on 127.0.0.1 (see the module docstring of conftest.py)."""
+    spec = FRONT_ENDS[front_end]
+    app = spec["app"]
+    tmp = tempfile.TemporaryDirectory(prefix=f"cnnviz-{front_end}-")
     base = Path(tmp.name)
     env = isolated_env(base)
     root_dir = base / "root"
@@ -362,9 +418,9 @@ def start_jupyterlab(*, startup_timeout: float = 120.0) -> JupyterLabServer:
     last_error: Exception | None = None
     for attempt in range(3):  # a free port can be taken between free_port() and bind
         port = free_port()
-        log_path = base / f"jupyterlab-{attempt}.log"
+        log_path = base / f"jupyter-{front_end}-{attempt}.log"
         cmd = [
-            sys.executable, "-m", "jupyter", "lab",
+            sys.executable, "-m", "jupyter", front_end,
             "--no-browser",
             "--allow-root",
             "--ServerApp.ip=127.0.0.1",
@@ -373,29 +429,30 @@ def start_jupyterlab(*, startup_timeout: float = 120.0) -> JupyterLabServer:
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root_dir}",
             "--ServerApp.terminals_enabled=False",
-            f"--LabApp.user_settings_dir={settings_dir}",
-            f"--LabApp.workspaces_dir={workspaces_dir}",
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+            f"--{app}.user_settings_dir={settings_dir}",
+            f"--{app}.workspaces_dir={workspaces_dir}",
+            f"--{app}.expose_app_in_browser=True",
+            *spec["options"],
         ]  # fmt: skip
-        server = JupyterLabServer(
+        server = JupyterServer(
             proc=_start(cmd, env, root_dir, log_path),
             log_path=log_path,
             root_dir=root_dir,
             port=port,
             _tmp=tmp,
             token=token,
+            front_end=front_end,
         )
         try:
-            server._wait_until_up(server.url("/api/status"), startup_timeout, "jupyter lab")
+            what = f"jupyter {front_end}"
+            server._wait_until_up(server.url("/api/status"), startup_timeout, what)
             return server
         except RuntimeError as exc:
             last_error = exc
             server._tmp = None  # keep the directory for the next attempt
             server.stop()
     tmp.cleanup()
-    raise RuntimeError(f"could not start jupyter lab: {last_error}")
+    raise RuntimeError(f"could not start jupyter {front_end}: {last_error}")
 
 
 @dataclass
@@ -455,7 +512,7 @@ def start_voila(notebook_path: Path, *, startup_timeout: float = 120.0) -> Voila
 
 
 # --------------------------------------------------------------------------------------------
-# Notebooks in JupyterLab
+# Notebooks in JupyterLab and Notebook 7
 # --------------------------------------------------------------------------------------------
 
 
@@ -517,7 +574,7 @@ def run_all_cells(page, *, timeout: float = DEFAULT_TIMEOUT_MS) -> bool:
 
 def open_notebook(
     page,
-    server: JupyterLabServer,
+    server: JupyterServer,
     notebook_path: Path,
     *,
     wait_for: Sequence[str] = (),
@@ -526,14 +583,16 @@ def open_notebook(
     timeout: float = DEFAULT_TIMEOUT_MS,
     shutdown_other_kernels: bool = True,
 ) -> str:
-    """Open a copy of ``notebook_path`` in JupyterLab, run all its cells and wait for widgets.
+    """Open a copy of ``notebook_path`` in JupyterLab or Notebook 7 (``server.front_end``), run all
+    its cells and wait for widgets.
 
     Parameters
     ----------
     page
         A Playwright page (the ``page`` fixture).
     server
-        The ``jupyterlab_server`` fixture.
+        The ``jupyterlab_server`` or ``notebook7_server`` fixture; its notebook page is
+        ``/lab/tree/<name>`` or ``/notebooks/<name>``.
     notebook_path
         The notebook to open; a copy goes into ``server.root_dir`` (overwriting an earlier one).
     wait_for
@@ -552,16 +611,14 @@ def open_notebook(
     if shutdown_other_kernels:
         server.shutdown_kernels()
     name = copy_notebook(notebook_path, server.root_dir)
-    # `?reset` starts from an empty workspace: otherwise JupyterLab restores the tabs of earlier
-    # tests (the workspace lives on the server), and one of them may be the current widget.
-    page.goto(server.url(f"/lab/tree/{name}?reset"), wait_until="domcontentloaded", timeout=timeout)
+    page.goto(server.notebook_url(name), wait_until="domcontentloaded", timeout=timeout)
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached", timeout=timeout)
     wait_for_kernel_idle(page, name, timeout=timeout)
     if run_all:
         ok = run_all_cells(page, timeout=timeout)
         if expect_success and not ok:
             texts = "\n".join(error_output_texts(page)) or "<no error output found>"
-            raise AssertionError(f"running {name} in JupyterLab failed:\n{texts}")
+            raise AssertionError(f"running {name} in jupyter {server.front_end} failed:\n{texts}")
     for selector in wait_for:
         page.locator(selector).first.wait_for(state="visible", timeout=timeout)
     return name

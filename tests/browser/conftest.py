@@ -20,13 +20,18 @@ Fixtures
     (``<tmp_path>/failure.png``, also into ``$CNNVIZ_BROWSER_ARTIFACTS`` if set) and server logs
     are attached to the report.
 ``jupyterlab_server`` (module)
-    A ``JupyterLabServer``: ``jupyter lab`` from this venv (``sys.executable -m jupyter lab``) on
+    A ``JupyterServer``: ``jupyter lab`` from this venv (``sys.executable -m jupyter lab``) on
     127.0.0.1, a free port and a random token, with temporary JUPYTER_CONFIG/DATA/RUNTIME dirs, user
     settings (no news, ``windowingMode: none``), ``expose_app_in_browser``, and
     ``TF_CPP_MIN_LOG_LEVEL=3`` for server and kernels. Attributes:
-    ``root_dir`` (served directory), ``token``, ``base_url``, ``url(path)``, ``log_tail()``,
-    ``shutdown_kernels()``. The venv's ``share/jupyter`` (ipywidgets and bqplot lab extensions)
-    stays on the data path.
+    ``root_dir`` (served directory), ``token``, ``base_url``, ``url(path)``,
+    ``notebook_url(name)``, ``front_end``, ``log_tail()``, ``shutdown_kernels()``. The venv's
+    ``share/jupyter`` (ipywidgets and bqplot lab extensions) stays on the data path.
+``notebook7_server`` (module)
+    The same for Notebook 7 (``sys.executable -m jupyter notebook``, ``front_end == "notebook"``):
+    one mechanism (``start_jupyter``), the same settings (Notebook 7 reads the JupyterLab
+    extensions' settings), notebooks opened at ``/notebooks/<name>``. ``notebook>=7`` comes with
+    the ``notebook`` extra, like ``jupyterlab``.
 ``voila_server`` (function, factory)
     ``voila_server(notebook_path) -> VoilaServer``: Voila on a copy of the notebook; ``.url``.
     Voila executes the notebook when the page is requested (tracebacks shown). Its template links
@@ -37,7 +42,8 @@ Helpers (``from browser_harness import ...``)
 ---------------------------------------------
 ``open_notebook(page, server, notebook_path, *, wait_for=(), run_all=True, expect_success=True,
 timeout=DEFAULT_TIMEOUT_MS, shutdown_other_kernels=True) -> str``
-    Copy the notebook into ``server.root_dir``, open ``/lab/tree/<name>``, wait for an idle kernel,
+    Copy the notebook into ``server.root_dir``, open it (``/lab/tree/<name>`` in JupyterLab,
+    ``/notebooks/<name>`` in Notebook 7), wait for an idle kernel,
     run all cells (``notebook:run-all-cells``), fail if a cell raised, then wait until each selector
     in ``wait_for`` is visible.
 ``open_voila(page, server, *, wait_for=(), timeout=...)``
@@ -49,12 +55,15 @@ timeout=DEFAULT_TIMEOUT_MS, shutdown_other_kernels=True) -> str``
     JupyterLab scrolls inside a fixed-size page: pass ``selector`` to capture one widget.
 ``wait_for_new_attribute(page, selector, attribute, old) -> str``
     E.g. wait until ``img.widget-image`` has a new ``src`` (a new ``blob:`` URL at each update).
+``assert_changes_image(page, selector, action) -> str``, ``decoded_width(page, selector) -> int``
+    Run ``action()`` and wait until the image gets a new ``src`` that the browser decodes.
 ``wait_for_kernel_idle(page, path=None)``, ``run_all_cells(page) -> bool``,
 ``block_external_requests(target) -> list[str]``, ``error_output_texts(page) -> list[str]``,
 ``NOTEBOOKS_DIR`` (``<repo>/notebooks``).
 
-Selectors that hold in JupyterLab 4 and Voila 0.5: ``.widget-dropdown select`` (``select_option``),
-``.widget-slider .noUi-handle`` (``focus()`` then ``press("ArrowRight")``),
+Selectors that hold in JupyterLab 4, Notebook 7 and Voila 0.5: ``.widget-dropdown select``
+(``select_option``), ``.widget-slider .noUi-handle`` (``focus()`` then ``press("ArrowRight")``;
+not in Notebook 7, whose notebook shortcuts take the arrow keys first: click ``.noUi-base``),
 ``.widget-toggle-buttons button`` (``.mod-active`` on the chosen one), ``img.widget-image``, bqplot
 ``.bqplot.figure svg.svg-figure``, and our own classes set with ``widget.add_class("cnnviz-...")``
 (``.cnnviz-explorer``, ``.cnnviz-error``). To see a kernel-side effect, have the notebook write into
@@ -95,10 +104,10 @@ if str(HERE) not in sys.path:  # also with --import-mode=importlib
 
 from browser_harness import (  # noqa: E402
     DEFAULT_TIMEOUT_MS,
-    JupyterLabServer,
+    JupyterServer,
     VoilaServer,
     block_external_requests,
-    start_jupyterlab,
+    start_jupyter,
     start_voila,
 )
 
@@ -184,16 +193,25 @@ def _save_failure_artifacts(page, page_log, request, tmp_path) -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def jupyterlab_server(browser) -> JupyterLabServer:
-    # Depends on `browser` so that a missing Chromium skips before a server is started.
-    server = start_jupyterlab()
+def _serve(front_end: str):
+    server = start_jupyter(front_end)
     _LIVE_SERVERS.append(server)
     try:
         yield server
     finally:
         _LIVE_SERVERS.remove(server)
         server.stop()
+
+
+# Both depend on `browser` so that a missing Chromium skips before a server is started.
+@pytest.fixture(scope="module")
+def jupyterlab_server(browser) -> JupyterServer:
+    yield from _serve("lab")
+
+
+@pytest.fixture(scope="module")
+def notebook7_server(browser) -> JupyterServer:
+    yield from _serve("notebook")
 
 
 @pytest.fixture

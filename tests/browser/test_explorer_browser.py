@@ -7,11 +7,12 @@ import re
 import pytest
 from browser_harness import (
     NOTEBOOKS_DIR,
+    assert_changes_image,
     assert_no_error_output,
+    decoded_width,
     open_notebook,
     open_voila,
     screenshot,
-    wait_for_new_attribute,
 )
 from playwright.sync_api import expect
 
@@ -29,24 +30,13 @@ _EXECUTE_JS = """async (code) => {
 }"""
 
 
-def _src(page) -> str:
-    return page.locator(VIEW).first.get_attribute("src")
-
-
 def _decoded_width(page) -> int:
-    """naturalWidth of the view once the browser has decoded its current image (0: broken)."""
-    page.wait_for_function(
-        "sel => { const img = document.querySelector(sel); return img && img.complete; }",
-        arg=VIEW)
-    return page.eval_on_selector(VIEW, "img => img.naturalWidth")
+    return decoded_width(page, VIEW)
 
 
 def _changes_view(page, action) -> None:
     """Run ``action``; the view gets a new image, and the browser decodes it."""
-    old = _src(page)
-    action()
-    wait_for_new_attribute(page, VIEW, "src", old)
-    assert _decoded_width(page) > 0
+    assert_changes_image(page, VIEW, action)
 
 
 def test_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):

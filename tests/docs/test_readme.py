@@ -1,9 +1,17 @@
-"""The README's Python examples run as shown, in order, and say what they claim."""
+"""Each of the README's Python examples runs on its own, as shown, and says what it claims.
+
+Every ```python block runs in a fresh namespace, in an empty working directory, so a block
+that uses a name it does not define fails. The checks on results are keyed by a name: they
+run on the namespace of every block that assigns that name.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -12,33 +20,122 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
-def test_the_readme_examples_run(tmp_path, monkeypatch):
+def _defines(block: str, name: str) -> bool:
+    """Whether ``block`` assigns ``name`` at the start of a line (``a = ``, ``a, b = ``)."""
+    targets = re.findall(r"^([A-Za-z_][\w, ]*?)\s*=[^=]", block, flags=re.M)
+    return any(name in (t.strip() for t in target.split(",")) for target in targets)
+
+
+#: name -> checks run on the namespace of every block that assigns the name.
+CHECKS: dict[str, Callable[[dict, Path], None]] = {}
+
+
+def check(name: str) -> Callable:
+    def register(function: Callable[[dict, Path], None]) -> Callable[[dict, Path], None]:
+        CHECKS[name] = function
+        return function
+    return register
+
+
+@check("ex")
+def _explorer(ns: dict, tmp: Path) -> None:
+    ex = ns["ex"]
+    assert ex.layer in ex.engine.layer_names
+    assert ex.current_view().ndim in (1, 2)
+
+
+@check("fig")                                       # the block that saves conv2
+def _explorer_saved(ns: dict, tmp: Path) -> None:
+    assert ns["ex"].current_view().shape == (11, 11)
+    assert (tmp / "conv2.png").stat().st_size > 1000
+    assert (tmp / "conv2.html").stat().st_size > 1000
+
+
+@check("dx")
+def _dataset_view(ns: dict, tmp: Path) -> None:
+    assert (tmp / "conv2_top.html").stat().st_size > 1000
+    assert ns["dx"].dataset is None
+
+
+@check("engine")
+def _engine(ns: dict, tmp: Path) -> None:
+    assert ns["engine"].layer_names[:2] == ["conv1", "pool1"]
+
+
+@check("filters")
+def _anatomy(ns: dict, tmp: Path) -> None:
+    assert ns["anatomy"](ns["model"]).total_params == 110_474
+
+
+@check("result")
+def _maximization(ns: dict, tmp: Path) -> None:
+    assert ns["result"].final > ns["result"].initial
+
+
+@check("same")
+def _loaded(ns: dict, tmp: Path) -> None:
+    assert ns["same"].count_params() == 110_474
+
+
+@check("scanned")
+def _scanned(ns: dict, tmp: Path) -> None:
+    scanned = ns["scanned"]
+    assert scanned.count == len(ns["digits"])
+    assert scanned["conv2"].top_indices.shape == (64, 9)
+    assert ns["ScanResult"].load(tmp / "digits_scan.npz").count == scanned.count
+    assert ns["report"].n_images == scanned.count
+
+
+# every kind of model
+@check("over_time")
+def _conv1d(ns: dict, tmp: Path) -> None:
+    assert ns["over_time"].shape == (64,)
+    assert ns["strips"].current_view().shape == (16, 32)   # channels x time
+
+
+@check("vit")
+def _vit(ns: dict, tmp: Path) -> None:
+    assert ns["vit"].layer("attention").token_grid == (4, 4, 1)
+    assert ns["tokens_heat"].shape == (16, 16)
+
+
+@check("with_meta")
+def _several_inputs(ns: dict, tmp: Path) -> None:
+    assert ns["with_meta"].activation("joined", ns["photos"][0]).shape == (12,)
+
+
+@check("heads")
+def _several_outputs(ns: dict, tmp: Path) -> None:
+    assert ns["heads"].output_names == ["kind", "colour"]
+
+
+BLOCKS = _python_blocks()
+
+
+def _first_line(block: str) -> int:
+    text = README.read_text()
+    return text[: text.index(block)].count("\n") + 1
+
+
+def _block_id(block: str) -> str:
+    return f"README.md:{_first_line(block)}"
+
+
+def test_the_readme_has_examples_and_every_check_has_a_block():
+    assert len(BLOCKS) >= 5
+    for name in CHECKS:
+        assert any(_defines(block, name) for block in BLOCKS), f"no README block assigns {name}"
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[_block_id(b) for b in BLOCKS])
+def test_the_readme_example_runs_on_its_own(block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    blocks = _python_blocks()
-    assert len(blocks) >= 5
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our own README
-    ex = namespace["ex"]
-    assert ex.current_view().shape == (11, 11)
-    assert (tmp_path / "conv2.png").stat().st_size > 1000
-    assert (tmp_path / "conv2.html").stat().st_size > 1000
-    assert namespace["engine"].layer_names[:2] == ["conv1", "pool1"]
-    assert namespace["anatomy"](namespace["model"]).total_params == 110_474
-    assert namespace["result"].final > namespace["result"].initial
-    assert namespace["same"].count_params() == 110_474
-    scanned = namespace["scanned"]
-    assert scanned.count == len(namespace["digits"])
-    assert scanned["conv2"].top_indices.shape == (64, 9)
-    assert namespace["ScanResult"].load(tmp_path / "digits_scan.npz").count == scanned.count
-    assert namespace["report"].n_images == scanned.count
-    # every kind of model
-    assert namespace["over_time"].shape == (64,)
-    assert namespace["strips"].current_view().shape == (16, 32)   # channels x time
-    assert namespace["vit"].layer("attention").token_grid == (4, 4, 1)
-    assert namespace["tokens_heat"].shape == (16, 16)
-    assert namespace["with_meta"].activation("joined", namespace["photos"][0]).shape == (12,)
-    assert namespace["heads"].output_names == ["kind", "colour"]
+    source = "\n" * (_first_line(block) - 1) + block    # tracebacks give README lines
+    exec(compile(source, str(README), "exec"), namespace)  # noqa: S102 - our own README
+    for name, run_check in CHECKS.items():
+        if _defines(block, name):
+            run_check(namespace, tmp_path)
 
 
 def test_the_commands_the_readme_names_exist():
@@ -46,3 +143,9 @@ def test_the_commands_the_readme_names_exist():
     for target in ("demo", "test", "check", "bench", "voila"):
         assert re.search(rf"^{target}:", makefile, flags=re.M), target
     assert "make test" in (README.parent / ".ci" / "run").read_text()
+
+
+def test_the_readme_picture_is_there_and_small():
+    picture = README.parent / "docs" / "explorer.png"
+    assert "docs/explorer.png" in README.read_text()
+    assert 1000 < picture.stat().st_size < 300_000

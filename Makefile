@@ -25,7 +25,7 @@ $(VENV)/.stamp-%: pyproject.toml | $(PY)
 	$(PY) -c "import cnnviz_widgets" && touch $@
 
 comma := ,
-DEMO_EXTRAS := notebook+offline-vgg+offline-imagenet+samples
+DEMO_EXTRAS := notebook+offline-vgg+offline-imagenet+samples+train+distributed
 TEST_EXTRAS := test+notebook+offline-vgg+offline-imagenet+samples+train+distributed
 BENCH_EXTRAS := test+offline-vgg+bench
 

@@ -326,12 +326,31 @@ small network trained on **Fashion-MNIST** (70,000 photos of clothes, 10 classes
 `cnnviz_widgets`, the data from Debian's `dataset-fashion-mnist` package, so it works offline)
 is run over all 60,000 training images once. For every channel we keep the nine images that
 excite it most, where in the image that happens, and whether the channel ever fires at all."""),
+    ("markdown", """## The data this notebook needs
+
+The model ships with `cnnviz_widgets`; the Fashion-MNIST images do not. They are four files
+(about 30 MB): `train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`,
+`t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz`. Get them one of three ways:
+
+- on Debian or Ubuntu: `sudo apt-get install dataset-fashion-mnist` (it puts them in
+  `/usr/share/datasets/fashion-mnist/`; Binder installs it for you);
+- put the four files in a folder and set the environment variable `CNNVIZ_FASHION_MNIST_DIR`
+  to that folder;
+- online, run `keras.datasets.fashion_mnist.load_data()` once: Keras keeps the files in
+  `~/.keras/datasets/fashion-mnist/`, where they are found from then on.
+
+Without them the next cell stops and says the same."""),
     ("code", """import numpy as np
 from cnnviz_widgets import explore, scan, zoo
 
+try:
+    train_images, train_labels = zoo.fashion_mnist("train")
+    test_images, test_labels = zoo.fashion_mnist("test")
+except zoo.DatasetUnavailableError as missing:  # the images are not shipped: how to get them
+    raise zoo.DatasetUnavailableError(
+        "This notebook needs the Fashion-MNIST images (see the cell above). " + str(missing)
+    ) from None
 model = zoo.fashion_cnn()
-train_images, train_labels = zoo.fashion_mnist("train")
-test_images, test_labels = zoo.fashion_mnist("test")
 classes = zoo.FASHION_MNIST_CLASSES
 model.summary(line_length=72)"""),
     ("markdown", """## One pass over the training set

@@ -88,10 +88,10 @@ def fashion_mnist_dir() -> Path:
             return folder
     where = ", ".join(repr(str(f)) for f in tried)
     raise DatasetUnavailableError(
-        f"The Fashion-MNIST files ({', '.join(names)}) are not in {where}. Install Debian's "
-        "package with `apt-get install dataset-fashion-mnist`, point the environment variable "
-        f"{ENV_VAR} at a folder that holds them, or download them once, online, with "
-        "keras.datasets.fashion_mnist.load_data()."
+        f"The Fashion-MNIST files ({', '.join(names)}) are not in {where}. On Debian or "
+        "Ubuntu, install them with `apt-get install dataset-fashion-mnist`; or put the four "
+        f"files in a folder and point the environment variable {ENV_VAR} at it; or download "
+        "them once, online, with keras.datasets.fashion_mnist.load_data()."
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,17 +22,9 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-#: The flags the browser tests use (tests/browser/browser_harness.py).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# the Chromium flags the browser tests use, from their one definition
+sys.path.insert(0, str(REPO_ROOT / "tests" / "browser"))
+from browser_harness import CHROMIUM_ARGS  # noqa: E402
 
 #: Width of the browser window, in CSS pixels, and of the picture.
 WIDTH = 1000

@@ -13,7 +13,7 @@ export PIP_NO_INPUT := 1
 # Jupyter refuses to run as root unless told to (containers, CI machines)
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: demo test check bench lint voila clean
+.PHONY: demo test check bench lint voila clean floors
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,11 +54,25 @@ check: $(VENV)/.stamp-$(TEST_EXTRAS)
 	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts
 	$(PYTEST) -m "not slow" --durations=20 $(PYTEST_ARGS)
 
-# everything, slow tests included (browser, notebooks, Binder, Dask), then the JAX run
+# everything, slow tests included (browser, notebooks, Binder, Dask), then the JAX run,
+# then the smoke run at the lowest versions pyproject.toml allows
 test: $(VENV)/.stamp-$(TEST_EXTRAS)
 	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts
 	$(PYTEST) --durations=20 $(PYTEST_ARGS)
 	KERAS_BACKEND=jax $(PYTEST) -m "not slow" $(JAX_TESTS)
+	$(MAKE) floors
+
+# a second environment at exactly the floors of the dependencies, and a smoke run in it
+FLOORS_VENV ?= .venv-floors
+FLOORS := tests/floors/constraints.txt
+$(FLOORS_VENV)/.stamp: pyproject.toml $(FLOORS)
+	rm -rf $(FLOORS_VENV)
+	$(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/python -m pip --disable-pip-version-check -q install -c $(FLOORS) -e .
+	touch $@
+
+floors: $(FLOORS_VENV)/.stamp
+	$(FLOORS_VENV)/bin/python scripts/smoke.py
 
 bench: $(VENV)/.stamp-$(BENCH_EXTRAS)
 	$(PY) -m benchmarks
@@ -67,4 +81,4 @@ lint: $(VENV)/.stamp-$(TEST_EXTRAS)
 	$(PY) -m ruff check cnnviz_widgets tests benchmarks scripts
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOORS_VENV) .pytest_cache .ruff_cache

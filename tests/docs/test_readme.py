@@ -149,3 +149,18 @@ def test_the_readme_picture_is_there_and_small():
     picture = README.parent / "docs" / "explorer.png"
     assert "docs/explorer.png" in README.read_text()
     assert 1000 < picture.stat().st_size < 300_000
+
+
+def test_every_picture_the_readme_shows_is_there_and_made_by_the_script():
+    from PIL import Image
+
+    text = README.read_text()
+    script = (README.parent / "scripts" / "readme_pictures.py").read_text()
+    shown = set(re.findall(r'(?:src="|\]\()(docs/[^")]+\.png)', text))
+    assert {f"docs/views/{name}.png" for name in
+            ("explorer", "dataset", "filters", "attribution", "live")} <= shown
+    for path in shown:
+        picture = Image.open(README.parent / path)
+        assert picture.size[0] > 0 and (README.parent / path).stat().st_size < 300_000, path
+        name = Path(path).stem
+        assert path == "docs/explorer.png" or f'"{name}"' in script, path

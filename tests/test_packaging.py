@@ -75,6 +75,19 @@ def test_wheel_metadata(wheel_files):
     assert set(urls) >= {"Homepage", "Documentation", "Source", "Issues", "Changelog"}
 
 
+def test_the_long_description_shows_the_pictures_on_pypi(wheel_files):
+    # the README, with every picture linked to the repository instead of a relative path
+    meta = Parser().parsestr(wheel_files[f"{dist_info(wheel_files)}/METADATA"].decode())
+    assert meta["Description-Content-Type"].startswith("text/markdown")
+    description = meta.get_payload()
+    readme = (ROOT / "README.md").read_text()
+    assert description.count("docs/explorer.png") == readme.count("docs/explorer.png") > 0
+    assert 'src="docs/' not in description and "](docs/" not in description
+    raw = "https://raw.githubusercontent.com/cnnviz-widgets/cnnviz_widgets/main/docs/"
+    assert description.count(raw) == readme.count('src="docs/') + readme.count("](docs/")
+    assert description.splitlines()[0] == readme.splitlines()[0]
+
+
 def test_wheel_carries_licence_and_notices(wheel_files):
     licenses = f"{dist_info(wheel_files)}/licenses"
     assert wheel_files[f"{licenses}/LICENSE"] == (ROOT / "LICENSE").read_bytes()

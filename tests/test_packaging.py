@@ -6,6 +6,7 @@ in a separate process from the project's root, as ``pip wheel`` or ``python -m b
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tarfile
@@ -84,7 +85,10 @@ def test_the_long_description_shows_the_pictures_on_pypi(wheel_files):
     assert description.count("docs/explorer.png") == readme.count("docs/explorer.png") > 0
     assert 'src="docs/' not in description and "](docs/" not in description
     raw = "https://raw.githubusercontent.com/cnnviz-widgets/cnnviz_widgets/main/docs/"
-    assert description.count(raw) == readme.count('src="docs/') + readme.count("](docs/")
+    pictures = len(re.findall(r'(?:src="|\]\()docs/[^")]+\.png', readme))
+    assert description.count(raw) == pictures > 0
+    blob = "https://github.com/cnnviz-widgets/cnnviz_widgets/blob/main/docs/guide.md#"
+    assert description.count(blob) == readme.count("](docs/guide.md#") > 0
     assert description.splitlines()[0] == readme.splitlines()[0]
 
 

@@ -96,7 +96,7 @@ def test_binder_files_describe_the_environment():
 def test_a_fresh_binder_environment_installs_and_runs_the_quick_start(tmp_path):
     checkout = tmp_path / "repo"
     shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache",
+        ".venv", ".venv-*", ".git", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache",
         ".hypothesis", "build", "dist"))
     env_dir = tmp_path / "env"
     venv.create(env_dir, with_pip=True)

@@ -1,4 +1,5 @@
-"""Each of the README's Python examples runs on its own, as shown, and says what it claims.
+"""Each Python example of the README and the guide runs on its own, as shown, and says what
+it claims; every link between them leads to a heading that exists.
 
 Every ```python block runs in a fresh namespace, in an empty working directory, so a block
 that uses a name it does not define fails. The checks on results are keyed by a name: they
@@ -13,11 +14,15 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+GUIDE = ROOT / "docs" / "guide.md"
+PAGES = (README, GUIDE)
 
 
-def _python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+def _python_blocks() -> list[tuple[Path, str]]:
+    return [(page, block) for page in PAGES
+            for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)]
 
 
 def _defines(block: str, name: str) -> bool:
@@ -112,27 +117,28 @@ def _several_outputs(ns: dict, tmp: Path) -> None:
 BLOCKS = _python_blocks()
 
 
-def _first_line(block: str) -> int:
-    text = README.read_text()
+def _first_line(page: Path, block: str) -> int:
+    text = page.read_text()
     return text[: text.index(block)].count("\n") + 1
 
 
-def _block_id(block: str) -> str:
-    return f"README.md:{_first_line(block)}"
+def _block_id(page: Path, block: str) -> str:
+    return f"{page.name}:{_first_line(page, block)}"
 
 
-def test_the_readme_has_examples_and_every_check_has_a_block():
+def test_the_pages_have_examples_and_every_check_has_a_block():
+    assert len([b for page, b in BLOCKS if page == README]) >= 1
     assert len(BLOCKS) >= 5
     for name in CHECKS:
-        assert any(_defines(block, name) for block in BLOCKS), f"no README block assigns {name}"
+        assert any(_defines(block, name) for _, block in BLOCKS), f"no block assigns {name}"
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[_block_id(b) for b in BLOCKS])
-def test_the_readme_example_runs_on_its_own(block, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("page", "block"), BLOCKS, ids=[_block_id(*b) for b in BLOCKS])
+def test_the_example_runs_on_its_own(page, block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    source = "\n" * (_first_line(block) - 1) + block    # tracebacks give README lines
-    exec(compile(source, str(README), "exec"), namespace)  # noqa: S102 - our own README
+    source = "\n" * (_first_line(page, block) - 1) + block  # tracebacks give the page's lines
+    exec(compile(source, str(page), "exec"), namespace)  # noqa: S102 - our own pages
     for name, run_check in CHECKS.items():
         if _defines(block, name):
             run_check(namespace, tmp_path)
@@ -164,3 +170,23 @@ def test_every_picture_the_readme_shows_is_there_and_made_by_the_script():
         assert picture.size[0] > 0 and (README.parent / path).stat().st_size < 300_000, path
         name = Path(path).stem
         assert path == "docs/explorer.png" or f'"{name}"' in script, path
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip("# ").lower()).replace(" ", "-")
+
+
+def test_the_readme_is_short_and_every_link_between_the_pages_resolves():
+    assert len(README.read_text().split()) < 2000  # the rest is in the guide
+    anchors = {page: {_anchor(line) for line in page.read_text().splitlines()
+                      if line.startswith("#")} for page in PAGES}
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if target.startswith("http"):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name}: {target}"
+            if anchor:
+                assert anchor in anchors[linked], f"{page.name}: {target}"

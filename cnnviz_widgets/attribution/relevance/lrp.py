@@ -7,11 +7,15 @@ by layer (:mod:`.propagate`), each linear layer with the rule its composite give
 (:mod:`.canonizers`). The pass is one compiled program per input size (a
 ``tf.function`` under TensorFlow, a ``jax.jit`` under JAX), as for the gradient methods.
 
-What is conserved: on a network without biases, with the z-rules (epsilon near 0, z+,
-alpha-beta, flat, w², z-box), the input relevance adds up to the explained logit. A
-bias takes its share of every output it feeds (it is an input that is not explained),
-and the epsilon stabiliser absorbs a little more; max pooling gives all of an output's
-relevance to the input that won.
+What is conserved: on a ReLU network without biases the input relevance adds up to the
+explained logit, under every composite (the epsilon rule with epsilon near 0 is then
+gradient times input). A bias takes its share of every output it feeds (an input that
+is not explained), and the epsilon stabiliser absorbs a little more. z+ and alpha-beta
+conserve only the relevance of units with positive contributions (after a ReLU, every
+unit that carries relevance); after leaky ReLU or swish, units with negative outputs
+carry relevance that they lose (z+) or double (alpha-beta). Max pooling gives all of an
+output's relevance to the input that won; a gate (squeeze-and-excitation) gives none to
+its gate branch.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def _ones(weight: Any, bias: Any) -> tuple[Any, Any]:
 
 
 def _square(weight: Any, bias: Any) -> tuple[Any, Any]:
-    return weight * weight, (None if bias is None else bias * bias)
+    return weight * weight, None
 
 
 def _positive(x: Any) -> Any:
@@ -324,7 +324,11 @@ class Flat(_Uniform):
 
 
 class WSquare(_Uniform):
-    """LRP-w²: the relevance of an output spread in proportion to the squared weights."""
+    """LRP-w²: the relevance of an output spread in proportion to the squared weights.
+
+    As published (Montavon et al. 2017), without the bias; Zennit's ``WSquare`` also adds
+    the squared bias to the denominator (and so does not conserve relevance).
+    """
 
     name = "w_square"
     modifier = staticmethod(_square)

@@ -5,7 +5,7 @@ Achtibat et al. (2023), as zennit-crp's ``CondAttribution`` does it
 there for the chosen channels only (a *condition*), and propagated on to the input. Every
 channel of a call is one condition of the same backward pass: the images are repeated
 once per channel below the layer, so K channels cost one pass over a batch K times as
-large from that layer down.
+large from that layer down (in passes of ``batch_size`` channels).
 
 Relevance is linear in what a layer receives, so the heatmaps of all channels add up to
 the relevance that flows through the layer; for a layer every path from the input to
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..._keras import keras
-from ...checks import indices_in
+from ...checks import indices_in, whole_number
 from ...errors import LayerNotViewableError
 from .. import autodiff
 from .._common import logits_of, reaches_output
@@ -44,6 +44,9 @@ class ChannelRelevance(LRP):
         A layer name of the engine (``engine.layer_names``), with channels (its last axis).
     composite, epsilon, gamma, logits
         As for :class:`~.lrp.LRP`.
+    batch_size : int, default 16
+        How many channels one backward pass carries (each is a copy of the image from the
+        layer down): more channels are computed in passes of this many.
 
     Raises
     ------
@@ -62,8 +65,9 @@ class ChannelRelevance(LRP):
 
     def __init__(self, model_or_engine: Any, layer: str,
                  composite: str | Composite = "epsilon_plus_flat", epsilon: float = 1e-6,
-                 gamma: float = 0.25, logits: bool = True):
+                 gamma: float = 0.25, logits: bool = True, batch_size: int = 16):
         super().__init__(model_or_engine, composite, epsilon, gamma, logits)
+        self.batch_size = whole_number(batch_size, "batch_size")
         info = self.engine.viewable(layer)
         shape = tuple(info.output_shape)
         if len(shape) < 1 or shape[-1] is None or info.axes in ("plane", "other"):
@@ -100,16 +104,24 @@ class ChannelRelevance(LRP):
             float32 (N, K, ...input shape): one input relevance per image and channel.
         """
         picked = self._indices(channels)
-        masks = np.zeros((len(picked), self.channels), dtype=np.float32)
-        masks[np.arange(len(picked)), picked] = 1.0
         batch = np.asarray(batch, dtype=np.float32)
         score = resolve_score(target)
-        with logits_of(self.engine, self.logits):
-            relevance = self.compiled_gradients(
-                f"crp:{self.layer}:{self.composite.key}",
-                (autodiff.to_tensor(batch), autodiff.to_tensor(masks)), score,
-                self._conditioned)
-        return relevance.reshape(len(batch), len(picked), *batch.shape[1:])
+        size = min(self.batch_size, max(len(picked), 1))
+        parts = []
+        for start in range(0, len(picked), size):
+            chunk = picked[start:start + size]
+            # always ``size`` rows (zero rows past the end): one compiled program
+            masks = np.zeros((size, self.channels), dtype=np.float32)
+            masks[np.arange(len(chunk)), chunk] = 1.0
+            with logits_of(self.engine, self.logits):
+                relevance = self.compiled_gradients(
+                    f"crp:{self.layer}:{self.composite.key}",
+                    (autodiff.to_tensor(batch), autodiff.to_tensor(masks)), score,
+                    self._conditioned)
+            parts.append(relevance.reshape(len(batch), size, *batch.shape[1:])[:, :len(chunk)])
+        if not parts:
+            return np.zeros((len(batch), 0, *batch.shape[1:]), dtype=np.float32)
+        return np.concatenate(parts, axis=1)
 
     def _conditioned(self, x: Any, masks: Any, score: Any) -> Any:
         values = self.graph.forward(x)

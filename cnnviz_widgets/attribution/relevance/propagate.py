@@ -55,6 +55,11 @@ _SUMS = frozenset({
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D"})
 _GATES = frozenset({"Multiply"})
 _SIGMOIDS = ("sigmoid", "hard_sigmoid", "hard_silu_gate")
+_NONNEGATIVE = frozenset({"relu", "relu6", "sigmoid", "hard_sigmoid", "softmax", "softplus",
+                          "exponential"})
+_IDENTITIES = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+                         "GaussianNoise", "GaussianDropout", "AlphaDropout",
+                         "ActivityRegularization", "Identity"})
 
 #: Every layer class the relevance pass goes through, by what it does there.
 SUPPORTED = {"linear (rules)": LINEAR_LAYERS, "sums (Norm rule)": tuple(sorted(_SUMS)),
@@ -159,6 +164,9 @@ class RelevanceGraph:
                     consumers[step.inputs[0]] == [index]:
                 self.padded[index] = before
         self.first = self._first_linear()
+        #: keys of values that are never negative (after a ReLU): z+, alpha-beta and gamma
+        #: skip their passes over the negative part there
+        self.nonnegative = self._nonnegative()
 
     def _first_linear(self) -> frozenset[int]:
         """The linear steps with no linear step between them and the input."""
@@ -178,6 +186,23 @@ class RelevanceGraph:
                 todo.extend(plan.steps[before].inputs)
             if alone:
                 found.add(index)
+        return frozenset(found)
+
+    def _nonnegative(self) -> frozenset[int]:
+        found: set[int] = set()
+        for index in self.order:
+            step = self.plan.steps[index]
+            layer, kind = step.layer, self.kinds[index]
+            if kind == "linear" or isinstance(layer, keras.layers.Activation):
+                known = _activation_name(layer) in _NONNEGATIVE
+            elif isinstance(layer, keras.layers.ReLU):
+                known = float(layer.negative_slope) == 0.0 and float(layer.threshold) >= 0.0
+            elif kind in ("route", "sum", "gate") or type(layer).__name__ in _IDENTITIES:
+                known = all(k in found for k in step.inputs)
+            else:
+                known = False
+            if known:
+                found.add(step.outputs[0])
         return frozenset(found)
 
     def first_input_chain(self) -> list[Any]:
@@ -298,7 +323,8 @@ class RelevanceGraph:
             for depth in range(len(maps) - 1, -1, -1):
                 rule = composite.rule(maps[depth].kind,
                                       depth == 0 and linear_index in self.first)
-                r = rule.propagate(maps[depth], inputs[depth], r)
+                r = rule.propagate(maps[depth], inputs[depth], r,
+                                   nonnegative=depth == 0 and source in self.nonnegative)
             return [(source, r)]
 
         def function(*xs: Any) -> Any:

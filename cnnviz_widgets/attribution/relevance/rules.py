@@ -115,12 +115,9 @@ def _square(weight: Any, bias: Any) -> tuple[Any, Any]:
     return weight * weight, None
 
 
-def _positive(x: Any) -> Any:
-    return keras.ops.maximum(x, 0.0)
-
-
-def _negative(x: Any) -> Any:
-    return keras.ops.minimum(x, 0.0)
+def _terms(inputs: Sequence[Any], gradients: Sequence[Any]) -> list[Any]:
+    """``x * g`` for each pass (0 for a pass that was not run)."""
+    return [0.0 if x is None else x * g for x, g in zip(inputs, gradients, strict=True)]
 
 
 def _same(x: Any) -> Any:
@@ -129,6 +126,13 @@ def _same(x: Any) -> Any:
 
 def _ones_like(x: Any) -> Any:
     return keras.ops.ones_like(x)
+
+
+def _parts(x: Any, nonnegative: bool) -> tuple[Any, Any]:
+    """The positive and negative parts of ``x`` (None for a part known to be zero)."""
+    if nonnegative:
+        return x, None
+    return keras.ops.maximum(x, 0.0), keras.ops.minimum(x, 0.0)
 
 
 class Rule:
@@ -141,8 +145,13 @@ class Rule:
     #: What the rule is called in messages and compiled-program keys.
     name = "rule"
 
-    def passes(self, x: Any) -> list[tuple[Any, ParamModifier]]:
-        """The modified forward passes: (modified input, parameter modifier) pairs."""
+    def passes(self, x: Any, nonnegative: bool = False) -> list[tuple[Any, ParamModifier]]:
+        """The modified forward passes: (modified input, parameter modifier) pairs.
+
+        An input of None is one known to be zero (the negative part of a non-negative
+        input, with no bias): its output is zero and it contributes nothing, so the pass
+        is not run.
+        """
         raise NotImplementedError
 
     def mapper(self, relevance: Any, outputs: Sequence[Any]) -> list[Any]:
@@ -151,9 +160,10 @@ class Rule:
 
     def reducer(self, inputs: Sequence[Any], gradients: Sequence[Any]) -> Any:
         """The input relevance from the modified inputs and the pulled-back vectors."""
-        return sum(x * g for x, g in zip(inputs, gradients, strict=True))
+        return sum(_terms(inputs, gradients))
 
-    def propagate(self, layer: Linear, x: Any, relevance: Any) -> Any:
+    def propagate(self, layer: Linear, x: Any, relevance: Any,
+                  nonnegative: bool = False) -> Any:
         """The relevance of ``layer``'s input ``x`` given the relevance of its output.
 
         Parameters
@@ -164,6 +174,9 @@ class Rule:
             The layer's input, batch first.
         relevance : tensor
             The relevance of the layer's linear output ``z``, shaped like it.
+        nonnegative : bool, default False
+            ``x`` is known to be >= 0 (it comes from a ReLU): the passes over its
+            negative part are skipped (they contribute nothing).
 
         Returns
         -------
@@ -171,7 +184,12 @@ class Rule:
             Shaped like ``x``.
         """
         inputs, outputs, pullbacks = [], [], []
-        for value, modifier in self.passes(x):
+        for value, modifier in self.passes(x, nonnegative):
+            if value is None:
+                inputs.append(None)
+                outputs.append(0.0)
+                pullbacks.append(None)
+                continue
             weight, bias = modifier(layer.weight, layer.bias)
             output, pullback = autodiff.vector_jacobian(
                 lambda v, w=weight, b=bias: layer.forward(v, w, b), value)
@@ -179,7 +197,7 @@ class Rule:
             outputs.append(output)
             pullbacks.append(pullback)
         vectors = self.mapper(relevance, outputs)
-        gradients = [pullback(vector)[0]
+        gradients = [None if pullback is None else pullback(vector)[0]
                      for pullback, vector in zip(pullbacks, vectors, strict=True)]
         return self.reducer(inputs, gradients)
 
@@ -200,7 +218,7 @@ class Epsilon(Rule):
         self.epsilon = float(epsilon)
         self.name = f"epsilon({self.epsilon:g})"
 
-    def passes(self, x: Any) -> list[tuple[Any, ParamModifier]]:
+    def passes(self, x: Any, nonnegative: bool = False) -> list[tuple[Any, ParamModifier]]:
         return [(x, _keep)]
 
     def mapper(self, relevance: Any, outputs: Sequence[Any]) -> list[Any]:
@@ -219,8 +237,9 @@ class ZPlus(Rule):
     def __init__(self, stabilizer: float = 1e-6):
         self.stabilizer = float(stabilizer)
 
-    def passes(self, x: Any) -> list[tuple[Any, ParamModifier]]:
-        return [(_positive(x), _clamp(low=0.0)), (_negative(x), _clamp(high=0.0, bias=False))]
+    def passes(self, x: Any, nonnegative: bool = False) -> list[tuple[Any, ParamModifier]]:
+        pos, neg = _parts(x, nonnegative)
+        return [(pos, _clamp(low=0.0)), (neg, _clamp(high=0.0, bias=False))]
 
     def mapper(self, relevance: Any, outputs: Sequence[Any]) -> list[Any]:
         vector = relevance / stabilize(outputs[0] + outputs[1], self.stabilizer)
@@ -244,8 +263,8 @@ class AlphaBeta(Rule):
         self.alpha, self.beta, self.stabilizer = float(alpha), float(beta), float(stabilizer)
         self.name = f"alpha{self.alpha:g}_beta{self.beta:g}"
 
-    def passes(self, x: Any) -> list[tuple[Any, ParamModifier]]:
-        pos, neg = _positive(x), _negative(x)
+    def passes(self, x: Any, nonnegative: bool = False) -> list[tuple[Any, ParamModifier]]:
+        pos, neg = _parts(x, nonnegative)
         return [(pos, _clamp(low=0.0)), (neg, _clamp(high=0.0, bias=False)),
                 (pos, _clamp(high=0.0)), (neg, _clamp(low=0.0, bias=False))]
 
@@ -255,7 +274,7 @@ class AlphaBeta(Rule):
         return [up, up, down, down]
 
     def reducer(self, inputs: Sequence[Any], gradients: Sequence[Any]) -> Any:
-        terms = [x * g for x, g in zip(inputs, gradients, strict=True)]
+        terms = _terms(inputs, gradients)
         return self.alpha * (terms[0] + terms[1]) - self.beta * (terms[2] + terms[3])
 
 
@@ -276,8 +295,8 @@ class Gamma(Rule):
         self.gamma, self.stabilizer = float(gamma), float(stabilizer)
         self.name = f"gamma({self.gamma:g})"
 
-    def passes(self, x: Any) -> list[tuple[Any, ParamModifier]]:
-        pos, neg, g = _positive(x), _negative(x), self.gamma
+    def passes(self, x: Any, nonnegative: bool = False) -> list[tuple[Any, ParamModifier]]:
+        (pos, neg), g = _parts(x, nonnegative), self.gamma
         return [(pos, _gamma_mod(g, True)), (neg, _gamma_mod(g, False, bias=False)),
                 (pos, _gamma_mod(g, False)), (neg, _gamma_mod(g, True, bias=False)),
                 (x, _keep)]
@@ -292,7 +311,7 @@ class Gamma(Rule):
         return [up, up, down, down, ops.zeros_like(relevance)]
 
     def reducer(self, inputs: Sequence[Any], gradients: Sequence[Any]) -> Any:
-        return sum(x * g for x, g in zip(inputs[:4], gradients[:4], strict=True))
+        return sum(_terms(inputs[:4], gradients[:4]))
 
 
 class _Uniform(Rule):
@@ -306,7 +325,7 @@ class _Uniform(Rule):
     def __init__(self, stabilizer: float = 1e-6):
         self.stabilizer = float(stabilizer)
 
-    def passes(self, x: Any) -> list[tuple[Any, ParamModifier]]:
+    def passes(self, x: Any, nonnegative: bool = False) -> list[tuple[Any, ParamModifier]]:
         return [(_ones_like(x), self.modifier)]
 
     def mapper(self, relevance: Any, outputs: Sequence[Any]) -> list[Any]:
@@ -353,7 +372,7 @@ class ZBox(Rule):
         self.low, self.high = low, high
         self.stabilizer = float(stabilizer)
 
-    def passes(self, x: Any) -> list[tuple[Any, ParamModifier]]:
+    def passes(self, x: Any, nonnegative: bool = False) -> list[tuple[Any, ParamModifier]]:
         ops = keras.ops
         shape = ops.shape(x)
         low = ops.broadcast_to(ops.cast(self.low, x.dtype), shape)
@@ -365,7 +384,7 @@ class ZBox(Rule):
         return [vector] * 3
 
     def reducer(self, inputs: Sequence[Any], gradients: Sequence[Any]) -> Any:
-        terms = [x * g for x, g in zip(inputs, gradients, strict=True)]
+        terms = _terms(inputs, gradients)
         return terms[0] - terms[1] - terms[2]
 
 

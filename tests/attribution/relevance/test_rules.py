@@ -127,3 +127,15 @@ def test_alpha_beta_must_conserve():
 
     with pytest.raises(InvalidSettingError, match="alpha - beta = 1"):
         AlphaBeta(2.0, 2.0)
+
+
+@pytest.mark.parametrize("rule", [ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
+def test_skipping_the_negative_part_of_a_nonnegative_input_changes_nothing(rule):
+    x = np.maximum(RNG.normal(size=(2, 5)), 0).astype(np.float32)
+    w = RNG.normal(size=(5, 3)).astype(np.float32)
+    b = RNG.normal(scale=0.3, size=3).astype(np.float32)
+    r = autodiff.to_tensor(RNG.normal(size=(2, 3)).astype(np.float32))
+    full = rule.propagate(_dense(w, b), autodiff.to_tensor(x), r)
+    short = rule.propagate(_dense(w, b), autodiff.to_tensor(x), r, nonnegative=True)
+    np.testing.assert_allclose(autodiff.to_numpy(short), autodiff.to_numpy(full), rtol=1e-6,
+                               atol=1e-7)

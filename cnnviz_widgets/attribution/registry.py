@@ -273,8 +273,10 @@ register_method(MethodSpec(
                   choices=tuple(COMPOSITES), stage="init",
                   help="Which rule each layer gets (Zennit's composites): epsilon_plus_flat "
                        "for sharp maps, epsilon_gamma_box for inputs in a known range."),
-        ParamSpec("epsilon", "Epsilon", "float", 1e-6, min=0.0, max=10.0, step=1e-6,
-                  stage="init", help="Stabiliser of the epsilon rule (dense layers)."),
+        ParamSpec("epsilon", "Epsilon", "choice", 1e-6,
+                  choices=(1e-9, 1e-6, 1e-3, 0.01, 0.1, 0.25, 1.0), stage="init",
+                  help="Stabiliser of the epsilon rule (dense layers); larger values keep "
+                       "only the strongest evidence."),
     ),
     description="Layer-wise relevance propagation: the class score divided among the "
                 "pixels, layer by layer; positive for evidence, negative against; it adds "

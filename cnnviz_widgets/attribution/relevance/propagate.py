@@ -295,13 +295,19 @@ class RelevanceGraph:
                 r = ops.reshape(ops.expand_dims(r, 1) * _mask_shape(condition.masks, r),
                                 (-1, *r.shape[1:]))
                 rel = {}
-            for k, r_in in self._through(index, step, r, value, composite):
+            for k, r_in in self._through(index, step, r, value, composite, values.__getitem__,
+                                         copies):
                 rel[k] = rel[k] + r_in if k in rel else r_in
         return rel.get(plan.input_key, ops.zeros_like(value(plan.input_key))), found
 
     def _through(self, index: int, step: Any, r: Any, value: Callable[[int], Any],
-                 composite: Composite) -> list[tuple[int, Any]]:
-        """(input key, relevance) for each input of ``step``, given its output's ``r``."""
+                 composite: Composite, base: Callable[[int], Any],
+                 copies: int) -> list[tuple[int, Any]]:
+        """(input key, relevance) for each input of ``step``, given its output's ``r``.
+
+        ``value(key)`` is a value repeated once per condition (``copies``), ``base(key)``
+        the value once per image.
+        """
         kind = self.kinds[index]
         keys = list(dict.fromkeys(step.inputs))
         if kind == "pass" and index not in self.folded:
@@ -317,14 +323,15 @@ class RelevanceGraph:
                 padding = self.plan.steps[self.padded[linear_index]]
                 source = padding.inputs[0]
                 maps[0] = _padded(maps[0], padding)
-            inputs = [value(source)]
+            inputs = [base(source)]  # once per image: the rules repeat what they need
             for stage in maps[:-1]:  # a separable convolution's depthwise stage
                 inputs.append(stage.forward(inputs[-1], stage.weight, stage.bias))
             for depth in range(len(maps) - 1, -1, -1):
                 rule = composite.rule(maps[depth].kind,
                                       depth == 0 and linear_index in self.first)
                 r = rule.propagate(maps[depth], inputs[depth], r,
-                                   nonnegative=depth == 0 and source in self.nonnegative)
+                                   nonnegative=depth == 0 and source in self.nonnegative,
+                                   copies=copies)
             return [(source, r)]
 
         def function(*xs: Any) -> Any:

@@ -163,7 +163,7 @@ class Rule:
         return sum(_terms(inputs, gradients))
 
     def propagate(self, layer: Linear, x: Any, relevance: Any,
-                  nonnegative: bool = False) -> Any:
+                  nonnegative: bool = False, copies: int = 1) -> Any:
         """The relevance of ``layer``'s input ``x`` given the relevance of its output.
 
         Parameters
@@ -177,12 +177,18 @@ class Rule:
         nonnegative : bool, default False
             ``x`` is known to be >= 0 (it comes from a ReLU): the passes over its
             negative part are skipped (they contribute nothing).
+        copies : int, default 1
+            ``relevance`` holds this many conditions per image of ``x`` (image-major, as
+            CRP makes them): the modified outputs are computed once per image and the
+            relevance of every copy sent back (the pullback of a linear map does not
+            depend on where it is taken; compiled, its forward pass is dropped).
 
         Returns
         -------
         tensor
-            Shaped like ``x``.
+            Shaped like ``x``, ``copies`` times the batch.
         """
+        ops = keras.ops
         inputs, outputs, pullbacks = [], [], []
         for value, modifier in self.passes(x, nonnegative):
             if value is None:
@@ -191,8 +197,16 @@ class Rule:
                 pullbacks.append(None)
                 continue
             weight, bias = modifier(layer.weight, layer.bias)
-            output, pullback = autodiff.vector_jacobian(
-                lambda v, w=weight, b=bias: layer.forward(v, w, b), value)
+
+            def forward(v: Any, w: Any = weight, b: Any = bias) -> Any:
+                return layer.forward(v, w, b)
+
+            if copies == 1:
+                output, pullback = autodiff.vector_jacobian(forward, value)
+            else:
+                output = ops.repeat(forward(value), copies, axis=0)
+                value = ops.repeat(value, copies, axis=0)
+                _, pullback = autodiff.vector_jacobian(forward, value)
             inputs.append(value)
             outputs.append(output)
             pullbacks.append(pullback)

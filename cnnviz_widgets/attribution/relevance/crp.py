@@ -116,7 +116,9 @@ class ChannelRelevance(LRP):
             with logits_of(self.engine, self.logits):
                 relevance = self.compiled_gradients(
                     f"crp:{self.layer}:{self.composite.key}",
-                    (autodiff.to_tensor(batch), autodiff.to_tensor(masks)), score,
+                    # masks behind an axis of one: compiled programs leave the first
+                    # axis free, and the number of conditions must be known
+                    (autodiff.to_tensor(batch), autodiff.to_tensor(masks[None])), score,
                     self._conditioned)
             parts.append(relevance.reshape(len(batch), size, *batch.shape[1:])[:, :len(chunk)])
         if not parts:
@@ -127,7 +129,7 @@ class ChannelRelevance(LRP):
         values = self.graph.forward(x)
         start = output_relevance(self.graph.output(values), score)
         return self.graph.backward(values, start, self.composite,
-                                   condition=Condition(self._key, masks))[0]
+                                   condition=Condition(self._key, masks[0]))[0]
 
     def layer_relevance(self, batch: np.ndarray, target: Any = None) -> np.ndarray:
         """The relevance of each channel of the layer, for each image of a batch.

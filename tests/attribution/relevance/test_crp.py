@@ -78,3 +78,22 @@ def test_bad_channels_and_layers_get_our_errors(residual):
         ChannelRelevance(engine, "block")(image, channels=[8])
     with pytest.raises(LayerNotFoundError):
         ChannelRelevance(engine, "blok")
+
+
+def test_lrp_and_crp_run_compiled(residual):
+    """A program that fails to compile falls back to eager passes, silently and several
+    times slower: under TensorFlow and JAX every relevance program must compile."""
+    import keras
+
+    if keras.backend.backend() not in ("tensorflow", "jax"):
+        pytest.skip("only TensorFlow and JAX compile the passes")
+    engine, image = residual
+    cr = ChannelRelevance(engine, "c3", composite="epsilon_gamma_box")
+    cr(image, channels=[0, 1, 2], target=TARGET)
+    cr.scores(image, target=TARGET)
+    LRP(engine, composite="epsilon_gamma_box")(image, target=TARGET)
+    programs = {key[1].split(":")[0]: program
+                for key, program in engine.__dict__["_gradient_functions"].items()
+                if "epsilon_gamma_box" in key[1]}
+    assert set(programs) == {"lrp", "crp", "crp-scores"}
+    assert all(program is not None for program in programs.values())

@@ -1,4 +1,5 @@
-"""Compute-only attribution methods: saliency, SmoothGrad, Grad-CAM, activation maximisation.
+"""Compute-only attribution methods: saliency, SmoothGrad, Grad-CAM, relevance (LRP, CRP),
+activation maximisation.
 
 Each method is a class built once around a model (or an
 :class:`~cnnviz_widgets.ActivationEngine`) and called per image; it returns numpy arrays
@@ -30,6 +31,7 @@ from .param import FourierImage, PixelImage
 from .receptive import effective_receptive_field
 from .registry import METHODS, MethodSpec, ParamSpec, get_method, register_method
 from .regularizers import Blur, Regularizer, TotalVariation
+from .relevance import LRP, ChannelRelevance
 from .relu import redirected_relu
 from .saliency import Saliency
 from .scores import ChannelScore, ClassScore, TopClassScore
@@ -52,6 +54,7 @@ __all__ = [
     "Callback",
     "CallbackList",
     "ChannelContributions",
+    "ChannelRelevance",
     "ChannelScore",
     "ClassScore",
     "EigenCAM",
@@ -65,6 +68,7 @@ __all__ = [
     "InputTransform",
     "IntegratedGradients",
     "Jitter",
+    "LRP",
     "LayerCAM",
     "MaximizationResult",
     "MethodSpec",

@@ -27,7 +27,7 @@ from ..engine.backend import no_gradient
 from ..errors import InvalidSettingError
 
 __all__ = ["GRADIENT_BACKENDS", "backend", "compiled", "no_gradient", "to_numpy", "to_tensor",
-           "value_and_gradient"]
+           "value_and_gradient", "vector_jacobian"]
 
 #: The Keras backends the gradient methods run on.
 GRADIENT_BACKENDS = ("tensorflow", "jax", "torch")
@@ -134,6 +134,70 @@ def value_and_gradient(function: Callable[..., Any], *tensors: Any,
         total = torch.sum(parts(result))
     grads = torch.autograd.grad(total, leaves, allow_unused=True)
     return result, tuple(grads)
+
+
+def vector_jacobian(function: Callable[..., Any], *tensors: Any
+                    ) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``function(*tensors)`` and its pullback: the vector-Jacobian product.
+
+    The relevance rules of :mod:`.relevance` send a vector of their own back through a
+    layer (``jax.vjp``; a persistent ``GradientTape`` with ``output_gradients`` under
+    TensorFlow; ``torch.autograd.grad`` with ``grad_outputs`` under PyTorch), as many
+    times as they need, after one forward pass.
+
+    Parameters
+    ----------
+    function : callable
+        Maps backend tensors to one tensor, with backend operations (``keras.ops``) only.
+    *tensors : tensor
+        The values to differentiate with respect to.
+
+    Returns
+    -------
+    output, pullback
+        ``function``'s output, and ``pullback(vector)`` giving, for a ``vector`` shaped
+        like the output, ``sum(vector * output)``'s gradient to each tensor (zeros where
+        the output does not depend on it).
+
+    Raises
+    ------
+    InvalidSettingError
+        Under a Keras backend that has no gradients (``numpy``, ``openvino``).
+    """
+    name = _checked_backend("Relevance propagation")
+    tensors = tuple(to_tensor(t) for t in tensors)
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape(watch_accessed_variables=False, persistent=True) as tape:
+            for t in tensors:
+                tape.watch(t)
+            output = function(*tensors)
+
+        def tf_pullback(vector: Any) -> tuple[Any, ...]:
+            grads = tape.gradient(output, list(tensors), output_gradients=vector,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return tuple(grads)
+
+        return output, tf_pullback
+    if name == "jax":
+        import jax
+
+        output, jax_pullback = jax.vjp(function, *tensors)
+        return output, lambda vector: tuple(jax_pullback(vector))
+    import torch
+
+    leaves = tuple(t.detach().requires_grad_(True) for t in tensors)
+    with torch.enable_grad():
+        output = function(*leaves)
+
+    def torch_pullback(vector: Any) -> tuple[Any, ...]:
+        grads = torch.autograd.grad(output, leaves, grad_outputs=vector, retain_graph=True,
+                                    allow_unused=True)
+        return tuple(torch.zeros_like(t) if g is None else g
+                     for t, g in zip(leaves, grads, strict=True))
+
+    return output, torch_pullback
 
 
 def compiled(function: Callable[..., Any], tensors: Sequence[Any],

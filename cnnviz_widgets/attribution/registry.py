@@ -26,6 +26,7 @@ from .callbacks import ProgressLike
 from .gradcam import GradCAM
 from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization
+from .relevance import COMPOSITES, LRP
 from .saliency import Saliency
 from .smooth import SmoothGrad
 
@@ -263,6 +264,23 @@ register_method(MethodSpec(
     ),
     description="Gradients averaged on the path from a baseline to the image, times the "
                 "difference; they add up to the change of the score.",
+))
+
+register_method(MethodSpec(
+    "lrp", "LRP (relevance)", LRP, (
+        _TARGET,
+        ParamSpec("composite", "Composite", "choice", "epsilon_plus_flat",
+                  choices=tuple(COMPOSITES), stage="init",
+                  help="Which rule each layer gets (Zennit's composites): epsilon_plus_flat "
+                       "for sharp maps, epsilon_gamma_box for inputs in a known range."),
+        ParamSpec("epsilon", "Epsilon", "choice", 1e-6,
+                  choices=(1e-9, 1e-6, 1e-3, 0.01, 0.1, 0.25, 1.0), stage="init",
+                  help="Stabiliser of the epsilon rule (dense layers); larger values keep "
+                       "only the strongest evidence."),
+    ),
+    description="Layer-wise relevance propagation: the class score divided among the "
+                "pixels, layer by layer; positive for evidence, negative against; it adds "
+                "up to the score.",
 ))
 
 _CAM_LAYER = ParamSpec("layer", "Layer", "layer", None, stage="init",

@@ -44,7 +44,7 @@ def test_entries_and_params_are_well_formed():
             if p.min is not None and p.max is not None:
                 assert p.min <= p.max
     with pytest.raises(KeyError, match="known"):
-        get_method("lrp")
+        get_method("deeplift")
 
 
 def test_param_validation():

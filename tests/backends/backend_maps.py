@@ -47,9 +47,11 @@ def compute(weights=None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
         As :func:`weights_of` returns them; by default the models' own.
     """
     from cnnviz_widgets.attribution import (
+        LRP,
         AblationCAM,
         ActivationMaximization,
         ChannelContributions,
+        ChannelRelevance,
         EigenCAM,
         GradCAM,
         GradCAMPlusPlus,
@@ -85,6 +87,10 @@ def compute(weights=None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
         "smoothgrad": SmoothGrad(Saliency(cnn), samples=4, batch_size=3)(image, target=1),
         "contributions": ChannelContributions(cnn, "conv_b")(image, target=1),
         "receptive": effective_receptive_field(cnn, image, "conv_b", 1, 2),
+        "lrp": LRP(cnn, composite="epsilon_gamma_box")(image, target=1, normalize=False),
+        "lrp_plus_flat": LRP(cnn)(image, normalize=False),
+        "crp": ChannelRelevance(cnn, "conv_b", composite="epsilon_alpha2_beta1", batch_size=2)(
+            image, channels=[0, 3, 1], target=1, normalize=False),
         "conv1d_gradcam": GradCAM(conv1d)(signal, target=1, upsample=False),
         "conv1d_gradcam_up": GradCAM(conv1d)(signal, target=2),
         "conv1d_scorecam": ScoreCAM(conv1d, "conv1d_a")(signal, target=1, upsample=False),

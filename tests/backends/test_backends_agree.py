@@ -4,8 +4,9 @@ The methods run here under the backend of this process and, in a subprocess, und
 other one (JAX when this is TensorFlow, TensorFlow otherwise), on the same seeded tiny
 models with the same weights (passed through a ``.npz`` file): saliency, Grad-CAM and
 its family (on a 2-D image layer, a 1-D convolution's sequence and a vision
-transformer's tokens), integrated gradients, SmoothGrad, channel contributions, the
-effective receptive field, the faithfulness curves and activation maximisation.
+transformer's tokens), integrated gradients, SmoothGrad, LRP and CRP, channel
+contributions, the effective receptive field, the faithfulness curves and activation
+maximisation.
 
 Marked slow (about a minute: the subprocess imports and compiles everything afresh);
 plain ``pytest`` and ``make test`` run it.
@@ -50,7 +51,8 @@ def both(tmp_path_factory):
 
 NAMES = ["saliency", "saliency_top", "gradcam", "gradcam_default", "gradcam_probabilities",
          "gradcampp", "layercam", "eigencam", "scorecam", "ablationcam", "integrated",
-         "smoothgrad", "contributions", "receptive", "conv1d_gradcam", "conv1d_gradcam_up",
+         "smoothgrad", "contributions", "receptive", "lrp", "lrp_plus_flat", "crp",
+         "conv1d_gradcam", "conv1d_gradcam_up",
          "conv1d_scorecam", "vit_gradcam", "vit_gradcam_up", "deletion", "insertion"]
 
 

@@ -56,6 +56,18 @@ def test_choosing_a_class_recomputes_for_that_class(model, images):
                                atol=1e-6)
 
 
+def test_lrp_runs_with_the_chosen_composite(model, images):
+    from cnnviz_widgets.attribution import LRP
+
+    panel = AttributionPanel(model, images, method="lrp")
+    assert panel.controls["composite"].value == "epsilon_plus_flat"
+    panel.controls["composite"].value = "epsilon_gamma_box"
+    panel.run()
+    np.testing.assert_allclose(
+        panel.result, LRP(panel.engine, composite="epsilon_gamma_box")(images[0]), atol=1e-6)
+    assert panel.errors.message == ""
+
+
 def test_activation_maximisation_runs_with_progress(model, images):
     panel = AttributionPanel(model, images, method="activation_maximization")
     assert panel.result is None  # slow methods wait for "Run"

@@ -1,0 +1,57 @@
+"""LRP and CRP on VGG16 224x224, against one saliency gradient in the same run.
+
+Relevance propagation is a backward pass of its own: each convolution runs its modified
+forward passes (z+ runs two, alpha-beta four) and pulls a vector back through each. The
+goal is LRP (``epsilon_plus_flat``) at most 3x the time of one saliency map (a compiled
+forward and backward pass), both built once and called warm. CRP conditions the
+relevance on channels of ``block4_conv3``; 64 channels are 64 copies of the image from
+that layer down (in passes of 16), so its row compares them with one LRP (goal: at most
+3x; the work below the layer grows with the channels, so the goal can only be met for
+layers near the input).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._models import vgg16_classifier
+from ._table import Row, median_seconds
+
+LRP_GOAL = 3.0  # LRP / saliency
+CRP_GOAL = 3.0  # CRP (64 channels) / LRP
+CRP_LAYER = "block4_conv3"
+CRP_CHANNELS = 64
+
+
+def _goal(ratio: float, goal: float) -> str:
+    return f"{ratio:.1f}x the time ({'met' if ratio <= goal else 'MISSED'})"
+
+
+def run(repeat: int = 3) -> list[Row]:
+    """Time saliency, LRP and CRP (64 channels) per image on VGG16."""
+    from cnnviz_widgets import ActivationEngine
+    from cnnviz_widgets.attribution import LRP, ChannelRelevance, Saliency
+
+    model, label = vgg16_classifier()
+    label += ", random image"
+    image = np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    engine = ActivationEngine(model)
+    saliency = Saliency(engine)
+    lrp = LRP(engine, composite="epsilon_plus_flat")
+    crp = ChannelRelevance(engine, CRP_LAYER, composite="epsilon_plus_flat")
+    channels = np.arange(CRP_CHANNELS)
+    target = int(np.argmax(model(engine.prepare(image), training=False)))
+    saliency(image, target=target)  # warm: compiled programs are traced once
+    lrp(image, target=target)
+    crp(image, channels=channels[:crp.batch_size], target=target)  # one pass: traced
+    sal_s = median_seconds(lambda: saliency(image, target=target), repeat)
+    lrp_s = median_seconds(lambda: lrp(image, target=target), repeat)
+    crp_s = median_seconds(lambda: crp(image, channels=channels, target=target), 1)
+    return [
+        Row("relevance", label, "LRP epsilon_plus_flat, per image", lrp_s, sal_s,
+            "saliency, same run", f"<= {LRP_GOAL:g}x saliency",
+            extra=_goal(lrp_s / sal_s, LRP_GOAL)),
+        Row("relevance", label, f"CRP {CRP_CHANNELS} channels of {CRP_LAYER}, per image",
+            crp_s, lrp_s, "one LRP, same run", f"<= {CRP_GOAL:g}x one LRP",
+            extra=_goal(crp_s / lrp_s, CRP_GOAL)),
+    ]

@@ -1,0 +1,99 @@
+"""Concept relevance (CRP): channel heatmaps and scores are complete."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz_widgets import ActivationEngine
+from cnnviz_widgets.attribution import LRP, ChannelRelevance
+from cnnviz_widgets.errors import LayerNotFoundError, SelectionOutOfRangeError
+
+TARGET = 1
+
+
+@pytest.fixture(scope="module")
+def residual():
+    """A small residual network with biases and batch normalisation; "block" (the ReLU
+    after the sum) is a layer every path from the input to the output goes through."""
+    import keras
+
+    keras.utils.set_random_seed(4)
+    layers = keras.layers
+    x = inputs = keras.Input((12, 12, 3))
+    x = layers.Conv2D(8, 3, padding="same", activation="relu", name="stem")(x)
+    y = layers.Conv2D(8, 3, padding="same", name="c1")(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(8, 3, padding="same", name="c2")(y)
+    x = layers.ReLU(name="block")(layers.Add()([x, y]))
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(6, 3, activation="relu", name="c3")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(3, name="out")(x))
+    image = np.random.default_rng(2).uniform(0, 255, (12, 12, 3)).astype(np.float32)
+    return ActivationEngine(model, preprocess=lambda p: p / 127.5 - 1.0), image
+
+
+@pytest.mark.parametrize("layer", ["block", "c3"])
+def test_channel_heatmaps_add_up_to_the_lrp_heatmap(residual, layer):
+    engine, image = residual
+    whole = LRP(engine, composite="epsilon_plus")(image, target=TARGET, normalize=False)
+    cr = ChannelRelevance(engine, layer, composite="epsilon_plus")
+    maps = cr(image, target=TARGET, normalize=False)  # every channel, one pass
+    assert maps.shape == (cr.channels, 12, 12)
+    np.testing.assert_allclose(maps.sum(axis=0), whole, rtol=1e-4,
+                               atol=1e-5 * np.abs(whole).max())
+
+
+def test_scores_add_up_to_the_relevance_entering_the_layer(residual):
+    """Under the epsilon rule the dense layer passes down its logit minus its bias's
+    share, and the average pooling all of it: that is what enters c3."""
+    import keras
+
+    engine, image = residual
+    cr = ChannelRelevance(engine, "c3", composite="epsilon")
+    scores = cr.scores(image, target=TARGET)
+    assert scores.shape == (6,)
+    pooled = np.asarray(keras.Model(engine.model.inputs, engine.model.get_layer("out").input)(
+        engine.prepare(image)))[0]
+    kernel = engine.model.get_layer("out").get_weights()[0]
+    np.testing.assert_allclose(scores.sum(), pooled @ kernel[:, TARGET], rtol=1e-4)
+
+
+def test_channels_are_picked_in_the_order_given_and_normalized_together(residual):
+    engine, image = residual
+    cr = ChannelRelevance(engine, "block")
+    raw = cr(image, channels=[5, -1, 0], target=TARGET, normalize=False)
+    each = [cr(image, channels=c, target=TARGET, normalize=False)[0] for c in (5, 7, 0)]
+    np.testing.assert_allclose(raw, np.stack(each), rtol=1e-4, atol=1e-9)
+    unit = cr(image, channels=[5, 7, 0], target=TARGET)
+    assert np.isclose(np.abs(unit).max(), 1.0)
+    np.testing.assert_allclose(unit * np.abs(raw).max(), raw, rtol=1e-4, atol=1e-9)
+
+
+def test_bad_channels_and_layers_get_our_errors(residual):
+    engine, image = residual
+    with pytest.raises(SelectionOutOfRangeError, match="no channel 8"):
+        ChannelRelevance(engine, "block")(image, channels=[8])
+    with pytest.raises(LayerNotFoundError):
+        ChannelRelevance(engine, "blok")
+
+
+def test_lrp_and_crp_run_compiled(residual):
+    """A program that fails to compile falls back to eager passes, silently and several
+    times slower: under TensorFlow and JAX every relevance program must compile."""
+    import keras
+
+    if keras.backend.backend() not in ("tensorflow", "jax"):
+        pytest.skip("only TensorFlow and JAX compile the passes")
+    engine, image = residual
+    cr = ChannelRelevance(engine, "c3", composite="epsilon_gamma_box")
+    cr(image, channels=[0, 1, 2], target=TARGET)
+    cr.scores(image, target=TARGET)
+    LRP(engine, composite="epsilon_gamma_box")(image, target=TARGET)
+    programs = {key[1].split(":")[0]: program
+                for key, program in engine.__dict__["_gradient_functions"].items()
+                if "epsilon_gamma_box" in key[1]}
+    assert set(programs) == {"lrp", "crp", "crp-scores"}
+    assert all(program is not None for program in programs.values())

@@ -26,6 +26,8 @@ _LAZY = {
     "ScanResult": "cnnviz_widgets.engine.scan",
     "ChannelStats": "cnnviz_widgets.engine.scan",
     "show_versions": "cnnviz_widgets.versions",
+    "find_concepts": "cnnviz_widgets.meaning",
+    "Concepts": "cnnviz_widgets.meaning",
 }
 _SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 

@@ -17,6 +17,7 @@ scikit-learn is an optional dependency: ``pip install "cnnviz_widgets[concepts]"
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,28 +40,48 @@ __all__ = ["Concepts", "find_concepts", "project"]
 #: Activations kept between the two steps (above this the set is read a second time).
 MAX_KEPT_BYTES = 512 * 2**20
 #: Sweeps of coordinate descent when projecting positions on fixed concepts.
-SWEEPS = 40
+SWEEPS = 6
 
 
 def project(activations: np.ndarray, components: np.ndarray, sweeps: int = SWEEPS
             ) -> np.ndarray:
     """Non-negative coefficients ``U`` (R, n) with ``U @ components ~ activations`` (R, C).
 
-    Minimises ``||A - U W||`` over ``U >= 0`` with ``W`` fixed, by coordinate descent over
-    the n columns of ``U`` (each update is exact for its column; the same objective as
-    scikit-learn's ``NMF.transform``), starting from the least-squares solution clipped at 0.
+    Minimises ``||A - U W||`` over ``U >= 0`` with ``W`` fixed (the objective of
+    scikit-learn's ``NMF.transform``) by coordinate descent over the n concepts, each
+    update exact for its concept, starting from the least-squares solution clipped at 0.
     """
+    return _project(activations, components, sweeps)[0]
+
+
+def _project(activations: np.ndarray, components: np.ndarray, sweeps: int = SWEEPS
+             ) -> tuple[np.ndarray, float]:
+    """:func:`project`, and the squared error ``||A - U W||^2`` found on the way."""
     a = np.asarray(activations, dtype=np.float32)
     w = np.asarray(components, dtype=np.float32)
     gram = w @ w.T  # (n, n)
-    awt = a @ w.T  # (R, n)
-    u = np.maximum(awt @ np.linalg.pinv(gram), 0.0).astype(np.float32)
+    awt = np.ascontiguousarray((a @ w.T).T)  # (n, R): one concept a contiguous row
+    u = np.maximum(np.linalg.pinv(gram) @ awt, 0.0).astype(np.float32)
     diagonal = np.where(np.diag(gram) > 0, np.diag(gram), 1.0)
     for _ in range(sweeps):
         for j in range(len(w)):
-            step = (awt[:, j] - u @ gram[:, j]) / diagonal[j]
-            np.maximum(u[:, j] + step, 0.0, out=u[:, j])
-    return u
+            step = (awt[j] - gram[j] @ u) / diagonal[j]
+            np.maximum(u[j] + step, 0.0, out=u[j])
+    # ||A - UW||^2 = ||A||^2 - 2 <U, A W^T> + <U, U W W^T>, without forming U W
+    error = (float(np.einsum("ij,ij->", a, a, dtype=np.float64))
+             - 2.0 * float(np.einsum("ij,ij->", u, awt, dtype=np.float64))
+             + float(np.einsum("ij,ij->", gram @ u, u, dtype=np.float64)))
+    return u.T, max(error, 0.0)
+
+
+def _one_blas_thread() -> Any:
+    """BLAS on one thread for the thin products here (n columns): a second thread that
+    spins for work costs more than it gives, and much more on a busy machine."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def _nmf(rows: np.ndarray, n: int, seed: int, max_iter: int) -> np.ndarray:
@@ -133,6 +154,27 @@ def _batches(engine: Any, source: ImageSource, layer: str, batch_size: int):
             yield indices, labels, np.maximum(rows, 0.0), width
 
 
+def _grouped(batches: Any, most: int = 65_536):
+    """Consecutive batches of maps of one shape joined, up to ``most`` positions each
+    (fewer, larger projections)."""
+    group: list[tuple[np.ndarray, Any, np.ndarray, int]] = []
+
+    def joined() -> tuple[np.ndarray, Any, np.ndarray, int]:
+        labels = ([g[1] for g in group] if all(g[1] is not None for g in group) else None)
+        return (np.concatenate([g[0] for g in group]),
+                None if labels is None else np.concatenate(labels),
+                np.concatenate([g[2] for g in group]), group[0][3])
+
+    for item in batches:
+        if group and (item[2].shape[1:] != group[0][2].shape[1:] or item[3] != group[0][3]
+                      or sum(g[2].shape[0] * g[2].shape[1] for g in group) >= most):
+            yield joined()
+            group = []
+        group.append(item)
+    if group:
+        yield joined()
+
+
 @dataclass
 class Concepts:
     """The concepts of a layer over a data set (see :func:`find_concepts`).
@@ -180,8 +222,9 @@ class Concepts:
     def transform(self, activations: np.ndarray) -> np.ndarray:
         """Coefficients (..., n) of activations (..., C) on the concepts (non-negative)."""
         a = np.maximum(np.asarray(activations, dtype=np.float32), 0.0)
-        return project(a.reshape(-1, a.shape[-1]), self.components).reshape(
-            *a.shape[:-1], self.n)
+        with _one_blas_thread():
+            u = project(a.reshape(-1, a.shape[-1]), self.components)
+        return u.reshape(*a.shape[:-1], self.n)
 
     def maps(self, image: Any) -> np.ndarray:
         """(n, h, w) where each concept is in ``image``: its coefficient at each position.
@@ -267,8 +310,8 @@ class Concepts:
 
 def find_concepts(model_or_engine: Any, images: Any, layer: str, n: int = 8, *,
                   top_k: int = 9, labels: Sequence[int] | None = None,
-                  class_names: Sequence[str] | None = None, sample: int = 10_000,
-                  max_iter: int = 200, batch_size: int = 64, seed: int = 0,
+                  class_names: Sequence[str] | None = None, sample: int = 5_000,
+                  max_iter: int = 100, batch_size: int = 64, seed: int = 0,
                   progress: ProgressLike = False) -> Concepts:
     """Find ``n`` concepts of ``layer`` over a set of images (non-negative factorisation).
 
@@ -349,18 +392,21 @@ def find_concepts(model_or_engine: Any, images: Any, layer: str, n: int = 8, *,
     if reservoir.rows is None:
         raise ScanError(f"None of the items of {source.description} could be read as an "
                         "image; there is nothing to factorise.")
-    components = _nmf(reservoir.rows, n, seed, whole_number(max_iter, "max_iter"))
+    max_iter = whole_number(max_iter, "max_iter")
     stats = ChannelStats.empty(layer, n, map_shape(info.output_shape, layout), top_k)
     residual = energy = 0.0
-    for indices, batch_labels, rows, width in (
-            kept if kept is not None else _batches(engine, source, layer, batch_size)):
-        b, p, c = rows.shape
-        u = project(rows.reshape(-1, c), components)
-        residual += float(np.square(rows.reshape(-1, c) - u @ components).sum())
-        energy += float(np.square(rows).sum())
-        maps = u.reshape(b, p, n)
-        stats.add(BatchSummary(maps.max(axis=1), maps.sum(axis=1), (maps > 0).sum(axis=1),
-                               maps, width), indices, batch_labels)
+    with _one_blas_thread():
+        components = _nmf(reservoir.rows, n, seed, max_iter)
+        for indices, batch_labels, rows, width in _grouped(
+                kept if kept is not None else _batches(engine, source, layer, batch_size)):
+            b, p, c = rows.shape
+            flat = rows.reshape(-1, c)
+            u, squared = _project(flat, components)
+            residual += squared
+            energy += float(np.einsum("ij,ij->", flat, flat, dtype=np.float64))
+            maps = u.reshape(b, p, n)
+            stats.add(BatchSummary(maps.max(axis=1), maps.sum(axis=1), (maps > 0).sum(axis=1),
+                                   maps, width), indices, batch_labels)
     result = ScanResult({layer: stats}, class_names=source.class_names)  # names the classes
     error = math.sqrt(residual / energy) if energy > 0 else 0.0
     return Concepts(layer, components, result[layer], error, engine, source)

@@ -100,11 +100,9 @@ class ClassTotals:
             return
         labels = labels[known]
         self._grown(int(labels.max()) + 1)
-        k = len(self.counts)
-        onehot = np.zeros((len(labels), k))
-        onehot[np.arange(len(labels)), labels] = 1.0
-        self.sums += np.asarray(means, dtype=np.float64)[known].T @ onehot
-        self.counts += np.bincount(labels, minlength=k)
+        # np.add.at rather than a product with one-hot rows: no BLAS threads for this
+        np.add.at(self.sums.T, labels, np.asarray(means, dtype=np.float64)[known])
+        self.counts += np.bincount(labels, minlength=len(self.counts))
 
     def widened(self, classes: int) -> ClassTotals:
         """A copy with at least ``classes`` classes (the new ones without images)."""

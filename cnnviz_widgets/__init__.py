@@ -28,6 +28,8 @@ _LAZY = {
     "show_versions": "cnnviz_widgets.versions",
     "find_concepts": "cnnviz_widgets.meaning",
     "Concepts": "cnnviz_widgets.meaning",
+    "quiz": "cnnviz_widgets.widgets.quiz",
+    "QuizPanel": "cnnviz_widgets.widgets.quiz",
 }
 _SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from cnnviz_widgets import find_concepts
-from cnnviz_widgets.errors import DatasetUnavailableError, InvalidSettingError
-from tests.conftest import missing, require
+from cnnviz_widgets.errors import InvalidSettingError
+from tests.conftest import fashion_test_set, require
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -101,12 +101,7 @@ def test_maps_say_where_each_concept_is(planted):
 def fashion():
     from cnnviz_widgets import zoo
 
-    try:
-        x, y = zoo.fashion_mnist("test")
-    except DatasetUnavailableError as exc:
-        missing(str(exc))
-    model = zoo.fashion_cnn()
-    x, y = x[:600], y[:600]
+    model, x, y = fashion_test_set(600)
     return model, x, y, find_concepts(model, x, "conv3", n=6, labels=y, top_k=4,
                                       class_names=zoo.FASHION_MNIST_CLASSES)
 

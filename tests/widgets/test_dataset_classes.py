@@ -66,3 +66,25 @@ def test_without_labels_the_table_says_how_to_get_them(model, data):  # noqa: F8
     view = ex.dataset_view
     assert view.class_means is None and view._classes.layout.display == "none"
     assert view.table.rows == [] and "dataset_labels" in view.table._head.value
+
+
+def test_the_concept_view_finds_the_concepts_of_the_layer_on_screen(model, data):  # noqa: F811
+    from cnnviz_widgets import find_concepts
+    from tests.conftest import require
+
+    require("sklearn", "concepts")
+    images, labels = data
+    ex = _explorer(model, data)
+    ex.layer, ex.channel = "c1", 0
+    view = ex.dataset_view.concept_view
+    view.count.value = 2
+    view.button.click()
+    direct = find_concepts(ex.engine, images, "c1", 2, labels=labels, top_k=6)
+    np.testing.assert_allclose(view.concepts.components, direct.components, rtol=1e-4,
+                               atol=1e-6)
+    assert len(view._rows.children) == 2
+    assert view.concepts.label(0) in view._rows.children[0].children[0].value
+    ex.layer = "c2"  # a layer without a ReLU: refused in words, in the view's error box
+    assert view.concepts is None
+    view.button.click()
+    assert view.concepts is None and "ReLU" in ex.dataset_view.errors.value

@@ -35,6 +35,7 @@ from ...render.encode import encode_png
 from ...render.mpl import class_means_figure, figure_to_png, histogram_figure
 from ..panel import Panel, close_widgets
 from ..picker import reads_signals
+from .concepts import ConceptView
 from .units import LayerTable
 
 __all__ = ["DatasetScans", "DatasetView"]
@@ -67,6 +68,8 @@ class DatasetView(Panel):
         The class means on screen (None without labels).
     table : LayerTable
         The layer's channels by the class they prefer.
+    concept_view : ConceptView
+        The layer's concepts over the set, found on request.
     dead : numpy.ndarray
         The dead channels of the layer on screen.
     progress : NotebookProgress
@@ -105,12 +108,14 @@ class DatasetView(Panel):
         self._classes = w.Image(format="png", layout=w.Layout(display="none"))
         self._classes.add_class("cnnviz-dataset-classes")
         self.table = LayerTable(self.select)
+        self.concept_view = ConceptView(scans, self.report)
         self._dead_label = w.HTML()
         self._dead_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self._dead_box.add_class("cnnviz-dataset-dead")
         self.children = [self._title, self.progress.widget, self.errors, self._crop_box,
                          w.HBox([self._histogram, self._classes]),
-                         w.HBox([self.table, w.VBox([self._dead_label, self._dead_box])])]
+                         w.HBox([self.table, w.VBox([self._dead_label, self._dead_box])]),
+                         self.concept_view]
 
     # -- showing -----------------------------------------------------------------------
     def show(self, layer: str, channel: int | None) -> None:
@@ -123,6 +128,7 @@ class DatasetView(Panel):
             return
         new_layer = layer != self.layer
         self.layer, self.channel = layer, channel
+        self.concept_view.show(layer)
         self.render_count += 1
         try:
             stats = self._stats(layer)

@@ -19,8 +19,6 @@ GOAL = 3.0
 
 def run(rounds: int = 3) -> list[Row]:
     """Time find_concepts against a scan of the same layer."""
-    import warnings
-
     from cnnviz_widgets import ActivationEngine, find_concepts, scan, zoo
 
     x, y = zoo.fashion_mnist("test")
@@ -28,9 +26,7 @@ def run(rounds: int = 3) -> list[Row]:
     engine = ActivationEngine(zoo.fashion_cnn())
 
     def concepts():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            find_concepts(engine, x, "conv3", n=8, labels=y)
+        find_concepts(engine, x, "conv3", n=8, labels=y)
 
     def scanned():
         scan(engine, x, ["conv3"], labels=y, progress=False)

@@ -140,3 +140,15 @@ def test_a_layer_with_negative_values_is_refused(planted):
     model = keras.Model(inputs, keras.layers.Conv2D(4, 3, name="linear")(inputs))
     with pytest.raises(InvalidSettingError, match="ReLU"):
         find_concepts(model, x[:20], "linear", n=2)
+
+
+def test_a_set_too_large_to_keep_is_read_twice_with_the_same_result(planted, monkeypatch):
+    from cnnviz_widgets.meaning import concepts as module
+
+    model, x, y, kept = planted
+    monkeypatch.setattr(module, "MAX_KEPT_BYTES", 10_000)  # a few batches at most
+    twice = find_concepts(model, x, "parts", n=3, labels=y, top_k=5)
+    np.testing.assert_allclose(twice.components, kept.components, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(twice.top_indices, kept.top_indices)
+    np.testing.assert_allclose(twice.reconstruction_error, kept.reconstruction_error,
+                               rtol=1e-4, atol=1e-7)

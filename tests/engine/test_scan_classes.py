@@ -102,3 +102,23 @@ def test_selectivity_edge_cases():
     np.testing.assert_allclose(class_selectivity(means[3:]), [0.5])
     assert class_label(means[1], 1.0, ["a", "b", "c"]) == "a, selectivity 1.00"
     assert class_label(np.array([np.nan, np.nan]), 0.0) == "no labelled image"
+
+
+def test_a_folder_read_by_keras_names_the_classes(model, digits, tmp_path):
+    import keras
+    from PIL import Image
+
+    x, y = digits[0][:40], digits[1][:40]
+    for i in range(len(x)):
+        folder = tmp_path / f"digit_{y[i]}"
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(x[i]).save(folder / f"{i:03d}.png")
+    dataset = keras.utils.image_dataset_from_directory(
+        tmp_path, image_size=(28, 28), color_mode="grayscale", batch_size=8, shuffle=False)
+    s = scan(model, dataset, ["dense1"], progress=False)["dense1"]
+    names = dataset.class_names
+    acts = in_process.brute_force(model, x, "dense1")
+    expected = np.stack([acts[[names[k] == f"digit_{v}" for v in y]].mean(axis=0)
+                         for k in range(len(names))], axis=1)
+    np.testing.assert_allclose(s.class_means, expected, rtol=1e-4, atol=1e-6)
+    assert s.label(0).split(",")[0] in names

@@ -25,8 +25,8 @@ $(VENV)/.stamp-%: pyproject.toml | $(PY)
 	$(PY) -c "import cnnviz_widgets" && touch $@
 
 comma := ,
-DEMO_EXTRAS := notebook+offline-vgg+offline-imagenet+samples+train+distributed
-TEST_EXTRAS := test+notebook+offline-vgg+offline-imagenet+samples+train+distributed
+DEMO_EXTRAS := notebook+offline-vgg+offline-imagenet+samples+train+distributed+concepts
+TEST_EXTRAS := test+notebook+offline-vgg+offline-imagenet+samples+train+distributed+concepts
 BENCH_EXTRAS := test+offline-vgg+bench
 
 demo: $(VENV)/.stamp-$(DEMO_EXTRAS)

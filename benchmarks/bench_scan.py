@@ -33,6 +33,8 @@ import numpy as np
 from ._table import Row, median_seconds
 
 THROUGHPUT_GOAL = 0.9
+#: Class statistics (labels given) may cost this much more than the same scan without.
+CLASS_COST_GOAL = 1.10
 #: A scan's own peak memory may grow by this much from 6,000 to 60,000 images.
 FLAT_MB = 32
 LAYERS = ["conv2", "conv3"]
@@ -158,6 +160,36 @@ def _vgg16(rounds: int) -> list[Row]:
                 f"paired ratios {ratio:.2f}x ({_verdict(ratio >= THROUGHPUT_GOAL)})")]
 
 
+def _classes(rounds: int) -> list[Row]:
+    """A scan with labels (class means and selectivity) against the same scan without."""
+    from cnnviz_widgets import ActivationEngine, scan, zoo
+
+    x, y = zoo.fashion_mnist("train")
+    x, y = x[:THROUGHPUT_IMAGES], y[:THROUGHPUT_IMAGES]
+    engine = ActivationEngine(zoo.fashion_cnn())
+    n = len(x)
+
+    def labelled():
+        _complete(scan(engine, x, LAYERS, labels=y, batch_size=BATCH, progress=False), n)
+
+    def unlabelled():
+        _complete(scan(engine, x, LAYERS, batch_size=BATCH, progress=False), n)
+
+    labelled()
+    unlabelled()
+    withs, withouts = [], []
+    for _ in range(rounds):  # alternating, so a drift of the machine's load hits both
+        withs.append(median_seconds(labelled, 1))
+        withouts.append(median_seconds(unlabelled, 1))
+    cost = float(np.median(np.divide(withs, withouts)))
+    return [Row("scan", f"Fashion CNN, {n:,} Fashion-MNIST images",
+                "scan conv2+conv3 with labels (class means, selectivity)",
+                float(np.median(withs)), float(np.median(withouts)), "the same scan without labels",
+                f"<= {CLASS_COST_GOAL:.2f}x the time",
+                f"median of {rounds} paired ratios {cost:.3f}x the time "
+                f"({_verdict(cost <= CLASS_COST_GOAL)})")]
+
+
 def _memory_mb() -> dict[str, float]:
     status = Path("/proc/self/status").read_text()
     return {key: int(re.search(rf"{key}:\s+(\d+)", status).group(1)) / 1024
@@ -221,7 +253,7 @@ def _memory() -> list[Row]:
 
 def run(rounds: int = 5) -> list[Row]:
     """Measure scan throughput (in-process and on Dask) and peak memory against N."""
-    return _throughput(rounds) + _vgg16(3) + _memory()
+    return _throughput(rounds) + _classes(rounds) + _vgg16(3) + _memory()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ _LAZY = {
     "ScanResult": "cnnviz_widgets.engine.scan",
     "ChannelStats": "cnnviz_widgets.engine.scan",
     "show_versions": "cnnviz_widgets.versions",
+    "find_concepts": "cnnviz_widgets.meaning",
+    "Concepts": "cnnviz_widgets.meaning",
+    "quiz": "cnnviz_widgets.widgets.quiz",
+    "QuizPanel": "cnnviz_widgets.widgets.quiz",
 }
 _SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+from notebook_meaning import MEANING
 
 ROOT = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -545,6 +546,7 @@ def main() -> None:
     write("05_export_for_course_pages.ipynb", EXPORT)
     write("06_what_does_this_channel_detect.ipynb", CHANNELS)
     write("07_every_kind_of_model.ipynb", MODELS)
+    write("08_what_do_units_mean.ipynb", MEANING)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,40 @@ def view_pictures(folder: Path, explorer_png: Path) -> list[Path]:
     history = fresh.fit(x[:2000], classes[:2000], epochs=4, batch_size=32, verbose=0).history
     figure = curves_figure({key: history[key] for key in ("loss", "accuracy")})
     made.append(_thumb(Image.open(io.BytesIO(figure_to_png(figure))), "live", folder))
+    return made + meaning_pictures(folder)
+
+
+def meaning_pictures(folder: Path) -> list[Path]:
+    """The class means of a channel, the top images of a concept, a quiz question."""
+    import numpy as np
+
+    from cnnviz_widgets import find_concepts, quiz, scan, zoo
+    from cnnviz_widgets.engine.scan.cache import Crop
+    from cnnviz_widgets.render.crops import crop_picture
+    from cnnviz_widgets.render.mpl import class_means_figure, figure_to_png
+
+    images, labels = zoo.digit_samples()
+    model = zoo.digits_cnn()
+    stats = scan(model, images, ["conv3"], labels=labels, progress=False)["conv3"]
+    channel = int(np.argmax(stats.class_selectivity))
+    figure = class_means_figure(stats.class_means[channel], title=stats.label(channel))
+    made = [_thumb(Image.open(io.BytesIO(figure_to_png(figure))), "classes", folder)]
+    concepts = find_concepts(model, images, "conv3", n=4, labels=labels)
+    crops = [crop_picture(crop, side=64) for crop in concepts.crops(0)[:6]]
+    tall = max(c.shape[0] for c in crops)
+    crops = [np.pad(c, ((0, tall - c.shape[0]), (0, 4), (0, 0)), constant_values=255)
+             for c in crops]
+    made.append(_thumb(np.concatenate(crops, axis=1), "concepts", folder))
+    panel = quiz(model, images, "conv3", questions=1)
+    question = panel.questions[0]
+    pictures = [crop_picture(crop, side=64) for crop in panel._crops(question)[:3]]
+    pictures += [np.full((64, 12, 3), 255, np.uint8)]
+    pictures += [crop_picture(Crop(panel.engine.pixels(images[index]), None, ""), 64,
+                              marked=False) for index in question.queries]
+    tall = max(p.shape[0] for p in pictures)
+    pictures = [np.pad(p, ((0, tall - p.shape[0]), (0, 4), (0, 0)), constant_values=255)
+                for p in pictures]
+    made.append(_thumb(np.concatenate(pictures, axis=1), "quiz", folder))
     return made
 
 

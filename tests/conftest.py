@@ -104,3 +104,16 @@ def browser(chromium_path):
             yield launched
         finally:
             launched.close()
+
+
+def fashion_test_set(n: int):
+    """The shipped Fashion CNN and the first ``n`` Fashion-MNIST test images with labels
+    (skip, or fail in CI, when the data set is not installed)."""
+    from cnnviz_widgets import zoo
+    from cnnviz_widgets.errors import DatasetUnavailableError
+
+    try:
+        x, y = zoo.fashion_mnist("test")
+    except DatasetUnavailableError as exc:
+        missing(str(exc))
+    return zoo.fashion_cnn(), x[:n], y[:n]

@@ -15,8 +15,8 @@ from ..errors import InvalidSettingError
 from ..layout.mosaic import MosaicLayout
 from .maps import RenderedView
 
-__all__ = ["curves_figure", "faithfulness_figure", "feature_figure", "figure_to_png",
-           "histogram_figure", "new_figure", "vector_figure"]
+__all__ = ["class_means_figure", "curves_figure", "faithfulness_figure", "feature_figure",
+           "figure_to_png", "histogram_figure", "new_figure", "vector_figure"]
 
 _MAX_LABELLED_TILES = 256
 
@@ -336,6 +336,44 @@ def histogram_figure(counts: np.ndarray, edges: np.ndarray, *, title: str | None
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("images", fontsize=8)
     ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
+def class_means_figure(means: np.ndarray, names: Sequence[str] | None = None, *,
+                       title: str | None = None, figsize: tuple[float, float] = (4.2, 2.2),
+                       dpi: float = 100.0) -> Figure:
+    """Bars of a channel's mean per class, the preferred class in a stronger colour.
+
+    Parameters
+    ----------
+    means : numpy.ndarray
+        (K,) the channel's mean over the images of each class (NaN: no image of it).
+    names : sequence of str, optional
+        Class names (default: the class numbers).
+    title : str, optional
+        Axes title.
+    figsize, dpi
+        Inches and dots per inch, as for :func:`histogram_figure`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One bar per class in ``fig.axes[0].patches``.
+    """
+    means = np.asarray(means, dtype=np.float64)
+    names = [str(k) for k in range(means.size)] if names is None else [
+        str(n) for n in names][:means.size]
+    names += [str(k) for k in range(len(names), means.size)]
+    fig = new_figure(figsize, dpi=dpi)
+    ax = fig.subplots()
+    best = int(np.nanargmax(means)) if np.isfinite(means).any() else -1
+    colours = ["#d9822b" if k == best else "#3b6fb6" for k in range(means.size)]
+    ax.bar(np.arange(means.size), np.nan_to_num(means), color=colours)
+    ax.set_xticks(np.arange(means.size), names, rotation=45, ha="right", fontsize=6)
+    ax.set_ylabel("mean activation", fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
     if title:
         ax.set_title(title, fontsize=9)
     return fig

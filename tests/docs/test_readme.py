@@ -91,6 +91,15 @@ def _scanned(ns: dict, tmp: Path) -> None:
     assert ns["report"].n_images == scanned.count
 
 
+@check("concepts")
+def _meaning(ns: dict, tmp: Path) -> None:
+    s, concepts, q = ns["s"], ns["concepts"], ns["q"]
+    assert s.class_means.shape == (s.channels, 10) and s.label(5).count("selectivity") == 1
+    assert concepts.components.shape == (4, s.channels) and (concepts.components >= 0).all()
+    assert concepts.importance(7).shape == (4,)
+    assert len(q.results) == 1 and (tmp / "quiz.html").stat().st_size > 1000
+
+
 # every kind of model
 @check("over_time")
 def _conv1d(ns: dict, tmp: Path) -> None:
@@ -164,7 +173,8 @@ def test_every_picture_the_readme_shows_is_there_and_made_by_the_script():
     script = (README.parent / "scripts" / "readme_pictures.py").read_text()
     shown = set(re.findall(r'(?:src="|\]\()(docs/[^")]+\.png)', text))
     assert {f"docs/views/{name}.png" for name in
-            ("explorer", "dataset", "filters", "attribution", "live")} <= shown
+            ("explorer", "dataset", "filters", "attribution", "live", "classes", "concepts",
+             "quiz")} <= shown
     for path in shown:
         picture = Image.open(README.parent / path)
         assert picture.size[0] > 0 and (README.parent / path).stat().st_size < 300_000, path

@@ -144,6 +144,12 @@ def assert_channels_agree(a, b, rtol: float = 1e-5, atol: float = 1e-6,
         # where in the map: the same unless two positions of one map nearly tie
         placed = clear & (np.abs(b.top_values[c]) > atol)
         np.testing.assert_array_equal(a.top_positions[c, placed], b.top_positions[c, placed])
+    if labels:  # class means: sums of float32 means, added up in another order
+        assert (a.class_means is None) == (b.class_means is None)
+        if a.class_means is not None:
+            np.testing.assert_allclose(a.class_means, b.class_means, rtol=rtol, atol=atol)
+            np.testing.assert_allclose(a.class_selectivity, b.class_selectivity,
+                                       rtol=1e-4, atol=1e-5)
     slack = max(2, int(1e-4 * max(a.count, 1)))
     np.testing.assert_allclose(a.firing, b.firing, atol=slack)
     np.testing.assert_allclose(a.positive_fraction, b.positive_fraction, atol=1e-4)

@@ -206,7 +206,10 @@ class DatasetScans:
     def stats(self, layer: str, progress: ProgressLike = None) -> ChannelStats:
         """The statistics of ``layer`` over the set, scanning it the first time."""
         self.ensure([layer], progress)
-        return self._stats[layer]
+        stats = self._stats[layer]
+        if stats.class_names is None:  # names given to the view, not to a saved scan
+            stats.class_names = self.class_names
+        return stats
 
     def note(self, layer: str) -> str:
         """What the scan of ``layer`` left out ("" when it read every item)."""

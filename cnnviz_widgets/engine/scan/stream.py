@@ -26,7 +26,7 @@ from .kernel import batch_reducer, map_layout, map_shape
 from .sources import Batch, ImageSource
 from .summary import BatchSummary, ChannelStats, ScanResult
 
-__all__ = ["reason", "scan_source"]
+__all__ = ["prefetched", "prepare_batch", "reason", "scan_source"]
 
 
 @dataclass
@@ -44,7 +44,7 @@ def reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _prepare_batch(engine: Any, source: ImageSource, batch: Batch) -> _Prepared:
+def prepare_batch(engine: Any, source: ImageSource, batch: Batch) -> _Prepared:
     """Decode and prepare every item; an item that fails is listed with its reason."""
     stacked = stack_pixels(batch.items, engine.input_shape)
     if stacked is not None:  # a stack that fits the model: the same pixels, at once
@@ -83,7 +83,7 @@ def _prepare_batch(engine: Any, source: ImageSource, batch: Batch) -> _Prepared:
     return _Prepared(out, skipped, batch.indices)
 
 
-def _prefetched(engine: Any, source: ImageSource, batches: Iterator[Batch]
+def prefetched(engine: Any, source: ImageSource, batches: Iterator[Batch]
                 ) -> Iterator[_Prepared]:
     """Prepare the next batch in a thread while the current one runs (two at most)."""
     results: queue.Queue = queue.Queue(maxsize=1)
@@ -93,7 +93,7 @@ def _prefetched(engine: Any, source: ImageSource, batches: Iterator[Batch]
     def work() -> None:
         try:
             for batch in batches:
-                prepared = _prepare_batch(engine, source, batch)
+                prepared = prepare_batch(engine, source, batch)
                 while not stop.is_set():
                     try:
                         results.put(prepared, timeout=0.1)
@@ -231,7 +231,7 @@ def scan_source(engine: Any, source: ImageSource, layers: Sequence[str], *, top_
         report(0, total, float("nan"))
         submitted = first
         try:
-            for prepared in _prefetched(engine, source, source.batches(batch_size)):
+            for prepared in prefetched(engine, source, source.batches(batch_size)):
                 skipped.extend(prepared.skipped)
                 if len(prepared.indices):
                     submitted = int(prepared.indices[-1]) + 1

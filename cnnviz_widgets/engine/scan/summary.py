@@ -5,10 +5,10 @@ maximum, where it is, the sum, how many positions are above 0) and folds them in
 :class:`ChannelStats`: counts, sums and maxima add up, the top-k list keeps the k best
 images, and the histogram of per-image maxima keeps exact counts on bins whose width
 doubles when a larger value arrives. Every part merges exactly, so two halves of a set
-scanned apart (in two processes, on two machines) and merged give the same summary as
-the whole set scanned at once, whatever the order of merging. A :class:`ScanResult`
-holds one summary per layer, the items that could not be read, and whether the scan was
-interrupted; it saves to one ``.npz`` file without pickled objects.
+scanned apart and merged give the same summary as the whole set scanned at once, in any
+order of merging; with labels, so do the class means (:mod:`.classes`). A
+:class:`ScanResult` holds one summary per layer, the items that could not be read, and
+whether the scan was interrupted; it saves to one ``.npz`` file without pickled objects.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import LayerNotFoundError, ScanError
+from .classes import ClassTotals, class_label, class_selectivity
 
 __all__ = ["HISTOGRAM_BINS", "BatchSummary", "ChannelStats", "ScanResult"]
 
@@ -170,6 +171,8 @@ class ChannelStats:
         (C,) number of images whose maximum of the channel is above ``threshold``.
     threshold : float
         The level ``firing`` counts from (0 unless the scan was given another).
+    class_names : list of str or None
+        Names of the label classes (set by the :class:`ScanResult`).
     """
 
     layer: str
@@ -187,6 +190,8 @@ class ChannelStats:
     threshold: float = 0.0
     _positive_hist: _Half | None = field(repr=False, default=None)
     _negative_hist: _Half | None = field(repr=False, default=None)
+    _classes: ClassTotals | None = field(repr=False, default=None)
+    class_names: list[str] | None = field(repr=False, default=None)
 
     # -- derived values ----------------------------------------------------------------
     @property
@@ -224,6 +229,28 @@ class ChannelStats:
         if self.count == 0:
             return np.zeros(0, dtype=np.int64)
         return np.flatnonzero(~(self.max > 0)).astype(np.int64)
+
+    @property
+    def class_means(self) -> np.ndarray | None:
+        """(C, K) mean over the images of class k of the channel's spatial mean (NaN for a
+        class with no image; None for a scan without labels)."""
+        return None if self._classes is None else self._classes.widened(
+            len(self.class_names or ())).means
+
+    @property
+    def class_selectivity(self) -> np.ndarray | None:
+        """(C,) ``(mu_max - mu_rest) / (mu_max + mu_rest)`` over the class means (Morcos et
+        al., 2018), ``mu_rest`` the mean of the other classes' means; 0 where both are 0.
+        None without labels."""
+        means = self.class_means
+        return None if means is None else class_selectivity(means)
+
+    def label(self, channel: int) -> str | None:
+        """A short text such as ``"Sneaker, selectivity 0.71"`` (None without labels)."""
+        means = self.class_means
+        return None if means is None else class_label(
+            means[channel], float(class_selectivity(means[channel:channel + 1])[0]),
+            self.class_names)
 
     def histogram(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
         """Counts and bin edges of one channel's per-image maximum over the set.
@@ -308,6 +335,11 @@ class ChannelStats:
                 np.broadcast_to(label_rows, (len(candidates), n)),
                 candidates,
             )
+        if labels is not None:
+            if self._classes is None:
+                self._classes = ClassTotals.empty(self.channels)
+            self._classes.add(np.asarray(batch.sums, dtype=np.float64) / batch.positions,
+                              label_rows)
         finite = np.isfinite(maxima)
         self._positive_hist.add(np.where(maxima >= 0, maxima, 0), finite & (maxima >= 0))
         self._negative_hist.add(np.where(maxima < 0, -maxima, 0), finite & (maxima < 0))
@@ -355,6 +387,10 @@ class ChannelStats:
                                part.top_labels)
         merged._positive_hist = self._positive_hist.merged(other._positive_hist)
         merged._negative_hist = self._negative_hist.merged(other._negative_hist)
+        classes = [part._classes for part in (self, other) if part._classes is not None]
+        merged._classes = (classes[0].merged(classes[1]) if len(classes) == 2
+                           else classes[0] if classes else None)
+        merged.class_names = self.class_names or other.class_names
         return merged
 
     # -- storage ---------------------------------------------------------------------
@@ -364,6 +400,8 @@ class ChannelStats:
             "top_positions": self.top_positions, "top_labels": self.top_labels,
             "sum": self.sum, "positive_count": self.positive_count, "firing": self.firing,
             "hist_pos": self._positive_hist.counts, "hist_neg": self._negative_hist.counts,
+            **({} if self._classes is None else {"class_sums": self._classes.sums,
+                                                 "class_counts": self._classes.counts}),
         }
 
     def _meta(self) -> dict[str, Any]:
@@ -384,6 +422,8 @@ class ChannelStats:
             threshold=float(meta["threshold"]),
             _positive_hist=_Half(arrays["hist_pos"], int(meta["hist_pos_exponent"])),
             _negative_hist=_Half(arrays["hist_neg"], int(meta["hist_neg_exponent"])),
+            _classes=(ClassTotals(arrays["class_sums"], arrays["class_counts"])
+                      if "class_sums" in arrays else None),
         )
 
 
@@ -433,6 +473,8 @@ class ScanResult(Mapping[str, ChannelStats]):
         self.spans = _merge_spans(spans)
         self.class_names = list(class_names) if class_names is not None else None
         self.source = source
+        for stats in self._stats.values():
+            stats.class_names = self.class_names
 
     # -- mapping ---------------------------------------------------------------------
     def __getitem__(self, layer: str) -> ChannelStats:

@@ -5,8 +5,10 @@
   crops of a channel's top images (each cut to the receptive box of its maximum).
 - :class:`DatasetView` is a small panel inside the explorer: a progress bar while a
   layer is scanned, an error box, the top-k crops with their labels and values, the
-  histogram of the channel's per-image maximum, and the layer's dead channels as
-  buttons that select them.
+  histogram of the channel's per-image maximum, with labels the channel's preferred class
+  and a bar chart of its class means, the layer's table of channels by the class they
+  prefer (:class:`~.units.LayerTable`, a row opens its channel), and the layer's dead
+  channels as buttons that select them.
 
 The set is anything :func:`~cnnviz_widgets.engine.scan.scan` reads (an array, a list of
 images or paths, a folder, a ``tf.data`` set of images or (image, label) pairs), or a
@@ -30,9 +32,11 @@ from ...errors import CnnvizError
 from ...progress import NotebookProgress
 from ...render.crops import Crop, crop_picture
 from ...render.encode import encode_png
-from ...render.mpl import figure_to_png, histogram_figure
+from ...render.mpl import class_means_figure, figure_to_png, histogram_figure
 from ..panel import Panel, close_widgets
 from ..picker import reads_signals
+from .concepts import ConceptView
+from .units import LayerTable
 
 __all__ = ["DatasetScans", "DatasetView"]
 
@@ -60,6 +64,12 @@ class DatasetView(Panel):
         The crops on screen (best first).
     histogram : (counts, edges) or None
         The histogram on screen.
+    class_means : numpy.ndarray or None
+        The class means on screen (None without labels).
+    table : LayerTable
+        The layer's channels by the class they prefer.
+    concept_view : ConceptView
+        The layer's concepts over the set, found on request.
     dead : numpy.ndarray
         The dead channels of the layer on screen.
     progress : NotebookProgress
@@ -78,6 +88,7 @@ class DatasetView(Panel):
         self.render_count = 0
         self.crops: list[Crop] = []
         self.histogram: tuple[np.ndarray, np.ndarray] | None = None
+        self.class_means: np.ndarray | None = None
         self.dead = np.zeros(0, dtype=np.int64)
         self.progress = NotebookProgress("images", "Scanning")
         self.progress.widget.layout.display = "none"
@@ -94,11 +105,17 @@ class DatasetView(Panel):
         self._crop_box = w.HBox(self._cells, layout=w.Layout(flex_flow="row wrap"))
         self._histogram = w.Image(format="png", layout=w.Layout(display="none"))
         self._histogram.add_class("cnnviz-dataset-histogram")
+        self._classes = w.Image(format="png", layout=w.Layout(display="none"))
+        self._classes.add_class("cnnviz-dataset-classes")
+        self.table = LayerTable(self.select)
+        self.concept_view = ConceptView(scans, self.report)
         self._dead_label = w.HTML()
         self._dead_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self._dead_box.add_class("cnnviz-dataset-dead")
         self.children = [self._title, self.progress.widget, self.errors, self._crop_box,
-                         w.HBox([self._histogram, w.VBox([self._dead_label, self._dead_box])])]
+                         w.HBox([self._histogram, self._classes]),
+                         w.HBox([self.table, w.VBox([self._dead_label, self._dead_box])]),
+                         self.concept_view]
 
     # -- showing -----------------------------------------------------------------------
     def show(self, layer: str, channel: int | None) -> None:
@@ -111,16 +128,19 @@ class DatasetView(Panel):
             return
         new_layer = layer != self.layer
         self.layer, self.channel = layer, channel
+        self.concept_view.show(layer)
         self.render_count += 1
         try:
             stats = self._stats(layer)
         except CnnvizError as error:
             self._blank(html.escape(f"Data set: {self.scans.description} | layer {layer}"))
             self._show_dead(np.zeros(0, dtype=np.int64), layer)
+            self.table.show(layer, None)
             self.report(error)
             return
         if new_layer:
             self._show_dead(stats.dead, layer)
+            self.table.show(layer, stats)
         try:
             self._show_channel(stats, layer, channel)
             self.clear_error()
@@ -138,10 +158,11 @@ class DatasetView(Panel):
             self.progress.widget.layout.display = "none"
 
     def _blank(self, title: str) -> None:
-        self.crops, self.histogram = [], None
+        self.crops, self.histogram, self.class_means = [], None, None
         for cell in self._cells:
             cell.layout.display = "none"
         self._histogram.layout.display = "none"
+        self._classes.layout.display = "none"
         self._title.value = title
 
     def _show_channel(self, stats: ChannelStats, layer: str, channel: int | None) -> None:
@@ -163,9 +184,10 @@ class DatasetView(Panel):
         if self.scans.source is None:
             what = ("the images are not at hand: give them with result.attach(images, "
                     "engine.input_shape)")
+        label = stats.label(channel)
         self._title.value = html.escape(
-            f"{head} | channel {channel}: the {len(crops)} images where it is highest, "
-            f"{what}")
+            f"{head} | channel {channel}{' (' + label + ')' if label else ''}: the "
+            f"{len(crops)} images where it is highest, {what}")
         with self._crop_box.hold_sync():
             for i, cell in enumerate(self._cells):
                 if i < len(crops):
@@ -182,6 +204,18 @@ class DatasetView(Panel):
                                   title=f"{layer} channel {channel} over {stats.count:,} images")
         self._histogram.value = figure_to_png(figure)
         self._histogram.layout.display = None
+        self._show_classes(stats, layer, channel)
+
+    def _show_classes(self, stats: ChannelStats, layer: str, channel: int) -> None:
+        means = stats.class_means
+        self.class_means = None if means is None else means[channel]
+        if means is None:
+            self._classes.layout.display = "none"
+            return
+        figure = class_means_figure(means[channel], stats.class_names,
+                                    title=f"{layer} channel {channel}: {stats.label(channel)}")
+        self._classes.value = figure_to_png(figure)
+        self._classes.layout.display = None
 
     def _show_dead(self, dead: np.ndarray, layer: str) -> None:
         close_widgets(list(self._dead_box.children))

@@ -9,6 +9,7 @@ encoded (PNG at a low compression level when it fits the byte budget, JPEG other
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -123,24 +124,39 @@ class RenderedView:
 
 
 class RenderMemo:
-    """What :func:`render_grid` computed for one source, kept for its next call.
+    """What :func:`render_grid` computed for the last few sources, kept for later calls.
 
-    A panel that redraws the same layer of the same image (another colour map, another
-    normalisation, back to an earlier one) passes one memo, bound to that activation
-    (:meth:`bind`), to every call: the statistics of each normalisation, the block-mean
-    tiles of the channels shown and the last normalised mosaic are computed once, so a
-    colour-map change only recolours and encodes. Any other source empties it.
+    A panel that redraws a layer of an image (another colour map, another normalisation,
+    back to an earlier layer or image) passes one memo, bound to the activation it draws
+    (:meth:`bind`), to every call: per source, the statistics of each normalisation, the
+    block-mean tiles of the channels shown and the last normalised mosaic are computed
+    once, so a colour-map change only recolours and encodes. It keeps the ``sources``
+    most recently bound sources (and holds on to them).
+
+    Parameters
+    ----------
+    sources : int
+        How many sources to remember.
     """
 
-    def __init__(self) -> None:
-        self._source: object = None
+    def __init__(self, sources: int = 4) -> None:
+        self._limit = max(1, int(sources))
+        self._memos: OrderedDict[tuple, tuple[np.ndarray, dict]] = OrderedDict()
         self._entries: dict[str, tuple[object, object]] = {}
 
-    def bind(self, source: object) -> RenderMemo:
-        """Use the memo for ``source`` (compared by identity: the same array object);
-        forget everything when it is another one. Returns the memo."""
-        if source is not self._source:
-            self._source, self._entries = source, {}
+    def bind(self, source: np.ndarray) -> RenderMemo:
+        """Use the memo for ``source``: an array, known again when it is a view of the same
+        memory with the same shape, strides and type (the memo holds the array, so that
+        memory cannot be reused by another while it is remembered). Returns the memo."""
+        arr = np.asarray(source)
+        key = (arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str)
+        if key in self._memos:
+            self._memos.move_to_end(key)
+        else:
+            self._memos[key] = (arr, {})
+            while len(self._memos) > self._limit:
+                self._memos.popitem(last=False)
+        self._entries = self._memos[key][1]
         return self
 
     def get(self, slot: str, key: object, make: Callable[[], T]) -> T:

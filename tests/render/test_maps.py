@@ -106,8 +106,9 @@ def test_old_field_names_are_deprecated():
 
 
 def test_render_memo_gives_the_pictures_drawn_without_it():
-    """One memo across colour maps, normalisations and pages of one layer, then another
-    layer: every picture equals the one drawn from scratch (the memo is only a cache)."""
+    """One memo across colour maps, normalisations and pages of one layer, another layer,
+    back to the first and a copy of it: every picture equals the one drawn from scratch
+    (the memo is only a cache)."""
     from cnnviz_widgets.render.maps import RenderMemo
 
     rng = np.random.default_rng(3)
@@ -117,7 +118,8 @@ def test_render_memo_gives_the_pictures_drawn_without_it():
     steps = [(first, None, "channel", "viridis"), (first, None, "channel", "magma"),
              (first, None, "standardize", "magma"), (first, [5, 1, 2], "standardize", "gray"),
              (first, None, "channel", "viridis"), (first, [5, 1, 2], "layer", "gray"),
-             (second, None, "channel", "viridis"), (second, [5, 1, 2], "layer", "gray")]
+             (second, None, "channel", "viridis"), (second, [5, 1, 2], "layer", "gray"),
+             (first, None, "standardize", "magma"), (first.copy(), None, "channel", "gray")]
     for maps, channels, mode, cmap in steps:
         fresh = render_grid(maps, channels, mode, cmap, min_side=100)
         kept = render_grid(maps, channels, mode, cmap, min_side=100, memo=memo.bind(maps))

@@ -22,6 +22,10 @@ and a VGG16 explorer on block1 (64 maps of 224 x 224; HED weights when installed
 Without Chromium or Playwright the section gives one row that says why. Each row notes the
 machine's load average: on shared cores every part, the server's and the browser's too,
 grows with it.
+
+The server runs the package's server extension (``cnnviz_widgets.server``: TCP_NODELAY on
+kernel websockets) as an installed wheel does; ``CNNVIZ_BENCH_SERVER_EXTENSION=0`` measures
+without it, and each row says which.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ REPEAT = 15
 SECTION = "browser"
 VIEW = ".cnnviz-explorer img.cnnviz-view"
 HARNESS_DIR = Path(__file__).resolve().parents[1] / "tests" / "browser"
+#: "0" starts the server without the package's server extension (to measure what it saves).
+EXTENSION_ENV = "CNNVIZ_BENCH_SERVER_EXTENSION"
 
 #: Wraps the comm's message handler and the widgets' sends in the kernel: (kind, start,
 #: end, JSON bytes, buffer bytes) per message, on ``time.time()``. Idempotent.
@@ -161,6 +167,7 @@ def run(repeat: int = REPEAT) -> list[Row]:
     from browser_harness import (
         CHROMIUM_ARGS,
         NOTEBOOKS_DIR,
+        SERVER_EXTENSION_LOADED,
         block_external_requests,
         find_chromium,
         open_notebook,
@@ -170,7 +177,8 @@ def run(repeat: int = REPEAT) -> list[Row]:
 
     rows: list[Row] = []
     js_errors: list[str] = []
-    server = start_jupyter("lab")
+    wanted = os.environ.get(EXTENSION_ENV, "1") != "0"
+    server = start_jupyter("lab", server_extension=wanted)
     try:
         with sync_playwright() as driver, tempfile.TemporaryDirectory() as tmp:
             browser = driver.chromium.launch(executable_path=find_chromium(),
@@ -188,7 +196,11 @@ def run(repeat: int = REPEAT) -> list[Row]:
                 for notebook, scenario in ((NOTEBOOKS_DIR / "01_quickstart.ipynb", DIGITS),
                                            (vgg, VGG16)):
                     open_notebook(page, server, notebook, wait_for=[VIEW], timeout=240_000)
-                    rows += _measure(page, scenario, repeat)
+                    extension = SERVER_EXTENSION_LOADED in server.log_tail(200_000)
+                    if wanted and not extension:
+                        raise RuntimeError("the server extension did not load:\n"
+                                           + server.log_tail())
+                    rows += _measure(page, scenario, repeat, extension)
             finally:
                 browser.close()
     finally:
@@ -225,7 +237,7 @@ KINDS = {
 }
 
 
-def _measure(page, scenario: Scenario, repeat: int) -> list[Row]:
+def _measure(page, scenario: Scenario, repeat: int, extension: bool) -> list[Row]:
     """Every kind of change, ``repeat`` times each after one untimed pass over its values."""
     explorer = page.locator(".cnnviz-explorer").first
     explorer.scroll_into_view_if_needed()
@@ -284,7 +296,7 @@ def _measure(page, scenario: Scenario, repeat: int) -> list[Row]:
         raise RuntimeError(f"the kernel log could not be read: {status}")
     records = json.loads(ast.literal_eval(log))  # text/plain holds the repr of a str
     load = os.getloadavg()[0]  # other work on the machine inflates every part
-    return [_row(scenario, kind, parts, load)
+    return [_row(scenario, kind, parts, load, extension)
             for kind, parts in _split(changes, records).items()]
 
 
@@ -317,7 +329,8 @@ def _split(changes: list[tuple[str | None, dict]], records: list) -> dict[str, l
     return out
 
 
-def _row(scenario: Scenario, kind: str, parts: list[dict], load: float) -> Row:
+def _row(scenario: Scenario, kind: str, parts: list[dict], load: float,
+         extension: bool) -> Row:
     name, goal_ms, _ = KINDS[kind]
 
     def med(key: str) -> float:
@@ -337,4 +350,5 @@ def _row(scenario: Scenario, kind: str, parts: list[dict], load: float) -> Row:
     return Row(SECTION, scenario.label, f"{name}, {len(parts)}x", total / 1000,
                goal=f"<= {goal_ms:.0f} ms, max <= 2x",
                extra=f"max {worst:.1f} ms; median ms: {split}; {wire}; "
-                     + ("; ".join(verdict) or "goal met") + f"; load average {load:.1f}")
+                     + ("; ".join(verdict) or "goal met") + f"; load average {load:.1f}"
+                     + ("" if extension else "; without the server extension"))

@@ -26,6 +26,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+__all__ = ["enable_nodelay", "is_enabled", "kernel_websocket_handler"]
+
 #: Where jupyter_server keeps the kernel websocket handler: 2.x, then 1.x.
 HANDLERS = (
     ("jupyter_server.services.kernels.websocket", "KernelWebsocketHandler"),

@@ -27,7 +27,8 @@ class Row:
 
     ``no_ratio`` prints "-" as the speed-up: for rows whose baseline does different work
     (a cache hit against a model call), a ratio would mean nothing. ``ours_s=None`` marks
-    a measurement that failed; ``extra`` then says why.
+    a measurement that failed; ``extra`` then says why. ``skipped`` marks a section that
+    cannot run on this machine (a browser missing): it prints "skipped" and is no failure.
     """
 
     section: str
@@ -39,6 +40,7 @@ class Row:
     goal: str = ""
     extra: str = ""
     no_ratio: bool = False
+    skipped: bool = False
 
     @property
     def ratio(self) -> str:
@@ -63,7 +65,8 @@ def print_table(rows: list[Row]) -> None:
     header = ("section", "model", "measurement", "ours ms", "baseline ms", "speed-up",
               "baseline", "goal", "notes")
     cells = [header] + [
-        (r.section, r.model, r.what, "failed" if r.ours_s is None else _ms(r.ours_s),
+        (r.section, r.model, r.what,
+         ("skipped" if r.skipped else "failed") if r.ours_s is None else _ms(r.ours_s),
          _ms(r.baseline_s), r.ratio, r.baseline_name, r.goal, r.extra)
         for r in rows
     ]

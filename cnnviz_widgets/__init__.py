@@ -36,6 +36,13 @@ _SUBMODULES = ("errors", "zoo", "testing", "attribution", "weights")
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (``cnnviz_widgets.server``): kernel websockets send
+    without Nagle's delay. Enabled on install; ``jupyter server extension disable
+    cnnviz_widgets`` turns it off."""
+    return [{"module": "cnnviz_widgets.server"}]
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(import_module(_LAZY[name]), name)

@@ -6,6 +6,7 @@ in a separate process from the project's root, as ``pip wheel`` or ``python -m b
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -108,12 +109,23 @@ def test_wheel_is_typed_and_ships_its_data(wheel_files):
     assert not [name for name in wheel_files if name.startswith("tests/")]
 
 
+def test_wheel_enables_the_server_extension_on_install(wheel_files):
+    # shared data: pip puts it in <prefix>/etc/jupyter, on jupyter_server's config path
+    folder = dist_info(wheel_files).replace(".dist-info", ".data")
+    name = f"{folder}/data/etc/jupyter/jupyter_server_config.d/cnnviz_widgets.json"
+    assert name in wheel_files, sorted(n for n in wheel_files if ".data/" in n)
+    config = json.loads(wheel_files[name])
+    assert config["ServerApp"]["jpserver_extensions"] == {"cnnviz_widgets": True}
+    assert "cnnviz_widgets/server.py" in wheel_files
+
+
 def test_sdist_holds_tests_and_licence(built):
     with tarfile.open(built[1]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     for name in ("LICENSE", "CHANGELOG.md", "README.md", "pyproject.toml", "Makefile",
                  "tests/test_packaging.py", "tests/zoo/data/digits_holdout.npz",
                  "notebooks/01_quickstart.ipynb", "scripts/train_digits.py", NOTICES,
-                 "cnnviz_widgets/py.typed"):
+                 "cnnviz_widgets/py.typed",
+                 "jupyter-config/jupyter_server_config.d/cnnviz_widgets.json"):
         assert name in names, name
     assert not [name for name in names if name.startswith(".venv") or "__pycache__" in name]

@@ -120,5 +120,5 @@ def apply_colormap(
         table = table.astype(np.float32) / np.float32(255.0)
     idx = np.multiply(x, 256.0, dtype=np.float32)
     np.clip(idx, 0.0, 255.0, out=idx)  # NaN stays NaN
-    np.nan_to_num(idx, copy=False, nan=256.0)
+    np.copyto(idx, np.float32(256.0), where=np.isnan(idx))  # faster than nan_to_num
     return np.take(table, idx.astype(np.uint16), axis=0)

@@ -9,8 +9,10 @@ encoded (PNG at a low compression level when it fits the byte budget, JPEG other
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,7 +31,9 @@ from ..layout.mosaic import MosaicLayout, downsample, downsample_factor, mosaic
 from .encode import encode
 from .upscale import upscale_by, upscale_factor
 
-__all__ = ["RenderedView", "render_channel", "render_grid", "render_selection", "render_strip"]
+__all__ = ["RenderMemo", "RenderedView", "render_channel", "render_grid", "render_selection",
+           "render_strip"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,6 +123,60 @@ class RenderedView:
                 "normalized": float(self.view[yi, xi])}
 
 
+class RenderMemo:
+    """What :func:`render_grid` computed for the last few sources, kept for later calls.
+
+    A panel that redraws a layer of an image (another colour map, another normalisation,
+    back to an earlier layer or image) passes one memo, bound to the activation it draws
+    (:meth:`bind`), to every call: per source, the statistics of each normalisation, the
+    block-mean tiles of the channels shown and the last normalised mosaic are computed
+    once, so a colour-map change only recolours and encodes. It keeps the ``sources``
+    most recently bound sources (and holds on to them).
+
+    Parameters
+    ----------
+    sources : int
+        How many sources to remember.
+    """
+
+    def __init__(self, sources: int = 4) -> None:
+        self._limit = max(1, int(sources))
+        self._memos: OrderedDict[tuple, tuple[np.ndarray, dict]] = OrderedDict()
+        self._entries: dict[str, tuple[object, object]] = {}
+
+    def bind(self, source: np.ndarray) -> RenderMemo:
+        """Use the memo for ``source``: an array, known again when it is a view of the same
+        memory with the same shape, strides and type (the memo holds the array, so that
+        memory cannot be reused by another while it is remembered). Returns the memo."""
+        arr = np.asarray(source)
+        key = (arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str)
+        if key in self._memos:
+            self._memos.move_to_end(key)
+        else:
+            self._memos[key] = (arr, {})
+            while len(self._memos) > self._limit:
+                self._memos.popitem(last=False)
+        self._entries = self._memos[key][1]
+        return self
+
+    def get(self, slot: str, key: object, make: Callable[[], T]) -> T:
+        """The value of ``slot`` made for ``key``; made now (replacing the slot's old
+        value) when the slot holds another key."""
+        entry = self._entries.get(slot)
+        if entry is not None and entry[0] == key:
+            return entry[1]  # type: ignore[return-value]
+        value = make()
+        for part in value if isinstance(value, tuple) else (value,):
+            if isinstance(part, np.ndarray):
+                part.setflags(write=False)  # shared by every view drawn from it
+        self._entries[slot] = (key, value)
+        return value
+
+
+def _made(memo: RenderMemo | None, slot: str, key: object, make: Callable[[], T]) -> T:
+    return make() if memo is None else memo.get(slot, key, make)
+
+
 def render_grid(
     maps: np.ndarray,
     channels: Sequence[int] | np.ndarray | None = None,
@@ -132,6 +190,7 @@ def render_grid(
     max_bytes: int = 400_000,
     min_side: int = 0,
     stats_from: np.ndarray | None = None,
+    memo: RenderMemo | None = None,
 ) -> RenderedView:
     """Render several channels of a layer as one coloured mosaic.
 
@@ -166,6 +225,10 @@ def render_grid(
         Take the normalisation statistics from these maps (the same channels) instead:
         e.g. two images' maps without the gap drawn between them, which gives the same
         scale faster than reading past the gap's missing values.
+    memo : RenderMemo, optional
+        Bound to ``maps`` by the caller: reuse what earlier calls on the same maps
+        computed (statistics, tiles, the normalised mosaic). Not used with
+        ``stats_from``.
 
     Returns
     -------
@@ -176,19 +239,26 @@ def render_grid(
     mode = normalization
     cmap = colormap or default_colormap(mode)
     n = idx.size
-    selected, stats, gather_late = _selected_and_stats(x, idx, mode, stats_from)
+    memo = memo if stats_from is None else None
+    shown = idx.tobytes()
+    selected, stats, gather_late = _selected_and_stats(
+        x, idx, mode, stats_from,
+        stats=lambda make: _made(memo, f"stats {mode}", shown, make))
     cols = min(n, math.ceil(math.sqrt(n)) if columns is None else max(1, int(columns)))
     rows = math.ceil(n / cols)
     h, w = x.shape[:2]
     # largest tile side such that the mosaic fits max_side both ways
     fit = min((max_side - (cols - 1) * pad) // cols, (max_side - (rows - 1) * pad) // rows)
     factor = downsample_factor((h, w), max(1, fit))
-    small = downsample(selected, max(1, math.ceil(max(h, w) / factor)))
-    if gather_late:
-        small = small[..., idx]
-    norm = apply_normalization(small, stats)
-    view, layout = mosaic(norm, cols, pad, channels=idx.tolist(), scale=factor,
-                          source_shape=(h, w))
+
+    def tiles() -> np.ndarray:
+        small = downsample(selected(), max(1, math.ceil(max(h, w) / factor)))
+        return small[..., idx] if gather_late else small
+
+    small = _made(memo, "tiles", (shown, factor), tiles)
+    view, layout = _made(memo, "mosaic", (shown, factor, mode, cols, pad), lambda: mosaic(
+        apply_normalization(small, stats), cols, pad, channels=idx.tolist(), scale=factor,
+        source_shape=(h, w)))
     rgb = apply_colormap(view, cmap, background)
     factor = upscale_factor(view.shape, min_side, max_side) if min_side else 1
     rgb = upscale_by(rgb, factor)
@@ -206,27 +276,35 @@ def _channel_indices(x: np.ndarray, channels: Sequence[int] | np.ndarray | None)
     return idx % n_all
 
 
-def _selected_and_stats(x: np.ndarray, idx: np.ndarray, mode: str,
-                        stats_from: np.ndarray | None) -> tuple[np.ndarray, NormStats, bool]:
-    """(the maps to draw, their statistics in ``idx`` order, gather after downsampling).
+def _selected_and_stats(
+    x: np.ndarray, idx: np.ndarray, mode: str, stats_from: np.ndarray | None,
+    stats: Callable[[Callable[[], NormStats]], NormStats] | None = None,
+) -> tuple[Callable[[], np.ndarray], NormStats, bool]:
+    """(a function giving the maps to draw, their statistics in ``idx`` order, gather
+    after downsampling).
 
     Shared modes take their scale over the whole layer, per-channel modes over the shown
-    channels; statistics are always taken at full resolution.
+    channels; statistics are always taken at full resolution. ``stats(make)`` may return
+    statistics made earlier instead of calling ``make()``.
     """
     n, n_all = idx.size, x.shape[2]
     identity = n == n_all and np.array_equal(idx, np.arange(n_all))
     # when most channels are shown in another order, gather them after downsampling:
     # a gather along the channel axis of a full-size layer costs more than the rest
     gather_late = not identity and 2 * n >= n_all
-    selected = x if identity or gather_late else x[..., idx]
     source = x if stats_from is None else as_maps(stats_from)
-    if mode in ("layer", "signed"):
-        stats = normalization_stats(source, mode, idx)
-    elif gather_late:
-        stats = normalization_stats(source, mode).take(idx)
-    else:
-        stats = normalization_stats(source if identity else source[..., idx], mode)
-    return selected, stats, gather_late
+
+    def make() -> NormStats:
+        if mode in ("layer", "signed"):
+            return normalization_stats(source, mode, idx)
+        if gather_late:
+            return normalization_stats(source, mode).take(idx)
+        return normalization_stats(source if identity else source[..., idx], mode)
+
+    def selected() -> np.ndarray:
+        return x if identity or gather_late else x[..., idx]
+
+    return selected, make() if stats is None else stats(make), gather_late
 
 
 def render_strip(
@@ -293,7 +371,7 @@ def render_strip(
     selected, stats, gather_late = _selected_and_stats(x, idx, mode, stats_src)
     t = x.shape[1]
     factor = downsample_factor((1, t), max(1, max_width))
-    small = downsample(selected, max(1, math.ceil(t / factor)))
+    small = downsample(selected(), max(1, math.ceil(t / factor)))
     if gather_late:
         small = small[..., idx]
     norm = apply_normalization(small, stats)
@@ -378,12 +456,14 @@ def render_selection(
     *,
     stats_from: np.ndarray | None = None,
     strip: bool = False,
+    memo: RenderMemo | None = None,
 ) -> RenderedView:
     """What a panel shows of ``maps`` for its selection: ``channel`` alone, or else the grid
     of ``channels`` (:func:`render_channel`, :func:`render_grid` with ``min_side=448``); a
     heat strip of those rows when ``strip`` (maps of height 1, :func:`render_strip`).
 
-    ``channels`` is only read when ``channel`` is None.
+    ``channels`` is only read when ``channel`` is None; ``memo`` (bound to ``maps``)
+    serves the grid (see :class:`RenderMemo`).
     """
     if strip:
         shown = [channel] if channel is not None else channels
@@ -391,4 +471,4 @@ def render_selection(
     if channel is not None:
         return render_channel(maps, channel, normalization, colormap, stats_from=stats_from)
     return render_grid(maps, channels, normalization, colormap, min_side=448,
-                       stats_from=stats_from)
+                       stats_from=stats_from, memo=memo)

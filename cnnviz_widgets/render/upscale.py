@@ -41,10 +41,11 @@ def upscale_by(image: np.ndarray, factor: int) -> np.ndarray:
     k = whole_number(factor, "The upscaling factor")
     if k == 1:
         return arr
-    h, w = arr.shape[:2]
-    rest = arr.shape[2:]
-    big = np.broadcast_to(arr[:, None, :, None], (h, k, w, k, *rest))
-    return big.reshape(h * k, w * k, *rest)
+    # repeat along x first, then every row k times: a few times faster than repeating
+    # both axes in one broadcast
+    row = np.repeat(arr, k, axis=1)
+    return np.broadcast_to(row[:, None], (arr.shape[0], k, *row.shape[1:])).reshape(
+        arr.shape[0] * k, *row.shape[1:])
 
 
 def upscale_nearest(image: np.ndarray, min_side: int = 224, max_side: int = 2048) -> np.ndarray:

@@ -400,9 +400,21 @@ class JupyterServer(_ServerProcess):
         super().stop(grace)
 
 
-def start_jupyter(front_end: str = "lab", *, startup_timeout: float = 120.0) -> JupyterServer:
+#: Loads the package's server extension (``cnnviz_widgets.server``, TCP_NODELAY on kernel
+#: websockets): an editable install does not put its ``jupyter_server_config.d`` file in place.
+SERVER_EXTENSION_OPTION = '--ServerApp.jpserver_extensions={{"cnnviz_widgets": {}}}'
+#: The line ``cnnviz_widgets.server`` logs once it is loaded.
+SERVER_EXTENSION_LOADED = "cnnviz_widgets: TCP_NODELAY on kernel websockets"
+
+
+def start_jupyter(
+    front_end: str = "lab", *, startup_timeout: float = 120.0, server_extension: bool = True
+) -> JupyterServer:
     """Start an isolated ``jupyter lab`` (``front_end="lab"``) or Notebook 7 ``jupyter notebook``
-    (``front_end="notebook"``) on 127.0.0.1 (see the module docstring of conftest.py)."""
+    (``front_end="notebook"``) on 127.0.0.1 (see the module docstring of conftest.py).
+
+    ``server_extension`` loads the package's Jupyter server extension, as an installed wheel
+    does; False disables it (the command line wins over an installed config file)."""
     spec = FRONT_ENDS[front_end]
     app = spec["app"]
     tmp = tempfile.TemporaryDirectory(prefix=f"cnnviz-{front_end}-")
@@ -432,6 +444,7 @@ def start_jupyter(front_end: str = "lab", *, startup_timeout: float = 120.0) -> 
             f"--{app}.user_settings_dir={settings_dir}",
             f"--{app}.workspaces_dir={workspaces_dir}",
             f"--{app}.expose_app_in_browser=True",
+            SERVER_EXTENSION_OPTION.format(server_extension),
             *spec["options"],
         ]  # fmt: skip
         server = JupyterServer(

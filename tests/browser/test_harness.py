@@ -7,6 +7,7 @@ import re
 import nbformat
 import pytest
 from browser_harness import (
+    SERVER_EXTENSION_LOADED,
     assert_no_error_output,
     error_output_texts,
     open_notebook,
@@ -126,6 +127,8 @@ def test_jupyterlab_widgets_render_and_respond(
     assert_no_error_output(page)
     screenshot(page, tmp_path, "jupyterlab_widgets")
     assert not page_log.js_errors, page_log.js_errors
+    # the package's server extension (TCP_NODELAY on kernel websockets) ran in this server
+    assert SERVER_EXTENSION_LOADED in jupyterlab_server.log_tail(1_000_000)
 
 
 def test_error_outputs_are_detected(page, jupyterlab_server, tmp_path):

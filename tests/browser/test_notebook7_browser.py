@@ -7,6 +7,7 @@ import re
 import pytest
 from browser_harness import (
     NOTEBOOKS_DIR,
+    SERVER_EXTENSION_LOADED,
     assert_changes_image,
     assert_no_error_output,
     open_notebook,
@@ -26,6 +27,7 @@ def test_explorer_in_notebook7(page, page_log, notebook7_server, tmp_path):
     name = open_notebook(page, notebook7_server, NOTEBOOKS_DIR / "01_quickstart.ipynb",
                          wait_for=[VIEW], timeout=180_000)
     assert page.url.split("?")[0].endswith(f"/notebooks/{name}")
+    assert SERVER_EXTENSION_LOADED in notebook7_server.log_tail(1_000_000)  # on jupyter_server
     expect(page.locator("#main-panel .jp-NotebookPanel")).to_be_visible()  # Notebook 7's shell
     explorer = page.locator(".cnnviz-explorer").first
     explorer.scroll_into_view_if_needed()

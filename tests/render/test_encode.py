@@ -94,3 +94,14 @@ def test_thumbnail_of_a_large_image_fits_the_side():
     np.testing.assert_array_equal(thumb, pil)
     clipped = thumbnail(np.array([[-5.0, 300.0]]), side=2)
     assert clipped[0, :, 0].tolist() == [0, 255]
+
+
+def test_encode_png_of_repeated_rows_round_trips():
+    """Rows equal to the one above are stored as "Up" rows: Pillow still reads every pixel
+    back, in colour and in gray, for an upscaled picture and for a single row."""
+    rng = np.random.default_rng(5)
+    small = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    upscaled = np.repeat(np.repeat(small, 4, axis=0), 4, axis=1)
+    for image in (upscaled, upscaled[..., 0], small[:1], np.zeros((3, 1), np.uint8)):
+        back = np.asarray(Image.open(io.BytesIO(encode_png(image))))
+        np.testing.assert_array_equal(back, image)

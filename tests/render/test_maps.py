@@ -103,3 +103,29 @@ def test_old_field_names_are_deprecated():
         assert view.mode == "signed"
     with pytest.warns(DeprecationWarning):
         assert view.cmap == "RdBu_r"
+
+
+def test_render_memo_gives_the_pictures_drawn_without_it():
+    """One memo across colour maps, normalisations and pages of one layer, another layer,
+    back to the first and a copy of it: every picture equals the one drawn from scratch
+    (the memo is only a cache)."""
+    from cnnviz_widgets.render.maps import RenderMemo
+
+    rng = np.random.default_rng(3)
+    first = rng.normal(size=(20, 20, 12)).astype(np.float32)
+    second = rng.normal(size=(20, 20, 12)).astype(np.float32)
+    memo = RenderMemo()
+    steps = [(first, None, "channel", "viridis"), (first, None, "channel", "magma"),
+             (first, None, "standardize", "magma"), (first, [5, 1, 2], "standardize", "gray"),
+             (first, None, "channel", "viridis"), (first, [5, 1, 2], "layer", "gray"),
+             (second, None, "channel", "viridis"), (second, [5, 1, 2], "layer", "gray"),
+             (first, None, "standardize", "magma"), (first.copy(), None, "channel", "gray")]
+    for maps, channels, mode, cmap in steps:
+        fresh = render_grid(maps, channels, mode, cmap, min_side=100)
+        kept = render_grid(maps, channels, mode, cmap, min_side=100, memo=memo.bind(maps))
+        assert kept.data == fresh.data
+        np.testing.assert_array_equal(kept.view, fresh.view)
+        np.testing.assert_array_equal(kept.tiles, fresh.tiles)
+        assert kept.layout.channels == fresh.layout.channels
+    # what it shares between views cannot be changed through one of them
+    assert not kept.view.flags.writeable

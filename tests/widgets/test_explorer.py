@@ -531,3 +531,25 @@ def test_compare_grids_of_wide_tiles_give_one_view(ex):
     view = ex.current_view()
     assert view.shape[0] == max(joined.shape[0], ex.comparison.difference.view.shape[0])
     np.testing.assert_array_equal(view[:joined.shape[0], :joined.shape[1]], joined)
+
+
+def test_grid_after_refresh_follows_the_new_weights(digits):
+    """Redraws reuse what was computed for a layer and image; after the weights change,
+    ``refresh()`` draws the new activations: the grid is the per-channel min-max of the
+    oracle's new output, not the old picture."""
+    model = digits_like_cnn()
+    ex = explore(model, digits, include_samples=False, layer="conv1")
+    ex.colormap = "magma"
+    ex.colormap = "viridis"  # a redraw from what was computed
+    layer = model.get_layer("conv1")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([-kernel, bias + 0.5])
+    ex.refresh()
+    ex.channel = 2
+    expected = layer_output(model, "conv1", ex)[..., 2]
+    np.testing.assert_allclose(ex.current_view(), minmax(expected), atol=1e-5)
+    ex.channel = None
+    grid = ex.current_view()
+    tile = grid[:expected.shape[0], :expected.shape[1]]  # channel 0, top left
+    np.testing.assert_allclose(tile, minmax(layer_output(model, "conv1", ex)[..., 0]),
+                               atol=1e-5)

@@ -21,6 +21,7 @@ from ...errors import (
 from ...layout.order import CHANNEL_ORDERS, order_channels
 from ...layout.paging import page_count, page_of
 from ...layout.tokens import LayerMaps, layer_maps
+from ...render.maps import RenderMemo
 from ..panel import Choice, Text, Whole, check_index, report_error
 
 __all__ = ["BACKENDS", "COLORMAPS", "COMPARE_MODES", "STATE_TRAITS", "ExplorerState"]
@@ -135,6 +136,8 @@ class ExplorerState(HasTraits):
         self._names: list[str] = (list(names) if names is not None
                                   else [f"image {i}" for i in range(len(self._images))])
         self._activation_memo: tuple[tuple[str, int], np.ndarray] | None = None
+        #: What the last drawings of the current activation computed (see RenderMemo).
+        self.render_memo = RenderMemo()
         self._ranking_memo: tuple[tuple[Any, ...], np.ndarray] | None = None
         self._contribution_memo: dict[tuple[str, int, int], np.ndarray] = {}
         self._predicted: dict[int, int] = {}
@@ -301,6 +304,7 @@ class ExplorerState(HasTraits):
     def forget(self) -> None:
         """Drop the memoised activation and order (after the model's weights changed)."""
         self._activation_memo = None
+        self.render_memo = RenderMemo()
         self._ranking_memo = None
         self._contribution_memo = {}
         self._predicted = {}

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import CnnvizError, LayerNotViewableError
 from ...layout.tokens import LayerMaps, layer_maps
-from ...render.maps import RenderedView, render_selection
+from ...render.maps import RenderedView, RenderMemo, render_selection
 from ...render.view import (
     NORMALIZATION_LABELS,
     CanvasValue,
@@ -79,8 +79,9 @@ def value_of(state: Any, comparison: CompareView) -> CanvasValue:
         laid = state.current_maps()
         if state.compare is not None:
             return _compared(state, laid, comparison)
-        rendered = _render(state, laid.maps, strip=laid.strip)
-        note = nonfinite_note(activation)
+        memo = state.render_memo.bind(activation)  # what earlier draws of it computed
+        rendered = _render(state, laid.maps, strip=laid.strip, memo=memo)
+        note = memo.get("note", None, lambda: nonfinite_note(activation))
         if laid.strip and state.channel is not None:  # one channel: a line
             steps = laid.maps.shape[1]
             along = "time steps" if laid.along == "time" else "tokens"
@@ -102,10 +103,11 @@ def _shown_channels(state: Any) -> np.ndarray | None:
     return None if state.channel is not None else state.page_channels()
 
 
-def _render(state: Any, maps: np.ndarray, strip: bool = False) -> RenderedView:
+def _render(state: Any, maps: np.ndarray, strip: bool = False,
+            memo: RenderMemo | None = None) -> RenderedView:
     """The current channel, or the current page of the grid, of ``maps``."""
     return render_selection(maps, state.channel, _shown_channels(state), state.normalization,
-                            state.colormap, strip=strip)
+                            state.colormap, strip=strip, memo=memo)
 
 
 def _compared(state: Any, laid: LayerMaps, comparison: CompareView) -> MapValue:

@@ -24,6 +24,7 @@ from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
 from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization, MaximizationResult
+from .metrics import SANITY_THRESHOLD, SanityResult, sanity_check
 from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
 from .param import FourierImage, PixelImage
@@ -46,6 +47,7 @@ from .transforms import (
 
 __all__ = [
     "METHODS",
+    "SANITY_THRESHOLD",
     "AblationCAM",
     "ActivationMaximization",
     "Blur",
@@ -77,6 +79,7 @@ __all__ = [
     "RandomScale",
     "Regularizer",
     "Saliency",
+    "SanityResult",
     "ScoreCAM",
     "SmoothGrad",
     "TopClassScore",
@@ -96,6 +99,7 @@ __all__ = [
     "neuron",
     "overlay",
     "redirected_relu",
+    "sanity_check",
     "register_method",
     "standard_transforms",
     "upsample_heatmap",

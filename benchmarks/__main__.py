@@ -11,7 +11,7 @@ import traceback
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SUITES = ["bench_engine", "bench_deep", "bench_explorer", "bench_attribution", "bench_cam",
-          "bench_compare", "bench_scan", "bench_featurevis"]
+          "bench_compare", "bench_scan", "bench_featurevis", "bench_trust"]
 
 
 def main(argv: list[str]) -> int:

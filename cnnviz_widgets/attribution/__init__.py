@@ -24,7 +24,7 @@ from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
 from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization, MaximizationResult
-from .metrics import SANITY_THRESHOLD, SanityResult, sanity_check
+from .metrics import SANITY_THRESHOLD, RoadResult, SanityResult, road, sanity_check
 from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
 from .param import FourierImage, PixelImage
@@ -78,6 +78,7 @@ __all__ = [
     "RandomRotate",
     "RandomScale",
     "Regularizer",
+    "RoadResult",
     "Saliency",
     "SanityResult",
     "ScoreCAM",
@@ -99,6 +100,7 @@ __all__ = [
     "neuron",
     "overlay",
     "redirected_relu",
+    "road",
     "sanity_check",
     "register_method",
     "standard_transforms",

@@ -1,11 +1,17 @@
 """Metrics of attribution maps: how far a map can be trusted.
 
-Each metric says whether a higher or a lower value is better. :func:`sanity_check`
-randomises a copy of the model layer by layer (Adebayo et al. 2018);
-:mod:`.similarity` compares two maps.
+Each metric says whether a higher or a lower value is better.
+:func:`faithfulness` (deletion and insertion, RISE) and :func:`road` (remove and
+debias, Rong et al. 2022) change the image in the order the map gives;
+:func:`complexity` and :func:`sparseness` read the map alone; :func:`sanity_check`
+randomises a copy of the model layer by layer (Adebayo et al. 2018); :mod:`.similarity`
+compares two maps.
 """
 
+from .faithfulness import FaithfulnessResult, faithfulness
+from .road import RoadResult, impute, road
 from .sanity import SANITY_THRESHOLD, SanityResult, sanity_check
 from .similarity import spearman, ssim
 
-__all__ = ["SANITY_THRESHOLD", "SanityResult", "sanity_check", "spearman", "ssim"]
+__all__ = ["SANITY_THRESHOLD", "FaithfulnessResult", "RoadResult", "SanityResult",
+           "faithfulness", "impute", "road", "sanity_check", "spearman", "ssim"]

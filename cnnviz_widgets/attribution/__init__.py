@@ -24,7 +24,17 @@ from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
 from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization, MaximizationResult
-from .metrics import SANITY_THRESHOLD, RoadResult, SanityResult, road, sanity_check
+from .metrics import (
+    SANITY_THRESHOLD,
+    RoadResult,
+    SanityResult,
+    complexity,
+    mu_fidelity,
+    road,
+    sanity_check,
+    sparseness,
+    stability,
+)
 from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
 from .param import FourierImage, PixelImage
@@ -91,17 +101,21 @@ __all__ = [
     "as_callback",
     "channel",
     "class_logit",
+    "complexity",
     "default_gradcam_layer",
     "effective_receptive_field",
     "direction",
     "diversity",
     "faithfulness",
     "get_method",
+    "mu_fidelity",
     "neuron",
     "overlay",
     "redirected_relu",
     "road",
     "sanity_check",
+    "sparseness",
+    "stability",
     "register_method",
     "standard_transforms",
     "upsample_heatmap",

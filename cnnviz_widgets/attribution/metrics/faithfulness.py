@@ -204,6 +204,18 @@ class _Scorer:
         return flat
 
 
+def named_maps(heatmap: Any) -> tuple[bool, dict[Any, Any]]:
+    """``(True, {name: map})`` for a mapping of maps, ``(False, {"": map})`` for one map.
+
+    The metrics take either; a result keeps the shape of what was given.
+    """
+    named = isinstance(heatmap, Mapping)
+    maps = dict(heatmap) if named else {"": heatmap}
+    if not maps:
+        raise InvalidSettingError("heatmap is an empty mapping: give at least one map.")
+    return named, maps
+
+
 def _chunks(jobs: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(jobs), size):
         yield jobs[start:start + size]
@@ -297,10 +309,7 @@ def faithfulness(
     >>> faithfulness(model, image, {"Grad-CAM": heat, "Saliency": Saliency(model)(image)})
     """
     engine = as_engine(model_or_engine)
-    named = isinstance(heatmap, Mapping)
-    maps = dict(heatmap) if named else {"": heatmap}
-    if not maps:
-        raise InvalidSettingError("heatmap is an empty mapping: give at least one map.")
+    named, maps = named_maps(heatmap)
     steps = whole_number(steps, "steps")
     batch_size = whole_number(batch_size, "batch_size")
 

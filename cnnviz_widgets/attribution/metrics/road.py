@@ -18,7 +18,7 @@ and the combined score ``(mean LeRF - mean MoRF) / 2`` (higher is better).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from ...engine.coerce import as_engine
 from ...errors import InvalidSettingError
 from ...progress import ProgressLike, reporting
 from ..scores import ClassScore, resolve_score
-from .faithfulness import _chunks, _pixel_ranks, _Scorer
+from .faithfulness import _chunks, _pixel_ranks, _Scorer, named_maps
 
 __all__ = ["RoadResult", "impute", "road"]
 
@@ -229,10 +229,7 @@ def road(
     RoadResult or dict of str to RoadResult
     """
     engine = as_engine(model_or_engine)
-    named = isinstance(heatmap, Mapping)
-    maps = dict(heatmap) if named else {"": heatmap}
-    if not maps:
-        raise InvalidSettingError("heatmap is an empty mapping: give at least one map.")
+    named, maps = named_maps(heatmap)
     levels = np.asarray(list(percentiles), dtype=np.float64)
     if levels.ndim != 1 or levels.size == 0 or np.any((levels <= 0) | (levels >= 100)):
         raise InvalidSettingError(

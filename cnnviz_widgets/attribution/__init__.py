@@ -26,8 +26,10 @@ from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization, MaximizationResult
 from .metrics import (
     SANITY_THRESHOLD,
+    ComparisonResult,
     RoadResult,
     SanityResult,
+    compare_methods,
     complexity,
     mu_fidelity,
     road,
@@ -66,6 +68,7 @@ __all__ = [
     "ChannelContributions",
     "ChannelScore",
     "ClassScore",
+    "ComparisonResult",
     "EigenCAM",
     "FaithfulnessResult",
     "FourierImage",
@@ -101,6 +104,7 @@ __all__ = [
     "as_callback",
     "channel",
     "class_logit",
+    "compare_methods",
     "complexity",
     "default_gradcam_layer",
     "effective_receptive_field",

@@ -17,6 +17,8 @@ from .road import RoadResult, impute, road
 from .sanity import SANITY_THRESHOLD, SanityResult, sanity_check
 from .similarity import spearman, ssim
 
-__all__ = ["SANITY_THRESHOLD", "ComparisonResult", "FaithfulnessResult", "RoadResult", "SanityResult", "compare_methods",
-           "complexity", "faithfulness", "impute", "mu_fidelity", "road", "sanity_check", "sparseness",
-           "spearman", "ssim", "stability"]
+__all__ = [
+    "SANITY_THRESHOLD", "ComparisonResult", "FaithfulnessResult", "RoadResult", "SanityResult",
+    "compare_methods", "complexity", "faithfulness", "impute", "mu_fidelity", "road",
+    "sanity_check", "sparseness", "spearman", "ssim", "stability",
+]

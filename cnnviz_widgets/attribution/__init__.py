@@ -40,6 +40,7 @@ from .metrics import (
 from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
 from .param import FourierImage, PixelImage
+from .recent_cams import FEM, KPCACAM, FinerCAM
 from .receptive import effective_receptive_field
 from .registry import METHODS, MethodSpec, ParamSpec, get_method, register_method
 from .regularizers import Blur, Regularizer, TotalVariation
@@ -70,7 +71,9 @@ __all__ = [
     "ClassScore",
     "ComparisonResult",
     "EigenCAM",
+    "FEM",
     "FaithfulnessResult",
+    "FinerCAM",
     "FourierImage",
     "FunctionProgress",
     "GradCAM",
@@ -78,6 +81,7 @@ __all__ = [
     "GradientMethod",
     "HiResCAM",
     "InputTransform",
+    "KPCACAM",
     "IntegratedGradients",
     "Jitter",
     "LayerCAM",

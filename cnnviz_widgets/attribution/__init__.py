@@ -40,7 +40,7 @@ from .metrics import (
 from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
 from .param import FourierImage, PixelImage
-from .recent_cams import FEM, KPCACAM, FinerCAM
+from .recent_cams import FEM, KPCACAM, FinerCAM, ShapleyCAM
 from .receptive import effective_receptive_field
 from .registry import METHODS, MethodSpec, ParamSpec, get_method, register_method
 from .regularizers import Blur, Regularizer, TotalVariation
@@ -99,6 +99,7 @@ __all__ = [
     "Saliency",
     "SanityResult",
     "ScoreCAM",
+    "ShapleyCAM",
     "SmoothGrad",
     "TopClassScore",
     "TotalVariation",

@@ -1,4 +1,4 @@
-"""The newest members of the CAM family: KPCA-CAM, Finer-CAM and FEM.
+"""The newest members of the CAM family: KPCA-CAM, Shapley-CAM, Finer-CAM and FEM.
 
 Each is a :class:`~.gradcam.GradCAM` with one step changed (pytorch-grad-cam's
 ``base_cam.py`` design), so each has Grad-CAM's call shape,
@@ -16,10 +16,10 @@ import numpy as np
 from .._keras import keras
 from ..errors import InvalidSettingError
 from . import autodiff
-from ._common import logits_of
-from .gradcam import GradCAM, _positions
+from ._common import logits_of, reaches_output
+from .gradcam import GradCAM, _positions, cam_values
 
-__all__ = ["FEM", "FinerCAM", "FinerScore", "KPCACAM"]
+__all__ = ["FEM", "FinerCAM", "FinerScore", "KPCACAM", "ShapleyCAM"]
 
 
 def _oriented(projection: np.ndarray, flat: np.ndarray) -> np.ndarray:
@@ -196,3 +196,49 @@ class FinerCAM(GradCAM):
             raise InvalidSettingError("FinerCAM explains a class index (or None), "
                                       f"not {type(target).__name__}.")
         return super().attribute(batch, self.finer_score(batch, target))
+
+
+class ShapleyCAM(GradCAM):
+    """Shapley-CAM (Cai 2025): channel weights from the gradient and the Hessian.
+
+    A second-order estimate of each channel's Shapley value: with ``g`` the gradient of
+    the score with respect to the layer's output ``A`` and ``H A`` the Hessian-vector
+    product in the direction of ``A`` itself, ``w_k = mean_ij(g - H A / 2)`` and the map
+    is ``ReLU(sum_k w_k A_k)`` (pytorch-grad-cam's ``ShapleyCAM``). For a head that is
+    linear in ``A`` (global pooling, then a linear layer, on logits) the Hessian is zero
+    and the map is Grad-CAM's. The Hessian-vector product is a gradient of a gradient
+    (TensorFlow and JAX backends).
+
+    Parameters, call and errors are :class:`~.gradcam.GradCAM`'s.
+    """
+
+    def _attribute(self, batch: np.ndarray, score: Any) -> np.ndarray:
+        if autodiff.backend() not in ("tensorflow", "jax"):
+            raise InvalidSettingError(
+                "Shapley-CAM needs second derivatives, which this package takes under the "
+                f"TensorFlow and JAX backends of Keras, not {autodiff.backend()!r}.")
+        if not reaches_output(self.engine, self.layer):
+            raise self._independent(self.layer)
+        value = np.asarray(self.value_at(self.layer, batch))
+        x = autodiff.to_tensor(np.asarray(batch, dtype=np.float32))
+        direction = autodiff.to_tensor(value)
+
+        def head(v: Any) -> Any:
+            output, _ = self.engine.forward(x, given={self.layer: v})
+            return score(output)
+
+        def along(v: Any) -> Any:
+            _, (grads,) = autodiff.value_and_gradient(head, v)
+            return keras.ops.sum(grads * direction), grads
+
+        # differentiated at a tensor of its own: the direction stays a constant
+        start = autodiff.to_tensor(value.copy())
+        (_, grads), (hvp,) = autodiff.value_and_gradient(along, start, has_aux=True)
+        info = self._info
+        feature = cam_values(info, value).astype(np.float64)
+        grads = cam_values(info, autodiff.to_numpy(grads)).astype(np.float64)
+        # a head linear in the layer has no curvature (TensorFlow says None)
+        hvp = (np.zeros_like(grads) if hvp is None
+               else cam_values(info, autodiff.to_numpy(hvp)).astype(np.float64))
+        weights = (grads - 0.5 * hvp).mean(axis=_positions(grads))
+        return np.maximum(np.einsum("n...c,nc->n...", feature, weights), 0.0)

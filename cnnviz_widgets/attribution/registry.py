@@ -304,6 +304,9 @@ _cam_method("fem", "FEM", recent_cams.FEM,
             "deviations (no gradient, no class).",
             ParamSpec("k", "k (std)", "float", 2.0, min=0.0, max=5.0, step=0.1, stage="init"),
             targeted=False)
+_cam_method("shapleycam", "Shapley-CAM", recent_cams.ShapleyCAM,
+            "Feature maps weighted by the gradient minus half the Hessian times the maps: "
+            "a second-order estimate of each map's Shapley value.")
 _cam_method("finercam", "Finer-CAM", recent_cams.FinerCAM,
             "Grad-CAM of the class against its closest rival classes: what tells them apart.",
             ParamSpec("alpha", "Comparison strength", "float", 1.0, min=0.0, max=2.0,

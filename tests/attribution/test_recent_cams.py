@@ -103,8 +103,43 @@ def test_finercam_is_gradcam_of_the_weighted_difference(setup):
                                rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["kpcacam", "fem", "finercam"])
+@pytest.mark.parametrize("name", ["kpcacam", "fem", "finercam", "shapleycam"])
 def test_registered_with_gradcams_call_shape(setup, name):
     model, image = setup
     heat = get_method(name).run(model, image, layer="conv2")
     assert heat.shape == (10, 10) and 0.0 <= heat.min() and heat.max() <= 1.0
+
+
+def test_shapleycam_weights_are_the_gradient_minus_half_the_hessian_product():
+    import keras
+
+    from cnnviz_widgets.attribution import ShapleyCAM
+
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((6, 6, 3)),
+                              keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(5, activation="softmax", name="out")])
+    w, b = (np.asarray(v, np.float64) for v in model.get_layer("out").get_weights())
+    image = np.random.default_rng(4).uniform(0, 255, (6, 6, 3)).astype(np.float32)
+    cam = ShapleyCAM(model, "conv", logits=False)  # the probability: a curved score
+    batch = cam.engine.prepare(image)
+    a = _features(model, batch, "conv")
+    positions = a.shape[0] * a.shape[1]
+    z = a.mean(axis=(0, 1)) @ w + b
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    for target in range(2):
+        onehot = np.eye(5)[target]
+        grad_z = p[target] * (onehot - p)
+        hess_z = p[target] * (np.outer(onehot - p, onehot - p) - (np.diag(p) - np.outer(p, p)))
+        grad_a = w @ grad_z / positions  # the same at every position
+        hvp_a = w @ (hess_z @ (z - b)) / positions  # J^T H J A, with J A = z - b
+        weights = grad_a - 0.5 * hvp_a
+        want = np.maximum(a @ weights, 0.0)
+        np.testing.assert_allclose(cam(image, target=target, upsample=False), want,
+                                   rtol=1e-3, atol=1e-6 * max(want.max(), 1e-9))
+    # on the logits the head is linear: no curvature, Grad-CAM's map
+    logit = ShapleyCAM(model, "conv")(image, target=1, upsample=False)
+    np.testing.assert_allclose(logit, GradCAM(model, "conv")(image, target=1, upsample=False),
+                               rtol=1e-4, atol=1e-6)

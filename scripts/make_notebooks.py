@@ -294,8 +294,9 @@ for name in ["gradcam", "gradcam_plus_plus", "layercam", "eigencam", "saliency"]
     print(f"{name:<18} rank correlation after scrambling {result.similarity[-1]:+.2f}  "
           f"{'passes' if result.passed else 'FAILS'}")
 checks["gradcam"].figure()"""),
-    ("markdown", """Under the map, the panel's **Can I trust this map?** button runs this check, with
-deletion, insertion and ROAD, on the map on screen, and says in a sentence what each found.
+    ("markdown", """Under the map, the panel's **Can I trust this map?** button runs this check,
+with deletion, insertion and ROAD, on the map on screen, and says in a sentence what each
+found.
 
 ## Which method should I use for this model?
 

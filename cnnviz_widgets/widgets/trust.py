@@ -17,6 +17,7 @@ import numpy as np
 
 from ..attribution.metrics import faithfulness, road, sanity_check
 from ..attribution.metrics.faithfulness import FaithfulnessResult
+from ..attribution.metrics.sanity import weighted_layers
 from ..errors import CnnvizError
 
 __all__ = ["TrustRow", "trust_phrases"]
@@ -86,6 +87,16 @@ class TrustRow(w.VBox):
                          "values": dict(values or {}), "scores": scores}
         self.layout.display = None
 
+    #: At most this many layers are randomised by the row's sanity check.
+    max_steps = 10
+
+    def cascade(self) -> list[str]:
+        """The layers the row's sanity check randomises: every layer with weights for a
+        small model, else evenly spaced ones from the output down (at most
+        :attr:`max_steps`), so that a large model answers in seconds."""
+        layers = weighted_layers(self.engine)
+        return layers[::-(-len(layers) // self.max_steps)]
+
     def check(self) -> list[str]:
         """Run the checks on the remembered map and show one phrase each."""
         context = self._context
@@ -100,6 +111,7 @@ class TrustRow(w.VBox):
                                                        steps=10)
             combined = road(self.engine, image, heat, target).combined
             sanity = sanity_check(self.engine, image, context["method"], target=target,
+                                  layers=self.cascade(),
                                   **{k: v for k, v in context["values"].items()
                                      if k != "target"})
         except (CnnvizError, ValueError, TypeError, KeyError, IndexError) as error:

@@ -147,7 +147,7 @@ def copy_engine(engine: ActivationEngine) -> ActivationEngine:
                 raise UnsupportedModelError(
                     f"The model cannot be copied ({type(first).__name__}: {first}); the "
                     "sanity check randomises a copy and never the model itself.") from error
-    if len(clone.weights) != len(model.weights):
+    if [tuple(v.shape) for v in clone.weights] != [tuple(v.shape) for v in model.weights]:
         raise UnsupportedModelError("The copy of the model does not have the model's weights.")
     for mine, theirs in zip(clone.weights, model.weights, strict=True):
         mine.assign(theirs)  # a copy inside the backend: no round trip through NumPy

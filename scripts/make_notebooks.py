@@ -276,6 +276,45 @@ its deletion and insertion curves."""),
     ("code", """compare = AttributionPanel(engine, [p.image for p in photos],
                            class_names=labels, side_by_side=["gradcam_plus_plus", "scorecam"])
 compare"""),
+    ("markdown", """## Can I trust this map? The sanity check
+
+A map that explains the *network* must change when the network's weights are destroyed.
+The **sanity check** (Adebayo et al. 2018) scrambles the layers of a copy of the network
+one after another, from the output down, and compares each new map with the first by
+rank correlation: a map that stays the same shows the photo, not the network. Your own
+model is never touched. To keep this quick we scramble every twentieth layer with
+weights (a coarser cascade than the paper's, which scrambles them all)."""),
+    ("code", """from cnnviz_widgets.attribution import sanity_check
+from cnnviz_widgets.attribution.metrics.sanity import weighted_layers
+
+cascade = weighted_layers(engine)[::20]          # from the output down
+checks = {}
+for name in ["gradcam", "gradcam_plus_plus", "layercam", "eigencam", "saliency"]:
+    checks[name] = sanity_check(engine, photos[0].image, name, layers=cascade)
+    result = checks[name]
+    print(f"{name:<18} rank correlation after scrambling {result.similarity[-1]:+.2f}  "
+          f"{'passes' if result.passed else 'FAILS'}")
+checks["gradcam"].figure()"""),
+    ("markdown", """Under the map, the panel's **Can I trust this map?** button runs this check,
+with deletion, insertion and ROAD, on the map on screen, and says in a sentence what each
+found.
+
+## Which method should I use for this model?
+
+`compare_methods` scores every method by every metric over a few images: deletion
+(lower is better), insertion, ROAD (remove and debias, Rong et al. 2022: the removed
+pixels are filled in from their neighbours, so the shape of the hole tells the network
+nothing), MuFidelity, and how concentrated the map is (complexity, sparseness). Here on
+the Fashion-MNIST network (its test images come from Debian's `dataset-fashion-mnist`
+package; see notebook 06)."""),
+    ("code", """from cnnviz_widgets.attribution import compare_methods
+
+fashion = zoo.fashion_cnn()
+clothes, _ = zoo.fashion_mnist("test")
+table = compare_methods(fashion, clothes[:4],
+                        ["saliency", "integrated_gradients", "gradcam", "layercam", "fem"])
+table"""),
+    ("code", "table.figure()"),
     ("markdown", "## What excites a filter?"),
     ("code", """from cnnviz_widgets.attribution import ActivationMaximization
 

@@ -25,9 +25,23 @@ from .faithfulness import FaithfulnessResult, faithfulness
 from .gradcam import GradCAM, default_gradcam_layer, upsample_heatmap
 from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization, MaximizationResult
+from .metrics import (
+    SANITY_THRESHOLD,
+    ComparisonResult,
+    RoadResult,
+    SanityResult,
+    compare_methods,
+    complexity,
+    mu_fidelity,
+    road,
+    sanity_check,
+    sparseness,
+    stability,
+)
 from .objectives import Objective, channel, class_logit, direction, diversity, neuron
 from .overlay import activation_heatmap, overlay
 from .param import FourierImage, PixelImage
+from .recent_cams import FEM, KPCACAM, FinerCAM, ShapleyCAM
 from .receptive import effective_receptive_field
 from .registry import METHODS, MethodSpec, ParamSpec, get_method, register_method
 from .regularizers import Blur, Regularizer, TotalVariation
@@ -48,6 +62,7 @@ from .transforms import (
 
 __all__ = [
     "METHODS",
+    "SANITY_THRESHOLD",
     "AblationCAM",
     "ActivationMaximization",
     "Blur",
@@ -57,8 +72,11 @@ __all__ = [
     "ChannelRelevance",
     "ChannelScore",
     "ClassScore",
+    "ComparisonResult",
     "EigenCAM",
+    "FEM",
     "FaithfulnessResult",
+    "FinerCAM",
     "FourierImage",
     "FunctionProgress",
     "GradCAM",
@@ -66,6 +84,7 @@ __all__ = [
     "GradientMethod",
     "HiResCAM",
     "InputTransform",
+    "KPCACAM",
     "IntegratedGradients",
     "Jitter",
     "LRP",
@@ -80,8 +99,11 @@ __all__ = [
     "RandomRotate",
     "RandomScale",
     "Regularizer",
+    "RoadResult",
     "Saliency",
+    "SanityResult",
     "ScoreCAM",
+    "ShapleyCAM",
     "SmoothGrad",
     "TopClassScore",
     "TotalVariation",
@@ -91,15 +113,22 @@ __all__ = [
     "as_callback",
     "channel",
     "class_logit",
+    "compare_methods",
+    "complexity",
     "default_gradcam_layer",
     "effective_receptive_field",
     "direction",
     "diversity",
     "faithfulness",
     "get_method",
+    "mu_fidelity",
     "neuron",
     "overlay",
     "redirected_relu",
+    "road",
+    "sanity_check",
+    "sparseness",
+    "stability",
     "register_method",
     "standard_transforms",
     "upsample_heatmap",

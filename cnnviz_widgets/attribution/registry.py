@@ -21,7 +21,7 @@ import numpy as np
 
 from ..checks import is_whole
 from ..errors import ArgumentTypeError, InvalidSettingError, UnknownNameError
-from . import cam
+from . import cam, recent_cams
 from .callbacks import ProgressLike
 from .gradcam import GradCAM
 from .integrated import IntegratedGradients
@@ -312,6 +312,23 @@ _cam_method("hirescam", "HiResCAM", cam.HiResCAM,
 _cam_method("eigencam", "Eigen-CAM", cam.EigenCAM,
             "The first principal component of the feature maps; no gradient, no class.",
             targeted=False)
+_cam_method("kpcacam", "KPCA-CAM", recent_cams.KPCACAM,
+            "The first kernel principal component of the feature maps (no gradient, no "
+            "class).", ParamSpec("kernel", "Kernel", "choice", "sigmoid",
+                                 choices=("sigmoid", "rbf"), stage="init"),
+            targeted=False)
+_cam_method("fem", "FEM", recent_cams.FEM,
+            "Feature maps weighted by how often they exceed their mean by k standard "
+            "deviations (no gradient, no class).",
+            ParamSpec("k", "k (std)", "float", 2.0, min=0.0, max=5.0, step=0.1, stage="init"),
+            targeted=False)
+_cam_method("shapleycam", "Shapley-CAM", recent_cams.ShapleyCAM,
+            "Feature maps weighted by the gradient minus half the Hessian times the maps: "
+            "a second-order estimate of each map's Shapley value.")
+_cam_method("finercam", "Finer-CAM", recent_cams.FinerCAM,
+            "Grad-CAM of the class against its closest rival classes: what tells them apart.",
+            ParamSpec("alpha", "Comparison strength", "float", 1.0, min=0.0, max=2.0,
+                      step=0.1, stage="init"))
 _cam_method("scorecam", "Score-CAM", cam.ScoreCAM,
             "Each feature map weighted by the class score of the input it masks; no "
             "gradient, one forward pass per map.",

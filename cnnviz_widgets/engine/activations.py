@@ -451,6 +451,27 @@ class ActivationEngine:
         """Drop every cached activation and prepared input (other counters are kept)."""
         self._cache.clear()
 
+    def forget_after(self, name: str) -> int:
+        """Drop the cached activations that depend on layer ``name``'s weights.
+
+        Those are the outputs of every call of the layer and of every layer computed from
+        them; the layers before it, and the prepared inputs, stay cached. Call it after
+        changing the layer's weights in place.
+
+        Returns
+        -------
+        int
+            How many cached arrays were dropped.
+        """
+        layer = self._lookup(name)[1].layer
+        stale: set[int] = set()
+        for step in self._plan.steps:  # topological order
+            if step.layer is layer or stale.intersection(step.inputs):
+                stale.update(step.outputs)
+        return self._cache.discard(
+            lambda key: not (isinstance(key, tuple) and len(key) == 2
+                             and isinstance(key[1], int) and key[1] in stale))
+
     # -- internals -------------------------------------------------------------------
     def _lookup(self, name: str) -> tuple[View | None, Any]:
         """The view called ``name`` (None for a layer not viewable under it) and its step.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +112,14 @@ class ActivationCache:
             self._sources.pop(key, None)
         self._stats.cache_bytes += size
         return True
+
+    def discard(self, keep: Callable[[Hashable], bool]) -> int:
+        """Drop every entry whose key ``keep(key)`` rejects; return how many were dropped."""
+        dropped = [key for key in self._items if not keep(key)]
+        for key in dropped:
+            self._stats.cache_bytes -= int(self._items.pop(key).nbytes)
+            self._sources.pop(key, None)
+        return len(dropped)
 
     def clear(self) -> None:
         """Drop every entry."""

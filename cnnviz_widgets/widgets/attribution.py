@@ -22,6 +22,7 @@ from ..zoo.labels import top_classes
 from .controls import has_positions
 from .panel import Flag, Panel, Text, Whole, check_index, close_widgets
 from .picker import picker_for, reads_signals
+from .trust import TrustRow
 
 __all__ = ["AttributionPanel"]
 
@@ -189,12 +190,15 @@ class AttributionPanel(Panel):
                            f"{result.final:.3g} in {result.steps} steps")
                 self.heatmaps, self.scores = {}, {}
                 self._show_others([])
+                self.trust.show_for()
             else:
                 picture, how = self._heat_picture(image, result, min_side=224)
                 caption = f"{spec.label} over {self.picker.names[self.image_index]}{how}"
                 self.heatmaps = {self.method: result, **self._others(image, values)}
                 self.scores = self._faithfulness(image, values.get("target"))
                 self._show_others([name for name in self.heatmaps if name != self.method])
+                self.trust.show_for(image, result, self.method, values,
+                                    self.scores.get(self.method))
             self.picture.value = picture
             self.caption.value = html.escape(caption)
             self._show_score(self.method, self.score_note, self.score_plot)
@@ -407,7 +411,8 @@ class AttributionPanel(Panel):
         self.bind(self.picker, "image_index", control_name="index")
         self.bind(self.compare_control, "side_by_side", to_owner=list, to_control=tuple)
         self.bind(self.faithfulness_control, "show_faithfulness")
-        main = w.VBox([self.picture, self.score_note, self.score_plot],
+        self.trust = TrustRow(self.engine, report=self.report)
+        main = w.VBox([self.picture, self.score_note, self.score_plot, self.trust],
                       layout=w.Layout(max_width="300px"))
         self.children = [
             w.HBox([self.method_control, self._run_button, self.progress]),

@@ -15,10 +15,11 @@ tape, ours of ``batch_size`` copies per call of a compiled gradient. Integrated 
 (32 steps, black baseline) has no tf-keras-vis counterpart.
 
 Each method also has a row against its *limit*, measured in the same run: the bare
-batched gradients it needs, through the same primitive (:meth:`~cnnviz_widgets.attribution.GradientMethod.input_gradients`, one compiled
+batched gradients it needs, through the same primitive
+(:meth:`~cnnviz_widgets.attribution.GradientMethod.input_gradients`, one compiled
 program of the gradient of the class logit with respect to the input, on batches of the
-same sizes): saliency against one forward
-and backward pass of one image (goal: within 1.2x), SmoothGrad against a batch of 16
+same sizes): saliency against one forward and backward pass of one image (goal: within
+1.2x), SmoothGrad against a batch of 16
 and one of 4 (its 20 copies, ``batch_size=16``), integrated gradients against two
 batches of 16 (its 32 path points); goal for both: within 1.5x. The method and its limit
 alternate, and the ratio is the median of the rounds' ratios. tf-keras-vis runs only

@@ -380,3 +380,23 @@ def test_a_compiled_run_is_traced_once_and_equals_the_eager_steps(small):
         assert 1 <= compiled.extra["traces"] <= len(standard_transforms()[2].scales)
     np.testing.assert_allclose(compiled.history, eager.history, rtol=1e-4, atol=1e-5)
     assert np.abs(compiled.images.astype(int) - eager.images.astype(int)).max() <= 1
+
+
+def test_adam_steps_follow_kingma_and_ba():
+    """Two ascent steps of the optimiser against Adam's published update, in numpy."""
+    from cnnviz_widgets.attribution.optimizers import Adam
+
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal((3, 4)).astype(np.float32)
+    grads = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2)]
+    lr, b1, b2, eps = 0.05, 0.9, 0.999, 1e-8
+    expected, m, v = params.astype(np.float64), 0.0, 0.0
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        expected = expected + lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    ascend = Adam(lr)
+    got = params
+    for g in grads:
+        got = ascend(got, g)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -12,7 +12,18 @@ with ``order=1``, which aligns the corners).
 SmoothGrad (20 samples) is timed once per library (seconds per call); the goal is ours at
 least 2x faster: tf-keras-vis takes the gradient of one noisy copy at a time on an eager
 tape, ours of ``batch_size`` copies per call of a compiled gradient. Integrated gradients
-(32 steps, black baseline) has no tf-keras-vis counterpart: its row is ours alone.
+(32 steps, black baseline) has no tf-keras-vis counterpart.
+
+Each method also has a row against its *limit*, measured in the same run: the bare
+batched gradients it needs, through the same primitive
+(:meth:`~cnnviz_widgets.attribution.GradientMethod.input_gradients`, one compiled
+program of the gradient of the class logit with respect to the input, on batches of the
+same sizes): saliency against one forward and backward pass of one image (goal: within
+1.2x), SmoothGrad against a batch of 16
+and one of 4 (its 20 copies, ``batch_size=16``), integrated gradients against two
+batches of 16 (its 32 path points); goal for both: within 1.5x. The method and its limit
+alternate, and the ratio is the median of the rounds' ratios. tf-keras-vis runs only
+under TensorFlow; under another Keras backend its rows say so.
 """
 
 from __future__ import annotations
@@ -58,7 +69,12 @@ def _quiet(fn):
 
 
 def _peer():
-    """tf-keras-vis's classes, or None when it is not installed."""
+    """tf-keras-vis's classes, or None when it is not installed (or Keras does not run
+    on TensorFlow, which it needs)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
     try:
         from tf_keras_vis.gradcam import Gradcam
         from tf_keras_vis.saliency import Saliency as PeerSaliency
@@ -72,6 +88,34 @@ def _peer():
 def _smooth_goal(ours_s: float, baseline_s: float) -> str:
     ratio = baseline_s / ours_s
     return f"{ratio:.1f}x ({'met' if ratio >= SMOOTH_GOAL else 'MISSED'})"
+
+
+def _limit_rows(label: str, sal, batch: np.ndarray, target: int,
+                methods: dict[str, tuple], repeat: int) -> list[Row]:
+    """Each method against the bare batched gradients it needs, through the same
+    primitive (:meth:`~cnnviz_widgets.attribution.GradientMethod.input_gradients`, one
+    compiled program); the two alternate in each round, so a change of the machine's
+    load hits both alike, and the ratio is the median of the rounds' ratios."""
+    from cnnviz_widgets.attribution import ClassScore
+
+    score = ClassScore(target)
+    batches = {n: np.repeat(batch, n, axis=0) for n in (1, 4, 16)}
+
+    def bare(*sizes):
+        return lambda: [sal.input_gradients(batches[n], score) for n in sizes]
+
+    for n in batches:
+        sal.input_gradients(batches[n], score)  # warm for each batch size
+    rows = []
+    for what, (ours, sizes, name, goal, rounds) in methods.items():
+        limit = bare(*sizes)
+        pairs = [(median_seconds(ours, 1), median_seconds(limit, 1)) for _ in range(rounds)]
+        ratio = float(np.median([a / b for a, b in pairs]))
+        ours_s, limit_s = (float(np.median(side)) for side in zip(*pairs, strict=True))
+        rows.append(Row("attribution", label, what, ours_s, limit_s, name, f"<= {goal}x the limit",
+                        extra=f"median of {rounds} paired ratios {ratio:.2f}x "
+                              f"({'met' if ratio <= goal else 'MISSED'})"))
+    return rows
 
 
 def run(repeat: int = 3, smooth: bool = True) -> list[Row]:
@@ -112,9 +156,22 @@ def run(repeat: int = 3, smooth: bool = True) -> list[Row]:
     what_smooth = f"SmoothGrad {SMOOTH_SAMPLES} samples, per image (1 run)"
     what_ig = f"integrated gradients {IG_STEPS} steps, black baseline, per image (1 run)"
     smooth_goal = f">= {SMOOTH_GOAL:g}x faster"
+    methods = {"saliency vs its limit": (lambda: sal(image, target=target), (1,),
+                                         "limit: 1 fwd+bwd, batch 1", 1.2, max(repeat, 5))}
+    if smooth:
+        methods[f"SmoothGrad {SMOOTH_SAMPLES} samples vs its limit"] = (
+            lambda: smooth_grad(image, target=target), (16, 4),
+            "limit: fwd+bwd of batches 16 + 4", 1.5, 2)
+        methods[f"integrated gradients {IG_STEPS} steps vs its limit"] = (
+            lambda: integrated(image, target=target), (16,) * (IG_STEPS // 16),
+            f"limit: {IG_STEPS // 16} fwd+bwd of batch 16", 1.5, 2)
+    limits = _limit_rows(label, sal, batch, target, methods, repeat)
     peer = _peer()
     if peer is None:
-        note = "tf-keras-vis not installed"
+        import keras
+
+        note = ("tf-keras-vis runs on TensorFlow only" if keras.backend.backend() != "tensorflow"
+                else "tf-keras-vis not installed")
         rows = [Row("attribution", label, what_cam, ours_cam, None, BASELINE, extra=note),
                 Row("attribution", label, what_sal, ours_sal, None, BASELINE, extra=note)]
         if smooth:
@@ -122,7 +179,7 @@ def run(repeat: int = 3, smooth: bool = True) -> list[Row]:
                          smooth_goal, extra=note),
                      Row("attribution", label, what_ig, ours_ig, None, "",
                          extra="no tf-keras-vis counterpart")]
-        return rows
+        return rows + limits
 
     Gradcam, PeerSaliency, ReplaceToLinear, CategoricalScore = peer
     twin, _ = vgg16_classifier()  # ReplaceToLinear clones and edits its model: never hand it ours
@@ -161,4 +218,4 @@ def run(repeat: int = 3, smooth: bool = True) -> list[Row]:
                            "(independent noise)"),
                  Row("attribution", label, what_ig, ours_ig, None, "",
                      extra="no tf-keras-vis counterpart")]
-    return rows
+    return rows + limits

@@ -32,8 +32,22 @@ def _verdict(ratio: float, goal: float) -> str:
     return "met" if ratio >= goal else "MISSED"
 
 
+def _peer_note() -> str:
+    """Why there is no peer: tf-keras-vis runs on TensorFlow only, or is not installed."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return "tf-keras-vis runs on TensorFlow only"
+    return "tf-keras-vis not installed"
+
+
 def _peer_gradcam(model, linear: bool):
-    """A tf-keras-vis Gradcam on a twin of ``model``, or None when it is not installed."""
+    """A tf-keras-vis Gradcam on a twin of ``model``, or None when it is not installed or
+    Keras does not run on TensorFlow (which it needs)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -66,7 +80,7 @@ def _rows(label: str, model, twin, image: np.ndarray, layer: str, linear: bool,
     what_new = f"Grad-CAM {layer}, new image (empty cache)"
     peer = _peer_gradcam(twin, linear)
     if peer is None:
-        note = "tf-keras-vis not installed"
+        note = _peer_note()
         return [Row("cam", label, what_explored, explored, None, BASELINE, extra=note),
                 Row("cam", label, what_new, new_image, None, BASELINE, extra=note)]
 

@@ -26,8 +26,8 @@ from .._keras import keras
 from ..engine.backend import no_gradient
 from ..errors import InvalidSettingError
 
-__all__ = ["GRADIENT_BACKENDS", "backend", "compiled", "no_gradient", "to_numpy", "to_tensor",
-           "value_and_gradient", "vector_jacobian"]
+__all__ = ["GRADIENT_BACKENDS", "backend", "compiled", "no_gradient", "program", "to_numpy",
+           "to_tensor", "value_and_gradient", "vector_jacobian"]
 
 #: The Keras backends the gradient methods run on.
 GRADIENT_BACKENDS = ("tensorflow", "jax", "torch")
@@ -225,12 +225,34 @@ def compiled(function: Callable[..., Any], tensors: Sequence[Any],
         import tensorflow as tf
 
         specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in tensors]
-        graph = tf.function(function, input_signature=[*specs, tf.TensorSpec((), tf.int32)],
-                            autograph=False)
+        graph = program(function, variables, [*specs, tf.TensorSpec((), tf.int32)])
         return lambda *args: graph(*args[:-1], tf.constant(args[-1], tf.int32))
     if name == "jax":
-        import jax
         import jax.numpy as jnp
+
+        jitted = program(function, variables)
+        return lambda *args: jitted(*args[:-1], jnp.asarray(args[-1], jnp.int32))
+    return None
+
+
+def program(function: Callable[..., Any], variables: Sequence[Any] = (),
+            signature: Sequence[Any] | None = None) -> Callable[..., Any] | None:
+    """``function`` (of backend tensors, written with backend operations) compiled, or None.
+
+    TensorFlow: a ``tf.function`` without autograph (traced once per shape and dtype of
+    its arguments, or once for ``signature``, a list of ``tf.TensorSpec``); JAX: a
+    ``jax.jit`` that is given ``variables`` (the model's) at each call, so that it always
+    uses their current values. Other backends: None (run ``function`` as it is). The
+    one compilation of the package's gradient programs (:func:`compiled`, the
+    optimisation step of activation maximisation).
+    """
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, input_signature=signature, autograph=False)
+    if name == "jax":
+        import jax
 
         variables = list(variables)
 
@@ -238,7 +260,6 @@ def compiled(function: Callable[..., Any], tensors: Sequence[Any],
             with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
                 return function(*args)
 
-        program = jax.jit(stateless)
-        return lambda *args: program([v.value for v in variables], *args[:-1],
-                                     jnp.asarray(args[-1], jnp.int32))
+        jitted = jax.jit(stateless)
+        return lambda *args: jitted([v.value for v in variables], *args)
     return None

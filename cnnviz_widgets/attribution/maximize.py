@@ -19,22 +19,21 @@ from typing import Any
 
 import numpy as np
 
-from .._keras import keras
 from ..checks import index_in, is_whole, whole_number
 from ..colour.scale import unit_scale
 from ..engine.coerce import as_engine
-from ..errors import ArgumentTypeError, InvalidSettingError, LayerNotViewableError
+from ..errors import ArgumentTypeError, InvalidSettingError
 from . import autodiff
 from ._common import logits_of
+from .ascent import Ascent, Steps
 from .callbacks import ProgressLike, reporting
 from .objectives import Objective, as_objective
 from .objectives import channel as channel_objective
-from .objectives import diversity as diversity_objective
 from .optimizers import Adam
-from .param import ImageParam, InputSpace, PixelMap, image_param
+from .param import ImageParam, InputSpace, PixelMap
 from .regularizers import Blur, Regularizer, TotalVariation
 from .relu import redirected_relu, redirected_relus
-from .transforms import InputTransform, Jitter, resize_images, standard_transforms
+from .transforms import InputTransform, Jitter, standard_transforms
 
 __all__ = [
     "DEFAULT_REGULARIZERS",
@@ -115,101 +114,6 @@ def _checked(items: Sequence[Any] | None, kind: type, what: str,
             + ("Jitter(2)." if kind is InputTransform else "TotalVariation(0.1) or Blur(4, 0.5).")
         )
     return items
-
-
-class _Ascent:
-    """One call's objective as a function of the images: what the model sees and scores.
-
-    Parameters
-    ----------
-    engine : ActivationEngine
-        Runs the model.
-    objective : Objective
-        What is maximised.
-    pix : PixelMap
-        From 0-1 images to the model input.
-    fixed : (int, int) or None
-        The input size the model needs; transformed images are resized back to it.
-    n : int
-        Images optimised together.
-    diversity : float
-        Weight of the diversity term (used with ``n > 1``).
-    """
-
-    def __init__(self, engine: Any, objective: Objective, pix: PixelMap,
-                 fixed: tuple[int, int] | None, n: int, diversity: float):
-        self.engine, self.objective, self.pix, self.fixed, self.n = \
-            engine, objective, pix, fixed, n
-        self.inner = [name for name in objective.layers if name is not None]
-        first = self.inner[0] if self.inner else None
-        self.diversity = float(diversity) if n > 1 and first is not None else 0.0
-        self.diverse = diversity_objective(first) if self.diversity else None
-
-    def values(self, x: Any) -> dict[str | None, Any]:
-        """The values the objective reads for images ``x`` (the output under None)."""
-        if self.fixed is not None and tuple(x.shape[1:3]) != self.fixed:
-            x = resize_images(x, self.fixed)
-        out, found = self.engine.forward(self.pix.to_model(x), layers=self.inner,
-                                         stop_at_layers=not self.objective.reads_output)
-        found[None] = out
-        return found
-
-    def per_image(self, x: Any) -> np.ndarray:
-        """The objective of each of the images ``x``, float64 (n,)."""
-        return autodiff.to_numpy(self.objective(self.values(x))).astype(np.float64) \
-            .reshape(self.n)
-
-    def responds(self, image_param: ImageParam, params: np.ndarray) -> bool:
-        """Whether the objective has a gradient that is not zero everywhere at ``params``."""
-        _, (grad,) = autodiff.value_and_gradient(
-            lambda p: self.objective(self.values(image_param(p))), params)
-        return grad is not None and bool(np.any(autodiff.to_numpy(grad) != 0))
-
-    def start(self, kind: str, rng: np.random.Generator,
-              retries: int) -> tuple[ImageParam, np.ndarray, int]:
-        """A seeded starting parameterisation, its parameters and the restarts it took:
-        up to ``retries`` times, stronger noise while the objective does not respond."""
-        restarts = 0
-        image = image_param(kind, self.n, self.pix, 0.1)
-        params = image.initial(rng)
-        while restarts < retries and not self.responds(image, params):
-            restarts += 1
-            image = image_param(kind, self.n, self.pix, 0.1 * 2**restarts)
-            params = image.initial(rng)
-        return image, params, restarts
-
-    def gradient(self, image_param: ImageParam, params: np.ndarray,
-                 transforms: Sequence[InputTransform], regularizers: Sequence[Regularizer],
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One step's objective per image and the gradient of what the step raises.
-
-        The model sees the images through ``transforms``; with several images the
-        diversity term is added (scaled by the objective's size, held fixed); the
-        regularisers' penalties are subtracted.
-        """
-        def loss(p: Any) -> Any:
-            ops = keras.ops
-            x = image_param(p)
-            seen = x
-            for transform in transforms:
-                seen = transform(seen, rng)
-            values = self.values(seen)
-            scores = self.objective(values)
-            total = ops.sum(scores)
-            if self.diverse is not None:
-                size_of = ops.stop_gradient(ops.mean(ops.abs(scores)))
-                total = total + self.diversity * size_of * ops.sum(self.diverse(values))
-            for regularizer in regularizers:
-                penalty = regularizer.penalty(x)
-                if penalty is not None:
-                    total = total - penalty
-            return total, scores
-
-        (_, scores), (grad,) = autodiff.value_and_gradient(loss, params, has_aux=True)
-        if grad is None:
-            raise LayerNotViewableError(
-                "The objective does not depend on the input; nothing to maximise.")
-        return autodiff.to_numpy(scores), autodiff.to_numpy(grad)
 
 
 class ActivationMaximization:
@@ -413,7 +317,7 @@ class ActivationMaximization:
         transforms, regularizers = self._strategies(transforms, regularizers, kind,
                                                     min(pix.shape[1:3]))
         updates = [r for r in regularizers if type(r).update is not Regularizer.update]
-        ascent = _Ascent(self.engine, objective, pix, fixed, n, diversity)
+        ascent = Ascent(self.engine, objective, pix, fixed, n, diversity)
         ascend = Adam(learning_rate if kind != "input" else learning_rate * pix.span())
         rng = np.random.default_rng(seed)
         history = np.zeros(total, dtype=np.float64)
@@ -427,18 +331,23 @@ class ActivationMaximization:
             image_param, params, restarts = ascent.start(kind, rng, retries)
             initials = ascent.per_image(image_param(autodiff.to_tensor(params)))
             positive = bool(np.any(initials > 0))
+            steps = Steps(ascent, image_param, transforms, regularizers, ascend, switch)
+            zeros = np.zeros_like(params)
+            state = tuple(autodiff.to_tensor(a) for a in (params, zeros, zeros))
             with reporting(progress, total) as report:
                 for step in range(1, total + 1):
-                    switch.on = relu_redirect > 0 and (step <= relu_redirect or not positive)
-                    scores, grad = ascent.gradient(image_param, params, transforms,
-                                                   regularizers, rng)
-                    params = image_param.after_step(ascend(params, grad))
-                    params = self._updated(image_param, params, updates, step)
-                    history[step - 1] = float(np.mean(scores))
+                    redirect = relu_redirect > 0 and (step <= relu_redirect or not positive)
+                    state, scores = steps(state, step, rng, redirect)
+                    if updates:
+                        before = autodiff.to_numpy(state[0])
+                        after = self._updated(image_param, before, updates, step)
+                        if after is not before:
+                            state = (autodiff.to_tensor(after), *state[1:])
+                    history[step - 1] = float(np.mean(autodiff.to_numpy(scores)))
                     positive = positive or history[step - 1] > 0
                     report(step, total, history[step - 1])
             switch.on = False
-            result = image_param(autodiff.to_tensor(params))
+            result = image_param(state[0])
             finals = ascent.per_image(result)
 
         pixels = autodiff.to_numpy(result)
@@ -450,7 +359,8 @@ class ActivationMaximization:
             final=float(np.mean(finals)), steps=total, layer=layer, channel=channel,
             images=batch,
             extra={"pixel_space": pix.affine, "param": kind, "target": target,
-                   "restarts": restarts, "objective": objective,
+                   "restarts": restarts, "objective": objective, "traces": steps.traces,
+                   "compiled": steps.compiled,
                    "initials": initials, "finals": finals},
         )
 

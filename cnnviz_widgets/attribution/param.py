@@ -99,9 +99,14 @@ class ImageParam:
         """The images (N, H, W, C), pixels 0-1, of ``params`` (a tensor), as a tensor."""
         raise NotImplementedError
 
-    def after_step(self, params: np.ndarray) -> np.ndarray:
-        """The parameters after an optimiser step (e.g. clipped); unchanged here."""
+    def constrain(self, params: Any) -> Any:
+        """The parameters after an optimiser step (e.g. clipped), with backend
+        operations (a compiled step applies it); unchanged here."""
         return params
+
+    def after_step(self, params: np.ndarray) -> np.ndarray:
+        """:meth:`constrain` of a numpy array, float32."""
+        return np.asarray(_ops().convert_to_numpy(self.constrain(params)), dtype=np.float32)
 
     def from_images(self, images: np.ndarray) -> np.ndarray:
         """Parameters whose images are ``images`` (N, H, W, C), pixels in 0-1."""
@@ -135,8 +140,8 @@ class PixelImage(ImageParam):
     def __call__(self, params: Any) -> Any:
         return params
 
-    def after_step(self, params: np.ndarray) -> np.ndarray:
-        return np.clip(params, 0.0, 1.0).astype(np.float32)
+    def constrain(self, params: Any) -> Any:
+        return _ops().clip(params, 0.0, 1.0)
 
     def from_images(self, images: np.ndarray) -> np.ndarray:
         return np.clip(np.asarray(images, dtype=np.float32).reshape(self.shape), 0.0, 1.0)
@@ -315,8 +320,8 @@ class InputSpace(PixelImage):
     def initial(self, rng: np.random.Generator) -> np.ndarray:
         return self.pix._pre(super().initial(rng)).astype(np.float32)
 
-    def after_step(self, params: np.ndarray) -> np.ndarray:
-        return params.astype(np.float32)
+    def constrain(self, params: Any) -> Any:
+        return params  # the model input is not clipped
 
     @property
     def pixel_space(self) -> bool:

@@ -11,20 +11,23 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from .._keras import keras
 from ._common import swapped_activations
 
 __all__ = ["ReluSwitch", "redirected_relu", "redirected_relus"]
 
 
-def redirected_relu(x: Any) -> Any:
+def redirected_relu(x: Any, enabled: Any = None) -> Any:
     """``relu(x)`` whose gradient is redirected when it would be zero for a whole image.
 
     Lucid's ``redirected_relu_grad`` for gradient ascent: for each image of the batch,
     if the ordinary ReLU gradient (the incoming gradient where ``x > 0``) is zero
     everywhere, the incoming gradient passes instead, except where ``x < 0`` and it
     would push ``x`` lower (incoming gradient < 0). Images whose ReLU gradient is not
-    all zero get the ordinary gradient.
+    all zero get the ordinary gradient. ``enabled``, a boolean tensor, turns the
+    redirection on and off inside a compiled program (None: on).
     """
     ops = keras.ops
 
@@ -37,6 +40,8 @@ def redirected_relu(x: Any) -> Any:
             redirected = ops.where(ops.logical_and(t < 0, g < 0), zeros, g)
             flat = ops.reshape(ordinary, (ops.shape(ordinary)[0], -1))
             blocked = ops.all(ops.equal(flat, 0), axis=1)
+            if enabled is not None:
+                blocked = ops.logical_and(blocked, enabled)
             blocked = ops.reshape(blocked, [-1] + [1] * (len(t.shape) - 1))
             return ops.where(blocked, redirected, ordinary)
 
@@ -46,14 +51,20 @@ def redirected_relu(x: Any) -> Any:
 
 
 class ReluSwitch:
-    """The activation put in place of a layer's ReLU: redirected while ``on`` is set."""
+    """The activation put in place of a layer's ReLU: redirected while ``on`` is set.
+
+    ``on`` is a bool, or a boolean tensor (an input of a compiled program that decides
+    at each run).
+    """
 
     def __init__(self) -> None:
-        self.on = True
+        self.on: Any = True
         self.__name__ = "relu"
 
     def __call__(self, x: Any) -> Any:
-        return redirected_relu(x) if self.on else keras.ops.relu(x)
+        if isinstance(self.on, (bool, np.bool_)):
+            return redirected_relu(x) if self.on else keras.ops.relu(x)
+        return redirected_relu(x, self.on)
 
 
 @contextlib.contextmanager

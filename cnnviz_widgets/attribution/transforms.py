@@ -6,6 +6,13 @@ differentiable, so the gradient flows back to the untransformed image. Random
 transforms draw from ``rng`` (a seeded ``numpy.random.Generator``), which keeps runs
 reproducible.
 
+The call is split in two, so that the optimiser can compile its step once: ``draw(rng)``
+takes the random numbers (a *fixed* part that sets the output's shape, such as a scale
+factor, and *offsets*, whole numbers such as a crop position) and ``apply(x, fixed,
+offsets)`` transforms with backend operations, the offsets being Python ints or int32
+tensors alike. A transform that only defines ``__call__`` still works; the optimiser
+then runs its steps eagerly.
+
 Besides :class:`Jitter`, the transforms of lucid's "transformation robustness"
 (``lucid/optvis/transform.py``): :class:`Pad`, :class:`RandomCrop` (lucid's ``jitter``),
 :class:`RandomScale` and :class:`RandomRotate`, and :func:`standard_transforms`, their
@@ -32,6 +39,7 @@ __all__ = [
     "RandomCrop",
     "RandomRotate",
     "RandomScale",
+    "compilable",
     "rotate",
     "standard_transforms",
 ]
@@ -43,11 +51,55 @@ STANDARD_ANGLES: tuple[float, ...] = tuple(float(a) for a in range(-5, 6))
 
 
 class InputTransform:
-    """Base class of the input transforms."""
+    """Base class of the input transforms.
+
+    A subclass defines :meth:`draw` and :meth:`apply` (then it can be compiled into the
+    optimiser's step, see :func:`compilable`), or only ``__call__``. One whose offsets
+    set the output's shape says so with ``shaping = True``: a backend without dynamic
+    shapes (JAX) then compiles one program per value; TensorFlow one for all.
+    """
+
+    shaping = False
 
     def __call__(self, x: Any, rng: np.random.Generator) -> Any:
         """Return the transformed batch ``x`` (N, H, W[, C])."""
+        fixed, offsets = self.draw(rng)
+        return self.apply(x, fixed, offsets)
+
+    def draw(self, rng: np.random.Generator) -> tuple[Any, tuple[int, ...]]:
+        """One call's random numbers: a hashable part that sets the output shape, and
+        whole-number offsets (a tuple of the same length at every draw)."""
         raise NotImplementedError
+
+    def apply(self, x: Any, fixed: Any, offsets: Any) -> Any:
+        """``x`` transformed with what :meth:`draw` gave; ``offsets`` may be tensors."""
+        raise NotImplementedError
+
+
+def compilable(transform: InputTransform) -> bool:
+    """True when ``transform`` is split into :meth:`~InputTransform.draw` and
+    :meth:`~InputTransform.apply` (and its call is theirs), so it can be compiled."""
+    kind = type(transform)
+    return (kind.__call__ is InputTransform.__call__
+            and kind.draw is not InputTransform.draw
+            and kind.apply is not InputTransform.apply)
+
+
+def _sides(x: Any) -> tuple[Any, Any]:
+    """Height and width of a batch ``x``: ints, or tensors where the shape is dynamic."""
+    shape = keras.ops.shape(x)
+    return shape[1], shape[2]
+
+
+def _shifted(x: Any, dy: Any, dx: Any, height: Any, width: Any) -> Any:
+    """The window of ``x`` (N, H, W[, C]) from row ``dy`` and column ``dx``, ``height`` x
+    ``width`` (ints or int32 tensors): a crop whose position and size may be tensors."""
+    ops = keras.ops
+    if all(isinstance(v, int) for v in (dy, dx, height, width)):
+        return x[:, dy:dy + height, dx:dx + width]
+    zero = ops.zeros((), "int32")
+    start = [zero, ops.cast(dy, "int32"), ops.cast(dx, "int32")] + [zero] * (len(x.shape) - 3)
+    return ops.slice(x, ops.stack(start), (ops.shape(x)[0], height, width, *x.shape[3:]))
 
 
 @dataclass(frozen=True)
@@ -66,10 +118,15 @@ class Jitter(InputTransform):
 
     px: int = 2
 
-    def __call__(self, x: Any, rng: np.random.Generator) -> Any:
+    def draw(self, rng: np.random.Generator) -> tuple[Any, tuple[int, ...]]:
+        if self.px <= 0:
+            return None, ()
+        return None, tuple(int(s) for s in rng.integers(-self.px, self.px + 1, size=2))
+
+    def apply(self, x: Any, fixed: Any, offsets: Any) -> Any:
         if self.px <= 0:
             return x
-        dy, dx = (int(s) for s in rng.integers(-self.px, self.px + 1, size=2))
+        dy, dx = offsets[0], offsets[1]
         return keras.ops.roll(keras.ops.roll(x, dy, axis=1), dx, axis=2)
 
 
@@ -89,7 +146,10 @@ class Pad(InputTransform):
     px: int = 12
     value: float = 0.5
 
-    def __call__(self, x: Any, rng: np.random.Generator) -> Any:
+    def draw(self, rng: np.random.Generator) -> tuple[Any, tuple[int, ...]]:
+        return None, ()
+
+    def apply(self, x: Any, fixed: Any, offsets: Any) -> Any:
         if self.px <= 0:
             return x
         pads = [[0, 0], [self.px, self.px], [self.px, self.px]] + [[0, 0]] * (len(x.shape) - 3)
@@ -110,12 +170,16 @@ class RandomCrop(InputTransform):
 
     px: int = 8
 
-    def __call__(self, x: Any, rng: np.random.Generator) -> Any:
+    def draw(self, rng: np.random.Generator) -> tuple[Any, tuple[int, ...]]:
+        if self.px <= 0:
+            return None, ()
+        return None, tuple(int(s) for s in rng.integers(0, self.px + 1, size=2))
+
+    def apply(self, x: Any, fixed: Any, offsets: Any) -> Any:
         if self.px <= 0:
             return x
-        dy, dx = (int(s) for s in rng.integers(0, self.px + 1, size=2))
-        height, width = int(x.shape[1]), int(x.shape[2])
-        return x[:, dy:dy + height - self.px, dx:dx + width - self.px]
+        height, width = _sides(x)
+        return _shifted(x, offsets[0], offsets[1], height - self.px, width - self.px)
 
 
 @dataclass(frozen=True)
@@ -132,14 +196,22 @@ class RandomScale(InputTransform):
     """
 
     scales: tuple[float, ...] = STANDARD_SCALES
+    shaping = True
 
-    def __call__(self, x: Any, rng: np.random.Generator) -> Any:
-        factor = float(self.scales[int(rng.integers(len(self.scales)))])
+    def draw(self, rng: np.random.Generator) -> tuple[Any, tuple[int, ...]]:
+        return None, (int(rng.integers(len(self.scales))),)
+
+    def apply(self, x: Any, fixed: Any, offsets: Any) -> Any:
+        which = offsets[0]
         height, width = int(x.shape[1]), int(x.shape[2])
-        size = (max(1, int(height * factor)), max(1, int(width * factor)))
-        if size == (height, width):
-            return x
-        return resize_images(x, size)
+        sizes = [(max(1, int(height * f)), max(1, int(width * f))) for f in self.scales]
+        if isinstance(which, int):
+            size = sizes[which]
+            return x if size == (height, width) else resize_images(x, size)
+        # a tensor (a compiled program with dynamic shapes): the drawn size is picked there
+        ops = keras.ops
+        return resize_images(x, ops.take(ops.convert_to_tensor(np.asarray(sizes, np.int32)),
+                                         which, axis=0))
 
 
 @dataclass(frozen=True)
@@ -160,9 +232,18 @@ class RandomRotate(InputTransform):
     angles: tuple[float, ...] = STANDARD_ANGLES
     fill: float = 0.5
 
-    def __call__(self, x: Any, rng: np.random.Generator) -> Any:
-        angle = float(self.angles[int(rng.integers(len(self.angles)))])
-        return rotate(x, angle, self.fill)
+    def draw(self, rng: np.random.Generator) -> tuple[Any, tuple[int, ...]]:
+        return None, (int(rng.integers(len(self.angles))),)
+
+    def apply(self, x: Any, fixed: Any, offsets: Any) -> Any:
+        which = offsets[0]
+        if isinstance(which, int):
+            return rotate(x, float(self.angles[which]), self.fill)
+        # a tensor (in a compiled program): the drawn angle is picked there
+        ops = keras.ops
+        degrees = ops.take(ops.convert_to_tensor(np.asarray(self.angles, np.float32)), which)
+        x = ops.convert_to_tensor(x)
+        return _sampled(x, *_rotation_taps(*_sides(x), degrees, self.fill))
 
 
 def rotate(x: Any, degrees: float, fill: float = 0.5) -> Any:
@@ -188,44 +269,75 @@ def rotate(x: Any, degrees: float, fill: float = 0.5) -> Any:
     """
     if degrees % 360 == 0:
         return x
+    x = keras.ops.convert_to_tensor(x)
+    return _sampled(x, *_rotation_taps(*_sides(x), degrees, fill))
+
+
+def _rotation_taps(height: int, width: int, degrees: Any,
+                   fill: float) -> tuple[Any, Any, Any]:
+    """The bilinear sampling of a rotation by ``degrees`` (a number or a float tensor).
+
+    Returns, as tensors, the flat source pixel of each of the four taps of every output
+    pixel (4, H * W) int32, the tap's weight where the source lies inside the image
+    (4, H * W), and the part of each output that comes from ``fill`` outside it
+    (H * W,); computed with backend operations, so the angle may be an input of a
+    compiled program.
+    """
     ops = keras.ops
-    x = ops.convert_to_tensor(x)
-    height, width = int(x.shape[1]), int(x.shape[2])
-    theta = math.radians(degrees)
-    cos, sin = math.cos(theta), math.sin(theta)
-    cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
-    yy, xx = np.meshgrid(np.arange(height) - cy, np.arange(width) - cx, indexing="ij")
-    src_y = (sin * xx + cos * yy + cy).ravel()
-    src_x = (cos * xx - sin * yy + cx).ravel()
-    y0, x0 = np.floor(src_y), np.floor(src_x)
-    flat = ops.reshape(x, (ops.shape(x)[0], height * width, -1))
-    out = 0.0
+    theta = ops.cast(degrees, "float32") * (math.pi / 180.0)
+    cos, sin = ops.cos(theta), ops.sin(theta)
+    h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    rows = ops.arange(height, dtype="float32")[:, None] - cy
+    cols = ops.arange(width, dtype="float32")[None, :] - cx
+    yy = ops.reshape(rows + 0.0 * cols, (-1,))
+    xx = ops.reshape(0.0 * rows + cols, (-1,))
+    src_y = sin * xx + cos * yy + cy
+    src_x = cos * xx - sin * yy + cx
+    y0, x0 = ops.floor(src_y), ops.floor(src_x)
+    indices, weights, outside = [], [], []
     for oy, ox in ((0, 0), (0, 1), (1, 0), (1, 1)):
         ys, xs = y0 + oy, x0 + ox
-        weight = (1 - np.abs(src_y - ys)) * (1 - np.abs(src_x - xs))
-        inside = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
-        index = (np.clip(ys, 0, height - 1) * width + np.clip(xs, 0, width - 1)).astype(np.int32)
-        picked = ops.take(flat, ops.convert_to_tensor(index), axis=1)
-        mask = ops.convert_to_tensor(inside[None, :, None])
-        term = ops.where(mask, picked, ops.cast(fill, picked.dtype))
-        out = out + ops.convert_to_tensor(weight[None, :, None], dtype=picked.dtype) * term
+        weight = (1 - ops.abs(src_y - ys)) * (1 - ops.abs(src_x - xs))
+        inside = ops.logical_and(ops.logical_and(ys >= 0, ys < h),
+                                 ops.logical_and(xs >= 0, xs < w))
+        indices.append(ops.cast(ops.clip(ys, 0, h - 1) * w + ops.clip(xs, 0, w - 1), "int32"))
+        weights.append(ops.where(inside, weight, 0.0))
+        outside.append(ops.where(inside, 0.0, weight * fill))
+    return ops.stack(indices), ops.stack(weights), ops.sum(ops.stack(outside), axis=0)
+
+
+def _sampled(x: Any, index: Any, weight: Any, constant: Any) -> Any:
+    """``x`` (N, H, W[, C]) resampled by four taps of :func:`_rotation_taps`' form."""
+    ops = keras.ops
+    flat = ops.reshape(x, (ops.shape(x)[0], -1, 1 if len(x.shape) == 3 else x.shape[3]))
+    weight = ops.cast(weight, flat.dtype)
+    out = ops.cast(constant, flat.dtype)[None, :, None]
+    for tap in range(4):
+        out = out + weight[tap][None, :, None] * ops.take(flat, index[tap], axis=1)
     return ops.reshape(out, ops.shape(x))
 
 
-def resize_images(x: Any, size: tuple[int, int]) -> Any:
+def resize_images(x: Any, size: Any) -> Any:
     """Bilinear resize of a batch (N, H, W[, C]) to ``size`` (height, width), differentiable.
 
     Half-pixel centres and no antialiasing, as ``tf.image.resize(method="bilinear")``;
-    the one resize of a tensor in the package.
+    the one resize of a tensor in the package. Under TensorFlow ``size`` may be an int32
+    tensor (in a program whose shapes are dynamic).
     """
     ops = keras.ops
     x = ops.convert_to_tensor(x)
-    if tuple(int(s) for s in x.shape[1:3]) == tuple(size):
-        return x
     plain = len(x.shape) == 3
     images = x[..., None] if plain else x
-    out = ops.image.resize(images, tuple(size), interpolation="bilinear", antialias=False,
-                           data_format="channels_last")
+    if isinstance(size, (tuple, list)):
+        if tuple(x.shape[1:3]) == tuple(int(s) for s in size):
+            return x
+        out = ops.image.resize(images, tuple(int(s) for s in size), interpolation="bilinear",
+                               antialias=False, data_format="channels_last")
+    else:  # a size tensor, inside a TensorFlow program with dynamic shapes
+        import tensorflow as tf
+
+        out = tf.image.resize(images, size, method="bilinear", antialias=False)
     return out[..., 0] if plain else out
 
 

@@ -11,6 +11,7 @@ from cnnviz_widgets.attribution import (
     Blur,
     ChannelScore,
     FourierImage,
+    InputTransform,
     Jitter,
     Pad,
     PixelImage,
@@ -351,3 +352,51 @@ def test_hed_vgg16_dead_channel_rises():
     probe = _probe(model, "block5_conv1")
     x = keras.applications.vgg16.preprocess_input(res.image[None].astype(np.float32))
     assert numpy(probe(x))[..., 7].mean() > 0
+
+
+class _Eager(InputTransform):
+    """A transform that only has ``__call__`` (not compilable): it forces eager steps."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, x, rng):
+        return self.inner(x, rng)
+
+
+def test_a_compiled_run_is_traced_once_and_equals_the_eager_steps(small):
+    """The compiled step (TensorFlow: one program for every scale of lucid's transforms)
+    runs the same ascent as the eager step it replaces: the same random draws, so the
+    same histories and images, to float32 precision."""
+    am = ActivationMaximization(small)
+    compiled = am("conv2", channel=1, steps=12, size=32)
+    eager = am("conv2", channel=1, steps=12, size=32,
+               transforms=[_Eager(t) for t in standard_transforms(32)], param="fourier")
+    assert compiled.extra["compiled"] and not eager.extra["compiled"]
+    assert eager.extra["traces"] == 0
+    if keras.backend.backend() == "tensorflow":
+        assert compiled.extra["traces"] == 1  # dynamic shapes: one trace for five scales
+    else:
+        assert 1 <= compiled.extra["traces"] <= len(standard_transforms()[2].scales)
+    np.testing.assert_allclose(compiled.history, eager.history, rtol=1e-4, atol=1e-5)
+    assert np.abs(compiled.images.astype(int) - eager.images.astype(int)).max() <= 1
+
+
+def test_adam_steps_follow_kingma_and_ba():
+    """Two ascent steps of the optimiser against Adam's published update, in numpy."""
+    from cnnviz_widgets.attribution.optimizers import Adam
+
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal((3, 4)).astype(np.float32)
+    grads = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2)]
+    lr, b1, b2, eps = 0.05, 0.9, 0.999, 1e-8
+    expected, m, v = params.astype(np.float64), 0.0, 0.0
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        expected = expected + lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    ascend = Adam(lr)
+    got = params
+    for g in grads:
+        got = ascend(got, g)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

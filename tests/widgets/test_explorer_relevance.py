@@ -54,3 +54,14 @@ def test_the_relevance_order_ranks_channels_by_crp_scores_once(model, digits, mo
     ex.target = 4  # back to a class already computed: from the memo
     ex.image_index = 1
     assert len(calls) == seen
+
+
+def test_explain_channel_shows_where_the_channel_is_relevant(model, digits):
+    ex = explore(model, list(digits), include_samples=False)
+    ex.layer, ex.image_index, ex.channel = "conv2", 2, 7
+    ex.explain_channel(steps=2)
+    predicted = int(np.argmax(ex.engine.activation(ex.engine.output, digits[2])))
+    want = ChannelRelevance(model, "conv2")(digits[2], channels=[7], target=predicted)[0]
+    np.testing.assert_allclose(ex.explainer.relevance_map, want, rtol=1e-4, atol=1e-5)
+    assert ex.explainer.relevance.value[:4] == b"\x89PNG"
+    assert "relevant for the predicted class" in ex.explainer.caption.value

@@ -41,3 +41,17 @@ def test_a_bad_class_is_reported_in_the_panel(model, data):  # noqa: F811
     view.target.value = "7"  # out of the model's 3 classes
     view.button.click()
     assert "7" in ex.dataset_view.errors.value and view.crops == []
+
+
+def test_a_failure_inside_the_ranking_is_a_message_in_the_panel(model, data, monkeypatch):  # noqa: F811
+    from cnnviz_widgets.widgets.explorer import relmax
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'shape'")
+
+    monkeypatch.setattr(relmax, "relevance_scan", broken)
+    ex = _explorer(model, data)
+    ex.layer, ex.channel = "c1", 0
+    ex.dataset_view.relevance_view.button.click()
+    assert "Could not rank" in ex.dataset_view.errors.value
+    assert "AttributeError" in ex.dataset_view.errors.value

@@ -126,6 +126,9 @@ class ChannelExplainer(w.VBox):
         except CnnvizError as error:
             self.relevance_map = None
             return f"no relevance map ({error})"
+        except Exception as error:  # noqa: BLE001 - the rest of the explanation still shows
+            self.relevance_map = None
+            return f"no relevance map ({type(error).__name__}: {error})"
         return "where it is relevant for the predicted class (concept relevance)"
 
     def _show_crops(self) -> None:

@@ -131,6 +131,10 @@ class RelevanceTopView(w.VBox):
         except CnnvizError as error:
             self._report(error)
             return None
+        except Exception as error:  # noqa: BLE001 - a failed ranking must not break the panel
+            self._report(ScanError(f"Could not rank {self.scans.description} by relevance "
+                                   f"for {layer!r}: {type(error).__name__}: {error}"))
+            return None
         return stats
 
     def _clear(self, text: str) -> None:

@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SUITES = ["bench_engine", "bench_deep", "bench_explorer", "bench_attribution", "bench_cam",
           "bench_compare", "bench_scan", "bench_concepts", "bench_featurevis", "bench_relevance",
-          "bench_trust", "bench_browser"]
+          "bench_relmax", "bench_trust", "bench_browser"]
 
 
 def main(argv: list[str]) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 from notebook_meaning import MEANING
+from notebook_relevance import RELEVANCE
 
 ROOT = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -586,6 +587,7 @@ def main() -> None:
     write("06_what_does_this_channel_detect.ipynb", CHANNELS)
     write("07_every_kind_of_model.ipynb", MODELS)
     write("08_what_do_units_mean.ipynb", MEANING)
+    write("09_what_is_this_decision_built_from.ipynb", RELEVANCE)
 
 
 if __name__ == "__main__":

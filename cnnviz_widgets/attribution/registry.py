@@ -23,10 +23,10 @@ from ..checks import is_whole
 from ..errors import ArgumentTypeError, InvalidSettingError, UnknownNameError
 from . import cam, recent_cams
 from .callbacks import ProgressLike
-from .gradcam import GradCAM
+from .gradcam import GradCAM, default_gradcam_layer
 from .integrated import IntegratedGradients
 from .maximize import ActivationMaximization
-from .relevance import COMPOSITES, LRP
+from .relevance import COMPOSITES, LRP, ChannelRelevance
 from .saliency import Saliency
 from .smooth import SmoothGrad
 
@@ -281,6 +281,37 @@ register_method(MethodSpec(
     description="Layer-wise relevance propagation: the class score divided among the "
                 "pixels, layer by layer; positive for evidence, negative against; it adds "
                 "up to the score.",
+))
+
+
+
+class _OneChannel:
+    """A :class:`ChannelRelevance` called like the other heatmap methods, for one channel:
+    ``method(image, target=None, channel=0)`` gives its (H, W) map in [-1, 1]."""
+
+    def __init__(self, model_or_engine: Any, layer: str | None = None,
+                 composite: str = "epsilon_plus_flat") -> None:
+        layer = default_gradcam_layer(model_or_engine) if layer is None else layer
+        self.relevance = ChannelRelevance(model_or_engine, layer, composite=composite)
+
+    def __call__(self, image: Any, target: Any = None, channel: int = 0) -> np.ndarray:
+        return self.relevance(image, channels=[channel], target=target)[0]
+
+
+register_method(MethodSpec(
+    "crp", "CRP (channel relevance)", ChannelRelevance, (
+        ParamSpec("layer", "Layer", "layer", None, stage="init",
+                  help="Layer of the channel; empty = the last convolution."),
+        ParamSpec("channel", "Channel", "int", 0, min=0,
+                  help="The channel whose share of the relevance is shown."),
+        _TARGET,
+        ParamSpec("composite", "Composite", "choice", "epsilon_plus_flat",
+                  choices=tuple(COMPOSITES), stage="init",
+                  help="Which rule each layer gets (Zennit's composites)."),
+    ),
+    factory=_OneChannel,
+    description="Concept relevance: the part of the LRP heatmap that flows through one "
+                "channel of a layer, i.e. where that channel is relevant for the class.",
 ))
 
 _CAM_LAYER = ParamSpec("layer", "Layer", "layer", None, stage="init",

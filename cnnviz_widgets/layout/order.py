@@ -11,7 +11,7 @@ from ..errors import InvalidSettingError
 __all__ = ["CHANNEL_ORDERS", "order_channels"]
 
 #: The ways channels can be ordered in a grid.
-CHANNEL_ORDERS: tuple[str, ...] = ("index", "mean", "max", "sparsity", "class")
+CHANNEL_ORDERS: tuple[str, ...] = ("index", "mean", "max", "sparsity", "class", "relevance")
 
 
 def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = None,
@@ -38,10 +38,14 @@ def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = N
             descending ``scores``: each channel's contribution to a class (see
             :class:`~cnnviz_widgets.attribution.ChannelContributions`), computed by the
             caller; the maps only give the number of channels.
+        ``"relevance"``
+            descending ``scores``: each channel's relevance for a class (concept
+            relevance, :meth:`~cnnviz_widgets.attribution.ChannelRelevance.scores`),
+            computed by the caller.
     by : str, optional
         Deprecated name of ``order``.
     scores : numpy.ndarray, optional
-        One number per channel, shape (C,), for ``order="class"``.
+        One number per channel, shape (C,), for ``order="class"`` and ``"relevance"``.
 
     Returns
     -------
@@ -53,7 +57,8 @@ def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = N
     Raises
     ------
     InvalidSettingError
-        (a ``ValueError``) for an unknown ``order``, or ``"class"`` without ``scores``
+        (a ``ValueError``) for an unknown ``order``, or ``"class"`` or ``"relevance"``
+        without ``scores``
         of one value per channel.
     """
     order = renamed(by, order, "by", "order", "order_channels")
@@ -66,10 +71,10 @@ def order_channels(maps: np.ndarray, order: str = "index", *, by: str | None = N
     n = x.shape[2]
     if order == "index":
         return np.arange(n, dtype=np.intp)
-    if order == "class":
+    if order in ("class", "relevance"):
         if scores is None or np.shape(scores) != (n,):
             raise InvalidSettingError(
-                f"The class order needs one contribution per channel ({n}), computed for "
+                f"The {order} order needs one score per channel ({n}), computed for "
                 "the class; got " + ("none." if scores is None else
                                      f"shape {np.shape(scores)}."))
         key = -np.asarray(scores, dtype=np.float64)

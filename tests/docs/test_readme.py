@@ -100,6 +100,17 @@ def _meaning(ns: dict, tmp: Path) -> None:
     assert len(q.results) == 1 and (tmp / "quiz.html").stat().st_size > 1000
 
 
+@check("top")
+def _relevance(ns: dict, tmp: Path) -> None:
+    np = ns["np"]
+    assert ns["heat"].shape == (28, 28) and ns["maps"].shape == (6, 28, 28)
+    top, scores = ns["top"], ns["scores"]
+    assert top.top_indices.shape == (64, 9) and top.count == 300
+    np.testing.assert_array_equal(ns["ex"].channel_ranking(),
+                                  np.argsort(-ns["cr"].scores(ns["images"][0]), kind="stable"))
+    assert scores.shape == (64,)
+
+
 # every kind of model
 @check("over_time")
 def _conv1d(ns: dict, tmp: Path) -> None:

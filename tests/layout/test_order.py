@@ -41,7 +41,7 @@ def brute_force(x: np.ndarray, order: str) -> list[int]:
     return sorted(range(c), key=lambda k: (score[k], k))
 
 
-@pytest.mark.parametrize("order", [o for o in CHANNEL_ORDERS if o != "class"])
+@pytest.mark.parametrize("order", [o for o in CHANNEL_ORDERS if o not in ("class", "relevance")])
 def test_order_matches_brute_force(order):
     rng = np.random.default_rng(1)
     x = np.maximum(rng.normal(size=(5, 4, 12)), 0).round(1)  # ties and exact zeros
@@ -70,12 +70,13 @@ def test_by_is_a_deprecated_alias():
     assert got.tolist() == [1, 0, 2]
 
 
-def test_class_order_is_descending_scores_with_stable_ties_and_nan_last():
+@pytest.mark.parametrize("order", ["class", "relevance"])
+def test_score_orders_are_descending_scores_with_stable_ties_and_nan_last(order):
     x = np.zeros((2, 2, 5))
     scores = np.array([0.5, 2.0, np.nan, 2.0, -1.0])
     want = sorted(range(5), key=lambda k: (-scores[k] if np.isfinite(scores[k]) else np.inf, k))
-    assert order_channels(x, "class", scores=scores).tolist() == want == [1, 3, 0, 4, 2]
-    with pytest.raises(InvalidSettingError, match="one contribution per channel"):
-        order_channels(x, "class")
+    assert order_channels(x, order, scores=scores).tolist() == want == [1, 3, 0, 4, 2]
+    with pytest.raises(InvalidSettingError, match="one score per channel"):
+        order_channels(x, order)
     with pytest.raises(InvalidSettingError, match="shape"):
-        order_channels(x, "class", scores=np.ones(4))
+        order_channels(x, order, scores=np.ones(4))

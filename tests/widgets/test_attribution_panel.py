@@ -68,6 +68,22 @@ def test_lrp_runs_with_the_chosen_composite(model, images):
     assert panel.errors.message == ""
 
 
+def test_crp_shows_where_the_chosen_channel_is_relevant(model, images):
+    from cnnviz_widgets.attribution import ChannelRelevance
+
+    panel = AttributionPanel(model, images, method="crp")
+    panel.controls["layer"].value = "conv_b"
+    panel.controls["channel"].value = 4
+    panel.controls["target"].value = 2
+    panel.run()
+    assert panel.errors.message == ""
+    want = ChannelRelevance(panel.engine, "conv_b")(images[0], channels=[4], target=2)[0]
+    np.testing.assert_allclose(panel.result, want, atol=1e-6)
+    panel.controls["channel"].value = 99  # the layer has 6: our error, in the panel
+    panel.run()
+    assert "channel 99" in panel.errors.message
+
+
 def test_activation_maximisation_runs_with_progress(model, images):
     panel = AttributionPanel(model, images, method="activation_maximization")
     assert panel.result is None  # slow methods wait for "Run"

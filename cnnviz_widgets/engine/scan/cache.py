@@ -261,9 +261,14 @@ class DatasetScans:
             r, c = (bottom - top) // 2, (right - left) // 2
             return r, c, r + 1, c + 1
 
-    def crops(self, layer: str, channel: int) -> list[Crop]:
+    def crops(self, layer: str, channel: int, stats: ChannelStats | None = None,
+              value_name: str = "max") -> list[Crop]:
         """The top images of ``channel`` of ``layer``, each cropped to the receptive box of
         its maximum (whole images for a layer without spatial maps), best first.
+
+        ``stats`` gives other top lists of the layer over the same set (a relevance scan,
+        :func:`~cnnviz_widgets.meaning.relevance_scan`) in place of the activation scan's;
+        ``value_name`` is the word for their values in the captions.
 
         Raises
         ------
@@ -271,7 +276,7 @@ class DatasetScans:
             When the layer cannot be scanned, the channel does not exist, or the images
             are not at hand (a saved scan without them).
         """
-        stats = self.stats(layer)
+        stats = self.stats(layer) if stats is None else stats
         channel = index_in(channel, stats.channels, "channel", f"layer {layer!r}")
         if self.source is None:
             return []
@@ -300,7 +305,7 @@ class DatasetScans:
                 box, marker = (0, 0, image.shape[0], image.shape[1]), None
             top, left, bottom, right = box
             label = self.label_name(int(stats.top_labels[channel, j]))
-            caption = " | ".join(part for part in (label, f"max {value:.3g}", f"#{index}")
+            caption = " | ".join(part for part in (label, f"{value_name} {value:.3g}", f"#{index}")
                                  if part)
             out.append(Crop(np.asarray(image[top:bottom, left:right]), marker, caption,
                             index, value, signal))

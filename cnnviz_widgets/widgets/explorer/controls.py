@@ -158,10 +158,11 @@ class ExplorerControls:
 
     def show_for(self, state: Any) -> None:
         """Show the controls that apply to ``state``'s view: the order in the grid, the
-        class for the "class" order, the image compared with in image compare mode."""
+        class for the "class" and "relevance" orders, the image compared with in image
+        compare mode."""
         c = self.widgets
         grid = state.channel is None
         c["channel_order"].layout.display = None if grid else "none"
-        ranked = grid and state.channel_order == "class"
+        ranked = grid and state.channel_order in ("class", "relevance")
         c["target"].layout.display = None if ranked else "none"
         c["compare_index"].layout.display = None if state.compare == "image" else "none"

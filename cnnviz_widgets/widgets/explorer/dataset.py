@@ -8,7 +8,8 @@
   histogram of the channel's per-image maximum, with labels the channel's preferred class
   and a bar chart of its class means, the layer's table of channels by the class they
   prefer (:class:`~.units.LayerTable`, a row opens its channel), and the layer's dead
-  channels as buttons that select them.
+  channels as buttons that select them. Beside the top images by activation, the top
+  images by relevance (:class:`~.relmax.RelevanceTopView`), ranked when asked.
 
 The set is anything :func:`~cnnviz_widgets.engine.scan.scan` reads (an array, a list of
 images or paths, a folder, a ``tf.data`` set of images or (image, label) pairs), or a
@@ -36,6 +37,7 @@ from ...render.mpl import class_means_figure, figure_to_png, histogram_figure
 from ..panel import Panel, close_widgets
 from ..picker import reads_signals
 from .concepts import ConceptView
+from .relmax import RelevanceTopView
 from .units import LayerTable
 
 __all__ = ["DatasetScans", "DatasetView"]
@@ -70,6 +72,8 @@ class DatasetView(Panel):
         The layer's channels by the class they prefer.
     concept_view : ConceptView
         The layer's concepts over the set, found on request.
+    relevance_view : RelevanceTopView
+        The channel's top images by relevance, beside those by activation, on request.
     dead : numpy.ndarray
         The dead channels of the layer on screen.
     progress : NotebookProgress
@@ -109,10 +113,16 @@ class DatasetView(Panel):
         self._classes.add_class("cnnviz-dataset-classes")
         self.table = LayerTable(self.select)
         self.concept_view = ConceptView(scans, self.report)
+        self.relevance_view = RelevanceTopView(scans, self.report, side=side)
         self._dead_label = w.HTML()
         self._dead_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self._dead_box.add_class("cnnviz-dataset-dead")
-        self.children = [self._title, self.progress.widget, self.errors, self._crop_box,
+        half = w.Layout(width="50%")
+        self.children = [self._title, self.progress.widget, self.errors,
+                         w.HBox([w.VBox([w.HTML("<b>By activation</b>"), self._crop_box],
+                                        layout=half),
+                                 w.VBox([w.HTML("<b>By relevance</b>"), self.relevance_view],
+                                        layout=half)]),
                          w.HBox([self._histogram, self._classes]),
                          w.HBox([self.table, w.VBox([self._dead_label, self._dead_box])]),
                          self.concept_view]
@@ -129,6 +139,7 @@ class DatasetView(Panel):
         new_layer = layer != self.layer
         self.layer, self.channel = layer, channel
         self.concept_view.show(layer)
+        self.relevance_view.show(layer, channel)
         self.render_count += 1
         try:
             stats = self._stats(layer)

@@ -1,5 +1,6 @@
-""""Explain channel": where a channel fires on the image, an input made to excite it, and
-the data set's images that excite it most."""
+""""Explain channel": where a channel fires on the image, where it is relevant for the
+predicted class (concept relevance), an input made to excite it, and the data set's
+images that excite it most."""
 
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ def _rgb(picture: np.ndarray) -> np.ndarray:
 
 class ChannelExplainer(w.VBox):
     """The "Explain channel" button and what it shows: the channel's heatmap over the
-    input (left), the feature visualisation that activation maximisation makes for it
-    (middle) and, when the explorer has a data set, the data set's images that excite
-    the channel most, cropped to what the maximum sees (right).
+    input (left), where the channel is relevant for the predicted class (its positive
+    concept relevance, :class:`~cnnviz_widgets.attribution.ChannelRelevance`; a layer the
+    output does not depend on gets a note instead), the feature visualisation that
+    activation maximisation makes for it (middle) and, when the explorer has a data set,
+    the data set's images that excite the channel most, cropped to what the maximum sees
+    (right).
 
     Attributes
     ----------
@@ -42,6 +46,9 @@ class ChannelExplainer(w.VBox):
         The last ``(overlay, MaximizationResult)``.
     crops : list of Crop
         The data set's top images shown with it (empty without a data set).
+    relevance_map : numpy.ndarray or None
+        The channel's concept relevance heatmap (H, W) for the predicted class, in
+        [-1, 1] (None when the layer has none).
     """
 
     #: How many of the data set's top images are shown next to the visualisation.
@@ -53,6 +60,8 @@ class ChannelExplainer(w.VBox):
                                        "input that excites it most")
         self.button.add_class("cnnviz-explain")
         self.heat = w.Image(format="png")
+        self.relevance = w.Image(format="png")
+        self.relevance_map: np.ndarray | None = None
         self.maximum = w.Image(format="png")
         self.caption = w.HTML()
         self.progress = w.IntProgress(min=0, max=1, layout=w.Layout(display="none"))
@@ -61,7 +70,7 @@ class ChannelExplainer(w.VBox):
         self.result: tuple[np.ndarray, Any] | None = None
         self.crops: list[Crop] = []
         super().__init__([self.caption, self.progress,
-                          w.HBox([self.heat, self.maximum, self.top])],
+                          w.HBox([self.heat, self.relevance, self.maximum, self.top])],
                          layout=w.Layout(display="none"))
         self.add_class("cnnviz-insight")
 
@@ -79,6 +88,7 @@ class ChannelExplainer(w.VBox):
         from ...attribution.overlay import activation_heatmap, overlay
 
         heat = overlay(engine.pixels(image), activation_heatmap(activation, channel), alpha=0.5)
+        relevant = self._relevance(engine, layer, channel, image)
         self.progress.layout.display = None
 
         def progress(step: int, total: int) -> None:
@@ -89,17 +99,37 @@ class ChannelExplainer(w.VBox):
         result = ActivationMaximization(engine)(layer, channel=channel, steps=steps,
                                                 progress=progress)
         self.heat.value = encode_png(upscale_nearest(heat, min_side=160))
+        self.relevance.layout.display = "none" if self.relevance_map is None else None
+        if self.relevance_map is not None:
+            self.relevance.value = encode_png(upscale_nearest(
+                overlay(engine.pixels(image), np.maximum(self.relevance_map, 0), alpha=0.5),
+                min_side=160))
         self.maximum.value = encode_png(upscale_nearest(_rgb(result.image), min_side=160))
         self.progress.layout.display = "none"
         self.crops = list(crops)[:self.max_crops]
         self._show_crops()
         tail = (", and the data set's images that excite it most" if self.crops else "")
         self.caption.value = html.escape(
-            f"{layer} channel {channel}: where it fires on this image, an input made to "
-            f"excite it ({result.initial:.3g} -> {result.final:.3g}){tail}.")
+            f"{layer} channel {channel}: where it fires on this image, {relevant}, an "
+            f"input made to excite it ({result.initial:.3g} -> {result.final:.3g}){tail}.")
         self.layout.display = None
         self.result = (heat, result)
         return self.result
+
+    def _relevance(self, engine: ActivationEngine, layer: str, channel: int,
+                   image: Any) -> str:
+        """Compute :attr:`relevance_map` for the predicted class; words for the caption."""
+        from ...attribution.relevance import ChannelRelevance
+
+        try:  # target None: the top class, found inside the same pass
+            self.relevance_map = ChannelRelevance(engine, layer)(image, channels=[channel])[0]
+        except CnnvizError as error:
+            self.relevance_map = None
+            return f"no relevance map ({error})"
+        except Exception as error:  # noqa: BLE001 - the rest of the explanation still shows
+            self.relevance_map = None
+            return f"no relevance map ({type(error).__name__}: {error})"
+        return "where it is relevant for the predicted class (concept relevance)"
 
     def _show_crops(self) -> None:
         old = list(self.top.children)

@@ -71,11 +71,14 @@ class ExplorerState(HasTraits):
         ``"matplotlib"`` (static image, colour bar) or ``"bqplot"`` (pan, zoom, hover,
         click a tile to zoom on its channel).
     channel_order : str
-        Grid order: ``"index"``, ``"mean"``, ``"max"``, ``"sparsity"`` or ``"class"``
+        Grid order: ``"index"``, ``"mean"``, ``"max"``, ``"sparsity"``, ``"class"``
         (each channel's contribution to the class ``target``: the mean over positions of
-        gradient x activation, computed once per layer, image and class).
+        gradient x activation) or ``"relevance"`` (each channel's relevance for the class
+        ``target``, concept relevance propagation with the ``epsilon_plus_flat``
+        composite); both computed once per layer, image and class.
     target : int or None
-        The class of the ``"class"`` order; None: the image's predicted class.
+        The class of the ``"class"`` and ``"relevance"`` orders; None: the image's
+        predicted class.
     page : int
         Page of the grid when a layer has more than ``per_page`` channels.
     dataset : images, ScanResult or None
@@ -109,7 +112,7 @@ class ExplorerState(HasTraits):
     backend = Choice(BACKENDS, "matplotlib", what="backend")
     channel_order = Choice(CHANNEL_ORDERS, "index", what="channel order")
     page = Whole(0)
-    #: The class the "class" channel order explains; None: the predicted class.
+    #: The class the "class" and "relevance" orders explain; None: the predicted class.
     target = Whole(None, allow_none=True)
     #: A data set for the dataset view (images, or a ScanResult); None: no dataset view.
     dataset = AnyValue(None, allow_none=True)
@@ -140,6 +143,8 @@ class ExplorerState(HasTraits):
         self.render_memo = RenderMemo()
         self._ranking_memo: tuple[tuple[Any, ...], np.ndarray] | None = None
         self._contribution_memo: dict[tuple[str, int, int], np.ndarray] = {}
+        self._relevance_memo: dict[tuple[str, int, int], np.ndarray] = {}
+        self._relevance_methods: dict[str, Any] = {}
         self._predicted: dict[int, int] = {}
         self._compare_engine: ActivationEngine | None = None
         #: Labels of the data set's images (read when ``dataset`` is set).
@@ -238,11 +243,12 @@ class ExplorerState(HasTraits):
         """Every channel in grid order, memoised per (layer, image, order[, class])."""
         order = self.channel_order
         key: tuple[Any, ...] = (self.layer, self.image_index, order)
-        if order == "class":
+        if order in ("class", "relevance"):
             key += (self.ranked_class(),)
         if self._ranking_memo is None or self._ranking_memo[0] != key:
             maps = self.current_maps().maps
-            scores = self.class_contributions() if order == "class" else None
+            scores = (self.class_contributions() if order == "class"
+                      else self.relevance_scores() if order == "relevance" else None)
             self._ranking_memo = (key, order_channels(maps, order, scores=scores))
         return self._ranking_memo[1]
 
@@ -277,8 +283,8 @@ class ExplorerState(HasTraits):
         return other.activation(self.layer, self.image)
 
     def ranked_class(self) -> int:
-        """The class of the "class" order: ``target``, else the image's predicted class
-        (from the engine's cached output)."""
+        """The class of the "class" and "relevance" orders: ``target``, else the image's
+        predicted class (from the engine's cached output)."""
         if self.target is not None:
             return int(self.target)
         if self.image_index not in self._predicted:  # once per image: no model call later
@@ -297,6 +303,20 @@ class ExplorerState(HasTraits):
             self._contribution_memo[key] = method(self.image, target=key[2])
         return self._contribution_memo[key]
 
+    def relevance_scores(self) -> np.ndarray:
+        """Each channel's relevance for :meth:`ranked_class` (concept relevance,
+        :meth:`~cnnviz_widgets.attribution.ChannelRelevance.scores`), computed once per
+        (layer, image, class)."""
+        from ...attribution.relevance import ChannelRelevance
+
+        key = (self.layer, self.image_index, self.ranked_class())
+        if key not in self._relevance_memo:
+            if self.layer not in self._relevance_methods:
+                self._relevance_methods[self.layer] = ChannelRelevance(self.engine, self.layer)
+            method = self._relevance_methods[self.layer]
+            self._relevance_memo[key] = method.scores(self.image, target=key[2])
+        return self._relevance_memo[key]
+
     def page_channels(self) -> np.ndarray:
         """The channels on the current page of the grid, in display order."""
         return page_of(self.channel_ranking(), self.page, self.per_page)
@@ -307,6 +327,8 @@ class ExplorerState(HasTraits):
         self.render_memo = RenderMemo()
         self._ranking_memo = None
         self._contribution_memo = {}
+        self._relevance_memo = {}
+        self._relevance_methods = {}
         self._predicted = {}
 
     # -- validation ------------------------------------------------------------------

@@ -36,7 +36,7 @@ def title_of(state: Any, channels: Sequence[int] = (), note: str = "") -> str:
         what = f"{count} values"
     elif len(channels) >= count:
         what = f"all {count} channels"
-        if state.channel_order == "class":
+        if state.channel_order in ("class", "relevance"):
             what += f", ordered by {order_words(state)}"
     else:
         what = (f"{len(channels)} of {count} channels (page {state.page + 1} of "
@@ -49,12 +49,14 @@ def title_of(state: Any, channels: Sequence[int] = (), note: str = "") -> str:
 
 def order_words(state: Any) -> str:
     """How the grid is ordered, in words for the caption."""
-    if state.channel_order != "class":
+    if state.channel_order not in ("class", "relevance"):
         return state.channel_order
     cls = state.ranked_class()
     names = state.class_names
     name = f" ({names[cls]})" if names and cls < len(names) else ""
     chosen = "" if state.target is not None else "predicted "
+    if state.channel_order == "relevance":
+        return f"relevance for the {chosen}class {cls}{name}: concept relevance (LRP)"
     return f"contribution to the {chosen}class {cls}{name}: mean of gradient x activation"
 
 

@@ -171,6 +171,30 @@ def meaning_pictures(folder: Path) -> list[Path]:
     return made
 
 
+def decision_pictures(folder: Path) -> list[Path]:
+    """LRP on the cat photo (EfficientNet-Lite0) and a sanity check's figure (digits CNN)."""
+    import matplotlib
+    import numpy as np
+
+    from cnnviz_widgets import ActivationEngine, zoo
+    from cnnviz_widgets.attribution import LRP, sanity_check
+    from cnnviz_widgets.render.mpl import figure_to_png
+
+    engine = ActivationEngine(zoo.efficientnet_lite0())
+    photo = zoo.samples(["chelsea"])[0].image
+    heat = LRP(engine, composite="epsilon_plus_flat")(photo)  # in [-1, 1]
+    coloured = matplotlib.colormaps["bwr"]((heat + 1.0) / 2.0)[..., :3]  # red: for the class
+    pixels = np.asarray(Image.fromarray(np.asarray(engine.pixels(photo), np.uint8)).resize(
+        heat.shape[::-1]))
+    gap = np.full((heat.shape[0], 8, 3), 255, np.uint8)
+    picture = np.concatenate([pixels, gap, (255 * coloured).astype(np.uint8)], axis=1)
+    made = [_thumb(picture, "relevance", folder)]
+    images, _ = zoo.digit_samples()
+    check = sanity_check(zoo.digits_cnn(), images[0], method="gradcam")
+    made.append(_thumb(Image.open(io.BytesIO(figure_to_png(check.figure()))), "trust", folder))
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "explorer.png")
@@ -180,6 +204,8 @@ def main() -> None:
         page = export_page(Path(tmp) / "explorer.html")
         made = [optimise(screenshot(page), args.out)]
     made += view_pictures(args.views, args.out)
+    made += meaning_pictures(args.views)
+    made += decision_pictures(args.views)
     for out in made:
         width, height = Image.open(out).size
         print(f"{out} {out.stat().st_size:,} bytes, {width}x{height} px")

@@ -220,10 +220,19 @@ class RelevanceGraph:
         return chain
 
     def key_of(self, name: str) -> int:
-        """The plan key of the output of the layer called ``name``."""
+        """The plan key of the output of the layer called ``name``.
+
+        A linear layer whose BatchNormalization is folded into it has no output of its own
+        in the pass: its key is the batch normalisation's output, which has the same
+        channels (the normalisation is one scale and shift a channel), as with Zennit's
+        canonizers.
+        """
         view = self.plan.view(name)
         if view is None:
             raise UnsupportedModelError(f"The model has no layer output called {name!r}.")
+        for norm, linear in self.folded.items():
+            if self.plan.steps[linear].outputs[0] == view.key:
+                return self.plan.steps[norm].outputs[0]
         return view.key
 
     # -- the passes --------------------------------------------------------------------

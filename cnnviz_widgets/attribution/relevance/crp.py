@@ -129,7 +129,7 @@ class ChannelRelevance(LRP):
         values = self.graph.forward(x)
         start = output_relevance(self.graph.output(values), score)
         return self.graph.backward(values, start, self.composite,
-                                   condition=Condition(self._key, masks[0]))[0]
+                                   condition=Condition(self._key, masks[0], one_hot=True))[0]
 
     def layer_relevance(self, batch: np.ndarray, target: Any = None) -> np.ndarray:
         """The relevance of each channel of the layer, for each image of a batch.

@@ -232,10 +232,13 @@ class RelevanceGraph:
         return view.key
 
     # -- the passes --------------------------------------------------------------------
-    def forward(self, x: Any) -> dict[int, Any]:
-        """Every value of the model for the prepared batch ``x``, by plan key."""
+    def forward(self, x: Any, upto: int | None = None) -> dict[int, Any]:
+        """Every value of the model for the prepared batch ``x``, by plan key.
+
+        With ``upto`` (a plan key), only the values that one is computed from.
+        """
         values = {self.plan.input_key: x}
-        for index in self.order:
+        for index in self.order if upto is None else self.plan.needed([upto]):
             step = self.plan.steps[index]
             values[step.outputs[0]] = step.call(values)[0]
         return values
@@ -245,8 +248,8 @@ class RelevanceGraph:
         return values[self.plan.output_key]
 
     def backward(self, values: dict[int, Any], relevance: Any, composite: Composite,
-                 condition: Condition | None = None,
-                 at: int | None = None) -> tuple[Any, Any]:
+                 condition: Condition | None = None, at: int | None = None,
+                 start: int | None = None) -> tuple[Any, Any]:
         """The relevance of the input, given that of the output.
 
         Parameters
@@ -254,7 +257,7 @@ class RelevanceGraph:
         values : dict
             From :meth:`forward`.
         relevance : tensor
-            The relevance of the model output, shaped like it.
+            The relevance of the model output, shaped like it (or of ``start``).
         composite : Composite
             The rule of each linear layer.
         condition : Condition, optional
@@ -264,6 +267,9 @@ class RelevanceGraph:
         at : int, optional
             A plan key whose relevance (before the condition) is returned too; without a
             condition the pass stops there (and the input relevance is None).
+        start : int, optional
+            The plan key ``relevance`` belongs to, when not the model output: the pass
+            starts there (``values`` need only hold what it is computed from).
 
         Returns
         -------
@@ -273,7 +279,7 @@ class RelevanceGraph:
         """
         plan = self.plan
         ops = keras.ops
-        rel: dict[int, Any] = {plan.output_key: relevance}
+        rel: dict[int, Any] = {plan.output_key if start is None else start: relevance}
         copies, repeated = 1, {}
         found = pending = None
 

@@ -95,7 +95,7 @@ def test_lrp_and_crp_run_compiled(residual):
     programs = {key[1].split(":")[0]: program
                 for key, program in engine.__dict__["_gradient_functions"].items()
                 if "epsilon_gamma_box" in key[1]}
-    assert set(programs) == {"lrp", "crp", "crp-scores"}
+    assert set(programs) == {"lrp", "crp", "crp-layer", "crp-scores"}
     assert all(program is not None for program in programs.values())
 
 

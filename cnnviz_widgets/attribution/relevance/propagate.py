@@ -225,10 +225,17 @@ class RelevanceGraph:
         return chain
 
     def key_of(self, name: str) -> int:
-        """The plan key of the output of the layer called ``name``."""
+        """The plan key of the output of the layer called ``name``.
+
+        For a layer with a batch normalisation folded into it, that of the normalisation:
+        the folded layer's output, where its relevance is (the same channels).
+        """
         view = self.plan.view(name)
         if view is None:
             raise UnsupportedModelError(f"The model has no layer output called {name!r}.")
+        for norm, linear in self.folded.items():
+            if self.plan.steps[linear].outputs[0] == view.key:
+                return self.plan.steps[norm].outputs[0]
         return view.key
 
     # -- the passes --------------------------------------------------------------------

@@ -126,3 +126,27 @@ def test_grouped_step_below_the_layer_equals_masked_copies(residual, composite):
         assert got.shape == (3, 12, 12, 3)
         assert np.abs(want).max() > 0
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
+def test_a_layer_with_a_folded_batch_normalisation_is_conditioned_after_it():
+    """The convolution's batch normalisation is folded into it, so its relevance is that
+    of the normalised output; every path goes through it: the maps add up to LRP's."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    layers = keras.layers
+    x = inputs = keras.Input((10, 10, 3))
+    x = layers.Conv2D(4, 3, padding="same", name="conv")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(3)(x))
+    model.layers[2].set_weights([w + 0.3 for w in model.layers[2].get_weights()])
+    engine = ActivationEngine(model)
+    image = np.random.default_rng(5).uniform(0, 255, (10, 10, 3)).astype(np.float32)
+    whole = LRP(engine, composite="epsilon_plus")(image, target=TARGET, normalize=False)
+    maps = ChannelRelevance(engine, "conv", composite="epsilon_plus")(
+        image, target=TARGET, normalize=False)
+    assert maps.shape == (4, 10, 10) and np.abs(whole).max() > 0
+    np.testing.assert_allclose(maps.sum(axis=0), whole, rtol=1e-4,
+                               atol=1e-5 * np.abs(whole).max())

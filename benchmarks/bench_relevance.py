@@ -5,10 +5,11 @@ forward passes (z+ runs two, alpha-beta four) and pulls a vector back through ea
 goal is LRP (``epsilon_plus_flat``) at most 3x the time of one saliency map (a compiled
 forward and backward pass), both built once and called warm. CRP conditions the
 relevance on 64 channels of a layer: all of ``block1_conv2`` (the 64 maps the explorer
-shows first) and 64 of ``block4_conv3``; 64 channels are 64 copies of the relevance from
-that layer down (in passes of 16), so each row compares them with one LRP (goal: at most
-3x; the work below the layer grows with the channels, so the goal can only be met for
-layers near the input).
+shows first) and 64 of ``block4_conv3``; the relevance above the layer is computed once
+and the layer's own step for all the channels of a pass at once, but the layers below it
+run on 64 copies of the relevance (in passes of 16), so each row compares them with one
+LRP (goal: at most 3x; the work below the layer grows with the channels, so the goal can
+only be met for layers near the input).
 """
 
 from __future__ import annotations

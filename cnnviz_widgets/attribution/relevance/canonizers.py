@@ -15,6 +15,7 @@ normalisation, and the normalised axis is the channel axis.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..._keras import keras
@@ -87,6 +88,34 @@ def _pointwise_forward(layer: Any) -> Any:
     return forward
 
 
+def _grouped_conv(layer: Any) -> Any:
+    """``Linear.grouped`` of a convolution (1D or 2D, channels last, one group): a
+    depthwise convolution over the G inputs side by side, each group's outputs summed."""
+    if len(layer.kernel.shape) > 4 or _channels_first(layer) or \
+            getattr(layer, "groups", 1) != 1:
+        return None
+    ops = keras.ops
+
+    def grouped(x: Any, kernel: Any) -> Any:
+        *window, inputs, count = kernel.shape
+        rank = len(kernel.shape)
+        order = (*range(rank - 2), rank - 1, rank - 2)  # (..., G, in): channel g * in + i
+        depthwise = ops.reshape(ops.transpose(kernel, order), (*window, count * inputs, 1))
+        z = ops.depthwise_conv(x, depthwise, strides=layer.strides, padding=layer.padding,
+                               data_format="channels_last", dilation_rate=layer.dilation_rate)
+        return ops.sum(ops.reshape(z, (-1, *z.shape[1:-1], count, inputs)), axis=-1)
+
+    return grouped
+
+
+def _grouped_dense(x: Any, kernel: Any) -> Any:
+    """``Linear.grouped`` of a dense layer."""
+    ops = keras.ops
+    inputs, count = kernel.shape
+    x = ops.reshape(x, (-1, *x.shape[1:-1], count, inputs))
+    return ops.sum(x * ops.transpose(kernel), axis=-1)
+
+
 def linear_maps(layer: Any) -> list[Linear]:
     """``layer`` as linear maps, in the order they apply (one, or two for a separable one).
 
@@ -108,7 +137,8 @@ def linear_maps(layer: Any) -> list[Linear]:
             z = ops.matmul(x, kernel)
             return z if b is None else z + b
 
-        return [Linear(layer.name, "dense", ops.convert_to_tensor(layer.kernel), bias, dense)]
+        return [Linear(layer.name, "dense", ops.convert_to_tensor(layer.kernel), bias, dense,
+                       grouped=_grouped_dense)]
     if isinstance(layer, _separable_classes()):
         depthwise = Linear(layer.name, "conv", ops.convert_to_tensor(layer.depthwise_kernel),
                            None, _depthwise_forward(layer), depthwise=True)
@@ -123,7 +153,8 @@ def linear_maps(layer: Any) -> list[Linear]:
     def conv(x: Any, kernel: Any, b: Any) -> Any:
         return _bias_add(layer.convolution_op(x, kernel), b, first)
 
-    return [Linear(layer.name, "conv", ops.convert_to_tensor(layer.kernel), bias, conv)]
+    return [Linear(layer.name, "conv", ops.convert_to_tensor(layer.kernel), bias, conv,
+                   grouped=_grouped_conv(layer))]
 
 
 def can_fold(linear: Any, batch_norm: Any) -> bool:
@@ -176,6 +207,6 @@ def fold_batch_norm(maps: list[Linear], batch_norm: Any) -> list[Linear]:
     else:
         kernel = kernel * scale
     bias = shift if last.bias is None else last.bias * scale + shift
-    folded = Linear(f"{last.name}+{batch_norm.name}", last.kind, kernel, bias, last.forward,
-                    last.depthwise)
+    folded = dataclasses.replace(last, name=f"{last.name}+{batch_norm.name}", weight=kernel,
+                                 bias=bias)
     return [*maps[:-1], folded]

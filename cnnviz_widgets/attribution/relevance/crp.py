@@ -3,9 +3,13 @@
 Achtibat et al. (2023), as zennit-crp's ``CondAttribution`` does it
 (``crp/attribution.py``): the relevance of the class is propagated down to a layer, kept
 there for the chosen channels only (a *condition*), and propagated on to the input. Every
-channel of a call is one condition of the same backward pass: the images are repeated
-once per channel below the layer, so K channels cost one pass over a batch K times as
-large from that layer down (in passes of ``batch_size`` channels).
+channel of a call is one condition of the same backward pass: the relevance that
+reaches the layer is computed once, and from the layer down the images are repeated once
+per channel, so K channels cost one pass over a batch K times as large from that layer
+down (in passes of ``batch_size`` channels). The layer's own step back to its input is
+the exception: each channel's relevance goes back along that channel's kernel alone, so
+it runs for all the channels of a pass at once, at about the cost of one image's
+(:meth:`.rules.Rule.propagate_channels`).
 
 Relevance is linear in what a layer receives, so the heatmaps of all channels add up to
 the relevance that flows through the layer; for a layer every path from the input to
@@ -105,31 +109,43 @@ class ChannelRelevance(LRP):
         """
         picked = self._indices(channels)
         batch = np.asarray(batch, dtype=np.float32)
+        if not len(picked):
+            return np.zeros((len(batch), 0, *batch.shape[1:]), dtype=np.float32)
         score = resolve_score(target)
-        size = min(self.batch_size, max(len(picked), 1))
-        parts = []
-        for start in range(0, len(picked), size):
-            chunk = picked[start:start + size]
-            # always ``size`` rows (zero rows past the end): one compiled program
-            masks = np.zeros((size, self.channels), dtype=np.float32)
-            masks[np.arange(len(chunk)), chunk] = 1.0
-            with logits_of(self.engine, self.logits):
+        size = min(self.batch_size, len(picked))
+        tensor = autodiff.to_tensor(batch)
+        with logits_of(self.engine, self.logits):
+            # the relevance that reaches the layer, once: every pass below starts from it
+            at_layer = autodiff.to_tensor(self.compiled_gradients(
+                f"crp-layer:{self.layer}:{self.composite.key}", (tensor,), score,
+                self._relevance_at))
+            parts = []
+            for start in range(0, len(picked), size):
+                chunk = picked[start:start + size]
+                # always ``size`` rows (zero rows past the end): one compiled program
+                masks = np.zeros((size, self.channels), dtype=np.float32)
+                masks[np.arange(len(chunk)), chunk] = 1.0
                 relevance = self.compiled_gradients(
                     f"crp:{self.layer}:{self.composite.key}",
                     # masks behind an axis of one: compiled programs leave the first
                     # axis free, and the number of conditions must be known
-                    (autodiff.to_tensor(batch), autodiff.to_tensor(masks[None])), score,
+                    (tensor, at_layer, autodiff.to_tensor(masks[None])), score,
                     self._conditioned)
-            parts.append(relevance.reshape(len(batch), size, *batch.shape[1:])[:, :len(chunk)])
-        if not parts:
-            return np.zeros((len(batch), 0, *batch.shape[1:]), dtype=np.float32)
+                parts.append(relevance.reshape(len(batch), size,
+                                               *batch.shape[1:])[:, :len(chunk)])
         return np.concatenate(parts, axis=1)
 
-    def _conditioned(self, x: Any, masks: Any, score: Any) -> Any:
+    def _relevance_at(self, x: Any, score: Any) -> Any:
+        """The relevance of the layer's output (before any condition), per image."""
         values = self.graph.forward(x)
         start = output_relevance(self.graph.output(values), score)
-        return self.graph.backward(values, start, self.composite,
-                                   condition=Condition(self._key, masks[0]))[0]
+        return self.graph.backward(values, start, self.composite, at=self._key)[1]
+
+    def _conditioned(self, x: Any, at_layer: Any, masks: Any, score: Any) -> Any:
+        # only the layers below need their values: the relevance above is given
+        values = self.graph.forward(x, upto=self._key)
+        return self.graph.backward(values, at_layer, self.composite, start=self._key,
+                                   condition=Condition(self._key, masks[0], one_hot=True))[0]
 
     def layer_relevance(self, batch: np.ndarray, target: Any = None) -> np.ndarray:
         """The relevance of each channel of the layer, for each image of a batch.
@@ -148,9 +164,7 @@ class ChannelRelevance(LRP):
                 (autodiff.to_tensor(batch),), score, self._at_layer)
 
     def _at_layer(self, x: Any, score: Any) -> Any:
-        values = self.graph.forward(x)
-        start = output_relevance(self.graph.output(values), score)
-        _, found = self.graph.backward(values, start, self.composite, at=self._key)
+        found = self._relevance_at(x, score)
         axes = tuple(range(1, len(found.shape) - 1))
         return keras.ops.sum(found, axis=axes) if axes else found
 

@@ -78,10 +78,15 @@ class Condition:
     masks : tensor
         (K, C): one row per condition, 1 for the channels kept. Each image of the batch
         becomes K images (image-major) from this layer down.
+    one_hot : bool, default False
+        Every row keeps one channel at most: the first linear layer below (a convolution
+        or dense layer, through element-wise layers) then sends the relevance of all the
+        rows back in one grouped pass (:meth:`.rules.Rule.propagate_channels`).
     """
 
     key: int
     masks: Any
+    one_hot: bool = False
 
 
 def _kind_of(layer: Any) -> str | None:
@@ -236,10 +241,13 @@ class RelevanceGraph:
         return view.key
 
     # -- the passes --------------------------------------------------------------------
-    def forward(self, x: Any) -> dict[int, Any]:
-        """Every value of the model for the prepared batch ``x``, by plan key."""
+    def forward(self, x: Any, upto: int | None = None) -> dict[int, Any]:
+        """Every value of the model for the prepared batch ``x``, by plan key.
+
+        With ``upto`` (a plan key), only the values that one is computed from.
+        """
         values = {self.plan.input_key: x}
-        for index in self.order:
+        for index in self.order if upto is None else self.plan.needed([upto]):
             step = self.plan.steps[index]
             values[step.outputs[0]] = step.call(values)[0]
         return values
@@ -249,8 +257,8 @@ class RelevanceGraph:
         return values[self.plan.output_key]
 
     def backward(self, values: dict[int, Any], relevance: Any, composite: Composite,
-                 condition: Condition | None = None,
-                 at: int | None = None) -> tuple[Any, Any]:
+                 condition: Condition | None = None, at: int | None = None,
+                 start: int | None = None) -> tuple[Any, Any]:
         """The relevance of the input, given that of the output.
 
         Parameters
@@ -258,7 +266,7 @@ class RelevanceGraph:
         values : dict
             From :meth:`forward`.
         relevance : tensor
-            The relevance of the model output, shaped like it.
+            The relevance of the model output, shaped like it (or of ``start``).
         composite : Composite
             The rule of each linear layer.
         condition : Condition, optional
@@ -268,6 +276,9 @@ class RelevanceGraph:
         at : int, optional
             A plan key whose relevance (before the condition) is returned too; without a
             condition the pass stops there (and the input relevance is None).
+        start : int, optional
+            The plan key ``relevance`` belongs to, when not the model output: the pass
+            starts there (``values`` need only hold what it is computed from).
 
         Returns
         -------
@@ -277,9 +288,9 @@ class RelevanceGraph:
         """
         plan = self.plan
         ops = keras.ops
-        rel: dict[int, Any] = {plan.output_key: relevance}
+        rel: dict[int, Any] = {plan.output_key if start is None else start: relevance}
         copies, repeated = 1, {}
-        found = None
+        found = pending = None
 
         def value(k: int) -> Any:
             if copies == 1:
@@ -299,28 +310,38 @@ class RelevanceGraph:
                 found = r
                 if condition is None:  # nothing below is asked for
                     return None, found
+            masks = None
             if condition is not None and key == condition.key:
-                copies = int(condition.masks.shape[0])
-                r = ops.reshape(ops.expand_dims(r, 1) * _mask_shape(condition.masks, r),
-                                (-1, *r.shape[1:]))
-                rel = {}
+                rel, pending = {}, condition.masks
+            if pending is not None and not (condition.one_hot and at is None and
+                                            self.kinds[index] == "pass" and
+                                            index not in self.folded):
+                # the mask applies here; element-wise layers before it pass the relevance
+                # unchanged (masked before or after, the same), so a grouped first
+                # linear step below them still gets it once per image
+                copies, pending = int(condition.masks.shape[0]), None
+                if condition.one_hot:
+                    masks = condition.masks
+                else:
+                    r = _masked(r, condition.masks)
             for k, r_in in self._through(index, step, r, value, composite, values.__getitem__,
-                                         copies):
+                                         copies, masks):
                 rel[k] = rel[k] + r_in if k in rel else r_in
         return rel.get(plan.input_key, ops.zeros_like(value(plan.input_key))), found
 
     def _through(self, index: int, step: Any, r: Any, value: Callable[[int], Any],
                  composite: Composite, base: Callable[[int], Any],
-                 copies: int) -> list[tuple[int, Any]]:
+                 copies: int, masks: Any = None) -> list[tuple[int, Any]]:
         """(input key, relevance) for each input of ``step``, given its output's ``r``.
 
         ``value(key)`` is a value repeated once per condition (``copies``), ``base(key)``
-        the value once per image.
+        the value once per image. ``masks`` (one-hot rows): ``r`` is once per image and
+        still to be masked, one copy per row.
         """
         kind = self.kinds[index]
         keys = list(dict.fromkeys(step.inputs))
         if kind == "pass" and index not in self.folded:
-            return [(keys[0], r)]
+            return [(keys[0], r if masks is None else _masked(r, masks))]
         if kind == "linear" or index in self.folded:
             linear_index = self.folded.get(index, index)
             linear = self.plan.steps[linear_index]
@@ -333,6 +354,12 @@ class RelevanceGraph:
                 source = padding.inputs[0]
                 maps[0] = _padded(maps[0], padding)
             inputs = [base(source)]  # once per image: the rules repeat what they need
+            if masks is not None and len(maps) == 1 and maps[0].grouped is not None:
+                rule = composite.rule(maps[0].kind, linear_index in self.first)
+                return [(source, rule.propagate_channels(
+                    maps[0], inputs[0], r, masks, nonnegative=source in self.nonnegative))]
+            if masks is not None:
+                r = _masked(r, masks)
             for stage in maps[:-1]:  # a separable convolution's depthwise stage
                 inputs.append(stage.forward(inputs[-1], stage.weight, stage.bias))
             for depth in range(len(maps) - 1, -1, -1):
@@ -346,6 +373,8 @@ class RelevanceGraph:
         def function(*xs: Any) -> Any:
             return step.call(dict(zip(keys, xs, strict=True)))[0]
 
+        if masks is not None:
+            r = _masked(r, masks)
         xs = [value(k) for k in keys]
         if kind == "sum":
             return list(zip(keys, norm_relevance(function, xs, r), strict=True))
@@ -381,7 +410,14 @@ def _padded(linear: Linear, padding: Any) -> Linear:
     def padded(x: Any, weight: Any, bias: Any) -> Any:
         return forward(padding.call({key: x})[0], weight, bias)
 
-    return dataclasses.replace(linear, forward=padded)
+    if linear.grouped is None:
+        return dataclasses.replace(linear, forward=padded)
+    grouped = linear.grouped
+
+    def padded_grouped(x: Any, kernel: Any) -> Any:
+        return grouped(padding.call({key: x})[0], kernel)
+
+    return dataclasses.replace(linear, forward=padded, grouped=padded_grouped)
 
 
 def _size(x: Any) -> int:
@@ -391,11 +427,12 @@ def _size(x: Any) -> int:
     return size
 
 
-def _mask_shape(masks: Any, r: Any) -> Any:
-    """``masks`` (K, C) shaped to multiply ``r`` expanded to (N, 1, ...): (1, K, 1.., C)."""
+def _masked(r: Any, masks: Any) -> Any:
+    """``r`` (N, ..., C) once per row of ``masks`` (K, C), masked: (N * K, ..., C)."""
     ops = keras.ops
     middle = (1,) * (len(r.shape) - 2)
-    return ops.reshape(ops.cast(masks, r.dtype), (1, masks.shape[0], *middle, masks.shape[1]))
+    shaped = ops.reshape(ops.cast(masks, r.dtype), (1, masks.shape[0], *middle, masks.shape[1]))
+    return ops.reshape(ops.expand_dims(r, 1) * shaped, (-1, *r.shape[1:]))
 
 
 def relevance_graph(engine: Any) -> RelevanceGraph:

@@ -95,5 +95,58 @@ def test_lrp_and_crp_run_compiled(residual):
     programs = {key[1].split(":")[0]: program
                 for key, program in engine.__dict__["_gradient_functions"].items()
                 if "epsilon_gamma_box" in key[1]}
-    assert set(programs) == {"lrp", "crp", "crp-scores"}
+    assert set(programs) == {"lrp", "crp", "crp-layer", "crp-scores"}
     assert all(program is not None for program in programs.values())
+
+
+@pytest.mark.parametrize("composite", ["epsilon_plus_flat", "epsilon_gamma_box",
+                                       "epsilon_alpha2_beta1"])
+def test_grouped_step_below_the_layer_equals_masked_copies(residual, composite):
+    """One-hot conditions take the conditioned layer's own step for all channels at once
+    (a grouped pass); conditions given as general masks take it once per masked copy.
+    Both are the same relevance: on the first layer (z-box, flat), inner convolutions
+    (with and without a ReLU of their own) and the dense output."""
+    import keras
+
+    from cnnviz_widgets.attribution.relevance.propagate import Condition
+
+    engine, image = residual
+    x = keras.ops.convert_to_tensor(engine.prepare(image))
+    for layer in ("stem", "c2", "c3", "out"):
+        cr = ChannelRelevance(engine, layer, composite=composite)
+        masks = np.eye(cr.channels, dtype=np.float32)[[2, 0, 1]]
+        masks[1] = 0.0  # a row that keeps nothing (as a pass's padding rows)
+        values = cr.graph.forward(x)
+        logits = cr.graph.output(values)
+        start = keras.ops.convert_to_numpy(logits) * np.eye(3, dtype=np.float32)[TARGET]
+        start = keras.ops.convert_to_tensor(start)
+        got, want = (keras.ops.convert_to_numpy(cr.graph.backward(
+            values, start, cr.composite, condition=Condition(cr._key, masks, one_hot=flag))[0])
+            for flag in (True, False))
+        assert got.shape == (3, 12, 12, 3)
+        assert np.abs(want).max() > 0
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
+def test_a_layer_with_a_folded_batch_normalisation_is_conditioned_after_it():
+    """The convolution's batch normalisation is folded into it, so its relevance is that
+    of the normalised output; every path goes through it: the maps add up to LRP's."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    layers = keras.layers
+    x = inputs = keras.Input((10, 10, 3))
+    x = layers.Conv2D(4, 3, padding="same", name="conv")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(3)(x))
+    model.layers[2].set_weights([w + 0.3 for w in model.layers[2].get_weights()])
+    engine = ActivationEngine(model)
+    image = np.random.default_rng(5).uniform(0, 255, (10, 10, 3)).astype(np.float32)
+    whole = LRP(engine, composite="epsilon_plus")(image, target=TARGET, normalize=False)
+    maps = ChannelRelevance(engine, "conv", composite="epsilon_plus")(
+        image, target=TARGET, normalize=False)
+    assert maps.shape == (4, 10, 10) and np.abs(whole).max() > 0
+    np.testing.assert_allclose(maps.sum(axis=0), whole, rtol=1e-4,
+                               atol=1e-5 * np.abs(whole).max())

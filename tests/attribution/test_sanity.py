@@ -10,7 +10,7 @@ import pytest
 
 from cnnviz_widgets import zoo
 from cnnviz_widgets.attribution import SanityResult, sanity_check
-from cnnviz_widgets.attribution.metrics.similarity import average_ranks, spearman, ssim
+from cnnviz_widgets.attribution.metrics.similarity import average_ranks, pearson, spearman, ssim
 from cnnviz_widgets.attribution.registry import MethodSpec, ParamSpec
 from cnnviz_widgets.engine.coerce import as_engine
 from cnnviz_widgets.errors import InvalidSettingError
@@ -120,6 +120,14 @@ def test_spearman_equals_scipy_with_ties():
     np.testing.assert_allclose(average_ranks([3, 1, 3, 2]), [2.5, 0, 2.5, 1])
     assert spearman(np.zeros(4), np.arange(4)) == 0.0
     assert spearman(np.ones(4), np.ones(4)) == 1.0
+
+
+def test_pearson_equals_numpy_and_is_zero_for_a_constant():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    assert pearson(a, a + b) == pytest.approx(np.corrcoef(a, a + b)[0, 1], abs=1e-12)
+    assert pearson(a, -2 * a) == pytest.approx(-1.0, abs=1e-12)
+    assert pearson(np.ones(5), np.arange(5)) == 0.0
 
 
 def test_ssim_equals_scikit_image():

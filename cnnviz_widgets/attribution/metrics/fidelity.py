@@ -25,15 +25,9 @@ from ..gradcam import upsample_heatmap
 from ..registry import MethodSpec, get_method
 from ..scores import ClassScore, resolve_score
 from .faithfulness import _chunks, _Scorer, named_maps, substrate_pixels
+from .similarity import pearson
 
 __all__ = ["mu_fidelity", "stability"]
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    scale = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b / scale) if scale > 0 else 0.0
 
 
 def mu_fidelity(
@@ -123,7 +117,7 @@ def mu_fidelity(
     values = np.asarray(score(output), dtype=np.float64)
     drops = values[0] - values[1:]
     flat = removed.reshape(samples, -1).astype(np.float64)
-    results = {name: _pearson(flat @ heat.ravel(), drops) for name, heat in heats.items()}
+    results = {name: pearson(flat @ heat.ravel(), drops) for name, heat in heats.items()}
     return results if named else results[""]
 
 

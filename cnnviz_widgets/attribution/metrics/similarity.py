@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import InvalidSettingError
 
-__all__ = ["average_ranks", "normalized_absolute", "spearman", "ssim"]
+__all__ = ["average_ranks", "normalized_absolute", "pearson", "spearman", "ssim"]
 
 
 def average_ranks(values: Any) -> np.ndarray:
@@ -33,20 +33,27 @@ def average_ranks(values: Any) -> np.ndarray:
     return ranks
 
 
+def pearson(a: Any, b: Any) -> float:
+    """Pearson correlation of two arrays of the same size (flattened), in [-1, 1]; 0.0 when
+    either is constant (where NumPy and SciPy give NaN)."""
+    x = np.asarray(a, dtype=np.float64).ravel()
+    y = np.asarray(b, dtype=np.float64).ravel()
+    x, y = x - x.mean(), y - y.mean()
+    scale = float(np.sqrt(x @ x)) * float(np.sqrt(y @ y))
+    return float(np.clip((x @ y) / scale, -1.0, 1.0)) if scale > 0.0 else 0.0
+
+
 def spearman(a: Any, b: Any) -> float:
-    """Spearman rank correlation of two maps of the same shape, in [-1, 1].
+    """Spearman rank correlation of two maps of the same shape, in [-1, 1]: the
+    :func:`pearson` correlation of their ranks.
 
     A constant map has no order: the correlation is 1.0 when both maps are constant and
     0.0 when only one is (where ``scipy.stats.spearmanr`` gives NaN).
     """
     x, y = _pair(a, b)
-    rx, ry = average_ranks(x), average_ranks(y)
-    rx -= rx.mean()
-    ry -= ry.mean()
-    sx, sy = float(np.sqrt(rx @ rx)), float(np.sqrt(ry @ ry))
-    if sx == 0.0 or sy == 0.0:
-        return 1.0 if sx == sy else 0.0
-    return float(np.clip((rx @ ry) / (sx * sy), -1.0, 1.0))
+    if np.ptp(x) == 0.0 and np.ptp(y) == 0.0:
+        return 1.0
+    return pearson(average_ranks(x), average_ranks(y))
 
 
 def normalized_absolute(heatmap: Any) -> np.ndarray:

@@ -21,6 +21,19 @@ def median_seconds(fn: Callable[[], object], repeat: int = 5,
     return statistics.median(times)
 
 
+def paired_seconds(first: Callable[[], object], second: Callable[[], object], rounds: int,
+                   first_setup: Callable[[], object] | None = None
+                   ) -> tuple[list[float], list[float]]:
+    """Wall times of ``first()`` and ``second()``, alternated for ``rounds`` rounds, so that a
+    drift of the machine's load hits both; ``first_setup()`` runs untimed before each
+    ``first()``. Returns the two lists of seconds, round by round (for paired ratios)."""
+    firsts, seconds = [], []
+    for _ in range(rounds):
+        firsts.append(median_seconds(first, 1, setup=first_setup))
+        seconds.append(median_seconds(second, 1))
+    return firsts, seconds
+
+
 @dataclass
 class Row:
     """One line of the table: what was measured, on which model, ours, the baseline, a goal.

@@ -34,7 +34,7 @@ import warnings
 import numpy as np
 
 from ._models import vgg16_classifier
-from ._table import Row, median_seconds
+from ._table import Row, median_seconds, paired_seconds
 
 BASELINE = "tf-keras-vis 0.8.7"
 SMOOTH_SAMPLES = 20
@@ -109,9 +109,9 @@ def _limit_rows(label: str, sal, batch: np.ndarray, target: int,
     rows = []
     for what, (ours, sizes, name, goal, rounds) in methods.items():
         limit = bare(*sizes)
-        pairs = [(median_seconds(ours, 1), median_seconds(limit, 1)) for _ in range(rounds)]
-        ratio = float(np.median([a / b for a, b in pairs]))
-        ours_s, limit_s = (float(np.median(side)) for side in zip(*pairs, strict=True))
+        ours_times, limit_times = paired_seconds(ours, limit, rounds)
+        ratio = float(np.median(np.divide(ours_times, limit_times)))
+        ours_s, limit_s = float(np.median(ours_times)), float(np.median(limit_times))
         rows.append(Row("attribution", label, what, ours_s, limit_s, name, f"<= {goal}x the limit",
                         extra=f"median of {rounds} paired ratios {ratio:.2f}x "
                               f"({'met' if ratio <= goal else 'MISSED'})"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._table import Row, median_seconds
+from ._table import Row, paired_seconds
 
 IMAGES = 10_000
 GOAL = 3.0
@@ -33,10 +33,7 @@ def run(rounds: int = 3) -> list[Row]:
 
     concepts()
     scanned()
-    ours, theirs = [], []
-    for _ in range(rounds):
-        ours.append(median_seconds(concepts, 1))
-        theirs.append(median_seconds(scanned, 1))
+    ours, theirs = paired_seconds(concepts, scanned, rounds)
     cost = float(np.median(np.divide(ours, theirs)))
     return [Row("concepts", f"Fashion CNN, {IMAGES:,} Fashion-MNIST images",
                 "find_concepts conv3, n=8", float(np.median(ours)), float(np.median(theirs)),

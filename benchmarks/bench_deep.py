@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._table import Row, median_seconds
+from ._table import Row, median_seconds, paired_seconds
 
 WALK_GOAL = 1.15
 
@@ -54,10 +54,7 @@ def _walk_vs_pass(label: str, build, rounds: int) -> Row:
     median_seconds(walk, 1, setup=engine.clear_cache)  # warm up both outside the timing
     one_pass()
     before = engine.stats.layer_evaluations
-    walks, passes = [], []
-    for _ in range(rounds):
-        walks.append(median_seconds(walk, 1, setup=engine.clear_cache))
-        passes.append(median_seconds(one_pass, 1))
+    walks, passes = paired_seconds(walk, one_pass, rounds, first_setup=engine.clear_cache)
     evaluations = (engine.stats.layer_evaluations - before) // rounds
     assert evaluations == len(engine.plan.steps), (evaluations, len(engine.plan.steps))
     ratio = float(np.median(np.divide(walks, passes)))

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._table import Row, median_seconds
+from ._table import Row, paired_seconds
 
 THROUGHPUT_GOAL = 0.9
 #: Class statistics (labels given) may cost this much more than the same scan without.
@@ -88,10 +88,7 @@ def _throughput(rounds: int) -> list[Row]:
 
     predict()
     in_process()  # warm-ups: traced functions, predict's own set-up
-    scans, predicts = [], []
-    for _ in range(rounds):
-        scans.append(median_seconds(in_process, 1))
-        predicts.append(median_seconds(predict, 1))
+    scans, predicts = paired_seconds(in_process, predict, rounds)
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
@@ -101,10 +98,7 @@ def _throughput(rounds: int) -> list[Row]:
                            client=client), n)
 
         on_dask()  # workers import TensorFlow and load the model once
-        dasks, dask_predicts = [], []
-        for _ in range(rounds):
-            dasks.append(median_seconds(on_dask, 1))
-            dask_predicts.append(median_seconds(predict, 1))
+        dasks, dask_predicts = paired_seconds(on_dask, predict, rounds)
 
     rows = []
     baseline = "predict, sub-model to conv3, prepared"
@@ -146,10 +140,7 @@ def _vgg16(rounds: int) -> list[Row]:
 
     predict()
     ours()
-    scans, predicts = [], []
-    for _ in range(rounds):
-        scans.append(median_seconds(ours, 1))
-        predicts.append(median_seconds(predict, 1))
+    scans, predicts = paired_seconds(ours, predict, rounds)
     ratio = float(np.median(np.divide(predicts, scans)))
     ours_s, theirs_s = float(np.median(scans)), float(np.median(predicts))
     n = len(x)
@@ -177,10 +168,7 @@ def _classes(rounds: int) -> list[Row]:
 
     labelled()
     unlabelled()
-    withs, withouts = [], []
-    for _ in range(rounds):  # alternating, so a drift of the machine's load hits both
-        withs.append(median_seconds(labelled, 1))
-        withouts.append(median_seconds(unlabelled, 1))
+    withs, withouts = paired_seconds(labelled, unlabelled, rounds)
     cost = float(np.median(np.divide(withs, withouts)))
     return [Row("scan", f"Fashion CNN, {n:,} Fashion-MNIST images",
                 "scan conv2+conv3 with labels (class means, selectivity)",

@@ -9,6 +9,7 @@ Channel ordering, paging and mosaics are in :mod:`cnnviz_widgets.layout`.
 from __future__ import annotations
 
 from .colormaps import apply_colormap, lut
+from .labels import colour_labels, label_colours, predicted_labels
 from .normalize import (
     NORMALIZATIONS,
     NormStats,
@@ -23,9 +24,12 @@ __all__ = [
     "NormStats",
     "apply_colormap",
     "apply_normalization",
+    "colour_labels",
     "default_colormap",
     "finite_range",
+    "label_colours",
     "lut",
     "normalization_stats",
+    "predicted_labels",
     "unit_scale",
 ]

@@ -415,3 +415,31 @@ def tiny_text_model(length: int = 20, vocabulary: int = 50, seed: int = 0) -> An
     x = layers.GlobalAveragePooling1D(name="gap1d")(x)
     out = layers.Dense(2, activation="softmax", name="probs")(x)
     return keras.Model(inp, out, name="tiny_text_model")
+
+
+def tiny_segmentation_cnn(input_shape: tuple[int, int, int] = (16, 16, 1), classes: int = 3,
+                          seed: int = 0) -> Any:
+    """A small fully convolutional network with a per-pixel softmax output.
+
+    conv_a (4 ch) -> pool -> conv_b (8 ch) -> upsample -> conv_c (4 ch) -> ``logits``
+    (1x1 conv, ``classes`` channels) -> ``probs`` (softmax over the last axis); the output has
+    shape (batch, height, width, classes).
+    """
+    from cnnviz_widgets._keras import keras
+
+    layers = keras.layers
+
+    _seeded(seed)
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a"),
+            layers.MaxPooling2D(2, name="pool_a"),
+            layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b"),
+            layers.UpSampling2D(2, name="up"),
+            layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_c"),
+            layers.Conv2D(classes, 1, name="logits"),
+            layers.Softmax(axis=-1, name="probs"),
+        ],
+        name="tiny_segmentation_cnn",
+    )

@@ -48,7 +48,14 @@ from .regularizers import Blur, Regularizer, TotalVariation
 from .relevance import LRP, ChannelRelevance
 from .relu import redirected_relu
 from .saliency import Saliency
-from .scores import ChannelScore, ClassScore, TopClassScore
+from .scores import (
+    ChannelScore,
+    ClassScore,
+    ClassTarget,
+    RegressionTarget,
+    SegmentationTarget,
+    TopClassScore,
+)
 from .smooth import SmoothGrad
 from .transforms import (
     InputTransform,
@@ -132,4 +139,7 @@ __all__ = [
     "register_method",
     "standard_transforms",
     "upsample_heatmap",
+    "ClassTarget",
+    "RegressionTarget",
+    "SegmentationTarget",
 ]

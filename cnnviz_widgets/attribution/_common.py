@@ -57,11 +57,46 @@ def _reaches_output(engine: Any, layer: str) -> bool:
 
 
 def squashing_activation(engine: Any) -> str | None:
-    """Name of the final softmax/sigmoid activation of the model, or None."""
+    """Name of the final softmax/sigmoid activation of the model, or None.
+
+    That is the activation of the output layer (``Dense(..., activation="softmax")``,
+    ``Activation("sigmoid")``), or ``"softmax"`` when the output layer is a ``Softmax``
+    layer of one input (a segmentation model's per-pixel softmax).
+    """
     layer = output_layer(engine)
     act = getattr(layer, "activation", None)
     name = getattr(act, "__name__", None)
-    return name if name in _SQUASHING else None
+    if name in _SQUASHING:
+        return name
+    return "softmax" if _softmax_step(engine) is not None else None
+
+
+def _softmax_step(engine: Any) -> Any | None:
+    """The plan step of a final ``Softmax`` layer of one input, or None."""
+    from cnnviz_widgets._keras import keras
+
+    plan = engine.plan
+    try:
+        step = plan.steps[plan.producer[plan.output_key]]
+    except (AttributeError, IndexError, KeyError):
+        return None
+    if isinstance(step.layer, keras.layers.Softmax) and len(step.inputs) == 1 \
+            and len(step.outputs) == 1:
+        return step
+    return None
+
+
+@contextlib.contextmanager
+def _skipped_step(step: Any) -> Iterator[None]:
+    """While active, ``step`` passes its input through unchanged (under the swap lock)."""
+    (key,) = step.inputs
+    with _SWAP_LOCK:
+        original = step.call
+        step.call = lambda values: [values[key]]
+        try:
+            yield
+        finally:
+            step.call = original
 
 
 @contextlib.contextmanager
@@ -89,13 +124,20 @@ def logits_of(engine: Any, enabled: bool) -> Iterator[None]:
     """While active, the model's final softmax/sigmoid activation is the identity.
 
     This is tf-keras-vis's ``ReplaceToLinear`` without cloning the model: gradients of a
-    saturated softmax vanish, those of the logits do not. The original activation is
-    restored on exit, even after an error.
+    saturated softmax vanish, those of the logits do not. A final ``Softmax`` layer (a
+    per-pixel softmax) is skipped in the engine's forward pass, so the output is the
+    layer before it. The original activation is restored on exit, even after an error.
     """
     if not enabled or squashing_activation(engine) is None:
         yield
         return
     from cnnviz_widgets._keras import keras
+
+    step = _softmax_step(engine)
+    if step is not None and not hasattr(step.layer, "activation"):
+        with _skipped_step(step):
+            yield
+        return
 
     with swapped_activations([output_layer(engine)], keras.activations.linear):
         yield

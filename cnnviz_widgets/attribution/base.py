@@ -26,12 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from .._keras import keras
 from ..engine.coerce import as_engine
 from ..errors import LayerNotViewableError
 from . import autodiff
 from ._common import logits_of, quiet_tracing, reaches_output
-from .scores import ClassScore, TopClassScore, resolve_score
+from .scores import ClassScore, TopClassScore, class_values, fixed_by_output, resolve_score
 
 __all__ = ["GradientMethod"]
 
@@ -66,6 +65,21 @@ class GradientMethod:
             output, _ = self.engine.forward(batch[:1])
         flat = autodiff.to_numpy(output).reshape(1, -1)
         return int(np.argmax(flat[0]))
+
+    def image_score(self, batch: np.ndarray, target: Any = None) -> Any:
+        """The score of ``target`` fixed for the first image of a prepared ``batch``.
+
+        ``None`` becomes the image's predicted class (for a per-pixel output, the class
+        predicted at the most pixels over its predicted region) and a
+        :class:`~.scores.SegmentationTarget` without a mask gets the image's predicted
+        region, so that changed copies of the image (noisy, on a path) are scored the
+        same way. Other targets are returned as :func:`~.scores.resolve_score` gives them.
+        """
+        if not fixed_by_output(target):
+            return resolve_score(target)
+        with autodiff.no_gradient():
+            output, _ = self.engine.forward(np.asarray(batch[:1], dtype=np.float32))
+        return resolve_score(target, autodiff.to_numpy(output))
 
     def attribute(self, batch: np.ndarray, target: Any = None) -> np.ndarray:
         """Maps of every image of a prepared batch.
@@ -249,25 +263,25 @@ class GradientMethod:
         return grads
 
     def _classes(self) -> float:
-        """How many values the model's output has per image (inf when not known)."""
+        """How many classes the model's output has per image (inf when not known): its
+        values, or for a per-pixel output (height, width, classes) its last axis."""
         try:
             shape = tuple(self.engine.model.outputs[0].shape[1:])
         except (AttributeError, IndexError, TypeError):
             return math.inf
+        if len(shape) == 3:
+            shape = shape[-1:]
         return math.inf if any(s is None for s in shape) else math.prod(shape)
 
     def _compile(self, kind: str, tensors: tuple[Any, ...], function: Any) -> Any:
         """The compiled ``function`` for one kind of score; the class index is an input."""
-        ops = keras.ops
-
         def gradients(*args: Any) -> Any:
             *inputs, index = args
             if kind == "top":
                 return function(*inputs, TopClassScore())
 
             def class_score(output: Any) -> Any:  # ClassScore with a tensor index
-                flat = ops.reshape(output, (ops.shape(output)[0], -1))
-                return ops.take(flat, index, axis=1)
+                return class_values(output, index)
 
             return function(*inputs, class_score)
 

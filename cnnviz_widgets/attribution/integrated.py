@@ -14,7 +14,7 @@ from . import autodiff
 from ._common import logits_of
 from .base import GradientMethod
 from .regularizers import gaussian_blur, image_blur_sigma
-from .scores import ClassScore, TopClassScore, resolve_score
+from .scores import fixed_by_output, resolve_score
 
 __all__ = ["IntegratedGradients"]
 
@@ -153,11 +153,13 @@ class IntegratedGradients(GradientMethod):
 
     # -- attribution -----------------------------------------------------------------
     def _image_scores(self, batch: np.ndarray, score: Any) -> list[Any]:
-        """One score per image: the predicted class of the image itself when ``score`` is
-        :class:`~.scores.TopClassScore` (the same class all along the path)."""
-        if not isinstance(score, TopClassScore):
+        """One score per image, fixed by the image itself when ``score`` depends on its
+        output (:meth:`~.base.GradientMethod.image_score`: the predicted class for
+        :class:`~.scores.TopClassScore`, the predicted region of a
+        :class:`~.scores.SegmentationTarget` without a mask), the same all along the path."""
+        if not fixed_by_output(score):
             return [score] * len(batch)
-        return [ClassScore(self.predicted_class(batch[i:i + 1])) for i in range(len(batch))]
+        return [self.image_score(batch[i:i + 1], score) for i in range(len(batch))]
 
     def _integrate(self, x: np.ndarray, baseline: np.ndarray, score: Any) -> np.ndarray:
         """Attributions of one prepared image (1, ...) against its baseline (1, ...)."""

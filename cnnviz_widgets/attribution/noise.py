@@ -15,7 +15,6 @@ import numpy as np
 from ..checks import whole_number
 from ..errors import InvalidSettingError
 from .callbacks import ProgressLike, reporting
-from .scores import ClassScore, resolve_score
 
 __all__ = ["checked_noise", "noise_sigma", "noisy_mean"]
 
@@ -68,8 +67,7 @@ def noisy_mean(method: Any, batch: np.ndarray, target: Any, *, samples: int, noi
         float64 array (h, w) at ``method``'s resolution.
     """
     batch = np.asarray(batch, dtype=np.float32)
-    score = (ClassScore(method.predicted_class(batch)) if target is None
-             else resolve_score(target))
+    score = method.image_score(batch, target)
     rng = np.random.default_rng(seed)
     sigma = noise_sigma(batch, noise)
     total: np.ndarray | None = None

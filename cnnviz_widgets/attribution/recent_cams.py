@@ -18,6 +18,7 @@ from ..errors import InvalidSettingError
 from . import autodiff
 from ._common import logits_of, reaches_output
 from .gradcam import GradCAM, _positions, cam_values
+from .scores import is_per_pixel
 
 __all__ = ["FEM", "FinerCAM", "FinerScore", "KPCACAM", "ShapleyCAM"]
 
@@ -180,7 +181,14 @@ class FinerCAM(GradCAM):
         """The :class:`FinerScore` of each image of a prepared batch."""
         with logits_of(self.engine, self.logits), autodiff.no_gradient():
             output, _ = self.engine.forward(np.asarray(batch, dtype=np.float32))
-        y = autodiff.to_numpy(output).astype(np.float64).reshape(len(batch), -1)
+        y = autodiff.to_numpy(output).astype(np.float64)
+        if is_per_pixel(y):
+            raise InvalidSettingError(
+                "Finer-CAM compares a class with its rival classes in a classifier's output "
+                f"vector; this model's output is per-pixel, shape (batch, {y.shape[1]}, "
+                f"{y.shape[2]}, {y.shape[3]}). Use GradCAM with a SegmentationTarget or "
+                "ClassTarget instead.")
+        y = y.reshape(len(batch), -1)
         ranks = [r for r in self.comparison if 0 < r < y.shape[1]]
         if not ranks:
             raise InvalidSettingError(
@@ -193,8 +201,10 @@ class FinerCAM(GradCAM):
 
     def attribute(self, batch: np.ndarray, target: Any = None) -> np.ndarray:
         if target is not None and not isinstance(target, (int, np.integer)):
-            raise InvalidSettingError("FinerCAM explains a class index (or None), "
-                                      f"not {type(target).__name__}.")
+            raise InvalidSettingError(
+                "FinerCAM explains a class index (or None) of a classifier, not "
+                f"{type(target).__name__}; for a region or a regression output use GradCAM "
+                "with that target.")
         return super().attribute(batch, self.finer_score(batch, target))
 
 

@@ -90,6 +90,8 @@ class ParamSpec:
         """
         if value is None and self.kind in ("layer", "class"):
             return None
+        if self.kind == "class" and callable(value):
+            return value  # a target (SegmentationTarget, RegressionTarget, ...) or a score
         if self.kind == "int" or self.kind == "class":
             if isinstance(value, (float, np.floating)) and float(value).is_integer():
                 value = int(value)  # a slider's 3.0

@@ -26,7 +26,7 @@ from .. import autodiff
 from .._common import logits_of, squashing_activation
 from ..gradcam import upsample_heatmap
 from ..regularizers import gaussian_blur, image_blur_sigma
-from ..scores import ClassScore, resolve_score
+from ..scores import ClassScore, RegressionTarget, is_per_pixel, resolve_score
 
 __all__ = ["SUBSTRATES", "FaithfulnessResult", "faithfulness", "substrate_pixels"]
 
@@ -185,23 +185,31 @@ def _pixel_ranks(heatmap: Any, height: int, width: int, name: str) -> np.ndarray
 
 
 class _Scorer:
-    """Runs pixel batches through the engine and returns the target's score per image."""
+    """Runs pixel batches through the engine and returns the model's outputs, as the
+    target scores them: (N, values), or (N, H, W, classes) for a per-pixel output.
 
-    def __init__(self, engine: Any, probabilities: bool):
+    With ``probabilities``, a model without a final softmax/sigmoid gets a softmax over
+    its classes (the last axis), except for a :class:`~..scores.RegressionTarget` or an
+    output of one value, whose softmax would be the constant 1.
+    """
+
+    def __init__(self, engine: Any, probabilities: bool, target: Any = None):
         self.engine = engine
         self.probabilities = probabilities
-        # a model without a final softmax/sigmoid gives logits: softmax them ourselves
-        self.softmax = probabilities and squashing_activation(engine) is None
+        self.softmax = (probabilities and squashing_activation(engine) is None
+                        and not isinstance(target, RegressionTarget))
 
     def outputs(self, pixels: np.ndarray) -> np.ndarray:
         batch = np.asarray(self.engine.preprocess(pixels), dtype=np.float32)
         with logits_of(self.engine, not self.probabilities), autodiff.no_gradient():
             output, _ = self.engine.forward(batch)
-        flat = autodiff.to_numpy(output).astype(np.float64).reshape(len(pixels), -1)
-        if self.softmax:
-            shifted = np.exp(flat - flat.max(axis=1, keepdims=True))
-            flat = shifted / shifted.sum(axis=1, keepdims=True)
-        return flat
+        values = autodiff.to_numpy(output).astype(np.float64)
+        if not is_per_pixel(values):
+            values = values.reshape(len(pixels), -1)
+        if self.softmax and values.shape[-1] > 1:
+            shifted = np.exp(values - values.max(axis=-1, keepdims=True))
+            values = shifted / shifted.sum(axis=-1, keepdims=True)
+        return values
 
 
 def named_maps(heatmap: Any) -> tuple[bool, dict[Any, Any]]:
@@ -271,8 +279,11 @@ def faithfulness(
         "Saliency": h2}``) compares several maps of the same image: the clean image and
         the substrate run once for all of them.
     target : None, int or callable, optional
-        ``None``: the clean image's predicted class; an int: a class index; a callable
-        score (``ClassScore(3)``) applied to the batch of probabilities (or logits).
+        ``None``: the clean image's predicted class; an int: a class index; a target
+        (``ClassTarget(3)``, ``SegmentationTarget(1, mask)``, ``RegressionTarget(0)``) or
+        a callable score applied to the batch of probabilities (or logits). Every changed
+        image is scored with the target of the clean image: a ``SegmentationTarget``
+        without a mask keeps the clean image's predicted region.
     steps : int, default 20
         Points of each curve after the first (at least 1, at most the number of
         pixels). A call runs ``2 + 2 * (steps - 1) * maps`` images: on two CPU cores one
@@ -334,20 +345,20 @@ def faithfulness(
             return np.where(changed, background, clean)
         return np.where(changed, clean, background)
 
-    chosen = None if target is None else resolve_score(target)
     # (map name, curve, point): the clean image and the substrate, the ends of every
     # curve, run once for all maps, then the inner points of each curve
     jobs = [(None, "clean", 0), (None, "substrate", 0)]
     jobs += [(name, curve, k) for name in maps for curve in ("deletion", "insertion")
              for k in range(1, steps)]
-    scorer = _Scorer(engine, probabilities)
+    scorer = _Scorer(engine, probabilities, target)
     outputs = []
     with reporting(progress, len(jobs), "images") as report:
         for chunk in _chunks(jobs, batch_size):
             outputs.append(scorer.outputs(np.stack([perturbed(job) for job in chunk])))
             report(sum(len(out) for out in outputs), len(jobs), math.nan)
     output = np.concatenate(outputs)
-    score = ClassScore(int(np.argmax(output[0]))) if chosen is None else chosen
+    # fixed by the clean image: its class, or its predicted region for a segmentation
+    score = resolve_score(target, output[:1])
     values = np.asarray(score(output), dtype=np.float64)
 
     clean_score, substrate_score = values[:2]

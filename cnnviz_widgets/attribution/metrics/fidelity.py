@@ -23,7 +23,7 @@ from ...errors import InvalidSettingError
 from ...progress import ProgressLike, reporting
 from ..gradcam import upsample_heatmap
 from ..registry import MethodSpec, get_method
-from ..scores import ClassScore, resolve_score
+from ..scores import fixed_target, resolve_score
 from .faithfulness import _chunks, _Scorer, named_maps, substrate_pixels
 from .similarity import pearson
 
@@ -104,7 +104,7 @@ def mu_fidelity(
     cols = np.arange(width) * grid_size // width
     removed = cells[:, rows][:, :, cols]  # (samples, H, W), nearest-neighbour upscaling
     channel = (...,) + (None,) * (clean.ndim - 2)
-    scorer = _Scorer(engine, probabilities)
+    scorer = _Scorer(engine, probabilities, target)
     outputs = [scorer.outputs(clean[None])]
     with reporting(progress, samples, "images") as report:
         for chunk in _chunks(list(range(samples)), batch_size):
@@ -112,8 +112,7 @@ def mu_fidelity(
             outputs.append(scorer.outputs(batch))
             report(chunk[-1] + 1, samples, math.nan)
     output = np.concatenate(outputs)
-    chosen = None if target is None else resolve_score(target)
-    score = ClassScore(int(np.argmax(output[0]))) if chosen is None else chosen
+    score = resolve_score(target, output[:1])  # fixed by the clean image
     values = np.asarray(score(output), dtype=np.float64)
     drops = values[0] - values[1:]
     flat = removed.reshape(samples, -1).astype(np.float64)
@@ -170,9 +169,8 @@ def stability(
     values = dict(params)
     if any(p.name == "target" for p in spec.params):
         if target is None:
-            scores = _Scorer(engine, probabilities=False).outputs(clean[None])
-            target = int(np.argmax(scores[0]))
-        values["target"] = int(target)
+            target = fixed_target(_Scorer(engine, probabilities=False).outputs(clean[None]))
+        values["target"] = target if callable(target) else int(target)
     method_object = spec.build(engine, **values)
     rng = np.random.default_rng(seed)
 

@@ -251,7 +251,7 @@ def road(
     jobs = [(None, "clean", 0)]
     jobs += [(name, order, k) for name in maps for order in ("morf", "lerf")
              for k in range(len(levels))]
-    scorer = _Scorer(engine, probabilities)
+    scorer = _Scorer(engine, probabilities, target)
     outputs = []
     with reporting(progress, len(jobs), "images") as report:
         for chunk in _chunks(jobs, batch_size):
@@ -259,8 +259,7 @@ def road(
             outputs.append(scorer.outputs(batch))
             report(sum(len(o) for o in outputs), len(jobs), math.nan)
     output = np.concatenate(outputs)
-    chosen = None if target is None else resolve_score(target)
-    score = ClassScore(int(np.argmax(output[0]))) if chosen is None else chosen
+    score = resolve_score(target, output[:1])  # fixed by the clean image
     values = np.asarray(score(output), dtype=np.float64)
     curves = {name: {"morf": np.empty(len(levels)), "lerf": np.empty(len(levels))}
               for name in maps}

@@ -24,6 +24,7 @@ from ...errors import InvalidSettingError, UnsupportedModelError
 from ...progress import ProgressLike, reporting
 from .. import autodiff
 from ..registry import MethodSpec, get_method
+from ..scores import fixed_target
 from .similarity import normalized_absolute, spearman, ssim
 
 __all__ = ["SANITY_THRESHOLD", "SanityResult", "copy_engine", "randomize_layer", "sanity_check",
@@ -271,7 +272,8 @@ def sanity_check(
     order = _chosen_layers(engine, layers)
     copy = copy_engine(engine)
     try:
-        chosen = _target(copy, image) if target is None else int(target)
+        chosen = _target(copy, image) if target is None else \
+            target if callable(target) else int(target)
         values = dict(params)
         if any(p.name == "target" for p in spec.params):
             values["target"] = chosen
@@ -316,11 +318,11 @@ def _chosen_layers(engine: ActivationEngine, layers: Sequence[str] | None) -> li
     return [name for name in weighted if name in wanted]
 
 
-def _target(engine: ActivationEngine, image: Any) -> int:
+def _target(engine: ActivationEngine, image: Any) -> Any:
     batch = np.asarray(engine.prepare(image), dtype=np.float32)
     with autodiff.no_gradient():
         output, _ = engine.forward(batch)
-    return int(np.argmax(autodiff.to_numpy(output).reshape(1, -1)[0]))
+    return fixed_target(autodiff.to_numpy(output))
 
 
 def _heatmap(spec: MethodSpec, engine: ActivationEngine, image: Any,

@@ -15,7 +15,9 @@ relevance does there:
   permutation, upsampling) send relevance back where the values came from (their
   vector-Jacobian product: max pooling gives it to the maximum);
 * **element-wise** layers (activations, dropout and noise, a batch normalisation that is
-  not folded, ``Rescaling``, ``Normalization``) pass it through unchanged;
+  not folded, ``Rescaling``, ``Normalization``) pass it through unchanged, and so does a
+  ``Softmax`` layer, as an ``Activation("softmax")`` does (a segmentation model's
+  per-pixel softmax);
 * **gates** (``Multiply``, as in squeeze-and-excitation blocks) give all of it to the
   signal and none to the gate, which is held constant.
 
@@ -44,7 +46,7 @@ _ELEMENTWISE = frozenset({
     "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Dropout", "SpatialDropout1D",
     "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
     "ActivityRegularization", "BatchNormalization", "Rescaling", "Normalization", "Identity",
-    "InputLayer"})
+    "InputLayer", "Softmax"})
 _ROUTING = frozenset({
     "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
     "GlobalMaxPooling3D", "Flatten", "Reshape", "ZeroPadding1D", "ZeroPadding2D",

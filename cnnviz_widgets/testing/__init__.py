@@ -18,6 +18,7 @@ from .models import (
     skip_connection_model,
     tiny_cnn,
     tiny_conv1d,
+    tiny_regression_cnn,
     tiny_segmentation_cnn,
     tiny_text_model,
     tiny_vit,
@@ -29,4 +30,5 @@ __all__ = ["ClassToken", "CountingLayer", "PositionEmbedding", "SplitChannels", 
            "counting_cnn", "digits_like_cnn", "image_and_metadata_cnn",
            "multi_output_layer_model", "nested_backbone_model", "shared_layer_model",
            "skip_connection_model", "tiny_cnn", "tiny_conv1d", "tiny_segmentation_cnn",
-           "tiny_text_model", "tiny_vit", "two_head_cnn", "two_image_cnn"]
+           "tiny_text_model", "tiny_vit", "two_head_cnn", "two_image_cnn",
+           "tiny_regression_cnn"]

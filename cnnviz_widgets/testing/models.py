@@ -443,3 +443,25 @@ def tiny_segmentation_cnn(input_shape: tuple[int, int, int] = (16, 16, 1), class
         ],
         name="tiny_segmentation_cnn",
     )
+
+
+def tiny_regression_cnn(input_shape: tuple[int, int, int] = (12, 12, 1), outputs: int = 1,
+                        seed: int = 0) -> Any:
+    """A small regression CNN: conv_a (4 ch) -> pool -> conv_b (6 ch) -> ``gap`` ->
+    ``values`` (a linear Dense layer of ``outputs`` values, no softmax)."""
+    from cnnviz_widgets._keras import keras
+
+    layers = keras.layers
+
+    _seeded(seed)
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a"),
+            layers.MaxPooling2D(2, name="pool_a"),
+            layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_b"),
+            layers.GlobalAveragePooling2D(name="gap"),
+            layers.Dense(outputs, name="values"),
+        ],
+        name="tiny_regression_cnn",
+    )

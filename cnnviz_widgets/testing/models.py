@@ -23,15 +23,25 @@ def tiny_cnn(input_shape: tuple[int, int, int] = (8, 8, 1), seed: int = 0) -> An
     _seeded(seed)
     return keras.Sequential(
         [
-            keras.Input(input_shape),
-            layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a"),
-            layers.MaxPooling2D(2, name="pool_a"),
-            layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_b"),
+            *_two_convs(input_shape),
             layers.Flatten(name="flatten"),
             layers.Dense(3, activation="softmax", name="probs"),
         ],
         name="tiny_cnn",
     )
+
+
+def _two_convs(input_shape: tuple[int, int, int]) -> list[Any]:
+    """The input, conv_a (4 ch) -> pool_a -> conv_b (6 ch): the trunk of the tiny models."""
+    from cnnviz_widgets._keras import keras
+
+    layers = keras.layers
+    return [
+        keras.Input(input_shape),
+        layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a"),
+        layers.MaxPooling2D(2, name="pool_a"),
+        layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_b"),
+    ]
 
 
 def digits_like_cnn(seed: int = 0) -> Any:
@@ -456,10 +466,7 @@ def tiny_regression_cnn(input_shape: tuple[int, int, int] = (12, 12, 1), outputs
     _seeded(seed)
     return keras.Sequential(
         [
-            keras.Input(input_shape),
-            layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a"),
-            layers.MaxPooling2D(2, name="pool_a"),
-            layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_b"),
+            *_two_convs(input_shape),
             layers.GlobalAveragePooling2D(name="gap"),
             layers.Dense(outputs, name="values"),
         ],

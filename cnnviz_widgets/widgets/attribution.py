@@ -22,6 +22,7 @@ from ..zoo.labels import top_classes
 from .controls import has_positions
 from .panel import Flag, Panel, Text, Whole, check_index, close_widgets
 from .picker import picker_for, reads_signals
+from .targets import TargetPicker, target_kind
 from .trust import TrustRow
 
 __all__ = ["AttributionPanel"]
@@ -58,6 +59,10 @@ class AttributionPanel(Panel):
     :data:`cnnviz_widgets.attribution.METHODS`, so a registered method appears here
     without new UI code. The result is shown over the input (heatmaps) or as an
     image (activation maximisation), next to the model's top-5 classes.
+
+    For a segmentation model (a per-pixel output) the class control becomes a class and
+    a region, with the predicted mask beside the maps; for a regression model (one output
+    value) it reads "raise output 0" (see :class:`~.targets.TargetPicker`).
 
     Heatmaps can be compared: ``side_by_side`` lists other heatmap methods shown next to
     the current one for the same image, class and layer, and each map gets its
@@ -143,6 +148,7 @@ class AttributionPanel(Panel):
         self.run_count = 0
         self.controls: dict[str, w.Widget] = {}
         self._building = True
+        self._running = False
         self._build(names)
         self.show_faithfulness = show_faithfulness
         self.side_by_side = list(side_by_side)
@@ -180,7 +186,9 @@ class AttributionPanel(Panel):
         image = self.images[self.image_index]
         self.clear_error()
         self.progress.layout.display = None if spec.reports_progress else "none"
+        self._running = True
         try:
+            self._show_target(image)
             values = self.values()
             result = spec.run(self.engine, image, progress=self._on_progress, **values)
             if spec.output == "image":
@@ -209,7 +217,15 @@ class AttributionPanel(Panel):
             self.report(error)
         except (ValueError, TypeError, KeyError, IndexError) as error:
             self.report(f"{spec.label} could not run with these settings: {error}")
+        finally:
+            self._running = False
         return self.result
+
+    def _show_target(self, image: Any) -> None:
+        """Give the target controls of a per-pixel output the image's predicted mask."""
+        picker = self.controls.get("target")
+        if isinstance(picker, TargetPicker):
+            picker.show_image(image)
 
     @property
     def is_signal(self) -> bool:
@@ -358,6 +374,10 @@ class AttributionPanel(Panel):
             names = [i.name for i in self.engine.layers if has_positions(i)]
             return w.Dropdown(options=[("(default)", "")] + [(n, n) for n in names], value="",
                               description=p.label, style=style)
+        if self.spec.output == "heatmap" and target_kind(self.engine) != "classes":
+            # a per-pixel output: a class and a region; a single value: "raise output 0"
+            return TargetPicker(self.engine, self.class_names, report=self.report,
+                                description=p.label)
         # class: a dropdown of names when known, else an index
         width = self.engine.layer(self.engine.output).output_shape
         n = int(width[-1]) if width and width[-1] else 0
@@ -374,12 +394,15 @@ class AttributionPanel(Panel):
         for control in self.controls.values():
             control.observe(lambda change: self._maybe_run(), names="value")
         self.params_box.children = list(self.controls.values())
+        self.target_view.children = [c.view for c in self.controls.values()
+                                     if isinstance(c, TargetPicker)]
         close_widgets(old)
         self._description.value = html.escape(spec.description)
         self.progress.layout.display = "none"
 
     def _maybe_run(self) -> None:
-        if not self._building and self.auto_run and self.spec.output == "heatmap":
+        if not self._building and not self._running and self.auto_run \
+                and self.spec.output == "heatmap":
             self.run()
 
     def _build(self, names: list[str]) -> None:
@@ -401,6 +424,7 @@ class AttributionPanel(Panel):
         self.score_note = w.HTML()
         self.score_plot = w.Image(format="png", layout=w.Layout(display="none"))
         self.others = w.HBox()
+        self.target_view = w.VBox()
         self.compare_control = w.SelectMultiple(
             options=[(METHODS[n].label, n) for n in self._heatmap_methods()],
             description="Side by side", rows=4, style={"description_width": "110px"})
@@ -422,6 +446,6 @@ class AttributionPanel(Panel):
             w.HBox([self.compare_control, self.faithfulness_control]),
             self.errors,
             self.caption,
-            w.HBox([main, self.others, self.predictions]),
+            w.HBox([main, self.target_view, self.others, self.predictions]),
         ]
 

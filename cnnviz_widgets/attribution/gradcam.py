@@ -65,7 +65,10 @@ def default_gradcam_layer(model_or_engine: Any) -> str:
     The last convolution with a spatial output larger than 1x1 (or a 1-D convolution
     longer than 1), followed forward through the activation, normalisation and merge
     layers that directly come after it (so a ResNet gives its last block's output);
-    layers inside nested backbones count (``backbone/conv2``). Without any convolution:
+    layers inside nested backbones count (``backbone/conv2``). When that is the model's
+    output (a segmentation model's per-pixel classifier, a 1x1 convolution and its
+    softmax), the convolution before it is taken instead, the last layer of features, as
+    in Seg-Grad-CAM. Without any convolution:
     the last layer with more than one position (a spatial map, a sequence, or tokens that
     form a patch grid).
 
@@ -88,11 +91,14 @@ def default_gradcam_layer(model_or_engine: Any) -> str:
         return attention.name
     if not convs:
         return candidates[-1].name
-    chosen = convs[-1]
-    while (chosen + 1 < len(candidates)
-           and candidates[chosen + 1].kind in _AFTER_CONV_KINDS
-           and candidates[chosen + 1].index == candidates[chosen].index + 1):
-        chosen += 1
+    for last in reversed(convs):
+        chosen = last
+        while (chosen + 1 < len(candidates)
+               and candidates[chosen + 1].kind in _AFTER_CONV_KINDS
+               and candidates[chosen + 1].index == candidates[chosen].index + 1):
+            chosen += 1
+        if candidates[chosen].name != engine.output or last == convs[0]:
+            return candidates[chosen].name
     return candidates[chosen].name
 
 

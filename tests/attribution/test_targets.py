@@ -31,6 +31,7 @@ from cnnviz_widgets.attribution import (
     ShapleyCAM,
     SmoothGrad,
     XGradCAM,
+    default_gradcam_layer,
     faithfulness,
     mu_fidelity,
     road,
@@ -162,6 +163,13 @@ def test_gradcam_of_each_target_is_the_hand_computation(seg, reg, clf, case):
     want = np.maximum((feature * grads.mean(axis=(0, 1))).sum(axis=-1), 0.0)
     got = method(image, target=target, upsample=False)
     np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-6 * max(1.0, want.max()))
+
+
+def test_gradcam_of_a_segmentation_model_defaults_to_the_features_before_its_classifier(seg):
+    # the last convolution is the per-pixel classifier (1x1, then the softmax): the model's
+    # output itself; Seg-Grad-CAM explains the layer of features before it
+    assert default_gradcam_layer(seg) == "conv_c"
+    assert default_gradcam_layer(testing.tiny_cnn()) == "conv_b"
 
 
 def test_logits_false_differentiates_the_softmax_and_true_the_layer_before(seg):

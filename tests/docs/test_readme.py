@@ -134,6 +134,12 @@ def _several_outputs(ns: dict, tmp: Path) -> None:
     assert ns["heads"].output_names == ["kind", "colour"]
 
 
+@check("region_map")
+def _targets(ns: dict, tmp: Path) -> None:
+    assert ns["region_map"].shape == ns["predicted_map"].shape == (16, 16)
+    assert ns["region_map"].max() > 0 and ns["value_map"].shape == (12, 12)
+
+
 BLOCKS = _python_blocks()
 
 

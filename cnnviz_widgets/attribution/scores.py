@@ -344,12 +344,18 @@ def fixed_by_output(target: Any) -> bool:
         (isinstance(target, SegmentationTarget) and target.mask is None)
 
 
-def fixed_target(output: Any) -> Any:
-    """What ``target=None`` explains for the first image of ``output``, as a target a
-    method's ``target=`` takes: its class index (an int) for a vector output, the
-    :class:`SegmentationTarget` of its top class and predicted region for a per-pixel one.
+def fixed_target(output: Any, target: Any = None) -> Any:
+    """``target`` fixed for the first image of ``output``, as a method's ``target=`` takes it.
+
+    ``None`` becomes the image's class index (an int) for a vector output, the
+    :class:`SegmentationTarget` of its top class and predicted region for a per-pixel one;
+    a :class:`SegmentationTarget` without a mask gets the image's predicted region; any
+    other target is returned as it is. Checks that change the model or the image (a
+    sanity check, a stability test) then explain the same thing every time.
     """
-    score = resolve_score(None, output)
+    if not fixed_by_output(target):
+        return target
+    score = resolve_score(target, output)
     return score.index if isinstance(score, ClassScore) else score
 
 

@@ -17,6 +17,7 @@ from cnnviz_widgets.attribution import (
     LRP,
     AblationCAM,
     ChannelContributions,
+    ChannelRelevance,
     ClassTarget,
     FinerCAM,
     GradCAM,
@@ -35,6 +36,8 @@ from cnnviz_widgets.attribution import (
     faithfulness,
     mu_fidelity,
     road,
+    sanity_check,
+    stability,
 )
 from cnnviz_widgets.attribution.scores import resolve_score
 from cnnviz_widgets.errors import (
@@ -235,11 +238,13 @@ def _methods(model, layer):
         "AblationCAM": AblationCAM(model, layer),
         "ChannelContributions": ChannelContributions(model, layer),
         "LRP": LRP(model),
+        "CRP": ChannelRelevance(model, layer),
     }
 
 
 METHODS = ["SmoothGrad", "IntegratedGradients", "GradCAM++", "XGradCAM", "LayerCAM",
-           "HiResCAM", "ShapleyCAM", "ScoreCAM", "AblationCAM", "ChannelContributions", "LRP"]
+           "HiResCAM", "ShapleyCAM", "ScoreCAM", "AblationCAM", "ChannelContributions", "LRP",
+           "CRP"]
 
 
 @pytest.fixture(scope="module")
@@ -311,6 +316,18 @@ def test_road_and_fidelity_take_region_and_regression_targets(seg, reg):
     out = numpy(reg(tensor(Saliency(reg).prepare(small)), training=False))
     # a regression value is scored as it is, never through a softmax
     np.testing.assert_allclose(value.clean_score, out[0, 0], rtol=1e-5)
+
+
+def test_checks_that_change_the_model_or_the_image_keep_the_trained_models_region(seg):
+    image = _image((16, 16, 1))
+    labels = _labels(seg, Saliency(seg).prepare(image))
+    top = int(np.bincount(labels.ravel(), minlength=3).argmax())
+    result = sanity_check(seg, image, "saliency", target=SegmentationTarget(top))
+    np.testing.assert_array_equal(result.target.mask, labels == top)
+    default = sanity_check(seg, image, "saliency")  # no target: the top class's region
+    assert default.target.class_index == top
+    np.testing.assert_array_equal(default.target.mask, labels == top)
+    assert np.isfinite(stability(seg, image, "saliency", SegmentationTarget(top), samples=2))
 
 
 def test_misfits_say_what_fits(seg, reg, clf):

@@ -96,7 +96,7 @@ def compare_methods(
     model_or_engine: Any,
     images: Any,
     methods: Sequence[str] | None = None,
-    target: int | None = None,
+    target: Any = None,
     *,
     metrics: Sequence[str] = ("deletion", "insertion", "road", "mu_fidelity", "complexity",
                               "sparseness"),
@@ -115,8 +115,10 @@ def compare_methods(
     methods : sequence of str, optional
         Registered heatmap methods; by default :data:`DEFAULT_METHODS` that are
         registered.
-    target : int, optional
-        The class explained in every image (default: each image's predicted class).
+    target : int or target, optional
+        The class explained in every image (default: each image's predicted class), or a
+        target such as ``SegmentationTarget(1)`` (without a mask: each image's predicted
+        region).
     metrics : sequence of str
         Among :data:`BETTER`: ``deletion`` and ``insertion`` are the areas of
         :func:`~.faithfulness.faithfulness` (``steps`` points), ``road`` is
@@ -166,7 +168,7 @@ def compare_methods(
     return ComparisonResult(scores, arrays, {m: BETTER[m] for m in metrics})
 
 
-def _score(engine: Any, image: Any, maps: dict[str, np.ndarray], target: int | None,
+def _score(engine: Any, image: Any, maps: dict[str, np.ndarray], target: Any,
            metric: str, steps: int, samples: int) -> dict[str, float]:
     if metric in ("deletion", "insertion"):
         curves = faithfulness(engine, image, maps, target, steps=steps)

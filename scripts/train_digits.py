@@ -42,13 +42,9 @@ TEST_DATA = ROOT / "tests" / "zoo" / "data"
 
 def split(labels: np.ndarray, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
     """Return sorted (train, held-out) indices, stratified: 400 / 100 per class."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for digit in range(10):
-        idx = rng.permutation(np.flatnonzero(labels == digit))
-        train.append(idx[:TRAIN_PER_CLASS])
-        test.append(idx[TRAIN_PER_CLASS:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    from cnnviz_widgets.zoo.segmenter import held_out_split
+
+    return held_out_split(labels, seed)
 
 
 def pick_samples(test_idx: np.ndarray, labels: np.ndarray, seed: int = SEED) -> np.ndarray:

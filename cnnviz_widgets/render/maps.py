@@ -72,6 +72,11 @@ class RenderedView:
     upscale_rows : int
         The factor along y when it differs from ``upscale`` (a heat strip's rows are
         taller than its time steps are wide); 0: the same as ``upscale``.
+    display_scale : int
+        Nearest-neighbour factor a viewer applies to ``rgb`` when it shows it (1: shown
+        as encoded). A browser canvas scales the picture with CSS
+        (``image-rendering: pixelated``), so fewer pixels are encoded, sent and decoded;
+        a static copy is upscaled by :meth:`display_rgb`.
     """
 
     view: np.ndarray
@@ -85,6 +90,7 @@ class RenderedView:
     upscale: int = 1
     stats: NormStats | None = field(default=None, repr=False)
     upscale_rows: int = 0
+    display_scale: int = 1
 
     mode = renamed_property("normalization")
     cmap = renamed_property("colormap")
@@ -93,6 +99,10 @@ class RenderedView:
     def aspect(self) -> float:
         """Width over height of the picture as drawn (``rgb``), for a figure's shape."""
         return float(self.rgb.shape[1]) / max(1.0, float(self.rgb.shape[0]))
+
+    def display_rgb(self) -> np.ndarray:
+        """``rgb`` at the size it is shown: upscaled by :attr:`display_scale`."""
+        return upscale_by(self.rgb, self.display_scale)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -191,6 +201,7 @@ def render_grid(
     min_side: int = 0,
     stats_from: np.ndarray | None = None,
     memo: RenderMemo | None = None,
+    scale_in_viewer: bool = False,
 ) -> RenderedView:
     """Render several channels of a layer as one coloured mosaic.
 
@@ -229,6 +240,9 @@ def render_grid(
         Bound to ``maps`` by the caller: reuse what earlier calls on the same maps
         computed (statistics, tiles, the normalised mosaic). Not used with
         ``stats_from``.
+    scale_in_viewer : bool
+        Encode the mosaic at its own size and leave the ``min_side`` upscaling to the
+        viewer (:attr:`RenderedView.display_scale`) instead of encoding it upscaled.
 
     Returns
     -------
@@ -261,9 +275,11 @@ def render_grid(
         source_shape=(h, w)))
     rgb = apply_colormap(view, cmap, background)
     factor = upscale_factor(view.shape, min_side, max_side) if min_side else 1
+    factor, shown = (1, factor) if scale_in_viewer else (factor, 1)
     rgb = upscale_by(rgb, factor)
     data, fmt = encode(rgb, max_bytes)
-    return RenderedView(view, layout, rgb, data, fmt, mode, cmap, small, factor, stats)
+    return RenderedView(view, layout, rgb, data, fmt, mode, cmap, small, factor, stats,
+                        display_scale=shown)
 
 
 def _channel_indices(x: np.ndarray, channels: Sequence[int] | np.ndarray | None) -> np.ndarray:
@@ -398,6 +414,7 @@ def render_channel(
     background: tuple[int, int, int] = (255, 255, 255),
     max_bytes: int = 400_000,
     stats_from: np.ndarray | None = None,
+    scale_in_viewer: bool = False,
 ) -> RenderedView:
     """Render one channel at full resolution, upscaled crisply for display.
 
@@ -424,6 +441,8 @@ def render_channel(
     stats_from : numpy.ndarray, optional
         Take the normalisation statistics from these maps (same channels) instead, as
         for :func:`render_grid`.
+    scale_in_viewer : bool
+        As for :func:`render_grid`: the viewer applies the ``min_side`` upscaling.
 
     Returns
     -------
@@ -442,9 +461,11 @@ def render_channel(
     layout = MosaicLayout(1, 1, h, w, 0, (c,), 1, h, w)
     small_rgb = apply_colormap(view, cmap, background)
     k = upscale_factor((h, w), min_side, max_side)
+    k, shown = (1, k) if scale_in_viewer else (k, 1)
     rgb = np.ascontiguousarray(upscale_by(small_rgb, k))
     data, fmt = encode(rgb, max_bytes)
-    return RenderedView(view, layout, rgb, data, fmt, mode, cmap, raw[..., None], k, stats)
+    return RenderedView(view, layout, rgb, data, fmt, mode, cmap, raw[..., None], k, stats,
+                        display_scale=shown)
 
 
 def render_selection(
@@ -457,18 +478,21 @@ def render_selection(
     stats_from: np.ndarray | None = None,
     strip: bool = False,
     memo: RenderMemo | None = None,
+    scale_in_viewer: bool = False,
 ) -> RenderedView:
     """What a panel shows of ``maps`` for its selection: ``channel`` alone, or else the grid
     of ``channels`` (:func:`render_channel`, :func:`render_grid` with ``min_side=448``); a
     heat strip of those rows when ``strip`` (maps of height 1, :func:`render_strip`).
 
     ``channels`` is only read when ``channel`` is None; ``memo`` (bound to ``maps``)
-    serves the grid (see :class:`RenderMemo`).
+    serves the grid (see :class:`RenderMemo`); ``scale_in_viewer`` leaves the upscaling of
+    the channel or grid to the viewer (:attr:`RenderedView.display_scale`).
     """
     if strip:
         shown = [channel] if channel is not None else channels
         return render_strip(maps, shown, normalization, colormap, stats_from=stats_from)
     if channel is not None:
-        return render_channel(maps, channel, normalization, colormap, stats_from=stats_from)
+        return render_channel(maps, channel, normalization, colormap, stats_from=stats_from,
+                              scale_in_viewer=scale_in_viewer)
     return render_grid(maps, channels, normalization, colormap, min_side=448,
-                       stats_from=stats_from, memo=memo)
+                       stats_from=stats_from, memo=memo, scale_in_viewer=scale_in_viewer)

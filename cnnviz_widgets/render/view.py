@@ -270,8 +270,9 @@ def picture_of(value: CanvasValue) -> tuple[bytes, str]:
 
 
 def png_of(value: CanvasValue) -> bytes:
-    """:func:`picture_of` as PNG bytes (maps encoded as JPEG are encoded again as PNG):
-    the static picture of a notebook viewed without a kernel.
+    """:func:`picture_of` as PNG bytes (maps encoded as JPEG, or smaller than they are
+    shown, are encoded again as PNG at their shown size): the static picture of a
+    notebook viewed without a kernel.
 
     Raises
     ------
@@ -279,8 +280,9 @@ def png_of(value: CanvasValue) -> bytes:
         The value's error, for an :class:`ErrorValue`.
     """
     data, format = picture_of(value)
-    if format == "png":
+    scaled = isinstance(value, MapValue) and value.rendered.display_scale > 1
+    if format == "png" and not scaled:
         return data
     from .encode import encode_png
 
-    return encode_png(value.rendered.rgb)
+    return encode_png(value.rendered.display_rgb() if scaled else value.rendered.rgb)

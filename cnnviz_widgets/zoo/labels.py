@@ -21,6 +21,7 @@ from cnnviz_widgets.errors import InvalidSettingError
 from cnnviz_widgets.zoo._data import data_file
 from cnnviz_widgets.zoo.digits import DIGIT_LABELS
 from cnnviz_widgets.zoo.fashion import FASHION_MNIST_CLASSES
+from cnnviz_widgets.zoo.segmenter import SCENE_CLASSES
 
 __all__ = [
     "CLASS_INDEX_FILE",
@@ -147,7 +148,8 @@ def class_names_for(model_or_engine: Any) -> list[str] | None:
     """The class names of a model this package knows, or None.
 
     The digits models (10 outputs, named ``digits...``) get :data:`DIGIT_LABELS`, the
-    Fashion-MNIST model its :data:`FASHION_MNIST_CLASSES`, and any model whose output
+    Fashion-MNIST model its :data:`FASHION_MNIST_CLASSES`, the digit-scene segmenter (11
+    classes per pixel) its :data:`SCENE_CLASSES`, and any model whose output
     has 1000 classes the ImageNet names (:func:`imagenet_labels`). For an engine, the output
     is the one it explains (``ActivationEngine(output=...)``).
 
@@ -168,6 +170,8 @@ def class_names_for(model_or_engine: Any) -> list[str] | None:
             return list(FASHION_MNIST_CLASSES)
         if width == (1000,):
             return imagenet_labels()
+        if width[-1:] == (len(SCENE_CLASSES),) and name.startswith("digits_segmenter"):
+            return list(SCENE_CLASSES)
     except Exception:  # noqa: BLE001 - names are optional
         return None
     return None

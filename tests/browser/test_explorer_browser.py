@@ -34,6 +34,32 @@ def _decoded_width(page) -> int:
     return decoded_width(page, VIEW)
 
 
+def _enlarged_crisply(page, view) -> None:
+    """The grid is sent at the maps' own size and enlarged by a whole factor in the
+    browser, nearest-neighbour: every screen block of one picture pixel is one colour."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    natural, style = view.evaluate(
+        "img => [img.naturalWidth, getComputedStyle(img).imageRendering]")
+    box = view.bounding_box()
+    factor = round(box["width"] / natural)
+    assert style == "pixelated" and factor >= 2
+    assert abs(box["width"] - natural * factor) < 1
+    shot = np.asarray(Image.open(io.BytesIO(view.screenshot())).convert("RGB"), np.int16)
+
+    def uniform(dy: int, dx: int) -> float:  # blocks starting dy, dx into the shot
+        part = shot[dy:, dx:]
+        rows, cols = part.shape[0] // factor, part.shape[1] // factor
+        blocks = part[:rows * factor, :cols * factor].reshape(rows, factor, cols, factor, 3)
+        return float(np.mean(np.abs(blocks - blocks[:, :1, :, :1]).max(axis=(1, 3, 4)) <= 2))
+
+    best = max(uniform(dy, dx) for dy in range(factor) for dx in range(factor))
+    assert best > 0.98, f"the browser smoothed the enlarged picture ({best:.2f} uniform)"
+
+
 def _changes_view(page, action) -> None:
     """Run ``action``; the view gets a new image, and the browser decodes it."""
     assert_changes_image(page, VIEW, action)
@@ -72,6 +98,7 @@ def test_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
     _changes_view(page, lambda: explorer.locator(".cnnviz-mode button",
                                                  has_text="All channels").click())
     screenshot(page, tmp_path, "04-grid", selector=".cnnviz-explorer")
+    _enlarged_crisply(page, explorer.locator("img.cnnviz-view").first)
     assert_no_error_output(page)
     expect(explorer.locator(".cnnviz-error")).to_be_hidden()
 

@@ -25,6 +25,9 @@ from ...render.view import (
 
 __all__ = ["BqCanvas", "Canvases", "ImageCanvas", "SignalInputView", "make_canvas"]
 
+#: Nearest-neighbour enlargement of the explorer's pictures in the browser.
+PIXELATED_STYLE = "<style>img.cnnviz-view { image-rendering: pixelated; }</style>"
+
 
 class ImageCanvas(w.VBox):
     """A static picture: PNG or JPEG bytes in an ``ipywidgets.Image``.
@@ -40,9 +43,11 @@ class ImageCanvas(w.VBox):
     def __init__(self) -> None:
         self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.image.add_class("cnnviz-view")
+        # a picture sent smaller than it is shown is enlarged crisply by the browser
+        self.style = w.HTML(PIXELATED_STYLE, layout=w.Layout(display="none"))
         self.value: CanvasValue | None = None
         self._vector_png: tuple[Any, bytes] | None = None
-        super().__init__([self.image])
+        super().__init__([self.image, self.style])
 
     def show(self, value: CanvasValue) -> None:
         """Draw ``value`` (:func:`~cnnviz_widgets.render.view.picture_of`); an error hides
@@ -51,13 +56,18 @@ class ImageCanvas(w.VBox):
         if isinstance(value, ErrorValue):
             self.image.layout.display = "none"
             return
+        width = ""
         if isinstance(value, VectorValue):
             data, fmt = self._vector_bytes(value), "png"
         else:
             data, fmt = picture_of(value)
+            if isinstance(value, MapValue) and value.rendered.display_scale > 1:
+                width = str(value.rendered.rgb.shape[1] * value.rendered.display_scale)
         with self.image.hold_sync():
             self.image.format = fmt
             self.image.value = data
+            if self.image.width != width:
+                self.image.width = width
             self.image.layout.display = None
 
     def _vector_bytes(self, value: VectorValue) -> bytes:

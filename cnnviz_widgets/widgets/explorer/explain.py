@@ -17,6 +17,7 @@ from ...render.crops import Crop, crop_picture
 from ...render.encode import encode_png
 from ...render.upscale import upscale_nearest
 from ..panel import close_widgets
+from .mask import is_per_pixel
 
 __all__ = ["ChannelExplainer", "explain_for"]
 
@@ -121,6 +122,9 @@ class ChannelExplainer(w.VBox):
         """Compute :attr:`relevance_map` for the predicted class; words for the caption."""
         from ...attribution.relevance import ChannelRelevance
 
+        if is_per_pixel(engine):  # no one predicted class to explain
+            self.relevance_map = None
+            return "no relevance map (it needs a classifier: this model gives a class per pixel)"
         try:  # target None: the top class, found inside the same pass
             self.relevance_map = ChannelRelevance(engine, layer)(image, channels=[channel])[0]
         except CnnvizError as error:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import html
 import os
@@ -24,7 +23,6 @@ from ...render.view import (
     VectorValue,
     colorbar_html,
     figure_of,
-    png_of,
 )
 from ...zoo.labels import class_names_for
 from ..panel import Panel
@@ -35,9 +33,10 @@ from .controls import ExplorerControls, image_options
 from .dataset import DatasetView
 from .explain import ChannelExplainer, explain_for
 from .field import ReceptiveFieldView
+from .mask import MaskView
 from .state import STATE_TRAITS, ExplorerState
 from .static import export_page
-from .value import value_of
+from .value import picture_bundle, value_of
 
 __all__ = ["FeatureMapExplorer", "explore"]
 
@@ -108,6 +107,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
         Compare mode's difference under the view (see ``compare``).
     field_view : ReceptiveFieldView
         The receptive field of a position (see :meth:`receptive_field`).
+    mask_view : MaskView
+        A segmentation model's predicted mask of the image (hidden for other models).
     field : tuple or None
         The last receptive field shown, ``(row, col, (top, left, bottom, right))``, while
         it belongs to the map on screen.
@@ -193,6 +194,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self.engine.clear_cache()
         self.forget()
         self.comparison.forget()
+        self.mask_view.forget()
         self._draw()
 
     def add_image(self, image: Any, name: str | None = None, select: bool = True) -> int:
@@ -376,6 +378,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self.input_view.show(self.engine, self.image, self.image_names[self.image_index],
                                  (self.image_index, len(self.images)))
         self.comparison.clear()
+        self.mask_view.show(self.image_index, self.image)  # once per image: a memo
         value = self._value = value_of(self, self.comparison)
         self.canvas.show(value)
         self._caption.value = html.escape(value.caption)
@@ -404,14 +407,15 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self._dataset_box = w.VBox(layout=w.Layout(display="none"))
         self.comparison = CompareView()
         self.field_view = ReceptiveFieldView()
+        self.mask_view = MaskView(self.engine, self.class_names)
         self._controls.bind(self)
         self.bind(self.picker, "image_index", control_name="index")
         self._show_canvas()
         self._update_controls()
         self.children = [*self._controls.rows(self.explainer.button), self.picker,
                          self.errors, self.input_view, self._caption, self._view_box,
-                         self._colorbar, self.comparison, self.field_view, self.explainer,
-                         self._dataset_box]
+                         self._colorbar, self.mask_view, self.comparison, self.field_view,
+                         self.explainer, self._dataset_box]
 
     @property
     def controls(self) -> dict[str, w.Widget]:
@@ -460,12 +464,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self.report(f"The uploaded file {name!r} cannot be used: {error}")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        value = self._value
-        if isinstance(bundle, dict) and isinstance(value, MapValue):
-            bundle = dict(bundle)  # the picture on screen, for viewers without a kernel
-            bundle["image/png"] = base64.b64encode(png_of(value)).decode("ascii")
-        return bundle
+        return picture_bundle(super()._repr_mimebundle_(**kwargs), self._value)
 
 
 @renamed_argument("model", "model_or_engine")

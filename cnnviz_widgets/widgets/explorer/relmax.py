@@ -22,6 +22,7 @@ from ...progress import NotebookProgress
 from ...render.crops import Crop, crop_picture
 from ...render.encode import encode_png
 from ..panel import close_widgets
+from .mask import needs_classifier
 
 __all__ = ["RelevanceTopView"]
 
@@ -110,6 +111,7 @@ class RelevanceTopView(w.VBox):
             return None
         layer = self.layer
         try:
+            needs_classifier(self.scans.engine, "Ranking images by relevance")
             target = self.target_class()
             if self.scans.source is None:
                 raise ScanError("The saved scan has no images to rank by relevance; give "

@@ -23,6 +23,7 @@ from ...layout.paging import page_count, page_of
 from ...layout.tokens import LayerMaps, layer_maps
 from ...render.maps import RenderMemo
 from ..panel import Choice, Text, Whole, check_index, report_error
+from .mask import needs_classifier
 
 __all__ = ["BACKENDS", "COLORMAPS", "COMPARE_MODES", "STATE_TRAITS", "ExplorerState"]
 
@@ -284,7 +285,9 @@ class ExplorerState(HasTraits):
 
     def ranked_class(self) -> int:
         """The class of the "class" and "relevance" orders: ``target``, else the image's
-        predicted class (from the engine's cached output)."""
+        predicted class (from the engine's cached output). A segmentation model has no
+        one class score: that is an error that says so."""
+        needs_classifier(self.engine, f"The {self.channel_order!r} channel order")
         if self.target is not None:
             return int(self.target)
         if self.image_index not in self._predicted:  # once per image: no model call later

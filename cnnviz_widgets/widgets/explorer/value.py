@@ -23,7 +23,20 @@ from ...render.view import (
 from ...zoo.labels import top_classes
 from .compare import CompareView
 
-__all__ = ["order_words", "title_of", "value_of"]
+__all__ = ["order_words", "picture_bundle", "title_of", "value_of"]
+
+
+def picture_bundle(bundle: Any, value: CanvasValue | None) -> Any:
+    """A widget's MIME bundle with the maps on screen added as ``image/png``, for viewers
+    without a kernel (a notebook on GitHub)."""
+    import base64
+
+    from ...render.view import png_of
+
+    if isinstance(bundle, dict) and isinstance(value, MapValue):
+        bundle = dict(bundle)
+        bundle["image/png"] = base64.b64encode(png_of(value)).decode("ascii")
+    return bundle
 
 
 def title_of(state: Any, channels: Sequence[int] = (), note: str = "") -> str:
@@ -108,8 +121,10 @@ def _shown_channels(state: Any) -> np.ndarray | None:
 def _render(state: Any, maps: np.ndarray, strip: bool = False,
             memo: RenderMemo | None = None) -> RenderedView:
     """The current channel, or the current page of the grid, of ``maps``."""
+    # the static canvas has the browser enlarge small maps (fewer pixels to send and decode)
     return render_selection(maps, state.channel, _shown_channels(state), state.normalization,
-                            state.colormap, strip=strip, memo=memo)
+                            state.colormap, strip=strip, memo=memo,
+                            scale_in_viewer=state.backend == "matplotlib")
 
 
 def _compared(state: Any, laid: LayerMaps, comparison: CompareView) -> MapValue:

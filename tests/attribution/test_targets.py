@@ -350,3 +350,25 @@ def test_misfits_say_what_fits(seg, reg, clf):
         SegmentationTarget("road")
     with pytest.raises(CnnvizError, match="GradCAM"):
         FinerCAM(seg, "conv_c")(image)
+
+
+@pytest.mark.slow
+def test_grad_cam_of_a_digits_region_lies_on_that_digit_in_the_trained_segmenter():
+    """On the shipped digit-scene segmenter, Grad-CAM (conv4, logits) of each digit's
+    predicted region is stronger on that digit than on the other digit of the scene
+    (measured: 45 of 48 maps on 20 held-out scenes)."""
+    from cnnviz_widgets import zoo
+
+    model = zoo.digits_segmenter()
+    scenes, _ = zoo.digit_scenes("test", n=20)
+    cam = GradCAM(model, layer="conv4")
+    own = []
+    for scene in scenes:
+        labels = numpy(model(tensor(cam.prepare(scene)), training=False))[0].argmax(axis=-1)
+        for c in np.unique(labels):
+            others = (labels > 0) & (labels != c)
+            if c == 0 or (labels == c).sum() < 20 or not others.any():
+                continue
+            heat = cam(scene, target=SegmentationTarget(int(c)))
+            own.append(heat[labels == c].mean() > heat[others].mean())
+    assert len(own) >= 30 and np.mean(own) >= 0.85

@@ -60,11 +60,10 @@ class GradientMethod:
         return np.asarray(self.engine.prepare(image), dtype=np.float32)
 
     def predicted_class(self, batch: np.ndarray) -> int:
-        """The top class of the first image of a prepared ``batch``."""
-        with autodiff.no_gradient():
-            output, _ = self.engine.forward(batch[:1])
-        flat = autodiff.to_numpy(output).reshape(1, -1)
-        return int(np.argmax(flat[0]))
+        """The top class of the first image of a prepared ``batch`` (for a per-pixel
+        output, the class predicted at the most pixels)."""
+        score = self.image_score(batch)
+        return int(score.index if isinstance(score, ClassScore) else score.class_index)
 
     def image_score(self, batch: np.ndarray, target: Any = None) -> Any:
         """The score of ``target`` fixed for the first image of a prepared ``batch``.

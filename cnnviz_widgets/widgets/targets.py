@@ -3,9 +3,10 @@
 A segmentation model's per-pixel output (height, width, classes) is explained for a class
 and a region: the predicted mask is shown in the colours of
 :func:`~cnnviz_widgets.colour.colour_labels`, with the region explained in full colour
-and the rest dimmed; a class is picked from the dropdown or by clicking its colour in the
-legend, the region from "predicted region" (the pixels predicted as the class), "whole
-image" or "box" (two range sliders). A regression model's single output is explained as
+and the rest dimmed (a bqplot image); a class is picked from the dropdown, by clicking a
+pixel of the mask or by clicking its colour in the legend, the region from "predicted
+region" (the pixels predicted as the class), "whole image" or "box" (two range sliders, or
+a rectangle drawn on the mask). A regression model's single output is explained as
 "raise output i". Moving a control never runs the model: the predicted mask comes from the
 engine's cached output of the image, read once per image by :meth:`TargetPicker.show_image`.
 """
@@ -16,8 +17,10 @@ import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import bqplot
 import ipywidgets as w
 import numpy as np
+from bqplot.interacts import BrushSelector
 from traitlets import Any as AnyTrait
 
 from ..attribution.scores import ClassTarget, RegressionTarget, SegmentationTarget
@@ -86,6 +89,7 @@ class TargetPicker(w.VBox):
         self.kind = target_kind(engine)
         self.description = description
         self._report = report
+        self._holding = False
         self.labels: np.ndarray | None = None
         self.note = w.HTML()
         if self.kind == "value":
@@ -116,8 +120,7 @@ class TargetPicker(w.VBox):
         self.cols = w.IntRangeSlider(value=(width // 4, width - width // 4), min=0,
                                      max=width, description="Box columns", style=style,
                                      continuous_update=False)
-        self.mask_picture = w.Image(format="png")
-        self.mask_picture.add_class("cnnviz-predicted-mask")
+        self._mask_figure(height, width)
         colours = label_colours(classes)
         self.legend = []
         for i, n in enumerate(names):
@@ -130,8 +133,9 @@ class TargetPicker(w.VBox):
         for control in (self.class_control, self.region_control, self.rows, self.cols):
             control.observe(lambda _: self._refresh(), names="value")
         self.children = [self.class_control, self.region_control, self.rows, self.cols]
-        self.view = w.VBox([w.HTML("<b>Predicted mask</b> (click a class to explain it)"),
-                            self.mask_picture, w.HBox(self.legend), self.note],
+        self.view = w.VBox([w.HTML("<b>Predicted mask</b> (click a class to explain it; "
+                                   "for a box, draw it)"),
+                            self.mask_figure, w.HBox(self.legend), self.note],
                            layout=w.Layout(max_width="260px"))
         self.view.add_class("cnnviz-target-view")
         self._refresh()
@@ -163,7 +167,63 @@ class TargetPicker(w.VBox):
             return None
         return self.labels == self._class()
 
+    def click(self, row: int, col: int) -> None:
+        """Act as if pixel (row, col) of the mask was clicked: the message bqplot's
+        ``Image`` mark sends, in the mask's pixel coordinates."""
+        self.mask_mark._handle_custom_msgs(self.mask_mark, {
+            "event": "element_click", "data": {"click_x": col + 0.5, "click_y": row + 0.5}})
+
     # -- internals ---------------------------------------------------------------------
+    def _mask_figure(self, height: int, width: int) -> None:
+        """The predicted mask as a bqplot image: a click picks the class under the mouse,
+        and while the region is "box" a drawn rectangle (a brush) sets the box."""
+        x_scale = bqplot.LinearScale(min=0.0, max=float(width), allow_padding=False)
+        y_scale = bqplot.LinearScale(min=0.0, max=float(height), reverse=True,
+                                     allow_padding=False)
+        # two image widgets used in turn: the front end redraws the mark when its image
+        # widget changes, not when the bytes inside it do
+        self._buffers = (w.Image(format="png"), w.Image(format="png"))
+        self.mask_picture = self._buffers[0]
+        self.mask_mark = bqplot.Image(image=self.mask_picture, x=[0.0, float(width)],
+                                      y=[float(height), 0.0],
+                                      scales={"x": x_scale, "y": y_scale})
+        self.mask_mark.on_element_click(self._on_mask_click)
+        self.brush = BrushSelector(x_scale=x_scale, y_scale=y_scale, color="white")
+        self.brush.observe(self._on_brush, names="brushing")
+        ratio = width / height
+        self.mask_figure = bqplot.Figure(
+            marks=[self.mask_mark], padding_x=0.0, padding_y=0.0,
+            fig_margin={"top": 4, "bottom": 4, "left": 4, "right": 4},
+            min_aspect_ratio=ratio, max_aspect_ratio=ratio,
+            layout=w.Layout(width="220px", height=f"{round(220 / ratio)}px"))
+        self.mask_figure.add_class("cnnviz-predicted-mask")
+
+    def _on_mask_click(self, _mark: Any, content: dict) -> None:
+        data = content.get("data") or {}
+        try:
+            row, col = int(float(data["click_y"])), int(float(data["click_x"]))
+        except (KeyError, TypeError, ValueError):
+            return
+        if self.labels is not None and 0 <= row < self.shape[0] and 0 <= col < self.shape[1]:
+            self.pick_class(int(self.labels[row, col]))
+
+    def _on_brush(self, change: dict) -> None:
+        """A drawn rectangle, once the mouse is released, becomes the box."""
+        xs, ys = self.brush.selected_x, self.brush.selected_y
+        if change["new"] or xs is None or ys is None or len(xs) < 2 or len(ys) < 2:
+            return
+        height, width = self.shape
+        rows = (int(np.clip(np.floor(min(ys)), 0, height)),
+                int(np.clip(np.ceil(max(ys)), 0, height)))
+        cols = (int(np.clip(np.floor(min(xs)), 0, width)),
+                int(np.clip(np.ceil(max(xs)), 0, width)))
+        self._holding = True  # both sliders move, then one refresh (one run)
+        try:
+            self.rows.value, self.cols.value = rows, cols
+        finally:
+            self._holding = False
+        self._refresh()
+
     def _class(self) -> int | None:
         chosen = int(self.class_control.value)
         if chosen >= 0:
@@ -191,9 +251,12 @@ class TargetPicker(w.VBox):
         return SegmentationTarget(chosen, self._box())
 
     def _refresh(self) -> None:
+        if self._holding:
+            return
         if self.kind == "pixels":
-            self.rows.layout.display = self.cols.layout.display = \
-                None if self.region_control.value == "box" else "none"
+            box = self.region_control.value == "box"
+            self.rows.layout.display = self.cols.layout.display = None if box else "none"
+            self.mask_figure.interaction = self.brush if box else None
             if self.region_control.value == "box" and not self._box().any():
                 if self._report is not None:
                     self._report("The box is empty: widen the rows and columns sliders.")
@@ -221,5 +284,6 @@ class TargetPicker(w.VBox):
         region = self.region()
         if region is not None:
             rgb[~region] = rgb[~region] * 0.3 + 255 * 0.15  # the rest, dimmed
-        self.mask_picture.value = encode_png(upscale_nearest(rgb.astype(np.uint8),
-                                                             min_side=160))
+        spare = self._buffers[1] if self.mask_picture is self._buffers[0] else self._buffers[0]
+        spare.value = encode_png(upscale_nearest(rgb.astype(np.uint8), min_side=160))
+        self.mask_mark.image = self.mask_picture = spare

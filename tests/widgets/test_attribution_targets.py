@@ -82,6 +82,31 @@ def test_clicking_a_class_explains_its_predicted_region(seg, images):
     panel.close()
 
 
+def test_clicking_a_pixel_of_the_mask_explains_its_class_and_a_drawn_box_is_the_box(seg,
+                                                                                   images):
+    panel = AttributionPanel(seg, images, method="saliency", show_faithfulness=False)
+    picker = panel.controls["target"]
+    labels = picker.labels
+    row, col = map(int, np.argwhere(labels == labels.max())[0])
+    runs = panel.run_count
+    picker.click(row, col)
+    assert picker.value.class_index == labels[row, col] and panel.run_count == runs + 1
+    picker.region_control.value = "box"
+    assert picker.mask_figure.interaction is picker.brush  # drawing needs the brush
+    runs = panel.run_count
+    picker.brush.brushing = True  # the front end: mouse down, drag, mouse up
+    picker.brush.selected_x, picker.brush.selected_y = [2.4, 9.6], [1.2, 5.0]
+    picker.brush.brushing = False
+    assert (picker.rows.value, picker.cols.value) == ((1, 5), (2, 10))
+    assert panel.run_count == runs + 1  # one run for the drawn box
+    mask = np.zeros((16, 16), bool)
+    mask[1:5, 2:10] = True
+    np.testing.assert_array_equal(picker.value.mask, mask)
+    picker.region_control.value = "whole image"
+    assert picker.mask_figure.interaction is None  # clicks reach the mask again
+    panel.close()
+
+
 def test_a_box_region_and_an_empty_box_told_in_the_panel(seg, images):
     panel = AttributionPanel(seg, images, method="saliency", show_faithfulness=False)
     picker = panel.controls["target"]

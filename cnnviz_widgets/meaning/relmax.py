@@ -30,9 +30,9 @@ from ..attribution.relevance import ChannelRelevance, Composite
 from ..checks import whole_number
 from ..engine.coerce import as_engine
 from ..engine.scan.kernel import batch_reducer, map_layout
+from ..engine.scan.result import ScanResult
 from ..engine.scan.sources import image_source
 from ..engine.scan.stream import scan_source
-from ..engine.scan.summary import ScanResult
 from ..errors import ArgumentTypeError
 from ..progress import ProgressLike
 

@@ -22,8 +22,9 @@ from ...errors import CnnvizError, InvalidSettingError, ScanError
 from ...progress import ProgressLike
 from ..receptive import plan_of, receptive_box, receptive_fields
 from .front import scan
+from .result import ScanResult
 from .sources import image_source
-from .summary import ChannelStats, ScanResult
+from .summary import ChannelStats
 
 __all__ = ["Crop", "DatasetScans"]
 

@@ -23,8 +23,9 @@ from ...errors import CnnvizError
 from ...progress import ProgressLike, reporting
 from ..inputs import stack_pixels
 from .kernel import batch_reducer, map_layout, map_shape
+from .result import ScanResult
 from .sources import Batch, ImageSource
-from .summary import BatchSummary, ChannelStats, ScanResult
+from .summary import BatchSummary, ChannelStats
 
 __all__ = ["prefetched", "prepare_batch", "reason", "scan_source"]
 

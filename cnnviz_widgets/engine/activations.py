@@ -23,6 +23,7 @@ from .inputs import (
 )
 from .layers import LayerInfo, Plan, View, build_plan, check_input
 from .lookup import compute_error, lookup, view_of
+from .volumes import volume_values
 
 __all__ = ["ActivationEngine"]
 
@@ -40,7 +41,8 @@ class ActivationEngine:
     ----------
     model : keras.Model
         A built Sequential or Functional model whose input is an image, (H, W, C) or
-        (H, W), or a signal (T, C) for a model of 1-D layers (see ``image_input`` for a
+        (H, W), a signal (T, C) for a model of 1-D layers, or a volume or video
+        (D, H, W, C) for a model of 3-D layers (see ``image_input`` for a
         model with several inputs). Models used as layers inside it (backbones) are
         expanded into their own layers, named by path such as ``"vgg16/block3_conv1"``.
     preprocess : callable, optional
@@ -204,11 +206,14 @@ class ActivationEngine:
         The result has the model's input shape (without the batch axis). For a model whose
         input is a signal (:attr:`Plan.input_axes` ``"sequence"``) it is the signal itself,
         float32 (T, C), read by :func:`~cnnviz_widgets.engine.inputs.signal_values`: no
-        pixel scale, no resizing.
+        pixel scale, no resizing. A volume (``"volume"``) is float32 (D, H, W, C), read by
+        :func:`~cnnviz_widgets.engine.volumes.volume_values`: 0-255 like an image, not resized.
         """
         shape = self._plan.input_shape
         if self._plan.input_axes == "sequence":
             return signal_values(image, shape)
+        if self._plan.input_axes == "volume":
+            return volume_values(image, shape)
         channels = shape[-1] if len(shape) == 3 else None
         pixels = fit_channels(decode_image(image), channels)
         return resize(pixels, shape[0], shape[1])
@@ -265,7 +270,8 @@ class ActivationEngine:
         Returns
         -------
         numpy.ndarray
-            Read-only array of shape (H, W, C) for spatial layers, (C,) for vectors.
+            Read-only array of shape (H, W, C) for spatial layers, (D, H, W, C) for the
+            layers of a volume, (C,) for vectors.
 
         Raises
         ------

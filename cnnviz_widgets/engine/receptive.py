@@ -59,32 +59,49 @@ from ..errors import (
 from .coerce import as_engine
 from .receptive_axis import Axis, layer_axes, union
 
-__all__ = ["Axis", "Field", "has_positions", "plan_of", "receptive_box", "receptive_fields"]
+__all__ = ["Axis", "Field", "has_positions", "plan_of", "receptive_box", "receptive_fields",
+           "volume_box"]
 
 _ONE = Fraction(1)
 
 
 @dataclass(frozen=True)
 class Field:
-    """Receptive field of one layer's output: an :class:`Axis` for the rows and the columns.
+    """Receptive field of one layer's output: an :class:`Axis` for the rows and the columns,
+    and for the depth (slices or frames) of a volume.
 
     ``spatial`` is False once the spatial axes are gone (dense, flatten, global pooling);
-    ``rows`` and ``cols`` then keep the values of the last spatial layer.
+    ``rows`` and ``cols`` (and ``depth``) then keep the values of the last spatial layer.
+    ``depth`` is None for a model whose input is not a volume.
     """
 
     rows: Axis
     cols: Axis
     spatial: bool = True
+    depth: Axis | None = None
+
+    @property
+    def axes(self) -> tuple[Axis, ...]:
+        """``(rows, cols)``, or ``(depth, rows, cols)`` for a volume."""
+        return (self.rows, self.cols) if self.depth is None else (
+            self.depth, self.rows, self.cols)
+
+    @classmethod
+    def of(cls, axes: tuple[Axis, ...], spatial: bool = True) -> Field:
+        """The field of ``(rows, cols)`` or ``(depth, rows, cols)``."""
+        if len(axes) == 3:
+            return cls(axes[1], axes[2], spatial, axes[0])
+        return cls(axes[0], axes[1], spatial)
 
     @property
     def size(self) -> Fraction | None:
-        """The larger of the two window sizes; None once the spatial axes are gone."""
-        return max(self.rows.size, self.cols.size) if self.spatial else None
+        """The largest window size of the axes; None once the spatial axes are gone."""
+        return max(a.size for a in self.axes) if self.spatial else None
 
     @property
     def jump(self) -> Fraction:
-        """The larger of the two jumps (the product of the strides so far)."""
-        return max(self.rows.jump, self.cols.jump)
+        """The largest jump of the axes (the product of the strides so far)."""
+        return max(a.jump for a in self.axes)
 
     @property
     def size_int(self) -> int | None:
@@ -100,8 +117,9 @@ def plan_of(model_or_engine: Any) -> Any:
 
 
 def has_positions(plan: Any, info: Any) -> bool:
-    """True for a layer whose positions have receptive fields: (H, W[, C]) maps, and the
-    (T, C) sequences of a model whose input is a signal (T is then the rows, one column).
+    """True for a layer whose positions have receptive fields: (H, W[, C]) maps, the
+    (T, C) sequences of a model whose input is a signal (T is then the rows, one column),
+    and the (D, H, W, C) volumes of a model whose input is a volume.
 
     Parameters
     ----------
@@ -110,12 +128,16 @@ def has_positions(plan: Any, info: Any) -> bool:
     info : LayerInfo
         One of its layers.
     """
-    return info.is_spatial or (info.layout == "sequence"
-                               and getattr(plan, "input_axes", "") == "sequence")
+    axes = getattr(plan, "input_axes", "")
+    if "volume" in (axes, info.layout):  # a volume's positions map only to a volume's
+        return axes == info.layout
+    return info.is_spatial or (info.layout == "sequence" and axes == "sequence")
 
 
-def _lengths(shape: tuple[int | None, ...], sequence: bool = False
-             ) -> tuple[int | None, int | None]:
+def _lengths(shape: tuple[int | None, ...], sequence: bool = False, volume: bool = False
+             ) -> tuple[int | None, ...]:
+    if volume:
+        return tuple(shape[:3])
     if sequence:
         return (shape[0] if shape else None), 1
     if len(shape) >= 2:
@@ -123,27 +145,28 @@ def _lengths(shape: tuple[int | None, ...], sequence: bool = False
     return (shape[0] if shape else None), None
 
 
-def _compute(plan: Any, size: tuple[int | None, int | None]) -> dict[str, Field]:
+def _compute(plan: Any, size: tuple[int | None, ...]) -> dict[str, Field]:
     start = tuple(Axis(_ONE, _ONE, Fraction(0), n, None if n is None else (0, n))
                   for n in size)
-    state: dict[int, Field] = {plan.input_key: Field(*start)}
+    state: dict[int, Field] = {plan.input_key: Field.of(start)}
     for other in plan.other_inputs:  # inputs held fixed have no field in the image
-        state[other.key] = Field(*start, spatial=False)
+        state[other.key] = Field.of(start, spatial=False)
     fields: dict[str, Field] = {}
     for step in plan.steps:
         ins = [state[k] for k in step.inputs if k in state]
         spatial_ins = [f for f in ins if f.spatial]
         infos = step.output_infos or (step.info,)
         for k, info in zip(step.outputs, infos, strict=True):
-            field = ins[0] if ins else Field(*start)
+            field = ins[0] if ins else Field.of(start)
             if spatial_ins:
-                rows = union([f.rows for f in spatial_ins])
-                cols = union([f.cols for f in spatial_ins])
-                field = Field(rows, cols, spatial=False)
+                axes = tuple(union([f.axes[i] for f in spatial_ins])
+                             for i in range(len(start)))
+                field = Field.of(axes, spatial=False)
                 if has_positions(plan, info):
-                    field = Field(*layer_axes(step.layer, info.class_name, rows, cols,
-                                               _lengths(info.output_shape,
-                                                        info.layout == "sequence")))
+                    field = Field.of(layer_axes(step.layer, info.class_name, axes,
+                                                _lengths(info.output_shape,
+                                                         info.layout == "sequence",
+                                                         info.layout == "volume")))
             elif ins:
                 field = replace(ins[0], spatial=False)
             state[k] = field
@@ -153,7 +176,7 @@ def _compute(plan: Any, size: tuple[int | None, int | None]) -> dict[str, Field]
 
 
 # -- memo: the fields of a plan are computed once per plan and input size ------------------
-_MEMO: dict[int, dict[tuple[int | None, int | None], dict[str, Field]]] = {}
+_MEMO: dict[int, dict[tuple[int | None, ...], dict[str, Field]]] = {}
 _MEMO_SIZES = 16  # input sizes remembered per plan (models that take any image size)
 
 
@@ -171,13 +194,14 @@ def _fields(plan: Any, image_size: Any = None) -> dict[str, Field]:
     return fields
 
 
-def _input_size(plan: Any, image_size: Any) -> tuple[int | None, int | None]:
+def _input_size(plan: Any, image_size: Any) -> tuple[int | None, ...]:
     """The model's input height and width, completed by ``image_size`` where it has none.
 
     A signal (T, C) is T rows of one column.
     """
-    shape = _lengths(plan.input_shape, getattr(plan, "input_axes", "") == "sequence")
-    if image_size is None:
+    axes = getattr(plan, "input_axes", "")
+    shape = _lengths(plan.input_shape, axes == "sequence", axes == "volume")
+    if image_size is None or axes == "volume":
         return shape
     try:
         given = tuple(operator.index(v) for v in image_size)
@@ -267,6 +291,49 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
     >>> receptive_box(digits_like_cnn(), "conv2", 0, 1)
     (0, 2, 8, 10)
     """
+    (top, bottom), (left, right) = _spans(model_or_engine, layer, image_size,
+                                          (("row", row), ("col", col)))
+    return top, left, bottom, right
+
+
+def volume_box(model_or_engine: Any, layer: str, depth: int, row: int, col: int
+               ) -> tuple[int, int, int, int, int, int]:
+    """Return the 3-D box of input voxels that position ``(depth, row, col)`` of ``layer``
+    of a model of volumes (or videos) sees.
+
+    The geometry is :func:`receptive_box`'s along each of the three axes.
+
+    Parameters
+    ----------
+    model_or_engine : keras.Model or ActivationEngine
+        A model whose input is a volume (D, H, W, C), or an engine built on it.
+    layer : str
+        Name of a layer with a volume output (D, H, W, C) (a 3-D convolution, pooling,
+        upsampling or padding, ...).
+    depth, row, col : int
+        Position in the layer's output (slice or frame, row, column).
+
+    Returns
+    -------
+    (front, top, left, back, bottom, right) : tuple of int
+        Slices ``front:back``, rows ``top:bottom`` and columns ``left:right`` of the input
+        (the ends exclusive, so the box slices a volume as
+        ``volume[front:back, top:bottom, left:right]``), cut to the voxels the layer reads.
+
+    Raises
+    ------
+    LayerNotFoundError, LayerNotViewableError, SelectionOutOfRangeError, InvalidSettingError
+        As :func:`receptive_box`; LayerNotViewableError also for a model whose input is
+        not a volume.
+    """
+    (front, back), (top, bottom), (left, right) = _spans(
+        model_or_engine, layer, None, (("depth", depth), ("row", row), ("col", col)))
+    return front, top, left, back, bottom, right
+
+
+def _spans(model_or_engine: Any, layer: str, image_size: Any,
+           positions: tuple[tuple[str, Any], ...]) -> list[tuple[int, int]]:
+    """The input span of each named position of ``layer``, checked, one per axis."""
     plan = plan_of(model_or_engine)
     view, step = plan.view(layer), plan.by_name.get(layer)
     if view is None and step is None:
@@ -276,11 +343,19 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
     if not (has_positions(plan, info) and field.spatial):
         raise LayerNotViewableError(
             f"The layer {layer!r} has output shape {info.output_shape} without spatial "
-            "axes (an image's rows and columns, or a signal's time steps), so its outputs "
-            "have no receptive box. Pick a convolution or pooling layer."
+            "axes (an image's rows and columns, a volume's slices, rows and columns, or a "
+            "signal's time steps), so its outputs have no receptive box. Pick a "
+            "convolution or pooling layer."
+        )
+    if len(positions) != len(field.axes):
+        call = ("receptive_box(engine, layer, row, col)" if field.depth is None
+                else "volume_box(engine, layer, depth, row, col)")
+        raise LayerNotViewableError(
+            f"The layer {layer!r} has output shape {info.output_shape}: a position of it "
+            f"has {len(field.axes)} coordinates, so its box is {call}."
         )
     box = []
-    for name, value, axis in (("row", row, field.rows), ("col", col, field.cols)):
+    for (name, value), axis in zip(positions, field.axes, strict=True):
         try:
             position = operator.index(value)
         except TypeError:
@@ -299,6 +374,4 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
                 f"{axis.length} {name}s: use 0 to {axis.length - 1}."
             )
         box.append(span)
-    (top, bottom), (left, right) = box
-    return top, left, bottom, right
-
+    return box

@@ -11,6 +11,7 @@ global pooling), :func:`union` joins the inputs of a merge. The formulas are in
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
@@ -75,16 +76,17 @@ class Axis:
 _Rule = tuple[Axis, "tuple[int, int] | None"]
 
 
-def _per_axis(value: Any, default: int = 1) -> tuple[Any, Any]:
-    """``(rows, cols)`` of a Keras size argument; a 1-D layer's single value is the rows'."""
+def _per_axis(value: Any, default: int = 1, n: int = 2) -> tuple[Any, ...]:
+    """The value along each of ``n`` axes of a Keras size argument: ``(rows, cols)``, or
+    ``(depth, rows, cols)`` for a 3-D layer; a 1-D layer's single value is the rows'."""
     if value is None:
-        return default, default
+        return (default,) * n
     if isinstance(value, int):
-        return value, value
+        return (value,) * n
     value = tuple(value)
     if len(value) == 1:
-        return value[0], None
-    return value[0], value[1]
+        return (value[0],) + (None,) * (n - 1)
+    return tuple(value[:n]) + (None,) * (n - len(value))
 
 
 def _same_padding(n: int | None, k_eff: int, s: int) -> int | None:
@@ -213,9 +215,11 @@ def union(axes: list[Axis]) -> Axis:
 
 
 # -- one layer ---------------------------------------------------------------------------
-def layer_axes(layer: Any, cls: str, rows: Axis, cols: Axis,
-                lengths: tuple[int | None, int | None]) -> tuple[Axis, Axis]:
-    """The rows and columns of a spatial layer's output from those of its input."""
+def layer_axes(layer: Any, cls: str, axes: Sequence[Axis],
+               lengths: Sequence[int | None]) -> tuple[Axis, ...]:
+    """The axes of a spatial layer's output from those of its input: ``(rows, cols)``, or
+    ``(depth, rows, cols)`` for a volume; ``lengths`` are the output's along each."""
+    n = len(axes)
     window = None
     if getattr(layer, "pool_size", None) is not None:
         window = (layer.pool_size, getattr(layer, "strides", None) or layer.pool_size, None)
@@ -223,27 +227,27 @@ def layer_axes(layer: Any, cls: str, rows: Axis, cols: Axis,
         window = (layer.kernel_size, getattr(layer, "strides", 1),
                   getattr(layer, "dilation_rate", 1))
     out = []
-    for i, axis in enumerate((rows, cols)):
+    for i, axis in enumerate(axes):
         length = lengths[i]
         rule: _Rule = (replace(axis, length=length if length is not None else axis.length),
                        _all_read(axis.length))
         if cls.startswith("Global"):  # keepdims=True
             rule = _whole(axis, length)
         elif window is not None:
-            k, s, d = (_per_axis(v)[i] for v in window)
+            k, s, d = (_per_axis(v, 1, n)[i] for v in window)
             if k is not None:
                 apply = _transposed if "Transpose" in cls else _window
                 rule = apply(axis, k, s or 1, d or 1, layer.padding, length)
         elif cls.startswith("UpSampling"):
-            s = _per_axis(layer.size)[i]
+            s = _per_axis(layer.size, 1, n)[i]
             if s is not None:
                 nearest = getattr(layer, "interpolation", None) in (None, "nearest")
                 rule = _upsampled(axis, s, nearest, length)
         elif cls.startswith(("ZeroPadding", "Cropping")):
             raw = layer.padding if cls.startswith("ZeroPadding") else layer.cropping
-            pair = _per_axis((raw,) if isinstance(raw[0], int) else tuple(raw))[i]
+            pair = _per_axis((raw,) if isinstance(raw[0], int) else tuple(raw), 1, n)[i]
             before, after = _per_axis(pair, 0) if pair is not None else (0, 0)
             rule = _moved(axis, before, after, 1 if cls.startswith("ZeroPadding") else -1,
                           length)
         out.append(_step_axis(axis, rule))
-    return out[0], out[1]
+    return tuple(out)

@@ -26,6 +26,25 @@ def data_file(name: str) -> Any:
     return resources.files("cnnviz_widgets.zoo").joinpath("data", name)
 
 
+def load_shipped_weights(model: Any, name: str, what: str) -> Any:
+    """Load the weights file ``zoo/data/<name>`` into ``model`` (in place) and return it.
+
+    Raises
+    ------
+    WeightsUnavailableError
+        If the file is missing from the installation; the message names ``what`` (e.g.
+        ``"digits"``) and says to reinstall, or to use ``weights=None``.
+    """
+    ref = data_file(name)
+    if not ref.is_file():
+        raise WeightsUnavailableError(
+            f"The shipped {what} weights ({name}) are missing from this installation; "
+            "reinstall cnnviz_widgets, or use weights=None.")
+    with resources.as_file(ref) as path:
+        model.load_weights(str(path))
+    return model
+
+
 def package_file(module: str, distribution: str, version: str, parts: tuple[str, ...], *,
                  missing: str, wrong_version: str, absent: str) -> Path:
     """Locate a data file inside a pinned, installed package, without importing it.

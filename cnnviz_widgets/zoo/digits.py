@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cnnviz_widgets.checks import whole_number
-from cnnviz_widgets.errors import InvalidSettingError, WeightsUnavailableError
-from cnnviz_widgets.zoo._data import data_file
+from cnnviz_widgets.errors import InvalidSettingError
+from cnnviz_widgets.zoo._data import data_file, load_shipped_weights
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz_widgets._keras import keras
@@ -86,14 +86,7 @@ def digits_cnn(weights: str | None = "trained") -> keras.Model:
         raise InvalidSettingError(f"weights must be 'trained' or None, not {weights!r}")
     model = _build()
     if weights == "trained":
-        ref = data_file(WEIGHTS_FILE)
-        if not ref.is_file():
-            raise WeightsUnavailableError(
-                f"The shipped digits weights ({WEIGHTS_FILE}) are missing from this "
-                "installation; reinstall cnnviz_widgets, or use weights=None."
-            )
-        with resources.as_file(ref) as path:
-            model.load_weights(str(path))
+        load_shipped_weights(model, WEIGHTS_FILE, "digits")
     return model
 
 

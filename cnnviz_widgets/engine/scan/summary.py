@@ -44,6 +44,9 @@ class BatchSummary:
         of the maxima that enter a top-k list are looked up in it.
     width : int
         Columns of the map (to turn a flat position into row and column).
+    plane : int
+        For a volume (D, H, W, C), the positions of one slice (H * W, to turn a flat
+        position into slice, row and column); 0 for a map of rows and columns.
     """
 
     maxima: np.ndarray
@@ -51,6 +54,7 @@ class BatchSummary:
     positives: np.ndarray
     maps: np.ndarray | list[np.ndarray]
     width: int
+    plane: int = 0
 
     @property
     def positions(self) -> int:
@@ -66,10 +70,12 @@ class BatchSummary:
             maps.extend(part.maps if isinstance(part.maps, list) else [part.maps])
         return cls(np.concatenate([p.maxima for p in parts]),
                    np.concatenate([p.sums for p in parts]),
-                   np.concatenate([p.positives for p in parts]), maps, parts[0].width)
+                   np.concatenate([p.positives for p in parts]), maps, parts[0].width,
+                   parts[0].plane)
 
     def where(self, images: np.ndarray, channels: np.ndarray) -> np.ndarray:
-        """(n, 2) row and column of the maximum of each (image, channel) pair.
+        """(n, 2) row and column of the maximum of each (image, channel) pair; (n, 3) slice,
+        row and column for a volume.
 
         The first position holding the maximum, row-major, as ``numpy.argmax`` finds it.
         """
@@ -81,7 +87,11 @@ class BatchSummary:
             if inside.any():
                 flat[inside] = chunk[images[inside] - start, :, channels[inside]].argmax(axis=1)
             start += len(chunk)
-        return np.stack(np.divmod(flat, max(int(self.width), 1)), axis=-1).astype(np.int64)
+        width = max(int(self.width), 1)
+        if self.plane:
+            depth, rest = np.divmod(flat, int(self.plane))
+            return np.stack([depth, *np.divmod(rest, width)], axis=-1).astype(np.int64)
+        return np.stack(np.divmod(flat, width), axis=-1).astype(np.int64)
 
 
 @dataclass
@@ -94,7 +104,8 @@ class ChannelStats:
         The layer's name.
     map_shape : tuple of int
         (rows, cols) of the layer's map; (T, 1) for a sequence (T, C) or tokens (T, D)
-        (positions along T are rows, as in the layer's array), (1, 1) for a vector.
+        (positions along T are rows, as in the layer's array), (1, 1) for a vector,
+        (depth, rows, cols) for a volume (D, H, W, C).
     count : int
         Number of images scanned.
     max : numpy.ndarray
@@ -106,7 +117,8 @@ class ChannelStats:
     top_values : numpy.ndarray
         (C, k) those maxima (-inf for padding).
     top_positions : numpy.ndarray
-        (C, k, 2) row and column of each maximum in the map.
+        (C, k, 2) row and column of each maximum in the map; (C, k, 3) slice, row and
+        column for a volume.
     top_labels : numpy.ndarray
         (C, k) the label of each top image, -1 when unknown.
     firing : numpy.ndarray
@@ -118,7 +130,7 @@ class ChannelStats:
     """
 
     layer: str
-    map_shape: tuple[int, int]
+    map_shape: tuple[int, ...]
     count: int
     max: np.ndarray
     top_indices: np.ndarray
@@ -223,15 +235,15 @@ class ChannelStats:
 
     # -- building --------------------------------------------------------------------
     @classmethod
-    def empty(cls, layer: str, channels: int, map_shape: tuple[int, int],
+    def empty(cls, layer: str, channels: int, map_shape: tuple[int, ...],
               top_k: int, threshold: float = 0.0) -> ChannelStats:
         """Statistics of no image yet."""
         return cls(
-            layer=layer, map_shape=(int(map_shape[0]), int(map_shape[1])), count=0,
+            layer=layer, map_shape=tuple(int(s) for s in map_shape), count=0,
             max=np.full(channels, -np.inf),
             top_indices=np.full((channels, top_k), -1, dtype=np.int64),
             top_values=np.full((channels, top_k), -np.inf),
-            top_positions=np.zeros((channels, top_k, 2), dtype=np.int64),
+            top_positions=np.zeros((channels, top_k, len(map_shape)), dtype=np.int64),
             top_labels=np.full((channels, top_k), -1, dtype=np.int64),
             sum=np.zeros(channels), positive_count=np.zeros(channels, dtype=np.int64),
             positions_seen=0, firing=np.zeros(channels, dtype=np.int64),
@@ -268,7 +280,8 @@ class ChannelStats:
         candidates = np.flatnonzero(enters.any(axis=1))
         if len(candidates):
             chans, images = np.nonzero(enters[candidates])
-            positions = np.zeros((len(candidates), n, 2), dtype=np.int64)
+            positions = np.zeros((len(candidates), n, self.top_positions.shape[-1]),
+                                 dtype=np.int64)
             positions[chans, images] = batch.where(images, candidates[chans])
             self._select_top(
                 np.where(enters[candidates], values[candidates], -np.inf),

@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 from notebook_meaning import MEANING
 from notebook_relevance import RELEVANCE
+from notebook_volumes import VOLUMES
 
 ROOT = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -588,6 +589,7 @@ def main() -> None:
     write("07_every_kind_of_model.ipynb", MODELS)
     write("08_what_do_units_mean.ipynb", MEANING)
     write("09_what_is_this_decision_built_from.ipynb", RELEVANCE)
+    write("11_volumes_and_video.ipynb", VOLUMES)
 
 
 if __name__ == "__main__":

@@ -128,3 +128,23 @@ def test_a_volume_layer_needs_three_coordinates(tiny):
         receptive_box(engine, "conv3d_a", 0, 0)
     with pytest.raises(LayerNotViewableError, match="no receptive box"):
         volume_box(engine, "gap3d", 0, 0, 0)
+
+
+def test_top_crops_of_a_volume_layer_are_the_middle_frame_of_the_box(tiny):
+    from cnnviz_widgets.engine.scan.cache import DatasetScans
+
+    model, engine = tiny
+    data = np.random.default_rng(6).integers(0, 256, (6, 4, 8, 8, 1), dtype=np.uint8)
+    acts = np.asarray(keras.Model(model.inputs, model.get_layer("conv3d_b").output)(
+        [data.astype(np.float32) / 255.0]))
+    scans = DatasetScans(engine, data, top_k=2)
+    crops = scans.crops("conv3d_b", 4)
+    peaks = acts[..., 4].reshape(len(data), -1).max(axis=1)
+    for crop in crops:
+        where = np.unravel_index(acts[crop.index, ..., 4].argmax(), acts.shape[1:4])
+        front, top, left, back, bottom, right = volume_box(engine, "conv3d_b", *where)
+        frame = data[crop.index, (front + back - 1) // 2].astype(np.float32)
+        np.testing.assert_array_equal(crop.pixels, frame[top:bottom, left:right])
+        np.testing.assert_allclose(crop.value, peaks[crop.index], rtol=1e-5)
+    assert [c.index for c in crops] == list(np.argsort(-peaks, kind="stable")[:2])
+    assert scans.crops("gap3d", 0)[0].pixels.shape == (8, 8, 1)  # a vector: the middle slice

@@ -161,10 +161,11 @@ def image_names(images: Any, input_shape: tuple[int | None, ...]) -> list[str]:
     """Display names of the images :func:`image_list` gives, in the same order.
 
     A zoo ``Sample`` gives its name, a path its file stem, anything else ``"image i"``
-    (``"signal i"`` for a model whose input is a signal).
+    (``"signal i"`` for a model whose input is a signal, ``"volume i"`` for a volume).
     """
     names = []
-    what = "signal" if _is_signal(input_shape) else "image"
+    what = ("signal" if _is_signal(input_shape) else
+            "volume" if getattr(input_shape, "axes", None) == "volume" else "image")
     for i, item in enumerate(_items(images, input_shape)):
         if _is_sample(item) and isinstance(item.name, str) and item.name:
             names.append(item.name)

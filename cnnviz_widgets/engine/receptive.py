@@ -366,7 +366,10 @@ def _spans(model_or_engine: Any, layer: str, image_size: Any,
         if span is None or axis.length is None:
             raise InvalidSettingError(
                 f"The model takes images of any size, so the box of a position of {layer!r} "
-                "depends on it: pass image_size=(height, width)."
+                "depends on it: pass image_size=(height, width)." if field.depth is None else
+                f"The model takes volumes of any size, so the box of a position of {layer!r} "
+                "depends on it: build the model with a fixed input, e.g. keras.Input((D, H, "
+                "W, C)) with numbers, and load the weights into it."
             )
         if not 0 <= position < axis.length:
             raise SelectionOutOfRangeError(

@@ -148,3 +148,17 @@ def test_top_crops_of_a_volume_layer_are_the_middle_frame_of_the_box(tiny):
         np.testing.assert_allclose(crop.value, peaks[crop.index], rtol=1e-5)
     assert [c.index for c in crops] == list(np.argsort(-peaks, kind="stable")[:2])
     assert scans.crops("gap3d", 0)[0].pixels.shape == (8, 8, 1)  # a vector: the middle slice
+
+
+def test_a_volume_model_of_any_size_runs_and_its_boxes_ask_for_a_fixed_input():
+    from cnnviz_widgets.errors import InvalidSettingError
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((None, None, None, 1)),
+                              L.Conv3D(2, 3, padding="same", name="conv")])
+    engine = ActivationEngine(model)
+    vol = volumes(1, seed=7, shape=(3, 5, 6, 1))[0]
+    expected = np.asarray(model(vol[None]))[0]
+    np.testing.assert_allclose(engine.activation("conv", vol), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(InvalidSettingError, match="volumes of any size"):
+        volume_box(engine, "conv", 0, 0, 0)

@@ -44,7 +44,8 @@ voila: $(VENV)/.stamp-$(DEMO_EXTRAS)
 # on every kind of model. That every method gives the same maps under both backends on the
 # same weights is tests/backends, in the main run.
 JAX_TESTS ?= tests/engine/test_oracle.py tests/backends/test_new_weights_are_seen.py \
-	tests/attribution/test_every_kind_of_model.py tests/attribution/test_gradcam.py
+	tests/attribution/test_every_kind_of_model.py tests/attribution/test_gradcam.py \
+	tests/attribution/test_gradcam_volume.py
 JAX_TESTS += tests/attribution/test_targets.py
 # two workers (pytest-xdist), each test file kept on one so its fixtures are built once
 WORKERS ?= 2

@@ -11,6 +11,7 @@ import nbformat
 from notebook_meaning import MEANING
 from notebook_relevance import RELEVANCE
 from notebook_segmentation import SEGMENTATION
+from notebook_volumes import VOLUMES
 
 ROOT = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -590,6 +591,7 @@ def main() -> None:
     write("08_what_do_units_mean.ipynb", MEANING)
     write("09_what_is_this_decision_built_from.ipynb", RELEVANCE)
     write("10_beyond_classification.ipynb", SEGMENTATION)
+    write("11_volumes_and_video.ipynb", VOLUMES)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,16 @@ def _has_area(info: Any) -> bool:
         return all(s is None or s > 1 for s in shape[:2])
     if layout == "sequence":
         return shape[0] is None or shape[0] > 1
+    if layout == "volume":
+        return any(s is None or s > 1 for s in shape[:3])
     return layout == "tokens" and info.token_grid is not None
 
 
 def cam_values(info: Any, value: Any) -> np.ndarray:
     """A layer's output (batch first) laid out for a CAM: (N, *positions, C).
 
-    Image maps (N, h, w, C) and sequences (N, T, C) stay as they are; one map (N, h, w)
+    Image maps (N, h, w, C), volumes (N, d, h, w, C) and sequences (N, T, C) stay as they
+    are; one map (N, h, w)
     gets a channel axis of 1; the tokens of a vision transformer (N, tokens, D) whose
     layer has a :attr:`~cnnviz_widgets.engine.layers.LayerInfo.token_grid` ``(rows,
     cols, skip)`` lose their first ``skip`` tokens (a class token) and the rest become
@@ -120,9 +123,11 @@ def _last_attention_input(engine: Any) -> Any | None:
     return None
 
 
-def upsample_heatmap(heatmap: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
-    """Resize a 2-D heatmap to (height, width) with bilinear interpolation, or a 1-D one
-    (a sequence's map) to ``height`` positions with linear interpolation.
+def upsample_heatmap(heatmap: np.ndarray, height: int, width: int | None = None, *,
+                     depth: int | None = None) -> np.ndarray:
+    """Resize a 2-D heatmap to (height, width) with bilinear interpolation, a 1-D one
+    (a sequence's map) to ``height`` positions with linear interpolation, or a 3-D one (a
+    volume's map, (d, h, w)) to (depth, height, width) with trilinear interpolation.
 
     This is the step after :meth:`GradCAM.__call__` with ``upsample=False`` (like
     captum's ``LayerAttribution.interpolate``): a map at a layer's resolution laid over
@@ -131,25 +136,31 @@ def upsample_heatmap(heatmap: np.ndarray, height: int, width: int | None = None)
     Parameters
     ----------
     heatmap : numpy.ndarray
-        Shape (h, w), or (t,) for a map over time.
+        Shape (h, w), (t,) for a map over time, or (d, h, w) for a volume.
     height, width : int
         The size to reach, e.g. the model input's; for a 1-D map ``height`` is the
         length and ``width`` is left out.
+    depth : int, optional
+        For a 3-D map, the number of slices (or frames) to reach.
 
     Returns
     -------
     numpy.ndarray
-        float32 array (height, width), or (height,) for a 1-D map.
+        float32 array (height, width), (height,) for a 1-D map, (depth, height, width)
+        for a 3-D map.
     """
     from ..engine.inputs import resize
 
     heat = np.asarray(heatmap, dtype=np.float32)
-    if heat.ndim == 1 and width is None:
+    if heat.ndim == 1 and width is None and depth is None:
         return resize(heat[None, :], 1, height)[0]
-    if heat.ndim != 2 or width is None:
+    if heat.ndim == 3 and width is not None and depth is not None:
+        return resize(heat, height, width, depth=depth)
+    if heat.ndim != 2 or width is None or depth is not None:
         raise LayerNotViewableError(
-            f"upsample_heatmap needs a 2-D map (h, w) with a height and a width, or a 1-D "
-            f"map (t,) with a length alone; got shape {heat.shape}.")
+            f"upsample_heatmap needs a 2-D map (h, w) with a height and a width, a 1-D "
+            f"map (t,) with a length alone, or a 3-D map (d, h, w) with a height, a width "
+            f"and depth=; got shape {heat.shape}.")
     return resize(heat, height, width)
 
 
@@ -160,7 +171,8 @@ class GradCAM(GradientMethod):
     ``w_k`` the mean over positions of ``d score / d A_k``, computed at the layer's
     resolution. A 1-D convolution's sequence (T, C) gives a map over time (T,), and the
     tokens of a vision transformer whose patches form a grid give a map over that grid
-    (see :func:`cam_values`);
+    (see :func:`cam_values`), and a 3-D convolution's volume (D', H', W', C) a map
+    (D', H', W'), its weights the gradients averaged over depth, height and width;
     upsampling to the input (:func:`upsample_heatmap`) and scaling to [0, 1] are separate
     steps that the default call applies. Unlike tf-keras-vis, the layer may sit inside
     a nested sub-model (``"backbone/conv2"``): the engine runs the flattened model, so
@@ -195,12 +207,14 @@ class GradCAM(GradientMethod):
         super().__init__(model_or_engine, logits)
         self.layer = default_gradcam_layer(self.engine) if layer is None else layer
         info = self.engine.layer(self.layer)  # raises LayerNotFoundError
-        if info.layout not in ("image", "plane", "sequence") and info.token_grid is None:
+        if (info.layout not in ("image", "plane", "sequence", "volume")
+                and info.token_grid is None):
             what = ("tokens that do not form a square grid of patches"
                     if info.layout == "tokens" else f"output shape {info.output_shape}")
             raise LayerNotViewableError(
-                f"Grad-CAM needs a spatial layer (height x width x channels), a sequence "
-                f"(time x channels) or the patch tokens of a vision transformer, but "
+                f"Grad-CAM needs a spatial layer (height x width x channels), a volume "
+                f"(depth x height x width x channels), a sequence (time x channels) or the "
+                f"patch tokens of a vision transformer, but "
                 f"{self.layer!r} has {what}. Pick a convolutional layer, e.g. "
                 f"{default_gradcam_layer(self.engine)!r}."
             )
@@ -231,12 +245,14 @@ class GradCAM(GradientMethod):
         -------
         numpy.ndarray
             float32 array (H, W): the input's size if ``upsample``, else the layer's;
-            (T,) for a sequence.
+            (T,) for a sequence, (D, H, W) for a volume.
         """
         normalize = upsample if normalize is None else normalize
         batch = self.prepare(image)
         cam = self.attribute(batch, target)[0].astype(np.float32)
-        if upsample:
+        if upsample and cam.ndim == 3:  # a volume: (d, h, w) to the input's (D, H, W)
+            cam = upsample_heatmap(cam, *batch.shape[2:4], depth=batch.shape[1])
+        elif upsample:
             cam = upsample_heatmap(cam, *batch.shape[1:1 + cam.ndim])
         return unit_scale(cam, lo=0.0) if normalize else cam
 

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..checks import whole_number
-from ..errors import (
-    CnnvizError,
-    ImageShapeError,
-    InvalidSettingError,
-    LayerComputeError,
-    LayerNotFoundError,
-    LayerNotViewableError,
-)
+from ..errors import CnnvizError, ImageShapeError, InvalidSettingError
 from .backend import no_gradient
 from .cache import ActivationCache, CacheStats, array_key, content_key, fingerprint
 from .fixed import FixedInputs
@@ -30,6 +22,8 @@ from .inputs import (
     signal_values,
 )
 from .layers import LayerInfo, Plan, View, build_plan, check_input
+from .lookup import compute_error, lookup, view_of
+from .volumes import volume_values
 
 __all__ = ["ActivationEngine"]
 
@@ -47,7 +41,8 @@ class ActivationEngine:
     ----------
     model : keras.Model
         A built Sequential or Functional model whose input is an image, (H, W, C) or
-        (H, W), or a signal (T, C) for a model of 1-D layers (see ``image_input`` for a
+        (H, W), a signal (T, C) for a model of 1-D layers, or a volume or video
+        (D, H, W, C) for a model of 3-D layers (see ``image_input`` for a
         model with several inputs). Models used as layers inside it (backbones) are
         expanded into their own layers, named by path such as ``"vgg16/block3_conv1"``.
     preprocess : callable, optional
@@ -211,11 +206,14 @@ class ActivationEngine:
         The result has the model's input shape (without the batch axis). For a model whose
         input is a signal (:attr:`Plan.input_axes` ``"sequence"``) it is the signal itself,
         float32 (T, C), read by :func:`~cnnviz_widgets.engine.inputs.signal_values`: no
-        pixel scale, no resizing.
+        pixel scale, no resizing. A volume (``"volume"``) is float32 (D, H, W, C), read by
+        :func:`~cnnviz_widgets.engine.volumes.volume_values`: 0-255 like an image, not resized.
         """
         shape = self._plan.input_shape
         if self._plan.input_axes == "sequence":
             return signal_values(image, shape)
+        if self._plan.input_axes == "volume":
+            return volume_values(image, shape)
         channels = shape[-1] if len(shape) == 3 else None
         pixels = fit_channels(decode_image(image), channels)
         return resize(pixels, shape[0], shape[1])
@@ -272,7 +270,8 @@ class ActivationEngine:
         Returns
         -------
         numpy.ndarray
-            Read-only array of shape (H, W, C) for spatial layers, (C,) for vectors.
+            Read-only array of shape (H, W, C) for spatial layers, (D, H, W, C) for the
+            layers of a volume, (C,) for vectors.
 
         Raises
         ------
@@ -474,43 +473,12 @@ class ActivationEngine:
 
     # -- internals -------------------------------------------------------------------
     def _lookup(self, name: str) -> tuple[View | None, Any]:
-        """The view called ``name`` (None for a layer not viewable under it) and its step.
-
-        Every lookup of a layer by name passes here: a name that is not a string, or not a
-        layer of the model, is refused with what to give instead.
-        """
-        if not isinstance(name, str):
-            names = list(self._plan.views)
-            example = f", such as {names[-1]!r}" if names else ""
-            raise InvalidSettingError(
-                f"A layer is named by a string{example}, not {name!r} "
-                f"({type(name).__name__}). engine.layer_names lists the names of every "
-                "layer that can be shown (engine.layers describes them).")
-        view = self._plan.view(name)
-        if view is not None:
-            return view, view.step
-        step = self._plan.by_name.get(name)
-        if step is None:
-            raise LayerNotFoundError(name, self._plan.views)
-        return None, step
+        """The view called ``name`` and its step (see :func:`.lookup.lookup`)."""
+        return lookup(self._plan, name)
 
     def _view(self, name: str) -> View:
-        """The viewable output called ``name``; a clear error for any other name."""
-        view, step = self._lookup(name)
-        if view is not None:
-            return view
-        if not step.output_infos:
-            raise LayerNotViewableError(
-                f"The layer {name!r} returns {step.info.n_outputs} tensors as one structure "
-                "(a list, tuple or dict) that cannot be shown as one array. Pick a layer "
-                "before it, or build the model with the functional API, where each of its "
-                "outputs is a layer of its own (name[0], name[1], ...)."
-            )
-        shown = " or ".join(repr(info.name) for info in step.output_infos)
-        raise LayerNotViewableError(
-            f"The layer {name!r} has {step.info.n_outputs} outputs; each is shown on its "
-            f"own: pick {shown}."
-        )
+        """The viewable output called ``name`` (see :func:`.lookup.view_of`)."""
+        return view_of(self._plan, name)
 
     def _needed(self, targets: list[int], is_available: Callable[[int], bool]) -> list[int]:
         """Indices of the steps to run, in plan order, to produce ``targets``."""
@@ -525,31 +493,13 @@ class ActivationEngine:
             except CnnvizError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a backend error becomes a clear message
-                raise self._compute_error(step, values, exc) from exc
+                raise compute_error(self._plan, step, values, exc) from exc
             self.stats.layer_evaluations += 1
             for k, v in zip(step.outputs, outputs, strict=True):
                 values[k] = v
                 if on_output is not None:
                     on_output(k, v)  # may replace values[k]
         return values
-
-    def _compute_error(self, step: Any, values: dict[int, Any], exc: Exception) -> CnnvizError:
-        shapes = [tuple(getattr(values.get(k), "shape", ())) for k in step.inputs]
-        shown = ", ".join(str(s) for s in shapes) or "?"
-        reason = re.sub(r"\x1b\[[0-9;]*m|\{\{function_node [^}]*\}\}", "", str(exc))
-        reason = reason.split("Arguments received by")[0]
-        reason = " ".join(reason.replace("Exception encountered when calling", "")
-                          .split())[:300] or type(exc).__name__
-        hint = "Check that the model itself runs on this input: model(engine.prepare(image))."
-        if self._plan.input_axes != "sequence" and None in self._plan.input_shape[:2]:
-            size = "x".join(str(s) for s in shapes[0][1:3]) if shapes and shapes[0] else "?"
-            hint = (f"This model accepts any image size, and the input ({size} pixels at this "
-                    "layer) may be too small for it; use a larger image (e.g. at least 32 x 32 "
-                    "pixels) or resize it first.")
-        return LayerComputeError(
-            f"The layer {step.info.name!r} ({step.info.class_name}) failed on an input of "
-            f"shape {shown}: {type(exc).__name__}: {reason} {hint}"
-        )
 
     def _compute(self, targets: list[int], batch: np.ndarray, image_key: str,
                  count: bool) -> dict[int, np.ndarray]:

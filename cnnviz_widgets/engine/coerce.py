@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InvalidSettingError
 from ..io import load_model
 from .activations import ActivationEngine
+from .volumes import is_one_volume
 
 __all__ = ["as_engine", "image_list", "image_names", "unwrap_sample"]
 
@@ -120,8 +121,11 @@ def _is_one_array_image(images: np.ndarray, input_shape: tuple[int | None, ...])
     (its channel count, or RGB(A) that can be converted); everything else with a
     leading axis is a stack. For a model whose input is a signal (T, C) (an
     ``input_shape`` whose ``axes`` is ``"sequence"``, as ``engine.input_shape``), (T, C)
-    and (T,) are one signal and (N, T, C) a stack, as is (N, T) for one channel.
+    and (T,) are one signal and (N, T, C) a stack, as is (N, T) for one channel. For a
+    volume (D, H, W, C) see :func:`~cnnviz_widgets.engine.volumes.is_one_volume`.
     """
+    if getattr(input_shape, "axes", None) == "volume":
+        return is_one_volume(images, input_shape)
     if _is_signal(input_shape):
         if images.ndim == 1:
             return True
@@ -157,10 +161,11 @@ def image_names(images: Any, input_shape: tuple[int | None, ...]) -> list[str]:
     """Display names of the images :func:`image_list` gives, in the same order.
 
     A zoo ``Sample`` gives its name, a path its file stem, anything else ``"image i"``
-    (``"signal i"`` for a model whose input is a signal).
+    (``"signal i"`` for a model whose input is a signal, ``"volume i"`` for a volume).
     """
     names = []
-    what = "signal" if _is_signal(input_shape) else "image"
+    what = ("signal" if _is_signal(input_shape) else
+            "volume" if getattr(input_shape, "axes", None) == "volume" else "image")
     for i, item in enumerate(_items(images, input_shape)):
         if _is_sample(item) and isinstance(item.name, str) and item.name:
             names.append(item.name)

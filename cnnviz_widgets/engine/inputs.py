@@ -356,8 +356,21 @@ def stack_pixels(stack: Any, input_shape: tuple[int | None, ...]) -> np.ndarray 
     return None
 
 
-def resize(pixels: np.ndarray, height: int | None, width: int | None) -> np.ndarray:
-    """Resize (bilinear) an (H, W) or (H, W, C) float array; None keeps that side."""
+def resize(pixels: np.ndarray, height: int | None, width: int | None,
+           depth: int | None = None) -> np.ndarray:
+    """Resize (bilinear) an (H, W) or (H, W, C) float array; None keeps that side.
+
+    With ``depth``, ``pixels`` is a volume (D, H, W) or (D, H, W, C): each slice is resized
+    to ``height`` x ``width`` as above, then the slices are interpolated linearly along the
+    first axis to ``depth`` of them (trilinear, with the same pixel-centre convention on
+    every axis).
+    """
+    if depth is not None:
+        slices = np.stack([resize(s, height, width) for s in pixels]).astype(np.float32)
+        if depth == slices.shape[0]:
+            return slices
+        flat = slices.reshape(slices.shape[0], -1)  # one column per pixel: only D changes
+        return resize(flat, depth, flat.shape[1]).reshape((depth, *slices.shape[1:]))
     h, w = pixels.shape[:2]
     th, tw = height or h, width or w
     if (th, tw) == (h, w):

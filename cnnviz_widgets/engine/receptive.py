@@ -57,83 +57,51 @@ from ..errors import (
     SelectionOutOfRangeError,
 )
 from .coerce import as_engine
+from .receptive_axis import Axis, layer_axes, union
 
-__all__ = ["Axis", "Field", "has_positions", "plan_of", "receptive_box", "receptive_fields"]
+__all__ = ["Axis", "Field", "has_positions", "plan_of", "receptive_box", "receptive_fields",
+           "volume_box"]
 
 _ONE = Fraction(1)
 
 
 @dataclass(frozen=True)
-class Axis:
-    """Receptive field of one layer's output along one spatial axis, in input pixels.
-
-    Attributes
-    ----------
-    size : Fraction
-        Width of the window of input pixels one position sees.
-    jump : Fraction
-        Distance between the windows of neighbouring positions.
-    start : Fraction or None
-        First input pixel of the window of position 0 (negative when it overhangs into
-        padding); None when it depends on an input size that is not known.
-    length : int or None
-        Number of positions of the layer's output along the axis; None when unknown.
-    seen : (int, int) or None
-        The input pixels ``[first, end)`` that the layer's positions depend on at all:
-        windows are cut to them, which drops the image's padding and the rows or columns
-        that a "valid" window or a crop leaves out. None when a length is unknown.
-    """
-
-    size: Fraction
-    jump: Fraction
-    start: Fraction | None
-    length: int | None
-    seen: tuple[int, int] | None = None
-
-    def window(self, position: int) -> tuple[int, int] | None:
-        """Return ``(first, end)``, the window of ``position`` in input pixels, uncut.
-
-        ``end`` is exclusive. Fractional bounds (after an upsampling) are widened to whole
-        pixels. None when :attr:`start` is unknown.
-        """
-        if self.start is None:
-            return None
-        low = self.start + position * self.jump
-        return math.floor(low), math.ceil(low + self.size)
-
-    def span(self, position: int) -> tuple[int, int] | None:
-        """Return ``(first, end)``: :meth:`window` cut to :attr:`seen`, empty as ``(x, x)``.
-
-        None when :attr:`start` or :attr:`seen` is unknown.
-        """
-        window = self.window(position)
-        if window is None or self.seen is None:
-            return None
-        first = max(window[0], self.seen[0])
-        return first, max(min(window[1], self.seen[1]), first)
-
-
-@dataclass(frozen=True)
 class Field:
-    """Receptive field of one layer's output: an :class:`Axis` for the rows and the columns.
+    """Receptive field of one layer's output: an :class:`Axis` for the rows and the columns,
+    and for the depth (slices or frames) of a volume.
 
     ``spatial`` is False once the spatial axes are gone (dense, flatten, global pooling);
-    ``rows`` and ``cols`` then keep the values of the last spatial layer.
+    ``rows`` and ``cols`` (and ``depth``) then keep the values of the last spatial layer.
+    ``depth`` is None for a model whose input is not a volume.
     """
 
     rows: Axis
     cols: Axis
     spatial: bool = True
+    depth: Axis | None = None
+
+    @property
+    def axes(self) -> tuple[Axis, ...]:
+        """``(rows, cols)``, or ``(depth, rows, cols)`` for a volume."""
+        return (self.rows, self.cols) if self.depth is None else (
+            self.depth, self.rows, self.cols)
+
+    @classmethod
+    def of(cls, axes: tuple[Axis, ...], spatial: bool = True) -> Field:
+        """The field of ``(rows, cols)`` or ``(depth, rows, cols)``."""
+        if len(axes) == 3:
+            return cls(axes[1], axes[2], spatial, axes[0])
+        return cls(axes[0], axes[1], spatial)
 
     @property
     def size(self) -> Fraction | None:
-        """The larger of the two window sizes; None once the spatial axes are gone."""
-        return max(self.rows.size, self.cols.size) if self.spatial else None
+        """The largest window size of the axes; None once the spatial axes are gone."""
+        return max(a.size for a in self.axes) if self.spatial else None
 
     @property
     def jump(self) -> Fraction:
-        """The larger of the two jumps (the product of the strides so far)."""
-        return max(self.rows.jump, self.cols.jump)
+        """The largest jump of the axes (the product of the strides so far)."""
+        return max(a.jump for a in self.axes)
 
     @property
     def size_int(self) -> int | None:
@@ -148,190 +116,10 @@ def plan_of(model_or_engine: Any) -> Any:
     return as_engine(model_or_engine).plan
 
 
-# -- one axis ----------------------------------------------------------------------------
-# Each rule returns the new axis without ``seen`` and the first and last input positions
-# that any output position reads (None when unknown); :func:`_step_axis` turns those into
-# the new ``seen``.
-_Rule = tuple[Axis, "tuple[int, int] | None"]
-
-
-def _per_axis(value: Any, default: int = 1) -> tuple[Any, Any]:
-    """``(rows, cols)`` of a Keras size argument; a 1-D layer's single value is the rows'."""
-    if value is None:
-        return default, default
-    if isinstance(value, int):
-        return value, value
-    value = tuple(value)
-    if len(value) == 1:
-        return value[0], None
-    return value[0], value[1]
-
-
-def _same_padding(n: int | None, k_eff: int, s: int) -> int | None:
-    """Padding TensorFlow puts before the first pixel for ``"same"``; None if ``n`` is needed."""
-    if s == 1:
-        return (k_eff - 1) // 2
-    if n is None:
-        return None
-    return max((-(-n // s) - 1) * s + k_eff - n, 0) // 2
-
-
-def _all_read(n: int | None) -> tuple[int, int] | None:
-    return None if n is None else (0, n - 1)
-
-
-def _taps(n_in: int | None, n_out: int | None, k: int, s: int, d: int,
-          pad: int | None) -> tuple[int, int] | None:
-    """First and last input position that any output of a window layer reads."""
-    if n_in is None or n_out is None or pad is None:
-        return None
-    firsts, lasts = [], []
-    for t in range(k):
-        offset = t * d - pad  # output p reads input p * s + offset
-        p = max(0, -(offset // s))
-        if p < n_out and p * s + offset < n_in:
-            firsts.append(p * s + offset)
-        p = min(n_out - 1, (n_in - 1 - offset) // s)
-        if p >= 0 and p * s + offset >= 0:
-            lasts.append(p * s + offset)
-    return (min(firsts), max(lasts)) if firsts else (1, 0)
-
-
-def _window(axis: Axis, k: int, s: int, d: int, padding: str, length: int | None) -> _Rule:
-    k_eff = d * (k - 1) + 1
-    n = axis.length
-    if padding == "same":
-        pad = _same_padding(n, k_eff, s)
-        computed = None if n is None else -(-n // s)
-    else:
-        pad = k_eff - 1 if padding == "causal" else 0
-        computed = None if n is None else (n + pad - k_eff) // s + 1
-    length = length if length is not None else computed
-    start = None if axis.start is None or pad is None else axis.start - pad * axis.jump
-    return (Axis(axis.size + (k_eff - 1) * axis.jump, axis.jump * s, start, length),
-            _taps(n, length, k, s, d, pad))
-
-
-def _transposed(axis: Axis, k: int, s: int, d: int, padding: str, length: int | None) -> _Rule:
-    # Output q gets input i when q = i * s + t - pad, 0 <= t < k_eff: a window of
-    # (k_eff - 1) / s + 1 input positions starting at (q + pad - k_eff + 1) / s.
-    k_eff = d * (k - 1) + 1
-    n = axis.length
-    if length is None and n is not None:
-        length = n * s if padding == "same" else n * s + max(k_eff - s, 0)
-    pad: int | None = 0
-    if padding == "same":
-        pad = None if length is None else _same_padding(length, k_eff, s)
-    jump = axis.jump / s
-    start = None
-    if pad is not None and axis.start is not None:
-        start = axis.start + Fraction(pad - k_eff + 1, s) * axis.jump
-    return Axis(axis.size + (k_eff - 1) * jump, jump, start, length), _all_read(n)
-
-
-def _upsampled(axis: Axis, s: int, nearest: bool, length: int | None) -> _Rule:
-    # Nearest: q reads floor(q / s), between (q - s + 1) / s and q / s. Bilinear: the
-    # neighbours of (q + 1/2) / s - 1/2, between that minus one and that plus one.
-    if nearest:
-        offset, extra = Fraction(1 - s, s), Fraction(s - 1, s)
-    else:
-        offset, extra = Fraction(1, 2 * s) - Fraction(3, 2), Fraction(2)
-    start = None if axis.start is None else axis.start + offset * axis.jump
-    if length is None and axis.length is not None:
-        length = axis.length * s
-    return (Axis(axis.size + extra * axis.jump, axis.jump / s, start, length),
-            _all_read(axis.length))
-
-
-def _moved(axis: Axis, before: int, after: int, sign: int, length: int | None) -> _Rule:
-    """ZeroPadding (``sign`` +1) or Cropping (``sign`` -1) of ``before``/``after`` pixels."""
-    n = axis.length
-    if length is None and n is not None:
-        length = n + sign * (before + after)
-    start = None if axis.start is None else axis.start - sign * before * axis.jump
-    read = _all_read(n) if sign > 0 or n is None else (before, n - 1 - after)
-    return Axis(axis.size, axis.jump, start, length), read
-
-
-def _whole(axis: Axis, length: int | None) -> _Rule:
-    """Global pooling that keeps its axes: one position that reads every input."""
-    n = axis.length
-    if n is None:
-        return Axis(axis.size, axis.jump, None, length), None
-    return Axis(axis.size + (n - 1) * axis.jump, axis.jump * n, axis.start, 1), _all_read(n)
-
-
-def _step_axis(axis: Axis, rule: _Rule) -> Axis:
-    """The new axis of a rule, with ``seen`` cut from the input's by the positions read."""
-    new, read = rule
-    seen = None
-    if read is not None and axis.seen is not None:
-        if read[0] > read[1]:  # nothing but padding is read
-            seen = (axis.seen[0], axis.seen[0])
-        else:
-            first, end = axis.window(read[0]), axis.window(read[1])
-            if first is not None and end is not None:
-                low = max(first[0], axis.seen[0])
-                seen = (low, max(min(end[1], axis.seen[1]), low))
-    return replace(new, seen=seen)
-
-
-def _union(axes: list[Axis]) -> Axis:
-    """The window that covers the windows of several inputs of a merge layer."""
-    widest = max(axes, key=lambda a: (a.size, a.jump))
-    if len(axes) == 1:
-        return widest
-    seens = [a.seen for a in axes]
-    seen = None
-    if all(s is not None for s in seens):
-        seen = (min(s[0] for s in seens), max(s[1] for s in seens))
-    if len({a.jump for a in axes}) > 1 or any(a.start is None for a in axes):
-        return replace(widest, seen=seen)
-    first = min(a.start for a in axes)
-    end = max(a.start + a.size for a in axes)
-    return Axis(end - first, widest.jump, first, widest.length, seen)
-
-
-# -- one layer ---------------------------------------------------------------------------
-def _layer_axes(layer: Any, cls: str, rows: Axis, cols: Axis,
-                lengths: tuple[int | None, int | None]) -> tuple[Axis, Axis]:
-    """The rows and columns of a spatial layer's output from those of its input."""
-    window = None
-    if getattr(layer, "pool_size", None) is not None:
-        window = (layer.pool_size, getattr(layer, "strides", None) or layer.pool_size, None)
-    elif getattr(layer, "kernel_size", None) is not None:
-        window = (layer.kernel_size, getattr(layer, "strides", 1),
-                  getattr(layer, "dilation_rate", 1))
-    out = []
-    for i, axis in enumerate((rows, cols)):
-        length = lengths[i]
-        rule: _Rule = (replace(axis, length=length if length is not None else axis.length),
-                       _all_read(axis.length))
-        if cls.startswith("Global"):  # keepdims=True
-            rule = _whole(axis, length)
-        elif window is not None:
-            k, s, d = (_per_axis(v)[i] for v in window)
-            if k is not None:
-                apply = _transposed if "Transpose" in cls else _window
-                rule = apply(axis, k, s or 1, d or 1, layer.padding, length)
-        elif cls.startswith("UpSampling"):
-            s = _per_axis(layer.size)[i]
-            if s is not None:
-                nearest = getattr(layer, "interpolation", None) in (None, "nearest")
-                rule = _upsampled(axis, s, nearest, length)
-        elif cls.startswith(("ZeroPadding", "Cropping")):
-            raw = layer.padding if cls.startswith("ZeroPadding") else layer.cropping
-            pair = _per_axis((raw,) if isinstance(raw[0], int) else tuple(raw))[i]
-            before, after = _per_axis(pair, 0) if pair is not None else (0, 0)
-            rule = _moved(axis, before, after, 1 if cls.startswith("ZeroPadding") else -1,
-                          length)
-        out.append(_step_axis(axis, rule))
-    return out[0], out[1]
-
-
 def has_positions(plan: Any, info: Any) -> bool:
-    """True for a layer whose positions have receptive fields: (H, W[, C]) maps, and the
-    (T, C) sequences of a model whose input is a signal (T is then the rows, one column).
+    """True for a layer whose positions have receptive fields: (H, W[, C]) maps, the
+    (T, C) sequences of a model whose input is a signal (T is then the rows, one column),
+    and the (D, H, W, C) volumes of a model whose input is a volume.
 
     Parameters
     ----------
@@ -340,12 +128,16 @@ def has_positions(plan: Any, info: Any) -> bool:
     info : LayerInfo
         One of its layers.
     """
-    return info.is_spatial or (info.layout == "sequence"
-                               and getattr(plan, "input_axes", "") == "sequence")
+    axes = getattr(plan, "input_axes", "")
+    if "volume" in (axes, info.layout):  # a volume's positions map only to a volume's
+        return axes == info.layout
+    return info.is_spatial or (info.layout == "sequence" and axes == "sequence")
 
 
-def _lengths(shape: tuple[int | None, ...], sequence: bool = False
-             ) -> tuple[int | None, int | None]:
+def _lengths(shape: tuple[int | None, ...], sequence: bool = False, volume: bool = False
+             ) -> tuple[int | None, ...]:
+    if volume:
+        return tuple(shape[:3])
     if sequence:
         return (shape[0] if shape else None), 1
     if len(shape) >= 2:
@@ -353,27 +145,28 @@ def _lengths(shape: tuple[int | None, ...], sequence: bool = False
     return (shape[0] if shape else None), None
 
 
-def _compute(plan: Any, size: tuple[int | None, int | None]) -> dict[str, Field]:
+def _compute(plan: Any, size: tuple[int | None, ...]) -> dict[str, Field]:
     start = tuple(Axis(_ONE, _ONE, Fraction(0), n, None if n is None else (0, n))
                   for n in size)
-    state: dict[int, Field] = {plan.input_key: Field(*start)}
+    state: dict[int, Field] = {plan.input_key: Field.of(start)}
     for other in plan.other_inputs:  # inputs held fixed have no field in the image
-        state[other.key] = Field(*start, spatial=False)
+        state[other.key] = Field.of(start, spatial=False)
     fields: dict[str, Field] = {}
     for step in plan.steps:
         ins = [state[k] for k in step.inputs if k in state]
         spatial_ins = [f for f in ins if f.spatial]
         infos = step.output_infos or (step.info,)
         for k, info in zip(step.outputs, infos, strict=True):
-            field = ins[0] if ins else Field(*start)
+            field = ins[0] if ins else Field.of(start)
             if spatial_ins:
-                rows = _union([f.rows for f in spatial_ins])
-                cols = _union([f.cols for f in spatial_ins])
-                field = Field(rows, cols, spatial=False)
+                axes = tuple(union([f.axes[i] for f in spatial_ins])
+                             for i in range(len(start)))
+                field = Field.of(axes, spatial=False)
                 if has_positions(plan, info):
-                    field = Field(*_layer_axes(step.layer, info.class_name, rows, cols,
-                                               _lengths(info.output_shape,
-                                                        info.layout == "sequence")))
+                    field = Field.of(layer_axes(step.layer, info.class_name, axes,
+                                                _lengths(info.output_shape,
+                                                         info.layout == "sequence",
+                                                         info.layout == "volume")))
             elif ins:
                 field = replace(ins[0], spatial=False)
             state[k] = field
@@ -383,7 +176,7 @@ def _compute(plan: Any, size: tuple[int | None, int | None]) -> dict[str, Field]
 
 
 # -- memo: the fields of a plan are computed once per plan and input size ------------------
-_MEMO: dict[int, dict[tuple[int | None, int | None], dict[str, Field]]] = {}
+_MEMO: dict[int, dict[tuple[int | None, ...], dict[str, Field]]] = {}
 _MEMO_SIZES = 16  # input sizes remembered per plan (models that take any image size)
 
 
@@ -401,13 +194,14 @@ def _fields(plan: Any, image_size: Any = None) -> dict[str, Field]:
     return fields
 
 
-def _input_size(plan: Any, image_size: Any) -> tuple[int | None, int | None]:
+def _input_size(plan: Any, image_size: Any) -> tuple[int | None, ...]:
     """The model's input height and width, completed by ``image_size`` where it has none.
 
     A signal (T, C) is T rows of one column.
     """
-    shape = _lengths(plan.input_shape, getattr(plan, "input_axes", "") == "sequence")
-    if image_size is None:
+    axes = getattr(plan, "input_axes", "")
+    shape = _lengths(plan.input_shape, axes == "sequence", axes == "volume")
+    if image_size is None or axes == "volume":
         return shape
     try:
         given = tuple(operator.index(v) for v in image_size)
@@ -497,6 +291,49 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
     >>> receptive_box(digits_like_cnn(), "conv2", 0, 1)
     (0, 2, 8, 10)
     """
+    (top, bottom), (left, right) = _spans(model_or_engine, layer, image_size,
+                                          (("row", row), ("col", col)))
+    return top, left, bottom, right
+
+
+def volume_box(model_or_engine: Any, layer: str, depth: int, row: int, col: int
+               ) -> tuple[int, int, int, int, int, int]:
+    """Return the 3-D box of input voxels that position ``(depth, row, col)`` of ``layer``
+    of a model of volumes (or videos) sees.
+
+    The geometry is :func:`receptive_box`'s along each of the three axes.
+
+    Parameters
+    ----------
+    model_or_engine : keras.Model or ActivationEngine
+        A model whose input is a volume (D, H, W, C), or an engine built on it.
+    layer : str
+        Name of a layer with a volume output (D, H, W, C) (a 3-D convolution, pooling,
+        upsampling or padding, ...).
+    depth, row, col : int
+        Position in the layer's output (slice or frame, row, column).
+
+    Returns
+    -------
+    (front, top, left, back, bottom, right) : tuple of int
+        Slices ``front:back``, rows ``top:bottom`` and columns ``left:right`` of the input
+        (the ends exclusive, so the box slices a volume as
+        ``volume[front:back, top:bottom, left:right]``), cut to the voxels the layer reads.
+
+    Raises
+    ------
+    LayerNotFoundError, LayerNotViewableError, SelectionOutOfRangeError, InvalidSettingError
+        As :func:`receptive_box`; LayerNotViewableError also for a model whose input is
+        not a volume.
+    """
+    (front, back), (top, bottom), (left, right) = _spans(
+        model_or_engine, layer, None, (("depth", depth), ("row", row), ("col", col)))
+    return front, top, left, back, bottom, right
+
+
+def _spans(model_or_engine: Any, layer: str, image_size: Any,
+           positions: tuple[tuple[str, Any], ...]) -> list[tuple[int, int]]:
+    """The input span of each named position of ``layer``, checked, one per axis."""
     plan = plan_of(model_or_engine)
     view, step = plan.view(layer), plan.by_name.get(layer)
     if view is None and step is None:
@@ -506,11 +343,19 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
     if not (has_positions(plan, info) and field.spatial):
         raise LayerNotViewableError(
             f"The layer {layer!r} has output shape {info.output_shape} without spatial "
-            "axes (an image's rows and columns, or a signal's time steps), so its outputs "
-            "have no receptive box. Pick a convolution or pooling layer."
+            "axes (an image's rows and columns, a volume's slices, rows and columns, or a "
+            "signal's time steps), so its outputs have no receptive box. Pick a "
+            "convolution or pooling layer."
+        )
+    if len(positions) != len(field.axes):
+        call = ("receptive_box(engine, layer, row, col)" if field.depth is None
+                else "volume_box(engine, layer, depth, row, col)")
+        raise LayerNotViewableError(
+            f"The layer {layer!r} has output shape {info.output_shape}: a position of it "
+            f"has {len(field.axes)} coordinates, so its box is {call}."
         )
     box = []
-    for name, value, axis in (("row", row, field.rows), ("col", col, field.cols)):
+    for (name, value), axis in zip(positions, field.axes, strict=True):
         try:
             position = operator.index(value)
         except TypeError:
@@ -521,7 +366,10 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
         if span is None or axis.length is None:
             raise InvalidSettingError(
                 f"The model takes images of any size, so the box of a position of {layer!r} "
-                "depends on it: pass image_size=(height, width)."
+                "depends on it: pass image_size=(height, width)." if field.depth is None else
+                f"The model takes volumes of any size, so the box of a position of {layer!r} "
+                "depends on it: build the model with a fixed input, e.g. keras.Input((D, H, "
+                "W, C)) with numbers, and load the weights into it."
             )
         if not 0 <= position < axis.length:
             raise SelectionOutOfRangeError(
@@ -529,6 +377,4 @@ def receptive_box(model_or_engine: Any, layer: str, row: int, col: int, *,
                 f"{axis.length} {name}s: use 0 to {axis.length - 1}."
             )
         box.append(span)
-    (top, bottom), (left, right) = box
-    return top, left, bottom, right
-
+    return box

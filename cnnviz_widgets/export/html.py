@@ -24,8 +24,9 @@ selection; named explicitly they are shown as a bar chart (values in the JSON). 
 transformer's tokens that form a patch grid are exported as maps of that grid (the class
 token left out, :func:`~cnnviz_widgets.layout.tokens.layer_maps`). Layers the page cannot
 draw, a 1-D convolution's sequence (T, C) and tokens without a grid, are left out with a
-note in the page (``#skipped``); for a model of signals the default is its vector layers,
-and the image buttons show small line plots of the signals.
+note in the page (``#skipped``); a layer of a volume or video (D, H, W, C) is written as its
+slices, one menu entry each (:mod:`.volume`); for a model of signals the default is its
+vector layers, and the image buttons show small line plots of the signals.
 
 Given ``top_images`` (the explorer passes its dataset view's crops), the page also shows,
 under one selected channel, the data set's images that excite it most, each cropped to
@@ -60,6 +61,7 @@ from ..layout.mosaic import downsample, downsample_factor, mosaic
 from ..layout.tokens import layer_maps
 from ..render.crops import Crop, crop_picture, signal_marker_fractions
 from ..render.encode import data_url, thumbnail
+from .volume import middle_slice, page_parts, part_value
 
 __all__ = ["NORMALIZATIONS", "ExportReport", "default_export_layers", "export_html", "page_html"]
 
@@ -108,7 +110,7 @@ class ExportReport:
 
 def _why_not_shown(info: Any) -> str:
     """Why the page cannot draw a layer, in words ("" when it can)."""
-    if info.layout in ("image", "plane", "vector") or info.token_grid is not None:
+    if info.layout in ("image", "plane", "vector", "volume") or info.token_grid is not None:
         return ""
     if info.layout == "sequence":
         return "a sequence (channels over time)"
@@ -150,9 +152,8 @@ def default_export_layers(model_or_engine: Any) -> list[str]:
     engine = as_engine(model_or_engine)
     if _is_signal_model(engine):
         return [info.name for info in engine.layers if info.layout == "vector"]
-    spatial = [
-        info for info in engine.layers if info.is_spatial and info.kind in ("conv", "pool")
-    ]
+    spatial = [info for info in engine.layers
+               if (info.is_spatial or info.layout == "volume") and info.kind in ("conv", "pool")]
     blocks = [info.name for info in engine.layers
               if info.token_grid is not None and info.kind == "merge"]
     if len(blocks) > MAX_DEFAULT_LAYERS:
@@ -360,8 +361,9 @@ def page_html(
         if len(shown) != len(items):
             raise InvalidSettingError(f"Got {len(shown)} image_names for {len(items)} images.")
 
-    layer_meta: list[dict | None] = [None] * len(names)
-    data: list[list[dict]] = [[] for _ in names]
+    parts = page_parts(infos)  # a volume layer: one entry per slice
+    layer_meta: list[dict | None] = [None] * len(parts)
+    data: list[list[dict]] = [[] for _ in parts]
     thumbs = []
     if _is_signal_model(engine):
         from ..render.signal import signal_thumbnail
@@ -369,13 +371,13 @@ def page_html(
         def picture(image: Any) -> np.ndarray:
             return signal_thumbnail(engine.pixels(image), _THUMB_SIDE)
     else:
-        def picture(image: Any) -> np.ndarray:
-            return thumbnail(engine.pixels(image), _THUMB_SIDE)
+        def picture(image: Any) -> np.ndarray:  # a volume: its middle slice
+            return thumbnail(middle_slice(engine.pixels(image)), _THUMB_SIDE)
     for image in items:
         thumbs.append(data_url(picture(image), "auto", optimize=True))
         acts = engine.activations(names, image)
-        for li, info in enumerate(infos):
-            meta, entry = _encode_layer(info, acts[info.name], int(max_side))
+        for li, (info, source, depth) in enumerate(parts):
+            meta, entry = _encode_layer(info, part_value(acts[source], depth), int(max_side))
             if layer_meta[li] is None:
                 layer_meta[li] = meta
             elif layer_meta[li] != meta:  # a flexible-size model fed differently sized images
@@ -387,7 +389,7 @@ def page_html(
         del acts
 
     layers_json = []
-    for info, meta in zip(infos, layer_meta, strict=True):
+    for (info, _, _), meta in zip(parts, layer_meta, strict=True):
         layers_json.append({"name": info.name, "label": info.label, "kind": info.kind, **meta})
     model_name = getattr(getattr(engine, "model", None), "name", None)
     page_title = title if title is not None else (
@@ -405,7 +407,7 @@ def page_html(
         "top": None if top_images is None else [
             [[_crop_entry(c) for c in channel] for channel in top_images[name]]
             if name in top_images else None
-            for name in names
+            for name in (info.name for info, _, _ in parts)
         ],
     }
     options = "".join(

@@ -29,9 +29,10 @@ from ..checks import index_in, whole_number
 from ..engine.coerce import as_engine
 from ..engine.scan.cache import Crop, DatasetScans
 from ..engine.scan.kernel import compile_batch_function, map_layout, map_shape
+from ..engine.scan.result import ScanResult
 from ..engine.scan.sources import ImageSource, image_source
 from ..engine.scan.stream import prefetched
-from ..engine.scan.summary import BatchSummary, ChannelStats, ScanResult
+from ..engine.scan.summary import BatchSummary, ChannelStats
 from ..errors import InvalidSettingError, ScanError
 from ..progress import ProgressLike, reporting
 

@@ -30,9 +30,9 @@ from ..attribution.relevance import ChannelRelevance, Composite
 from ..checks import whole_number
 from ..engine.coerce import as_engine
 from ..engine.scan.kernel import batch_reducer, map_layout
+from ..engine.scan.result import ScanResult
 from ..engine.scan.sources import image_source
 from ..engine.scan.stream import scan_source
-from ..engine.scan.summary import ScanResult
 from ..errors import ArgumentTypeError
 from ..progress import ProgressLike
 
@@ -52,7 +52,7 @@ def relevance_reducer(relevance: ChannelRelevance, target: Any = None) -> Any:
     Returns
     -------
     callable
-        From a prepared batch to ``[(scores, sums, positives, maps, width)]`` as the
+        From a prepared batch to ``[(scores, sums, positives, maps, width, plane)]`` as the
         kernel's :func:`~cnnviz_widgets.engine.scan.kernel.batch_reducer` gives them:
         the (B, C) scores rank the images; sums and positives are scaled so that the
         statistics' means are per image (see the module's text); the activation maps
@@ -61,11 +61,11 @@ def relevance_reducer(relevance: ChannelRelevance, target: Any = None) -> Any:
     activations = batch_reducer(relevance.engine, [relevance.layer])
 
     def reduce(x: Any) -> list[tuple[Any, ...]]:
-        _, _, _, maps, width = activations(x)[0]
+        _, _, _, maps, width, plane = activations(x)[0]
         positions = int(maps.shape[1])
         scores = np.asarray(relevance.layer_relevance(np.asarray(x), target), dtype=np.float32)
         return [(scores, scores * positions, (scores > 0).astype(np.int64) * positions,
-                 maps, width)]
+                 maps, width, plane)]
 
     return reduce
 

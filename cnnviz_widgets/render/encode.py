@@ -18,7 +18,7 @@ from ..checks import whole_number
 from ..errors import ImageShapeError, InvalidSettingError
 from .upscale import upscale_by
 
-__all__ = ["data_url", "encode", "encode_jpeg", "encode_png", "thumbnail"]
+__all__ = ["as_rgb8", "data_url", "encode", "encode_jpeg", "encode_png", "thumbnail"]
 
 _JPEG_QUALITIES = (85, 70, 55, 40, 25, 10)
 _FORMATS = ("png", "jpeg", "auto")
@@ -192,7 +192,7 @@ def data_url(image: np.ndarray, format: str = "png", *, optimize: bool = False,
     return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
-def _as_rgb8(pixels: np.ndarray) -> np.ndarray:
+def as_rgb8(pixels: np.ndarray) -> np.ndarray:
     """0-255 pixel values of any channel count as a uint8 (H, W, 3) image."""
     arr = np.asarray(pixels)
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -234,7 +234,7 @@ def thumbnail(pixels: np.ndarray, side: int = 48) -> np.ndarray:
     from PIL import Image
 
     side = whole_number(side, "side")
-    arr = _as_rgb8(pixels)
+    arr = as_rgb8(pixels)
     h, w = arr.shape[:2]
     longest = max(h, w, 1)
     if longest > side:

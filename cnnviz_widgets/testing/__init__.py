@@ -25,10 +25,13 @@ from .models import (
     two_head_cnn,
     two_image_cnn,
 )
+from .volumes import MOTIONS, moving_digits, tiny_volume_cnn, volume_cnn
 
-__all__ = ["ClassToken", "CountingLayer", "PositionEmbedding", "SplitChannels", "TakeToken",
+__all__ = ["MOTIONS", "ClassToken", "CountingLayer", "PositionEmbedding", "SplitChannels",
+           "TakeToken",
            "counting_cnn", "digits_like_cnn", "image_and_metadata_cnn",
            "multi_output_layer_model", "nested_backbone_model", "shared_layer_model",
            "skip_connection_model", "tiny_cnn", "tiny_conv1d", "tiny_segmentation_cnn",
-           "tiny_text_model", "tiny_vit", "two_head_cnn", "two_image_cnn",
+           "tiny_text_model", "tiny_vit", "two_head_cnn", "two_image_cnn", "moving_digits",
+           "tiny_volume_cnn", "volume_cnn",
            "tiny_regression_cnn"]

@@ -147,11 +147,15 @@ def reads_signals(engine: Any) -> bool:
     return getattr(getattr(engine, "plan", None), "input_axes", "image") == "sequence"
 
 
+def _reads_volumes(engine: Any) -> bool:
+    return getattr(getattr(engine, "plan", None), "input_axes", "image") == "volume"
+
+
 def default_samples(engine: Any) -> tuple[list[Any], list[str]]:
     """The package's sample images that suit ``engine``'s model, and their names: digits
     for grayscale, photos for RGB, none for a model of signals (or when the samples cannot
     be had: they are a convenience, a panel works without them)."""
-    if reads_signals(engine):
+    if reads_signals(engine) or _reads_volumes(engine):
         return [], []
     shape = engine.input_shape
     grayscale = len(shape) == 2 or shape[-1] == 1
@@ -201,8 +205,9 @@ def picker_for(engine: Any, images: Sequence[Any], names: Sequence[str], *,
     """The picker of a panel's images for ``engine``'s model.
 
     Thumbnails are the images' pixels, or for a model of signals (T, C) small line plots
-    of the signals (:func:`~cnnviz_widgets.render.signal.signal_thumbnail`); a model of
-    signals gets no upload button (an uploaded file is a picture).
+    of the signals (:func:`~cnnviz_widgets.render.signal.signal_thumbnail`), or a
+    volume's middle slice; a model of signals or volumes gets no upload button (an
+    uploaded file is a picture).
 
     Parameters
     ----------
@@ -216,6 +221,9 @@ def picker_for(engine: Any, images: Sequence[Any], names: Sequence[str], *,
     on_upload : callable, optional
         See :class:`ImagePicker`.
     """
+    if _reads_volumes(engine):  # a volume's thumbnail is its middle slice; no upload
+        return ImagePicker(names, lambda i: (lambda v: v[len(v) // 2])(
+            engine.pixels(images[i])))
     if not reads_signals(engine):
         return ImagePicker(names, lambda i: engine.pixels(images[i]), on_upload=on_upload)
     from ..render.signal import signal_thumbnail

@@ -140,6 +140,19 @@ def _targets(ns: dict, tmp: Path) -> None:
     assert ns["region_map"].max() > 0 and ns["value_map"].shape == (12, 12)
 
 
+@check("by_slice")
+def _volumes(ns: dict, tmp: Path) -> None:
+    engine, video = ns["video_engine"], ns["videos"][0]
+    assert engine.activation("conv2", video).shape == (8, 12, 12, 16)
+    assert ns["heat3d"].shape == (8, 24, 24)
+    from cnnviz_widgets.engine.receptive import volume_box
+
+    assert volume_box(engine, "conv2", 1, 2, 2) == (0, 1, 1, 4, 9, 9)
+    evaluations = engine.stats.layer_evaluations
+    ns["by_slice"].depth = 7
+    assert engine.stats.layer_evaluations == evaluations
+
+
 BLOCKS = _python_blocks()
 
 

@@ -17,7 +17,7 @@ from cnnviz_widgets.errors import UnsupportedModelError
 from cnnviz_widgets.testing import tiny_text_model
 
 layers = keras.layers
-SUPPORTED = "The engine shows models whose input is an image, (H, W, C) or (H, W), or a signal"
+SUPPORTED = "The engine shows models whose input is an image, (H, W, C) or (H, W), a signal"
 
 
 def refusal(model) -> str:
@@ -51,22 +51,31 @@ def test_token_ids_suggest_the_model_after_the_embedding_and_it_works():
                                np.asarray(model(tokens[None]))[0], rtol=1e-5, atol=1e-6)
 
 
-def test_a_video_or_volume_is_refused():
-    model = keras.Sequential([keras.Input((4, 8, 8, 1)), layers.Conv3D(2, 3, name="conv3d")])
+def test_more_axes_than_a_volume_are_refused():
+    inp = keras.Input((2, 4, 8, 8, 1))
+    x = layers.Reshape((8, 8, 8, 1), name="frames_as_depth")(inp)
+    model = keras.Model(inp, layers.Conv3D(2, 3, name="conv3d")(x))
     message = refusal(model)
-    assert "(None, 4, 8, 8, 1) float32 is a video or a volume" in message
-    assert "not an image" in message and "one frame or slice" in message
+    assert "(None, 2, 4, 8, 8, 1) float32 is 4 axes of positions and one of channels" in message
+    assert "more than a volume or a video" in message
+    code = re.search(r"e\.g\. (keras\.Model\(.*?, model\.output\))", message)[1]
+    assert code == "keras.Model(model.get_layer('frames_as_depth').output, model.output)"
+    engine = ActivationEngine(eval(code, {"keras": keras, "model": model}))
+    assert engine.layer_names == ["conv3d"] and engine.input_shape == (8, 8, 8, 1)
 
 
-def test_a_volume_folded_into_channels_suggests_the_model_from_there():
+def test_a_volume_folded_into_channels_is_a_volume_model_with_image_layers():
     inp = keras.Input((4, 8, 8, 1))
     x = layers.Reshape((8, 8, 4), name="frames_as_channels")(layers.Permute((2, 3, 1, 4))(inp))
     out = layers.Conv2D(3, 3, name="conv")(x)
     model = keras.Model(inp, out)
-    code = re.search(r"e\.g\. (keras\.Model\(.*?, model\.output\))", refusal(model))[1]
-    assert code == "keras.Model(model.get_layer('frames_as_channels').output, model.output)"
-    engine = ActivationEngine(eval(code, {"keras": keras, "model": model}))
-    assert engine.layer_names == ["conv"] and engine.input_shape == (8, 8, 4)
+    engine = ActivationEngine(model)
+    assert engine.plan.input_axes == "volume" and engine.layer("conv").layout == "image"
+    volume = np.random.default_rng(2).uniform(0, 1, (4, 8, 8, 1)).astype(np.float32)
+    expected = keras.Model(model.inputs, model.get_layer("conv").output)(
+        engine.prepare(volume))
+    np.testing.assert_allclose(engine.activation("conv", volume), np.asarray(expected)[0],
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_an_unknown_number_of_channels_is_refused():

@@ -72,8 +72,9 @@ REFUSED = [
     ("several-inputs", _two_inputs, "sub-model that takes just the image input"),
     ("vector-input", lambda: keras.Sequential([keras.Input((10,)), layers.Dense(3)]),
      "not an image"),
-    ("volume-input", lambda: keras.Sequential([keras.Input((4, 8, 8, 1)), layers.Conv3D(2, 3)]),
-     "not an image"),
+    ("more-than-a-volume", lambda: keras.Sequential([
+        keras.Input((2, 4, 8, 8, 1)), layers.Reshape((8, 8, 8, 1)), layers.Conv3D(2, 3)]),
+     "more than a volume or a video"),
     ("unbuilt-model", lambda: keras.Sequential([layers.Conv2D(2, 3)]), "Build it first"),
     ("not-a-model", lambda: "model.keras", "Pass a keras.Model"),
     ("a-bare-layer", lambda: layers.Conv2D(2, 3), "Pass a keras.Model"),

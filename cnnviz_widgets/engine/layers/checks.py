@@ -7,16 +7,18 @@ from .plan import Plan
 
 __all__ = ["check_input"]
 
-_SUPPORTED = ("The engine shows models whose input is an image, (H, W, C) or (H, W), or a "
-              "signal (T, C) of numbers for 1-D convolutions.")
+_SUPPORTED = ("The engine shows models whose input is an image, (H, W, C) or (H, W), a "
+              "signal (T, C) of numbers for 1-D convolutions, or a volume or video "
+              "(D, H, W, C) for 3-D convolutions.")
 
 
 def check_input(plan: Plan) -> None:
     """Raise a clear :class:`UnsupportedModelError` when the engine cannot show the model.
 
     Supported image inputs are (H, W, C) with a fixed C and (H, W); a signal is (T, C)
-    with a fixed C. The message says what the input looks like (token ids, a video or a
-    volume, a vector of features, channels of unknown number) and what to do instead.
+    and a volume (D, H, W, C), each with a fixed C. The message says what the input looks
+    like (token ids, more than three spatial axes, a vector of features, channels of unknown
+    number) and what to do instead.
     """
     shape, axes = tuple(plan.input_shape), plan.input_axes
     spec = next((i for i in plan.inputs if i.key == plan.input_key), None)
@@ -39,18 +41,20 @@ def check_input(plan: Plan) -> None:
             f"model.get_layer({name!r}).output)(token_ids[None])[0], then use "
             f"ActivationEngine(sub).activation({after!r}, embedded)."
         )
-    if len(shape) >= 4:
-        what = "a video or a volume (frames or depth, height, width, channels), not an image"
-        later = next((v.info.name for v in plan.views.values() if v.info.layout == "image"),
-                     None)
-        todo = ("Explore one frame or slice with a 2-D model, or build a sub-model that "
-                "starts where the data is (H, W, C)"
+    if len(shape) >= 5:
+        what = (f"{len(shape) - 1} axes of positions and one of channels, more than a volume "
+                "or a video (depth or frames, height, width, channels)")
+        later = next((v.info.name for v in plan.views.values()
+                      if v.info.layout in ("image", "volume")), None)
+        todo = ("Explore one slice of it with a model of fewer axes, or build a sub-model that "
+                "starts where the data is (D, H, W, C) or (H, W, C)"
                 + (f", e.g. keras.Model(model.get_layer({later!r}).output, model.output)."
                    if later else "."))
         raise UnsupportedModelError(f"The model's input {shown} is {what}. {_SUPPORTED} "
                                     f"{todo}")
-    if len(shape) == 3 and shape[-1] is None or axes == "sequence" and shape[-1] is None:
-        example = (f"({shape[0]}, {shape[1]}, 3)" if len(shape) == 3 else f"({shape[0]}, 2)")
+    if (len(shape) in (3, 4) or axes == "sequence") and shape[-1] is None:
+        fixed = {3: (*shape[:2], 3), 4: (*shape[:3], 1)}.get(len(shape), (shape[0], 2))
+        example = "(" + ", ".join(str(s) for s in fixed) + ")"
         raise UnsupportedModelError(
             f"The model's input {shown} has no fixed number of channels (the last axis is "
             f"None), so its layers have no fixed shape to show. {_SUPPORTED} Build the model "

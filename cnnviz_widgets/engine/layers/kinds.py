@@ -16,7 +16,7 @@ from cnnviz_widgets._keras import keras
 __all__ = ["AXES", "InputShape", "LayerInfo", "ModelInput", "layer_kind", "token_grid"]
 
 #: What the axes of a layer's output (without the batch axis) mean, see :attr:`LayerInfo.axes`.
-AXES = ("image", "plane", "sequence", "tokens", "vector", "other")
+AXES = ("image", "plane", "sequence", "tokens", "vector", "volume", "other")
 
 _KIND_BY_CLASS_PREFIX: tuple[tuple[str, str], ...] = (
     ("InputLayer", "input"),
@@ -111,9 +111,11 @@ class LayerInfo:
     axes : str
         What the output's axes mean: ``"image"`` (H, W, C) maps, ``"plane"`` one (H, W)
         map, ``"sequence"`` (T, C): C channels over time (1-D convolutions),
-        ``"tokens"`` (T, D): T tokens of D features (transformers), ``"vector"`` (C,), or
-        ``"other"``. ``""`` (the default) derives it from the rank alone, a rank-2
-        output being a plane; the engine sets it for every layer of a model.
+        ``"tokens"`` (T, D): T tokens of D features (transformers), ``"vector"`` (C,),
+        ``"volume"`` (D, H, W, C): C channels over depth (or frames), height and width
+        (3-D convolutions), or ``"other"``. ``""`` (the default) derives it from the
+        rank alone, a rank-2 output being a plane; the engine sets it for every layer of a
+        model.
     output_index : int
         Which output of the layer this entry is (0 for a layer with one output).
     """
@@ -134,7 +136,8 @@ class LayerInfo:
         """:attr:`axes`, derived from the rank when it was not set."""
         if self.axes:
             return self.axes
-        return {3: "image", 2: "plane", 1: "vector"}.get(len(self.output_shape), "other")
+        return {4: "volume", 3: "image", 2: "plane", 1: "vector"}.get(len(self.output_shape),
+                                                                      "other")
 
     @property
     def is_spatial(self) -> bool:
@@ -143,8 +146,8 @@ class LayerInfo:
 
     @property
     def channels(self) -> int | None:
-        """Number of channels: 1 for an (H, W) map, C for (H, W, C), a sequence (T, C) and a
-        vector (C,), D for tokens (T, D).
+        """Number of channels: 1 for an (H, W) map, C for (H, W, C), a volume (D, H, W, C), a
+        sequence (T, C) and a vector (C,), D for tokens (T, D).
 
         None when the output has no axes or the channel axis has no fixed size.
         """
@@ -192,7 +195,7 @@ def _axes_of(info: LayerInfo, input_shape: tuple[int | None, ...], signal: bool)
     """What the axes of one layer's output mean, in a model with ``input_shape``."""
     rank = len(info.output_shape)
     if rank != 2:
-        return {3: "image", 1: "vector"}.get(rank, "other")
+        return {4: "volume", 3: "image", 1: "vector"}.get(rank, "other")
     if signal or info.class_name.endswith("1D"):
         return "sequence"
     if info.output_shape == input_shape[:2]:  # the image itself, e.g. its channels squeezed
@@ -202,12 +205,15 @@ def _axes_of(info: LayerInfo, input_shape: tuple[int | None, ...], signal: bool)
 
 
 def _input_axes(input_shape: tuple[int | None, ...], steps: list[Any]) -> str:
-    """``"image"`` (H, W, C), ``"plane"`` (H, W), ``"sequence"`` (T, C) or ``"other"``.
+    """``"image"`` (H, W, C), ``"plane"`` (H, W), ``"sequence"`` (T, C), ``"volume"``
+    (D, H, W, C) or ``"other"``.
 
     A rank-2 input is a signal (T, C) when the model has a 1-D layer (``Conv1D``,
     ``MaxPooling1D``, ...), and a greyscale image otherwise.
     """
     rank = len(input_shape)
+    if rank == 4:
+        return "volume"
     if rank == 3:
         return "image"
     if rank == 2:
@@ -220,9 +226,9 @@ class InputShape(tuple):
     """A model input's shape without the batch axis, a tuple that also says what its axes mean.
 
     It compares and slices like the plain tuple; :attr:`axes` is ``"image"`` (H, W, C),
-    ``"plane"`` (H, W), ``"sequence"`` (T, C) or ``"other"`` (see :attr:`Plan.input_axes`),
-    so that a function given ``engine.input_shape`` knows whether (N, T, C) is a stack of
-    signals or (H, W, C) one image.
+    ``"plane"`` (H, W), ``"sequence"`` (T, C), ``"volume"`` (D, H, W, C) or ``"other"``
+    (see :attr:`Plan.input_axes`), so that a function given ``engine.input_shape`` knows
+    whether (N, T, C) is a stack of signals or (H, W, C) one image.
     """
 
     axes: str

@@ -5,7 +5,8 @@
   per-image numbers.
 - :mod:`.stream`: the in-process loop (:func:`scan_source`): batches prepared ahead,
   run, folded.
-- :mod:`.summary`: the mergeable summaries (:class:`ChannelStats`, :class:`ScanResult`).
+- :mod:`.summary`: the mergeable summaries (:class:`ChannelStats`), :mod:`.histogram` their
+  histograms, :mod:`.result` one per layer (:class:`ScanResult`).
 - :mod:`.sources`: the image sets read in batches (arrays, lists, folders, ``tf.data``).
 - :mod:`.distributed`: the same scan on the workers of a Dask cluster.
 - :mod:`.cache`: :class:`~.cache.DatasetScans`, the scans of one set kept per layer, and
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 from .front import scan
 from .kernel import batch_reducer
+from .result import ScanResult
 from .stream import scan_source
-from .summary import BatchSummary, ChannelStats, ScanResult
+from .summary import BatchSummary, ChannelStats
 
 __all__ = ["BatchSummary", "ChannelStats", "ScanResult", "batch_reducer", "scan",
            "scan_source"]

@@ -20,10 +20,11 @@ import numpy as np
 from ...checks import index_in, whole_number
 from ...errors import CnnvizError, InvalidSettingError, ScanError
 from ...progress import ProgressLike
-from ..receptive import plan_of, receptive_box, receptive_fields
+from ..receptive import plan_of, receptive_box, receptive_fields, volume_box
 from .front import scan
+from .result import ScanResult
 from .sources import image_source
-from .summary import ChannelStats, ScanResult
+from .summary import ChannelStats
 
 __all__ = ["Crop", "DatasetScans"]
 
@@ -264,7 +265,9 @@ class DatasetScans:
     def crops(self, layer: str, channel: int, stats: ChannelStats | None = None,
               value_name: str = "max") -> list[Crop]:
         """The top images of ``channel`` of ``layer``, each cropped to the receptive box of
-        its maximum (whole images for a layer without spatial maps), best first.
+        its maximum (whole images for a layer without spatial maps), best first. For a
+        volume, the crop is the middle frame (slice) of the maximum's 3-D box
+        (:func:`~cnnviz_widgets.engine.receptive.volume_box`), or the middle slice.
 
         ``stats`` gives other top lists of the layer over the same set (a relevance scan,
         :func:`~cnnviz_widgets.meaning.relevance_scan`) in place of the activation scan's;
@@ -285,6 +288,7 @@ class DatasetScans:
         pixels = self._pixels_of(indices)
         spatial = self.engine.layer(layer).is_spatial
         signal = self.engine.plan.input_axes == "sequence"
+        volume = self.engine.plan.input_axes == "volume"  # a crop is one frame of the box
         over_time = signal and self.engine.layer(layer).layout == "sequence"
         flexible = None in tuple(self.engine.input_shape)[:2]
         out = []
@@ -296,12 +300,19 @@ class DatasetScans:
                 top, _, bottom, _ = receptive_box(self.engine, layer, step, 0)
                 r0, _, r1, _ = self._marker(layer, step, 0, (top, 0, bottom, 1), None)
                 box, marker = (top, 0, bottom, image.shape[1]), (r0, 0, r1, image.shape[1])
+            elif volume and self.engine.layer(layer).layout == "volume":
+                d, row, col = (int(v) for v in stats.top_positions[channel, j])
+                front, top, left, back, bottom, right = volume_box(self.engine, layer, d, row,
+                                                                   col)
+                image = image[(front + back - 1) // 2]  # the middle frame the position sees
+                box, marker = (top, left, bottom, right), None
             elif spatial:
                 row, col = (int(v) for v in stats.top_positions[channel, j])
                 size = tuple(image.shape[:2]) if flexible else None
                 box = receptive_box(self.engine, layer, row, col, image_size=size)
                 marker = self._marker(layer, row, col, box, size)
             else:
+                image = image[len(image) // 2] if volume else image  # a volume: its middle
                 box, marker = (0, 0, image.shape[0], image.shape[1]), None
             top, left, bottom, right = box
             label = self.label_name(int(stats.top_labels[channel, j]))

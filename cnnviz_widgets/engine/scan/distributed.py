@@ -72,9 +72,9 @@ from ...errors import ScanError
 from ...progress import ProgressLike, reporting
 from ..coerce import as_engine
 from .kernel import batch_reducer
+from .result import ScanResult
 from .sources import ImageSource, SequenceSource
 from .stream import reason, scan_source
-from .summary import ScanResult
 
 __all__ = ["scan_on_cluster"]
 

@@ -21,9 +21,9 @@ from ..coerce import as_engine
 from ..stages import stage_layers
 from .distributed import scan_on_cluster
 from .kernel import map_layout
+from .result import ScanResult
 from .sources import image_source
 from .stream import scan_source
-from .summary import ScanResult
 
 __all__ = ["scan"]
 

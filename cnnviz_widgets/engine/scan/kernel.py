@@ -23,15 +23,17 @@ __all__ = ["batch_reducer", "compile_batch_function", "map_layout", "map_shape"]
 
 def map_layout(info: Any) -> str:
     """How a layer's output is read: "hwc" (H, W, C), "hw" (H, W), "tc" (positions along a
-    sequence or over tokens, then channels: (T, C)) or "c" (C,), from :attr:`LayerInfo.layout`.
+    sequence or over tokens, then channels: (T, C)), "dhwc" (a volume (D, H, W, C)) or "c"
+    (C,), from :attr:`LayerInfo.layout`.
     """
     layout = {"image": "hwc", "plane": "hw", "sequence": "tc", "tokens": "tc",
-              "vector": "c"}.get(info.layout)
+              "vector": "c", "volume": "dhwc"}.get(info.layout)
     shape, name = info.output_shape, info.name
     if layout is None:
         raise LayerNotViewableError(
             f"The layer {name!r} has output shape {shape}; a scan needs maps (H, W, C), "
-            "(H, W), a sequence (T, C) or a vector of channels (C,). Pick a convolution, "
+            "(H, W), a volume (D, H, W, C), a sequence (T, C) or a vector of channels (C,). "
+            "Pick a convolution, "
             "pooling or dense layer."
         )
     if layout != "hw" and shape[-1] is None:
@@ -74,9 +76,10 @@ def batch_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray], 
     """Return a compiled function from a prepared batch to each layer's per-image numbers.
 
     The function runs only the steps the layers need (all layers in one pass) and returns,
-    per layer, ``(maxima, sums, positives, maps, width)``: (B, C) maxima, sums and counts
-    of positions above 0, the (B, P, C) maps with positions flattened (where a maximum
-    is looked up there only for the few that enter a top-k list), and the map's width.
+    per layer, ``(maxima, sums, positives, maps, width, plane)``: (B, C) maxima, sums and
+    counts of positions above 0, the (B, P, C) maps with positions flattened (where a
+    maximum is looked up there only for the few that enter a top-k list), the map's width
+    and, for a volume, the positions of one slice (H * W; 0 for other layers).
     It is built once per engine and list of layers.
 
     Parameters
@@ -105,7 +108,11 @@ def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray],
         for name, layout in zip(layers, layouts, strict=True):
             v = values[name]
             shape = ops.shape(v)
-            if layout == "hwc":
+            plane = 0
+            if layout == "dhwc":
+                width, plane = shape[3], shape[2] * shape[3]
+                flat = ops.reshape(v, (shape[0], -1, shape[4]))
+            elif layout == "hwc":
                 width = shape[2]
                 flat = ops.reshape(v, (shape[0], -1, shape[3]))
             elif layout == "hw":
@@ -119,14 +126,17 @@ def _build_reducer(engine: Any, layers: Sequence[str]) -> Callable[[np.ndarray],
                 flat = ops.reshape(v, (shape[0], 1, shape[1]))
             flat = ops.cast(flat, "float32")
             out.append((ops.max(flat, axis=1), ops.sum(flat, axis=1),
-                        ops.sum(ops.cast(flat > 0, "int32"), axis=1), flat, width))
+                        ops.sum(ops.cast(flat > 0, "int32"), axis=1), flat, width, plane))
         return out
 
     return compile_batch_function(reduce, engine.input_shape, engine.model.variables)
 
 
-def map_shape(shape: tuple[int | None, ...], layout: str) -> tuple[int, int]:
-    """``(rows, columns)`` of a layer's maps read as ``layout`` (see :func:`map_layout`)."""
+def map_shape(shape: tuple[int | None, ...], layout: str) -> tuple[int, ...]:
+    """``(rows, columns)`` of a layer's maps read as ``layout`` (see :func:`map_layout`);
+    ``(depth, rows, columns)`` for a volume."""
+    if layout == "dhwc":
+        return tuple(int(s or 0) for s in shape[:3])
     if layout == "c":
         return (1, 1)
     if layout == "tc":

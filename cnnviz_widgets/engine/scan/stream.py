@@ -22,9 +22,11 @@ from ..._keras import keras
 from ...errors import CnnvizError
 from ...progress import ProgressLike, reporting
 from ..inputs import stack_pixels
+from ..volumes import volume_stack
 from .kernel import batch_reducer, map_layout, map_shape
+from .result import ScanResult
 from .sources import Batch, ImageSource
-from .summary import BatchSummary, ChannelStats, ScanResult
+from .summary import BatchSummary, ChannelStats
 
 __all__ = ["prefetched", "prepare_batch", "reason", "scan_source"]
 
@@ -46,7 +48,9 @@ def reason(exc: Exception) -> str:
 
 def prepare_batch(engine: Any, source: ImageSource, batch: Batch) -> _Prepared:
     """Decode and prepare every item; an item that fails is listed with its reason."""
-    stacked = stack_pixels(batch.items, engine.input_shape)
+    shape = engine.input_shape
+    stacked = (volume_stack if getattr(shape, "axes", "") == "volume" else stack_pixels)(
+        batch.items, shape)
     if stacked is not None:  # a stack that fits the model: the same pixels, at once
         x = np.asarray(engine.preprocess(stacked), dtype=np.float32)
         if np.isfinite(x).all():
@@ -219,7 +223,7 @@ def scan_source(engine: Any, source: ImageSource, layers: Sequence[str], *, top_
             for j, name in enumerate(layers):
                 parts = [BatchSummary(np.asarray(out[j][0]), np.asarray(out[j][1]),
                                       np.asarray(out[j][2]), np.asarray(out[j][3]),
-                                      int(out[j][4])) for out, *_ in ran]
+                                      int(out[j][4]), int(out[j][5])) for out, *_ in ran]
                 if len({part.width for part in parts}) == 1:
                     stats[name].add(BatchSummary.join(parts), indices, labels)
                 else:  # maps of different widths (a model of any input size)

@@ -8,30 +8,23 @@ doubles when a larger value arrives. Every part merges exactly, so two halves of
 scanned apart and merged give the same summary as the whole set scanned at once, in any
 order of merging; with labels, so do the class means (:mod:`.classes`). A
 :class:`ScanResult` holds one summary per layer, the items that could not be read, and
-whether the scan was interrupted; it saves to one ``.npz`` file without pickled objects.
+whether the scan was interrupted (:mod:`.result`); it saves to one ``.npz`` file without
+pickled objects. The histogram's bins are :mod:`.histogram`'s.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ...errors import LayerNotFoundError, ScanError
+from ...errors import ScanError
 from .classes import ClassTotals, class_label, class_selectivity
+from .histogram import HISTOGRAM_BINS, HalfHistogram
 
-__all__ = ["HISTOGRAM_BINS", "BatchSummary", "ChannelStats", "ScanResult"]
-
-#: Bins of each half (negative, positive) of the histogram of per-image maxima.
-HISTOGRAM_BINS = 64
-
-_FORMAT = "cnnviz-scan"
-_VERSION = 1
+__all__ = ["HISTOGRAM_BINS", "BatchSummary", "ChannelStats"]
 
 
 @dataclass
@@ -51,6 +44,9 @@ class BatchSummary:
         of the maxima that enter a top-k list are looked up in it.
     width : int
         Columns of the map (to turn a flat position into row and column).
+    plane : int
+        For a volume (D, H, W, C), the positions of one slice (H * W, to turn a flat
+        position into slice, row and column); 0 for a map of rows and columns.
     """
 
     maxima: np.ndarray
@@ -58,6 +54,7 @@ class BatchSummary:
     positives: np.ndarray
     maps: np.ndarray | list[np.ndarray]
     width: int
+    plane: int = 0
 
     @property
     def positions(self) -> int:
@@ -73,10 +70,12 @@ class BatchSummary:
             maps.extend(part.maps if isinstance(part.maps, list) else [part.maps])
         return cls(np.concatenate([p.maxima for p in parts]),
                    np.concatenate([p.sums for p in parts]),
-                   np.concatenate([p.positives for p in parts]), maps, parts[0].width)
+                   np.concatenate([p.positives for p in parts]), maps, parts[0].width,
+                   parts[0].plane)
 
     def where(self, images: np.ndarray, channels: np.ndarray) -> np.ndarray:
-        """(n, 2) row and column of the maximum of each (image, channel) pair.
+        """(n, 2) row and column of the maximum of each (image, channel) pair; (n, 3) slice,
+        row and column for a volume.
 
         The first position holding the maximum, row-major, as ``numpy.argmax`` finds it.
         """
@@ -88,58 +87,11 @@ class BatchSummary:
             if inside.any():
                 flat[inside] = chunk[images[inside] - start, :, channels[inside]].argmax(axis=1)
             start += len(chunk)
-        return np.stack(np.divmod(flat, max(int(self.width), 1)), axis=-1).astype(np.int64)
-
-
-def _scale_exponent(value: float) -> int:
-    """Smallest e with value <= 2**e (the histogram's range is [0, 2**e))."""
-    if value <= 0 or not math.isfinite(value):
-        return -126
-    mantissa, exponent = math.frexp(value)  # value = m * 2**e, 0.5 <= m < 1
-    return exponent
-
-
-def _coarsen(counts: np.ndarray, times: int) -> np.ndarray:
-    """Merge neighbouring bins pairwise ``times`` times, keeping the bin count: (C, B)."""
-    if not counts.any():
-        return counts
-    for _ in range(min(times, HISTOGRAM_BINS.bit_length())):
-        half = counts.reshape(counts.shape[0], -1, 2).sum(axis=2)
-        counts = np.concatenate([half, np.zeros_like(half)], axis=1)
-    return counts
-
-
-@dataclass
-class _Half:
-    """Histogram of |x| over [0, 2**exponent) with HISTOGRAM_BINS bins, per channel."""
-
-    counts: np.ndarray  # (C, HISTOGRAM_BINS) int64
-    exponent: int
-
-    @classmethod
-    def empty(cls, channels: int) -> _Half:
-        return cls(np.zeros((channels, HISTOGRAM_BINS), dtype=np.int64), -126)
-
-    def add(self, values: np.ndarray, mask: np.ndarray) -> None:
-        """Count ``values`` (B, C), non-negative magnitudes, where ``mask`` is True."""
-        if not mask.any():
-            return
-        top = float(values[mask].max())
-        exponent = max(self.exponent, _scale_exponent(top))
-        while top >= 2.0 ** exponent:
-            exponent += 1
-        self.counts = _coarsen(self.counts, exponent - self.exponent)
-        self.exponent = exponent
-        width = 2.0 ** exponent / HISTOGRAM_BINS
-        bins = np.minimum((values / width).astype(np.int64), HISTOGRAM_BINS - 1)
-        flat = (np.arange(values.shape[1]) * HISTOGRAM_BINS + bins)[mask]
-        self.counts += np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
-
-    def merged(self, other: _Half) -> _Half:
-        exponent = max(self.exponent, other.exponent)
-        counts = (_coarsen(self.counts, exponent - self.exponent)
-                  + _coarsen(other.counts, exponent - other.exponent))
-        return _Half(counts, exponent)
+        width = max(int(self.width), 1)
+        if self.plane:
+            depth, rest = np.divmod(flat, int(self.plane))
+            return np.stack([depth, *np.divmod(rest, width)], axis=-1).astype(np.int64)
+        return np.stack(np.divmod(flat, width), axis=-1).astype(np.int64)
 
 
 @dataclass
@@ -152,7 +104,8 @@ class ChannelStats:
         The layer's name.
     map_shape : tuple of int
         (rows, cols) of the layer's map; (T, 1) for a sequence (T, C) or tokens (T, D)
-        (positions along T are rows, as in the layer's array), (1, 1) for a vector.
+        (positions along T are rows, as in the layer's array), (1, 1) for a vector,
+        (depth, rows, cols) for a volume (D, H, W, C).
     count : int
         Number of images scanned.
     max : numpy.ndarray
@@ -164,7 +117,8 @@ class ChannelStats:
     top_values : numpy.ndarray
         (C, k) those maxima (-inf for padding).
     top_positions : numpy.ndarray
-        (C, k, 2) row and column of each maximum in the map.
+        (C, k, 2) row and column of each maximum in the map; (C, k, 3) slice, row and
+        column for a volume.
     top_labels : numpy.ndarray
         (C, k) the label of each top image, -1 when unknown.
     firing : numpy.ndarray
@@ -176,7 +130,7 @@ class ChannelStats:
     """
 
     layer: str
-    map_shape: tuple[int, int]
+    map_shape: tuple[int, ...]
     count: int
     max: np.ndarray
     top_indices: np.ndarray
@@ -188,8 +142,8 @@ class ChannelStats:
     positions_seen: int = field(repr=False, default=0)
     firing: np.ndarray | None = field(repr=False, default=None)
     threshold: float = 0.0
-    _positive_hist: _Half | None = field(repr=False, default=None)
-    _negative_hist: _Half | None = field(repr=False, default=None)
+    _positive_hist: HalfHistogram | None = field(repr=False, default=None)
+    _negative_hist: HalfHistogram | None = field(repr=False, default=None)
     _classes: ClassTotals | None = field(repr=False, default=None)
     class_names: list[str] | None = field(repr=False, default=None)
 
@@ -281,20 +235,20 @@ class ChannelStats:
 
     # -- building --------------------------------------------------------------------
     @classmethod
-    def empty(cls, layer: str, channels: int, map_shape: tuple[int, int],
+    def empty(cls, layer: str, channels: int, map_shape: tuple[int, ...],
               top_k: int, threshold: float = 0.0) -> ChannelStats:
         """Statistics of no image yet."""
         return cls(
-            layer=layer, map_shape=(int(map_shape[0]), int(map_shape[1])), count=0,
+            layer=layer, map_shape=tuple(int(s) for s in map_shape), count=0,
             max=np.full(channels, -np.inf),
             top_indices=np.full((channels, top_k), -1, dtype=np.int64),
             top_values=np.full((channels, top_k), -np.inf),
-            top_positions=np.zeros((channels, top_k, 2), dtype=np.int64),
+            top_positions=np.zeros((channels, top_k, len(map_shape)), dtype=np.int64),
             top_labels=np.full((channels, top_k), -1, dtype=np.int64),
             sum=np.zeros(channels), positive_count=np.zeros(channels, dtype=np.int64),
             positions_seen=0, firing=np.zeros(channels, dtype=np.int64),
-            threshold=float(threshold), _positive_hist=_Half.empty(channels),
-            _negative_hist=_Half.empty(channels),
+            threshold=float(threshold), _positive_hist=HalfHistogram.empty(channels),
+            _negative_hist=HalfHistogram.empty(channels),
         )
 
     def add(self, batch: BatchSummary, indices: np.ndarray,
@@ -326,7 +280,8 @@ class ChannelStats:
         candidates = np.flatnonzero(enters.any(axis=1))
         if len(candidates):
             chans, images = np.nonzero(enters[candidates])
-            positions = np.zeros((len(candidates), n, 2), dtype=np.int64)
+            positions = np.zeros((len(candidates), n, self.top_positions.shape[-1]),
+                                 dtype=np.int64)
             positions[chans, images] = batch.where(images, candidates[chans])
             self._select_top(
                 np.where(enters[candidates], values[candidates], -np.inf),
@@ -420,177 +375,8 @@ class ChannelStats:
             positive_count=arrays["positive_count"],
             positions_seen=int(meta["positions_seen"]), firing=arrays["firing"],
             threshold=float(meta["threshold"]),
-            _positive_hist=_Half(arrays["hist_pos"], int(meta["hist_pos_exponent"])),
-            _negative_hist=_Half(arrays["hist_neg"], int(meta["hist_neg_exponent"])),
+            _positive_hist=HalfHistogram(arrays["hist_pos"], int(meta["hist_pos_exponent"])),
+            _negative_hist=HalfHistogram(arrays["hist_neg"], int(meta["hist_neg_exponent"])),
             _classes=(ClassTotals(arrays["class_sums"], arrays["class_counts"])
                       if "class_sums" in arrays else None),
         )
-
-
-def _merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for lo, hi in sorted((int(a), int(b)) for a, b in spans if b > a):
-        if out and lo <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi])
-    return [(a, b) for a, b in out]
-
-
-def _overlap(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
-    for lo1, hi1 in a:
-        for lo2, hi2 in b:
-            lo, hi = max(lo1, lo2), min(hi1, hi2)
-            if lo < hi:
-                return lo, hi
-    return None
-
-
-class ScanResult(Mapping[str, ChannelStats]):
-    """The statistics of a scan: ``result[layer]`` is that layer's :class:`ChannelStats`.
-
-    Attributes
-    ----------
-    skipped : list of (index or path, reason)
-        Items that could not be read or prepared, with the reason in words.
-    partial : bool
-        True when the scan was interrupted before the end of the set.
-    spans : list of (start, stop)
-        The ranges of image indices the scan went through (skipped items included).
-    class_names : list of str or None
-        Names of the label classes, when the set had them.
-    source : ImageSource or None
-        The set that was scanned, to show its top images (None after :meth:`load`; give
-        the images again with :meth:`attach`).
-    """
-
-    def __init__(self, stats: Mapping[str, ChannelStats], skipped: Sequence[tuple[Any, str]] = (),
-                 partial: bool = False, spans: Sequence[tuple[int, int]] = (),
-                 class_names: Sequence[str] | None = None, source: Any = None):
-        self._stats = dict(stats)
-        self.skipped = list(skipped)
-        self.partial = bool(partial)
-        self.spans = _merge_spans(spans)
-        self.class_names = list(class_names) if class_names is not None else None
-        self.source = source
-        for stats in self._stats.values():
-            stats.class_names = self.class_names
-
-    # -- mapping ---------------------------------------------------------------------
-    def __getitem__(self, layer: str) -> ChannelStats:
-        try:
-            return self._stats[layer]
-        except KeyError:
-            raise LayerNotFoundError(layer, self._stats) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._stats)
-
-    def __len__(self) -> int:
-        return len(self._stats)
-
-    def __repr__(self) -> str:
-        state = ", partial" if self.partial else ""
-        return (f"ScanResult({self.count:,} images, layers={list(self._stats)}, "
-                f"{len(self.skipped)} skipped{state})")
-
-    @property
-    def layers(self) -> list[str]:
-        """The scanned layers, in the order they were asked for."""
-        return list(self._stats)
-
-    @property
-    def count(self) -> int:
-        """Number of images scanned (skipped items not included)."""
-        return next(iter(self._stats.values())).count if self._stats else 0
-
-    def label_name(self, label: int) -> str | None:
-        """The class name of a label, or None when unknown."""
-        if label < 0:
-            return None
-        if self.class_names is not None and label < len(self.class_names):
-            return self.class_names[label]
-        return str(label)
-
-    def attach(self, images: Any, input_shape: tuple[int | None, ...] = (None, None, None)
-               ) -> ScanResult:
-        """Give the scanned set again (after :meth:`load`) so its top images can be shown."""
-        from .sources import image_source
-
-        self.source = image_source(images, input_shape)
-        return self
-
-    # -- combining -------------------------------------------------------------------
-    def merge(self, other: ScanResult) -> ScanResult:
-        """Return the result of both scans, as if their images had been scanned together.
-
-        Merging is associative and commutative. The two scans must cover different images
-        (scan the second part with ``first_index=`` set to where it starts in the whole).
-
-        Raises
-        ------
-        ScanError
-            If the scans share image indices or layers of different shapes.
-        """
-        clash = _overlap(self.spans, other.spans)
-        if clash is not None:
-            raise ScanError(
-                f"Both scans went through the images {clash[0]} to {clash[1] - 1}, so merging "
-                "them would count those images twice. Scan the parts of a set with "
-                "first_index= set to where each part starts."
-            )
-        layers = [name for name in self._stats if name in other._stats]
-        if not layers:
-            raise ScanError("The two scans have no layer in common; scan the same layers.")
-        stats = {name: self._stats[name].merge(other._stats[name]) for name in layers}
-        skipped = sorted([*self.skipped, *other.skipped], key=lambda s: str(s[0]))
-        return ScanResult(stats, skipped, self.partial or other.partial,
-                          [*self.spans, *other.spans],
-                          self.class_names or other.class_names,
-                          self.source if self.source is not None else other.source)
-
-    # -- storage ---------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result to one ``.npz`` file (numbers and JSON only, no pickles)."""
-        arrays: dict[str, np.ndarray] = {}
-        layers = []
-        for i, stats in enumerate(self._stats.values()):
-            layers.append(stats._meta())
-            for key, value in stats._arrays().items():
-                arrays[f"layer{i}_{key}"] = np.asarray(value)
-        meta = {
-            "format": _FORMAT, "version": _VERSION, "layers": layers,
-            "skipped": [[s[0], s[1]] for s in self.skipped], "partial": self.partial,
-            "spans": [list(s) for s in self.spans], "class_names": self.class_names,
-        }
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        with open(path, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> ScanResult:
-        """Read a result written by :meth:`save`.
-
-        Raises
-        ------
-        ScanError
-            If the file is not a saved scan.
-        """
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(bytes(data["meta"]).decode())
-                if meta.get("format") != _FORMAT:
-                    raise ScanError(f"{os.fspath(path)!r} is not a saved scan.")
-                stats = {}
-                for i, layer_meta in enumerate(meta["layers"]):
-                    prefix = f"layer{i}_"
-                    arrays = {key[len(prefix):]: data[key] for key in data.files
-                              if key.startswith(prefix)}
-                    stats[layer_meta["layer"]] = ChannelStats._from_storage(layer_meta, arrays)
-        except ScanError:
-            raise
-        except (OSError, ValueError, KeyError) as exc:
-            raise ScanError(f"Could not read a saved scan from {os.fspath(path)!r} ({exc}). "
-                            "Save it again with result.save(path).") from exc
-        return cls(stats, [tuple(s) for s in meta["skipped"]], meta["partial"],
-                   [tuple(s) for s in meta["spans"]], meta["class_names"])

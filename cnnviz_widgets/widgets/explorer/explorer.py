@@ -37,6 +37,7 @@ from .mask import MaskView
 from .state import STATE_TRAITS, ExplorerState
 from .static import export_page
 from .value import picture_bundle, value_of
+from .volume import VolumeControls
 
 __all__ = ["FeatureMapExplorer", "explore"]
 
@@ -115,6 +116,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
     input_view : ipywidgets.Image
         A model of signals: the current signal drawn as lines (PNG), above the view;
         hidden for images.
+    volume_controls : VolumeControls
+        A volume layer's slice slider and view choice (``depth``, ``volume_view``).
     is_signal : bool
         True when the model reads signals (T, C) rather than images.
     errors : ErrorBox
@@ -320,8 +323,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
     def _release(self) -> None:
         """Drop the cached activations, the view and the dataset view (see ``close()``)."""
         self.forget()
-        self._value = None
-        self.dataset_view = None
+        self._value = self.dataset_view = None
 
     # -- reactions ---------------------------------------------------------------------
     @observe(*STATE_TRAITS)
@@ -399,23 +401,21 @@ class FeatureMapExplorer(ExplorerState, Panel):
         self.input_view = SignalInputView(self.is_signal)
         self.explainer = ChannelExplainer()
         self.explainer.button.on_click(self._on_explain_click)
-        self._caption = w.HTML()
+        self._caption, self._colorbar, self._view_box = w.HTML(), w.HTML(), w.Box()
         self._caption.add_class("cnnviz-caption")
-        self._colorbar = w.HTML()
-        self._view_box = w.Box()
         self.dataset_view: DatasetView | None = None
         self._dataset_box = w.VBox(layout=w.Layout(display="none"))
-        self.comparison = CompareView()
-        self.field_view = ReceptiveFieldView()
+        self.comparison, self.field_view = CompareView(), ReceptiveFieldView()
         self.mask_view = MaskView(self.engine, self.class_names)
+        self.volume_controls = VolumeControls().bind(self)  # a volume's slice and view
         self._controls.bind(self)
         self.bind(self.picker, "image_index", control_name="index")
         self._show_canvas()
         self._update_controls()
-        self.children = [*self._controls.rows(self.explainer.button), self.picker,
-                         self.errors, self.input_view, self._caption, self._view_box,
-                         self._colorbar, self.mask_view, self.comparison, self.field_view,
-                         self.explainer, self._dataset_box]
+        self.children = [*self._controls.rows(self.explainer.button), self.volume_controls.row,
+                         self.picker, self.errors, self.input_view, self._caption,
+                         self._view_box, self._colorbar, self.mask_view, self.comparison,
+                         self.field_view, self.explainer, self._dataset_box]
 
     @property
     def controls(self) -> dict[str, w.Widget]:
@@ -434,6 +434,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         """Ranges, options and visibility that follow the state (values follow by binding)."""
         with self.updating_controls():
             self._controls.follow(self)
+            self.volume_controls.follow(self)
         self._controls.show_for(self)
         info = self.engine.layer(self.layer)
         over_image = not self.is_signal and (info.is_spatial or info.token_grid is not None)

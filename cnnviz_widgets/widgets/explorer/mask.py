@@ -23,9 +23,8 @@ import numpy as np
 
 from ...colour.labels import colour_labels, label_colours, predicted_labels
 from ...engine.activations import ActivationEngine
-from ...engine.inputs import fit_channels
 from ...errors import CnnvizError, UnsupportedModelError
-from ...render.encode import encode_png
+from ...render.encode import as_rgb8, encode_png
 from ...render.upscale import upscale_nearest
 
 __all__ = ["MASK_ALPHA", "MaskView", "is_per_pixel", "mask_picture", "needs_classifier"]
@@ -84,7 +83,7 @@ def mask_picture(pixels: np.ndarray, labels: np.ndarray, classes: int,
     numpy.ndarray
         uint8 RGB array (H, W, 3).
     """
-    rgb = fit_channels(np.asarray(pixels, dtype=np.float32), 3)
+    rgb = as_rgb8(pixels).astype(np.float32)  # gray, RGB or more bands: the first three
     labels = _fit_labels(np.asarray(labels), rgb.shape[0], rgb.shape[1])
     colours = colour_labels(labels, classes).astype(np.float32)
     tinted = np.where((labels > 0)[..., None], (1 - alpha) * rgb + alpha * colours, rgb)
@@ -149,17 +148,19 @@ class MaskView(w.VBox):
         if not self.active or self._shown == index:
             return
         self._shown = None
-        if index not in self._memo:
-            try:
+        try:
+            if index not in self._memo:
                 output = np.asarray(self.engine.activation(self.engine.output, image))
-            except CnnvizError as error:
-                self.labels, self.picture.value, self.legend.value = None, b"", ""
-                self.caption.value = html.escape(f"No predicted mask for this image: {error}")
-                return
-            self._memo[index] = (predicted_labels(output).astype(np.int32), output.shape[-1])
-            self.compute_count += 1
-        self.labels, classes = self._memo[index]
-        picture = mask_picture(self.engine.pixels(image), self.labels, max(classes, 2))
+                self._memo[index] = (predicted_labels(output).astype(np.int32),
+                                     output.shape[-1])
+                self.compute_count += 1
+            labels, classes = self._memo[index]
+            picture = mask_picture(self.engine.pixels(image), labels, max(classes, 2))
+        except CnnvizError as error:
+            self.labels, self.picture.value, self.legend.value = None, b"", ""
+            self.caption.value = html.escape(f"No predicted mask for this image: {error}")
+            return
+        self.labels = labels
         self.picture.value = encode_png(upscale_nearest(picture, min_side=self.min_side))
         self.legend.value = _legend(self.labels, max(classes, 2), self.class_names)
         self.caption.value = html.escape(

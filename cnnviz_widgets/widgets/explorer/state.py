@@ -21,6 +21,7 @@ from ...errors import (
 from ...layout.order import CHANNEL_ORDERS, order_channels
 from ...layout.paging import page_count, page_of
 from ...layout.tokens import LayerMaps, layer_maps
+from ...layout.volume import VOLUME_VIEWS, volume_maps
 from ...render.maps import RenderMemo
 from ..panel import Choice, Text, Whole, check_index, report_error
 from .mask import needs_classifier
@@ -31,7 +32,8 @@ BACKENDS = ("matplotlib", "bqplot")
 COLORMAPS = ("viridis", "magma", "inferno", "gray", "gray_r", "hot", "jet", "RdBu_r", "coolwarm")
 #: The traits that make up what is on screen.
 STATE_TRAITS = ("layer", "channel", "normalization", "colormap", "image_index", "backend",
-                "channel_order", "page", "target", "compare", "compare_index")
+                "channel_order", "page", "target", "compare", "compare_index", "depth",
+                "volume_view")
 #: What the view can be compared with: another image, or another model (a checkpoint).
 COMPARE_MODES = ("image", "model")
 
@@ -103,6 +105,15 @@ class ExplorerState(HasTraits):
         one (also a constructor argument); setting it switches ``compare`` to
         ``"model"``, None switches back. A layer it lacks, or has with another shape, is
         a message in the panel.
+    depth : int
+        For a layer of a volume or video (D, H, W, C): the slice (frame) shown, 0 to
+        D - 1; a new layer with fewer slices keeps the last one. A change redraws from the
+        activation on screen, without the model.
+    volume_view : {"slice", "slices"}
+        For a volume layer: ``"slice"`` shows slice ``depth`` of every channel (the
+        channel, scale, order and compare controls work on it as on an image's maps);
+        ``"slices"`` shows every slice of the channel ``channel`` (0 while all channels
+        are selected).
     """
 
     layer = Text("")
@@ -123,6 +134,10 @@ class ExplorerState(HasTraits):
     compare_index = Whole(0)
     #: Another model with the same layer names (e.g. an earlier checkpoint), or None.
     compare_model = AnyValue(None, allow_none=True)
+    #: The slice of a volume layer on screen.
+    depth = Whole(0)
+    #: "slice" (one slice of every channel) or "slices" (every slice of one channel).
+    volume_view = Choice(VOLUME_VIEWS, "slice", what="volume view")
 
     def __init__(self, engine: ActivationEngine, images: Sequence[Any], *,
                  names: Sequence[str] | None = None, per_page: int = 64,
@@ -197,7 +212,7 @@ class ExplorerState(HasTraits):
         else the first sequence or token layer."""
         layers = self.engine.layers
         for wanted in (lambda i: i.kind == "conv" and i.is_spatial,
-                       lambda i: i.kind == "conv" and i.layout == "sequence",
+                       lambda i: i.kind == "conv" and i.layout in ("sequence", "volume"),
                        lambda i: i.is_spatial,
                        lambda i: i.layout in ("sequence", "tokens")):
             for info in layers:
@@ -214,7 +229,18 @@ class ExplorerState(HasTraits):
     def has_channels(self) -> bool:
         """True when the current layer is shown channel by channel: maps, a sequence
         (T, C) or tokens (T, D); False for vectors."""
-        return self.engine.layer(self.layer).layout in ("image", "plane", "sequence", "tokens")
+        return self.engine.layer(self.layer).layout in ("image", "plane", "sequence", "tokens",
+                                                        "volume")
+
+    @property
+    def is_volume(self) -> bool:
+        """True when the current layer is a volume (D, H, W, C), shown slice by slice."""
+        return self.engine.layer(self.layer).layout == "volume"
+
+    def depth_count(self) -> int:
+        """Slices of the current layer (1 for a layer that is not a volume)."""
+        info = self.engine.layer(self.layer)
+        return int(info.output_shape[0] or 1) if info.layout == "volume" else 1
 
     def channel_count(self) -> int:
         """Channels of the current layer (1 for (H, W) maps; units for a vector)."""
@@ -236,14 +262,23 @@ class ExplorerState(HasTraits):
 
     def current_maps(self) -> LayerMaps:
         """The current activation laid out as maps (:func:`~cnnviz_widgets.layout.tokens.
-        layer_maps`): a sequence as maps of height 1, a token grid as its patches' maps."""
+        layer_maps`): a sequence as maps of height 1, a token grid as its patches' maps, a
+        volume's slice or slices (:meth:`maps_of`)."""
+        return self.maps_of(self.current_activation())
+
+    def maps_of(self, activation: np.ndarray) -> LayerMaps:
+        """An activation of the current layer laid out as maps, as :meth:`current_maps`:
+        for a volume, :func:`~cnnviz_widgets.layout.volume.volume_maps` of ``depth``
+        and ``volume_view``."""
         info = self.engine.layer(self.layer)
-        return layer_maps(self.current_activation(), info.layout, info.token_grid)
+        if info.layout == "volume":
+            return volume_maps(activation, self.volume_view, self.depth, self.channel or 0)
+        return layer_maps(activation, info.layout, info.token_grid)
 
     def channel_ranking(self) -> np.ndarray:
         """Every channel in grid order, memoised per (layer, image, order[, class])."""
         order = self.channel_order
-        key: tuple[Any, ...] = (self.layer, self.image_index, order)
+        key: tuple[Any, ...] = (self.layer, self.image_index, order, self.depth)
         if order in ("class", "relevance"):
             key += (self.ranked_class(),)
         if self._ranking_memo is None or self._ranking_memo[0] != key:
@@ -352,6 +387,13 @@ class ExplorerState(HasTraits):
         return check_index(self, value, self.channel_count(), "channel",
                            f"layer {self.layer!r}", "Use channel=None to see them all.")
 
+    @validate("depth")
+    def _valid_depth(self, proposal: dict) -> int:
+        if not self.layer:
+            return proposal["value"]
+        return check_index(self, proposal["value"], self.depth_count(), "slice",
+                           f"layer {self.layer!r}")
+
     @validate("image_index")
     def _valid_image_index(self, proposal: dict) -> int:
         return check_index(self, proposal["value"], len(self._images), "image", "the panel")
@@ -445,3 +487,5 @@ class ExplorerState(HasTraits):
             self.channel = None
         if self.page >= self.page_count():
             self.page = 0
+        if self.depth >= self.depth_count():
+            self.depth = self.depth_count() - 1

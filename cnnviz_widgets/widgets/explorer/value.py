@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import CnnvizError, LayerNotViewableError
-from ...layout.tokens import LayerMaps, layer_maps
+from ...layout.tokens import LayerMaps
 from ...render.maps import RenderedView, RenderMemo, render_selection
 from ...render.view import (
     NORMALIZATION_LABELS,
@@ -22,6 +22,7 @@ from ...render.view import (
 )
 from ...zoo.labels import top_classes
 from .compare import CompareView
+from .volume import slices_value
 
 __all__ = ["order_words", "picture_bundle", "title_of", "value_of"]
 
@@ -75,7 +76,8 @@ def order_words(state: Any) -> str:
 
 def value_of(state: Any, comparison: CompareView) -> CanvasValue:
     """The value on screen for ``state`` (an explorer): a layer's vector as bars, maps (the
-    channel, or the page of the grid), one channel of a sequence as a line, or in compare
+    channel, or the page of the grid; a volume's slice, or one channel's slices), one
+    channel of a sequence as a line, or in compare
     mode both views on one scale (their difference rendered into ``comparison``). Any
     failure is an :class:`ErrorValue`: the panel stays usable."""
     try:
@@ -87,16 +89,19 @@ def value_of(state: Any, comparison: CompareView) -> CanvasValue:
             top = top_classes(values, labels) if labels else []
             return VectorValue(values, title_of(state) + nonfinite_note(activation),
                                labels, top)
-        if activation.ndim not in (2, 3):
+        if activation.ndim not in (2, 3) and not state.is_volume:
             raise LayerNotViewableError(
                 f"The layer {state.layer!r} gives an output of shape {activation.shape}, "
                 "which cannot be drawn as images or bars. Pick another layer.")
-        laid = state.current_maps()
+        laid = state.current_maps()  # a volume: the slice, or the slices, on screen
+        # what earlier draws of it computed (a volume's slice is its own source)
+        memo = state.render_memo.bind(laid.maps if state.is_volume else activation)
+        note = memo.get("note", None, lambda: nonfinite_note(activation))
+        if state.is_volume and state.volume_view == "slices":
+            return slices_value(state, laid, memo, note)
         if state.compare is not None:
             return _compared(state, laid, comparison)
-        memo = state.render_memo.bind(activation)  # what earlier draws of it computed
         rendered = _render(state, laid.maps, strip=laid.strip, memo=memo)
-        note = memo.get("note", None, lambda: nonfinite_note(activation))
         if laid.strip and state.channel is not None:  # one channel: a line
             steps = laid.maps.shape[1]
             along = "time steps" if laid.along == "time" else "tokens"
@@ -130,10 +135,9 @@ def _render(state: Any, maps: np.ndarray, strip: bool = False,
 def _compared(state: Any, laid: LayerMaps, comparison: CompareView) -> MapValue:
     """Both views side by side with one scale; the difference goes below them."""
     key = (state.layer, state.image_index, state.compare, state.compare_index,
-           id(state.compare_engine))
-    info = state.engine.layer(state.layer)
-    maps = comparison.compared_maps(key, laid.maps, lambda: layer_maps(
-        state.compared_activation(), info.layout, info.token_grid).maps)
+           id(state.compare_engine), state.depth, state.volume_view)
+    maps = comparison.compared_maps(key, laid.maps, lambda: state.maps_of(
+        state.compared_activation()).maps)
     rendered = comparison.render(maps, state.channel, _shown_channels(state),
                                  state.normalization, state.colormap, strip=laid.strip)
     if state.compare == "image":

@@ -14,12 +14,11 @@ handwritten MNIST digits and says, for every pixel, *background* or *which digit
 digit), its decoder brings it back to 48 x 48, and a softmax over the last axis gives the
 probabilities."""),
     ("code", """%matplotlib inline
-import keras
 import numpy as np
 from matplotlib.figure import Figure
 
 from cnnviz_widgets import explore, zoo
-from cnnviz_widgets.attribution import GradCAM, overlay
+from cnnviz_widgets.attribution import GradCAM, SegmentationTarget, overlay
 from cnnviz_widgets.colour import colour_labels
 
 model = zoo.digits_segmenter()
@@ -53,8 +52,10 @@ ex"""),
     ("markdown", """## 3. Grad-CAM of one class over a region
 
 Grad-CAM needs one number to explain. For a segmentation, a natural one is the score of
-class `c` summed over a region: here, the pixels the model gives to that class. Any callable
-that maps the output batch to one number per image works as `target=`."""),
+class `c` summed over a region (as Seg-Grad-CAM does): `SegmentationTarget(c, mask)`, where
+`mask` is a (height, width) array of booleans; without a mask, the region is the pixels the
+model gives to class `c`. `RegressionTarget(i)` explains one output of a regression model, and
+any callable that maps the output batch to one number per image works as `target=` too."""),
     ("code", """index = 0
 scene, labels = images[index], predicted[index]
 found = [int(k) for k in np.unique(labels) if k > 0 and np.sum(labels == k) >= 20]
@@ -66,9 +67,7 @@ axes[0].set_title("scene", fontsize=9)
 axes[1].imshow(colour_labels(labels, 11))
 axes[1].set_title("predicted mask", fontsize=9)
 for ax, c in zip(axes[2:], found):
-    region = (labels == c).astype("float32")
-    target = lambda out, c=c, region=region: keras.ops.sum(out[..., c] * region, axis=(1, 2))
-    heat = cam(scene, target=target)
+    heat = cam(scene, target=SegmentationTarget(c, mask=labels == c))
     ax.imshow(overlay(scene, heat, alpha=0.5))
     ax.set_title(f"Grad-CAM: {zoo.SCENE_CLASSES[c]}", fontsize=9)
 for ax in axes:

@@ -53,7 +53,7 @@ def needs_classifier(engine: ActivationEngine, what: str) -> None:
             f"output (batch, {shape}) gives a class for every pixel (a segmentation). Its "
             "predicted mask is shown under the maps. To explain one class over a region, use an "
             "attribution method (e.g. GradCAM) with a target that sums the class over the "
-            "region: target=lambda out: keras.ops.sum(out[..., c] * mask, axis=(1, 2)).")
+            "region: target=SegmentationTarget(c, mask) (cnnviz_widgets.attribution).")
 
 
 def _fit_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -195,6 +195,38 @@ def decision_pictures(folder: Path) -> list[Path]:
     return made
 
 
+def beyond_pictures(folder: Path) -> list[Path]:
+    """A digit scene's predicted mask and Grad-CAM of one class's region (the segmenter), and
+    Grad-CAM in 3-D of a moving digit, frame by frame (the 3-D CNN)."""
+    import numpy as np
+
+    from cnnviz_widgets import ActivationEngine, zoo
+    from cnnviz_widgets.attribution import GradCAM, SegmentationTarget, overlay
+    from cnnviz_widgets.colour import predicted_labels
+    from cnnviz_widgets.testing import moving_digits, volume_cnn
+    from cnnviz_widgets.widgets.explorer.mask import mask_picture
+
+    engine = ActivationEngine(zoo.digits_segmenter())
+    scenes, _ = zoo.digit_scenes("test", n=1)
+    scene = scenes[0]
+    labels = predicted_labels(engine.activation(engine.output, scene))
+    digit = int(np.bincount(labels.ravel(), minlength=11)[1:].argmax()) + 1
+    heat = GradCAM(engine, "conv4")(scene, target=SegmentationTarget(digit))
+    gap = np.full((scene.shape[0], 4, 3), 255, np.uint8)
+    made = [_thumb(np.concatenate([mask_picture(scene, labels, 11), gap,
+                                   overlay(scene, heat, alpha=0.5)], axis=1),
+                   "segmentation", folder)]
+    videos, _, _ = moving_digits("test", n=1)
+    video = videos[0]  # (frames, height, width, 1)
+    cam = GradCAM(volume_cnn())(video)  # (frames, height, width)
+    frames = []
+    for d in range(0, video.shape[0], 2):
+        frames += [overlay(video[d], cam[d], alpha=0.5), np.full((video.shape[1], 3, 3), 255,
+                                                                  np.uint8)]
+    made.append(_thumb(np.concatenate(frames[:-1], axis=1), "volume", folder))
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "explorer.png")
@@ -206,6 +238,7 @@ def main() -> None:
     made += view_pictures(args.views, args.out)
     made += meaning_pictures(args.views)
     made += decision_pictures(args.views)
+    made += beyond_pictures(args.views)
     for out in made:
         width, height = Image.open(out).size
         print(f"{out} {out.stat().st_size:,} bytes, {width}x{height} px")

@@ -49,16 +49,17 @@ def volume_maps(volume: np.ndarray, view: str, depth: int, channel: int) -> Laye
 
 def slice_row(slices: np.ndarray, gap: int = 1) -> np.ndarray:
     """The slices (D, H, W) of one channel side by side, (H, D * (W + gap) - gap), with
-    columns of NaN between them (drawn as gaps).
+    columns of NaN between them (drawn as gaps). Slices with trailing axes, such as RGB
+    pictures (D, H, W, 3), keep them: (H, D * (W + gap) - gap, 3).
 
     Examples
     --------
-    >>> slice_row(np.ones((3, 2, 2))).shape
-    (2, 8)
+    >>> slice_row(np.ones((3, 2, 2))).shape, slice_row(np.ones((3, 2, 2, 3))).shape
+    ((2, 8), (2, 8, 3))
     """
     arr = np.asarray(slices, dtype=np.float32)
-    d, h, w = arr.shape
-    out = np.full((h, d * (w + gap) - gap), np.nan, dtype=np.float32)
+    d, h, w = arr.shape[:3]
+    out = np.full((h, d * (w + gap) - gap, *arr.shape[3:]), np.nan, dtype=np.float32)
     for i in range(d):
         out[:, i * (w + gap):i * (w + gap) + w] = arr[i]
     return out

@@ -19,6 +19,7 @@ from ..render.encode import encode_png
 from ..render.mpl import faithfulness_figure, figure_to_png
 from ..render.upscale import upscale_nearest
 from ..zoo.labels import top_classes
+from . import attribution_volume as vol
 from .controls import has_positions
 from .panel import Flag, Panel, Text, Whole, check_index, close_widgets
 from .picker import picker_for, reads_signals
@@ -59,6 +60,11 @@ class AttributionPanel(Panel):
     :data:`cnnviz_widgets.attribution.METHODS`, so a registered method appears here
     without new UI code. The result is shown over the input (heatmaps) or as an
     image (activation maximisation), next to the model's top-5 classes.
+
+    For a model of volumes or videos (D, H, W, C) the methods that support volumes are
+    listed, a gradient map's channels are reduced as for an image, and the (D, H, W) map
+    is shown slice by slice with a depth slider, or every slice in a row
+    (:class:`~.attribution_volume.VolumeHeatView`; moving the slider never calls the model).
 
     For a segmentation model (a per-pixel output) the class control becomes a class and
     a region, with the predicted mask beside the maps; for a regression model (one output
@@ -200,13 +206,21 @@ class AttributionPanel(Panel):
                 self._show_others([])
                 self.trust.show_for()
             else:
-                picture, how = self._heat_picture(image, result, min_side=224)
-                caption = f"{spec.label} over {self.picker.names[self.image_index]}{how}"
+                label = f"{spec.label} over {self.picker.names[self.image_index]}"
+                if self.is_volume:
+                    pixels = self.engine.pixels(image)
+                    result = vol.volume_heat(self.method, result, pixels.shape)
+                    self.volume_view.label = label
+                    picture = self.volume_view.show(pixels, result, self.alpha)
+                    how = self.volume_view.caption()
+                else:
+                    picture, how = self._heat_picture(image, result, min_side=224)
+                caption = f"{label}{how}"
                 self.heatmaps = {self.method: result, **self._others(image, values)}
                 self.scores = self._faithfulness(image, values.get("target"))
                 self._show_others([name for name in self.heatmaps if name != self.method])
-                self.trust.show_for(image, result, self.method, values,
-                                    self.scores.get(self.method))
+                self.trust.show_for(*(() if self.is_volume else (
+                    image, result, self.method, values, self.scores.get(self.method))))
             self.picture.value = picture
             self.caption.value = html.escape(caption)
             self._show_score(self.method, self.score_note, self.score_plot)
@@ -214,9 +228,10 @@ class AttributionPanel(Panel):
             self.run_count += 1
             self.predictions.value = self._predictions_html(image)
         except CnnvizError as error:
-            self.report(error)
+            self.report(f"{error} {vol.volume_hint()}" if self.is_volume else error)
         except (ValueError, TypeError, KeyError, IndexError) as error:
-            self.report(f"{spec.label} could not run with these settings: {error}")
+            self.report(f"{spec.label} could not run with these settings: {error}"
+                        + (f" {vol.volume_hint()}" if self.is_volume else ""))
         finally:
             self._running = False
         return self.result
@@ -232,11 +247,19 @@ class AttributionPanel(Panel):
         """True when the model reads signals (T, C): heatmaps are drawn under its lines."""
         return reads_signals(self.engine)
 
+    @property
+    def is_volume(self) -> bool:
+        """True when the model reads volumes or videos (D, H, W, C)."""
+        return getattr(self.engine.plan, "input_axes", "image") == "volume"
+
     def _heat_picture(self, image: Any, heatmap: np.ndarray, min_side: int,
                       figsize: tuple[float, float] = (6.0, 2.6)) -> tuple[bytes, str]:
         """PNG of ``heatmap`` over ``image`` (an overlay), or for a signal its lines with
         the heatmap as a strip under them; and words for the caption."""
         pixels = self.engine.pixels(image)
+        if self.is_volume:  # the slice (or the montage) the main view shows
+            return (self.volume_view.picture(vol.volume_overlays(pixels, heatmap, self.alpha),
+                                             min_side), self.volume_view.caption())
         if not self.is_signal:
             rgb = overlay(pixels, heatmap, alpha=self.alpha)
             return encode_png(upscale_nearest(rgb, min_side=min_side)), ""
@@ -255,13 +278,18 @@ class AttributionPanel(Panel):
                 continue
             own = {p.name for p in other.params}
             shared = {k: v for k, v in values.items() if k in own and k in ("layer", "target")}
-            maps[name] = other.run(self.engine, image, **shared)
+            heat = other.run(self.engine, image, **shared)
+            maps[name] = (vol.volume_heat(name, heat, self.engine.pixels(image).shape)
+                          if self.is_volume else heat)
         return maps
 
     def _faithfulness(self, image: Any, target: Any) -> dict[str, FaithfulnessResult]:
         """Deletion and insertion scores of every heatmap on screen (empty when off)."""
         self.score_error = ""
         if not self.show_faithfulness:
+            return {}
+        if self.is_volume:
+            self.score_error = "Faithfulness scores 2-D maps; it is not computed for volumes."
             return {}
         try:
             return dict(faithfulness(self.engine, image, dict(self.heatmaps), target=target))
@@ -313,6 +341,8 @@ class AttributionPanel(Panel):
             raise self.report(InvalidSettingError(
                 f"Unknown method {proposal['value']!r}; choose one of "
                 + ", ".join(sorted(METHODS)) + "."))
+        if self.is_volume and proposal["value"] not in vol.volume_methods():
+            raise self.report(vol.unsupported_for_volumes(proposal["value"]))
         return proposal["value"]
 
     @validate("image_index")
@@ -331,7 +361,7 @@ class AttributionPanel(Panel):
     @validate("side_by_side")
     def _valid_side_by_side(self, proposal: dict) -> list[str]:
         names = list(proposal["value"])
-        wrong = [n for n in names if n not in METHODS or METHODS[n].output != "heatmap"]
+        wrong = [n for n in names if n not in self._heatmap_methods()]
         if wrong:
             raise self.report(InvalidSettingError(
                 f"side_by_side takes heatmap methods; {', '.join(map(repr, wrong))} "
@@ -342,9 +372,9 @@ class AttributionPanel(Panel):
     def _on_comparison(self, change: dict) -> None:
         self._maybe_run()
 
-    @staticmethod
-    def _heatmap_methods() -> list[str]:
-        return [name for name, spec in METHODS.items() if spec.output == "heatmap"]
+    def _heatmap_methods(self) -> list[str]:
+        usable = vol.volume_methods() if self.is_volume else list(METHODS)
+        return [name for name in usable if METHODS[name].output == "heatmap"]
 
     # -- helpers -----------------------------------------------------------------------
     def _predictions_html(self, image: Any) -> str:
@@ -406,8 +436,9 @@ class AttributionPanel(Panel):
             self.run()
 
     def _build(self, names: list[str]) -> None:
-        self.method_control = w.Dropdown(options=[(s.label, s.name) for s in METHODS.values()],
-                                     description="Method")
+        usable = vol.volume_methods() if self.is_volume else list(METHODS)
+        self.method_control = w.Dropdown(options=[(METHODS[n].label, n) for n in usable],
+                                         description="Method")
         self.method_control.add_class("cnnviz-method")
         self.picker = picker_for(self.engine, self.images, names)
         self.params_box = w.VBox()
@@ -418,6 +449,7 @@ class AttributionPanel(Panel):
         self.picture = w.Image(format="png")
         self.picture.add_class("cnnviz-attribution-view")
         self.caption = w.HTML()
+        self.volume_view = vol.VolumeHeatView(self.picture, self.caption)
         self._description = w.HTML()
         self.predictions = w.HTML()
         self.score_error = ""
@@ -446,6 +478,7 @@ class AttributionPanel(Panel):
             w.HBox([self.compare_control, self.faithfulness_control]),
             self.errors,
             self.caption,
+            self.volume_view.row,
             w.HBox([main, self.target_view, self.others, self.predictions]),
         ]
 

@@ -26,5 +26,7 @@ def layer_options(layers: list[LayerInfo]) -> list[tuple[str, str]]:
 
 def has_positions(info: LayerInfo) -> bool:
     """True for a layer whose output has positions a heatmap can be drawn over: maps
-    (H, W[, C]), a sequence (T, C) (a map over time), or tokens that form a patch grid."""
-    return info.is_spatial or info.layout == "sequence" or info.token_grid is not None
+    (H, W[, C]), a sequence (T, C) (a map over time), a volume (D, H, W, C), or tokens
+    that form a patch grid."""
+    return (info.is_spatial or info.layout in ("sequence", "volume")
+            or info.token_grid is not None)

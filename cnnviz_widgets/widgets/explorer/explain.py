@@ -76,20 +76,63 @@ class ChannelExplainer(w.VBox):
         self.add_class("cnnviz-insight")
 
     def explain(self, engine: ActivationEngine, layer: str, channel: int, image: Any,
-                activation: np.ndarray, steps: int,
-                crops: Sequence[Crop] = ()) -> tuple[np.ndarray, Any]:
+                activation: np.ndarray, steps: int, crops: Sequence[Crop] = (), *,
+                volume_slice: tuple[int, int] | None = None) -> tuple[np.ndarray, Any]:
         """Compute and show the explanation of ``channel`` of ``layer`` for ``image``.
 
         ``activation`` is the layer's (H, W, C) activation for ``image``, already
         computed by the engine; ``crops`` are the data set's top images of the channel
         (best first; the first :attr:`max_crops` are shown). Returns the overlay (uint8
         RGB) and the activation maximisation result; runs the model (gradient ascent).
+
+        For a volume layer, ``volume_slice`` is ``(slice, slices)``: ``activation`` is
+        that slice of the layer, shown over the input's slice at the same depth, with that
+        slice of the relevance; there is no feature visualisation (it paints 2-D
+        images) and the result's second item is None.
         """
-        from ...attribution.maximize import ActivationMaximization
         from ...attribution.overlay import activation_heatmap, overlay
 
-        heat = overlay(engine.pixels(image), activation_heatmap(activation, channel), alpha=0.5)
+        pixels = engine.pixels(image)
+        at = None
+        if volume_slice is not None:  # the input slice at the layer slice's depth
+            at = min(len(pixels) - 1, int((volume_slice[0] + 0.5) * len(pixels)
+                                          / max(volume_slice[1], 1)))
+            pixels = pixels[at]
+        heat = overlay(pixels, activation_heatmap(activation, channel), alpha=0.5)
         relevant = self._relevance(engine, layer, channel, image)
+        if at is not None and self.relevance_map is not None:
+            self.relevance_map = self.relevance_map[at]
+        result = self._maximize(engine, layer, channel, steps, volume=at is not None)
+        self.heat.value = encode_png(upscale_nearest(heat, min_side=160))
+        self.relevance.layout.display = "none" if self.relevance_map is None else None
+        if self.relevance_map is not None:
+            self.relevance.value = encode_png(upscale_nearest(
+                overlay(pixels, np.maximum(self.relevance_map, 0), alpha=0.5),
+                min_side=160))
+        self.maximum.layout.display = "none" if result is None else None
+        if result is not None:
+            self.maximum.value = encode_png(upscale_nearest(_rgb(result.image), min_side=160))
+        made = ("no input made to excite it (feature visualisation paints 2-D images, not "
+                "volumes)" if result is None else
+                f"an input made to excite it ({result.initial:.3g} -> {result.final:.3g})")
+        where = "" if at is None else f" (slice {volume_slice[0]}, over input slice {at})"
+        self.crops = list(crops)[:self.max_crops]
+        self._show_crops()
+        tail = (", and the data set's images that excite it most" if self.crops else "")
+        self.caption.value = html.escape(
+            f"{layer} channel {channel}{where}: where it fires on this image, {relevant}, "
+            f"{made}{tail}.")
+        self.layout.display = None
+        self.result = (heat, result)
+        return self.result
+
+    def _maximize(self, engine: ActivationEngine, layer: str, channel: int, steps: int,
+                  volume: bool) -> Any:
+        """The feature visualisation of the channel (None for a volume), with progress."""
+        from ...attribution.maximize import ActivationMaximization
+
+        if volume:
+            return None
         self.progress.layout.display = None
 
         def progress(step: int, total: int) -> None:
@@ -99,23 +142,8 @@ class ChannelExplainer(w.VBox):
 
         result = ActivationMaximization(engine)(layer, channel=channel, steps=steps,
                                                 progress=progress)
-        self.heat.value = encode_png(upscale_nearest(heat, min_side=160))
-        self.relevance.layout.display = "none" if self.relevance_map is None else None
-        if self.relevance_map is not None:
-            self.relevance.value = encode_png(upscale_nearest(
-                overlay(engine.pixels(image), np.maximum(self.relevance_map, 0), alpha=0.5),
-                min_side=160))
-        self.maximum.value = encode_png(upscale_nearest(_rgb(result.image), min_side=160))
         self.progress.layout.display = "none"
-        self.crops = list(crops)[:self.max_crops]
-        self._show_crops()
-        tail = (", and the data set's images that excite it most" if self.crops else "")
-        self.caption.value = html.escape(
-            f"{layer} channel {channel}: where it fires on this image, {relevant}, an "
-            f"input made to excite it ({result.initial:.3g} -> {result.final:.3g}){tail}.")
-        self.layout.display = None
-        self.result = (heat, result)
-        return self.result
+        return result
 
     def _relevance(self, engine: ActivationEngine, layer: str, channel: int,
                    image: Any) -> str:
@@ -164,5 +192,10 @@ def explain_for(explorer: Any, steps: int = 64) -> tuple[np.ndarray, Any]:
             crops = explorer.dataset_scans.crops(explorer.layer, explorer.channel)
         except CnnvizError:  # the dataset view already says why in its own words
             crops = []
+    maps, volume_slice = laid.maps, None
+    if explorer.is_volume:  # one slice of every channel, whichever view is on screen
+        volume_slice = (explorer.depth, explorer.depth_count())
+        maps = explorer.engine.activation(explorer.layer, explorer.image)[explorer.depth]
     return explorer.explainer.explain(explorer.engine, explorer.layer, explorer.channel,
-                                      explorer.image, laid.maps, steps, crops)
+                                      explorer.image, maps, steps, crops,
+                                      volume_slice=volume_slice)

@@ -437,7 +437,8 @@ class FeatureMapExplorer(ExplorerState, Panel):
             self.volume_controls.follow(self)
         self._controls.show_for(self)
         info = self.engine.layer(self.layer)
-        over_image = not self.is_signal and (info.is_spatial or info.token_grid is not None)
+        over_image = not self.is_signal and (info.is_spatial or self.is_volume
+                                             or info.token_grid is not None)
         one = self.channel is not None
         self.explainer.button.layout.display = None if over_image and one else "none"
 

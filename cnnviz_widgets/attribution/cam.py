@@ -385,21 +385,21 @@ class ScoreCAM(PerturbationCAM):
         spread = feature.astype(np.float64).std(axis=tuple(range(feature.ndim - 1)))
         return np.argsort(-spread, kind="stable")[:self.max_channels]
 
-    def masks(self, feature: np.ndarray, channels: np.ndarray, height: int,
-              width: int | None = None) -> np.ndarray:
+    def masks(self, feature: np.ndarray, channels: np.ndarray, *size: int) -> np.ndarray:
         """Score-CAM's masks of ``channels``: upsampled, min-max scaled, (len, H, W).
 
         Parameters
         ----------
         feature : numpy.ndarray
-            The layer's output for one image, (h, w, C), or a sequence's (t, C).
+            The layer's output for one image, (h, w, C); a sequence's (t, C) or a
+            volume's (d, h, w, C).
         channels : numpy.ndarray
             Channel indices.
-        height, width : int
-            The input's size; for a sequence ``height`` is its length and ``width`` is
-            left out (the masks are then (len, T)).
+        *size : int
+            The input's size, one number per axis of positions: height and width; a
+            sequence's length (the masks are then (len, T)); a volume's depth, height and
+            width (the masks are then (len, D, H, W)).
         """
-        size = (height,) if width is None else (height, width)
         if feature.ndim - 1 != len(size):
             raise InvalidSettingError(
                 f"Score-CAM masks of a layer output of shape {feature.shape} need "

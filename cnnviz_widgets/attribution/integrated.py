@@ -181,7 +181,8 @@ class IntegratedGradients(GradientMethod):
 
     def _attribute(self, batch: np.ndarray, score: Any) -> np.ndarray:
         attributions = self._all_attributions(batch, score)
-        maps = attributions.sum(axis=-1) if attributions.ndim == 4 else attributions
+        # the channel sum: (N, H, W, C) -> (N, H, W), a volume's (N, D, H, W, C) -> (N, D, H, W)
+        maps = attributions.sum(axis=-1) if attributions.ndim >= 4 else attributions
         return np.abs(maps) if self.absolute else maps
 
     def attributions(self, image: Any, target: Any = None) -> tuple[np.ndarray, float]:

@@ -79,5 +79,6 @@ class Saliency(GradientMethod):
 
     def _attribute(self, batch: np.ndarray, score: Any) -> np.ndarray:
         grads = np.abs(self._input_gradients(batch, score).astype(np.float64))
-        # (N, H, W, C) -> (N, H, W) by the max over colour channels; (N, H, W) stays
-        return grads.max(axis=-1) if grads.ndim == 4 else grads
+        # (N, H, W, C) -> (N, H, W) and a volume's (N, D, H, W, C) -> (N, D, H, W) by the
+        # max over colour channels; (N, H, W) stays
+        return grads.max(axis=-1) if grads.ndim >= 4 else grads

@@ -29,12 +29,8 @@ __all__ = ["VolumeHeatView", "unsupported_for_volumes", "volume_heat", "volume_h
 
 #: Registry keys of the methods that cannot explain a volume, and why.
 VOLUME_UNSUPPORTED: dict[str, str] = {
-    "scorecam": "Score-CAM masks the input with 2-D maps",
     "activation_maximization": "feature visualisation paints 2-D images",
 }
-
-#: Gradient methods whose image maps add the channels up (the others take the maximum).
-_SUM_OVER_CHANNELS = ("integrated_gradients",)
 
 
 def volume_methods() -> list[str]:
@@ -60,10 +56,8 @@ def volume_heat(method: str, heatmap: Any, shape: tuple[int, ...]) -> np.ndarray
     """A method's map of one volume as (D, H, W), the size of the input ``shape``
     (D, H, W[, C]).
 
-    A gradient map keeps the input's channel axis (D, H, W, C) and is reduced the way
-    the method reduces an image's colour channels: integrated gradients add them up,
-    saliency and SmoothGrad take the maximum (both are one and the same for a one-channel
-    video). A map at another resolution is upsampled trilinearly.
+    Gradient maps come with the channels reduced by the method (as for an image's
+    colours); a map at another resolution is upsampled trilinearly.
 
     Raises
     ------
@@ -71,8 +65,6 @@ def volume_heat(method: str, heatmap: Any, shape: tuple[int, ...]) -> np.ndarray
         For a map that is not a volume.
     """
     heat = np.asarray(heatmap, dtype=np.float32)
-    if heat.ndim == 4:
-        heat = heat.sum(axis=-1) if method in _SUM_OVER_CHANNELS else heat.max(axis=-1)
     if heat.ndim != 3:
         raise LayerNotViewableError(
             f"{METHODS[method].label} gave a map of shape {heat.shape}, not a volume "

@@ -69,3 +69,54 @@ def test_trilinear_upsampling_is_linear_along_each_axis():
 def test_the_default_layer_of_a_volume_model_is_its_last_3d_convolution(volume):
     _, engine, _ = volume
     assert default_gradcam_layer(engine) == "deconv3d"
+
+
+def test_gradient_maps_of_a_volume_reduce_its_channels_as_for_an_image():
+    import keras
+
+    from cnnviz_widgets.attribution import IntegratedGradients, Saliency
+    from tests.attribution.helpers import backend_gradient
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3, 6, 6, 2)),
+                              keras.layers.Conv3D(3, 2, activation="relu", name="c"),
+                              keras.layers.GlobalAveragePooling3D(),
+                              keras.layers.Dense(2, name="out")])
+    vol = np.random.default_rng(1).uniform(0.0, 1.0, (3, 6, 6, 2)).astype(np.float32)
+    batch = ActivationEngine(model).prepare(vol)
+    grad = backend_gradient(lambda t: model(t)[:, 1], batch)[0]  # (3, 6, 6, 2)
+    saliency = Saliency(model)(vol, target=1)
+    assert saliency.shape == (3, 6, 6)
+    np.testing.assert_allclose(saliency, np.abs(grad).max(axis=-1), **TOL)
+    ig = IntegratedGradients(model, steps=8)
+    maps, gap = ig.attributions(vol, target=1)
+    assert maps.shape == (3, 6, 6, 2)
+    np.testing.assert_allclose(ig(vol, target=1), maps.sum(axis=-1), **TOL)
+
+
+def test_scorecam_of_a_volume_is_the_brute_force_formula():
+    import keras
+    from scipy.ndimage import zoom
+
+    from cnnviz_widgets.attribution import ScoreCAM
+
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((4, 6, 6, 1)),
+                              keras.layers.Conv3D(3, 3, activation="relu", name="c"),
+                              keras.layers.GlobalAveragePooling3D(),
+                              keras.layers.Dense(2, name="out")])
+    vol = np.random.default_rng(2).uniform(0.0, 1.0, (4, 6, 6, 1)).astype(np.float32)
+    batch = ActivationEngine(model).prepare(vol)
+    a = np.asarray(keras.Model(model.inputs, model.get_layer("c").output)(batch))[0]
+    weights = []
+    for k in range(a.shape[-1]):  # each channel zoomed to the input (order 1), min-max scaled
+        up = zoom(a[..., k].astype(np.float64), np.divide(batch.shape[1:4], a.shape[:3]),
+                  order=1, mode="nearest")
+        span = up.max() - up.min()
+        mask = (up - up.min()) / span if span > 0 else np.zeros_like(up)
+        masked = (batch[0] * mask[..., None])[None].astype(np.float32)
+        weights.append(float(np.asarray(model(masked))[0, 1]))
+    expected = np.maximum(a @ np.asarray(weights), 0.0)
+    got = ScoreCAM(model, "c", logits=False)(vol, target=1, upsample=False)
+    assert got.shape == (2, 4, 4)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

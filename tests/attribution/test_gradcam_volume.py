@@ -71,19 +71,25 @@ def test_the_default_layer_of_a_volume_model_is_its_last_3d_convolution(volume):
     assert default_gradcam_layer(engine) == "deconv3d"
 
 
-def test_gradient_maps_of_a_volume_reduce_its_channels_as_for_an_image():
+def _conv3d_head(shape: tuple[int, ...], kernel: int, seed: int):
+    """Conv3D "c" (3 channels, ReLU) -> global average -> Dense "out" (2, linear), and a
+    random volume of ``shape`` prepared for it."""
     import keras
 
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input(shape),
+                              keras.layers.Conv3D(3, kernel, activation="relu", name="c"),
+                              keras.layers.GlobalAveragePooling3D(),
+                              keras.layers.Dense(2, name="out")])
+    vol = np.random.default_rng(seed).uniform(0.0, 1.0, shape).astype(np.float32)
+    return model, vol, ActivationEngine(model).prepare(vol)
+
+
+def test_gradient_maps_of_a_volume_reduce_its_channels_as_for_an_image():
     from cnnviz_widgets.attribution import IntegratedGradients, Saliency
     from tests.attribution.helpers import backend_gradient
 
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((3, 6, 6, 2)),
-                              keras.layers.Conv3D(3, 2, activation="relu", name="c"),
-                              keras.layers.GlobalAveragePooling3D(),
-                              keras.layers.Dense(2, name="out")])
-    vol = np.random.default_rng(1).uniform(0.0, 1.0, (3, 6, 6, 2)).astype(np.float32)
-    batch = ActivationEngine(model).prepare(vol)
+    model, vol, batch = _conv3d_head((3, 6, 6, 2), kernel=2, seed=1)
     grad = backend_gradient(lambda t: model(t)[:, 1], batch)[0]  # (3, 6, 6, 2)
     saliency = Saliency(model)(vol, target=1)
     assert saliency.shape == (3, 6, 6)
@@ -100,13 +106,7 @@ def test_scorecam_of_a_volume_is_the_brute_force_formula():
 
     from cnnviz_widgets.attribution import ScoreCAM
 
-    keras.utils.set_random_seed(2)
-    model = keras.Sequential([keras.Input((4, 6, 6, 1)),
-                              keras.layers.Conv3D(3, 3, activation="relu", name="c"),
-                              keras.layers.GlobalAveragePooling3D(),
-                              keras.layers.Dense(2, name="out")])
-    vol = np.random.default_rng(2).uniform(0.0, 1.0, (4, 6, 6, 1)).astype(np.float32)
-    batch = ActivationEngine(model).prepare(vol)
+    model, vol, batch = _conv3d_head((4, 6, 6, 1), kernel=3, seed=2)
     a = np.asarray(keras.Model(model.inputs, model.get_layer("c").output)(batch))[0]
     weights = []
     for k in range(a.shape[-1]):  # each channel zoomed to the input (order 1), min-max scaled

@@ -71,6 +71,26 @@ def squashing_activation(engine: Any) -> str | None:
     return "softmax" if _softmax_step(engine) is not None else None
 
 
+def output_kind(engine: Any) -> str:
+    """What the model's output is, for the targets that fit it.
+
+    ``"pixels"``: a class score per pixel, (height, width, classes), from a final softmax
+    or sigmoid over the classes, or at the input's own height and width (a segmentation);
+    a stack of feature maps at another size, such as a convolutional trunk without its
+    head, is not. ``"value"``: a single value (a regression). ``"classes"``: anything
+    else (a vector of class scores).
+    """
+    shape = tuple(engine.layer(engine.output).output_shape)
+    if len(shape) == 3:
+        inputs = tuple(engine.input_shape)[:2]
+        full_size = None not in shape[:2] and tuple(shape[:2]) == inputs
+        if full_size or squashing_activation(engine) is not None:
+            return "pixels"
+    if shape == (1,):
+        return "value"
+    return "classes"
+
+
 def _softmax_step(engine: Any) -> Any | None:
     """The plan step of a final ``Softmax`` layer of one input, or None."""
     from cnnviz_widgets._keras import keras

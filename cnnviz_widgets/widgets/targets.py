@@ -23,6 +23,7 @@ import numpy as np
 from bqplot.interacts import BrushSelector
 from traitlets import Any as AnyTrait
 
+from ..attribution._common import output_kind
 from ..attribution.scores import ClassTarget, RegressionTarget, SegmentationTarget
 from ..colour import colour_labels, label_colours, predicted_labels
 from ..render.encode import encode_png
@@ -35,14 +36,9 @@ REGIONS = ("predicted region", "whole image", "box")
 
 
 def target_kind(engine: Any) -> str:
-    """``"pixels"`` for a per-pixel output (height, width, classes), ``"value"`` for a
-    single value (a regression), ``"classes"`` for anything else (a class vector)."""
-    shape = tuple(engine.layer(engine.output).output_shape)
-    if len(shape) == 3 and None not in shape:
-        return "pixels"
-    if shape == (1,):
-        return "value"
-    return "classes"
+    """``"pixels"``, ``"value"`` or ``"classes"``: see
+    :func:`cnnviz_widgets.attribution._common.output_kind`."""
+    return output_kind(engine)
 
 
 def _hex(rgb: Sequence[int]) -> str:

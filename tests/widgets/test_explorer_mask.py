@@ -148,3 +148,24 @@ def test_an_untrained_per_pixel_model_gets_a_mask_too():
         assert set(np.unique(panel.mask_view.labels)) <= {0, 1, 2}
     finally:
         panel.close()
+
+
+def test_a_trunk_of_feature_maps_is_not_a_segmentation():
+    # a convolutional trunk without its head (as VGG16's): maps smaller than the input, no
+    # softmax over channels, so no predicted mask; the same maps at the input's size are one
+    import keras
+
+    trunk = keras.Sequential([keras.Input((16, 16, 3)),
+                              keras.layers.Conv2D(8, 3, activation="relu", name="c"),
+                              keras.layers.MaxPooling2D(2, name="p")])
+    same = keras.Sequential([keras.Input((16, 16, 3)),
+                             keras.layers.Conv2D(4, 3, padding="same", name="c")])
+    image = np.random.default_rng(0).random((16, 16, 3)).astype("float32")
+    for model, expected in ((trunk, False), (same, True)):
+        panel = explore(model, [image], include_samples=False)
+        try:
+            assert is_per_pixel(panel.engine) is expected
+            assert (panel.mask_view.layout.display == "none") is not expected
+            assert panel.errors.message == ""
+        finally:
+            panel.close()

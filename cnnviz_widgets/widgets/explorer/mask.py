@@ -21,6 +21,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
+from ...attribution._common import output_kind
 from ...colour.labels import colour_labels, label_colours, predicted_labels
 from ...engine.activations import ActivationEngine
 from ...errors import CnnvizError, UnsupportedModelError
@@ -35,11 +36,11 @@ MASK_ALPHA = 0.65
 
 def is_per_pixel(engine: ActivationEngine) -> bool:
     """True when the model's output (the one the engine explains) gives a score per pixel
-    and class, shape ``(batch, H, W, classes)``: a segmentation model."""
+    and class, shape ``(batch, H, W, classes)``: a segmentation model (see
+    :func:`~cnnviz_widgets.attribution._common.output_kind`)."""
     if engine.plan.input_axes == "sequence":
         return False
-    info = engine.layer(engine.output)
-    return info.layout == "image" and len(tuple(info.output_shape)) == 3  # no batch axis
+    return output_kind(engine) == "pixels"
 
 
 def needs_classifier(engine: ActivationEngine, what: str) -> None:

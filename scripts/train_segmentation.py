@@ -58,7 +58,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--dry-run", action="store_true", help="train, evaluate, write nothing")
+    parser.add_argument("--scenes", type=int, default=None,
+                        help="train on the first N training scenes only (a quick check)")
     args = parser.parse_args(argv)
+    if args.scenes is not None and not args.dry_run:
+        parser.error("--scenes trains a model that is not shipped: use it with --dry-run")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
@@ -84,7 +88,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model = digits_segmenter(weights=None)
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
     start = time.perf_counter()
-    model.fit(inputs(train["images"]), train["masks"].astype("int32"), epochs=args.epochs,
+    count = len(train["images"]) if args.scenes is None else args.scenes
+    model.fit(inputs(train["images"][:count]), train["masks"][:count].astype("int32"),
+              epochs=args.epochs,
               batch_size=BATCH, shuffle=True, verbose=2)
     seconds = time.perf_counter() - start
     probs = model.predict(inputs(test["images"]), batch_size=100, verbose=0)

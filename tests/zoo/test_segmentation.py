@@ -191,7 +191,7 @@ def test_training_script_runs(tmp_path, require):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(root)}
     result = subprocess.run(
         [sys.executable, str(root / "scripts" / "train_segmentation.py"), "--epochs", "1",
-         "--dry-run"],
+         "--scenes", "800", "--dry-run"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("held-out pixel"))

@@ -26,3 +26,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tensorflow_weights" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def seg():
+    """A tiny segmentation model: a softmax over 3 classes at each of 16 x 16 pixels."""
+    from cnnviz_widgets import testing
+
+    return testing.tiny_segmentation_cnn()
+
+
+@pytest.fixture(scope="module")
+def reg():
+    """A tiny regression model with two output values."""
+    from cnnviz_widgets import testing
+
+    return testing.tiny_regression_cnn(outputs=2)

@@ -81,7 +81,7 @@ def output_kind(engine: Any) -> str:
     else (a vector of class scores).
     """
     shape = tuple(engine.layer(engine.output).output_shape)
-    if len(shape) == 3:
+    if len(shape) == 3 and engine.plan.input_axes != "sequence":
         inputs = tuple(engine.input_shape)[:2]
         full_size = None not in shape[:2] and tuple(shape[:2]) == inputs
         if full_size or squashing_activation(engine) is not None:

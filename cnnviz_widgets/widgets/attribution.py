@@ -10,6 +10,7 @@ import numpy as np
 from traitlets import List, Unicode, observe, validate
 
 from .._deprecation import renamed_argument
+from ..attribution._common import output_kind
 from ..attribution.faithfulness import FaithfulnessResult, faithfulness
 from ..attribution.overlay import overlay
 from ..attribution.registry import METHODS, MethodSpec, ParamSpec
@@ -23,7 +24,7 @@ from . import attribution_volume as vol
 from .controls import has_positions
 from .panel import Flag, Panel, Text, Whole, check_index, close_widgets
 from .picker import picker_for, reads_signals
-from .targets import TargetPicker, target_kind
+from .targets import TargetPicker
 from .trust import TrustRow
 
 __all__ = ["AttributionPanel"]
@@ -404,7 +405,7 @@ class AttributionPanel(Panel):
             names = [i.name for i in self.engine.layers if has_positions(i)]
             return w.Dropdown(options=[("(default)", "")] + [(n, n) for n in names], value="",
                               description=p.label, style=style)
-        if self.spec.output == "heatmap" and target_kind(self.engine) != "classes":
+        if self.spec.output == "heatmap" and output_kind(self.engine) != "classes":
             # a per-pixel output: a class and a region; a single value: "raise output 0"
             return TargetPicker(self.engine, self.class_names, report=self.report,
                                 description=p.label)

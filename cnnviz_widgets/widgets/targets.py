@@ -29,16 +29,10 @@ from ..colour import colour_labels, label_colours, predicted_labels
 from ..render.encode import encode_png
 from ..render.upscale import upscale_nearest
 
-__all__ = ["REGIONS", "TargetPicker", "target_kind"]
+__all__ = ["REGIONS", "TargetPicker"]
 
 #: The regions a class of a per-pixel output is explained over.
 REGIONS = ("predicted region", "whole image", "box")
-
-
-def target_kind(engine: Any) -> str:
-    """``"pixels"``, ``"value"`` or ``"classes"``: see
-    :func:`cnnviz_widgets.attribution._common.output_kind`."""
-    return output_kind(engine)
 
 
 def _hex(rgb: Sequence[int]) -> str:
@@ -52,7 +46,7 @@ class TargetPicker(w.VBox):
     ----------
     engine : ActivationEngine
         The panel's engine; its output is per-pixel or a single value
-        (:func:`target_kind`).
+        (:func:`~cnnviz_widgets.attribution._common.output_kind`).
     class_names : sequence of str, optional
         Names of the classes of a per-pixel output.
     report : callable, optional
@@ -82,7 +76,7 @@ class TargetPicker(w.VBox):
         super().__init__()
         self.add_class("cnnviz-target")
         self.engine = engine
-        self.kind = target_kind(engine)
+        self.kind = output_kind(engine)
         self.description = description
         self._report = report
         self._holding = False

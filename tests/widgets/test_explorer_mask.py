@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 
 from cnnviz_widgets import explore
+from cnnviz_widgets.attribution._common import output_kind
 from cnnviz_widgets.colour import label_colours
 from cnnviz_widgets.errors import UnsupportedModelError
 from cnnviz_widgets.testing import tiny_cnn, tiny_segmentation_cnn
-from cnnviz_widgets.widgets.explorer.mask import MASK_ALPHA, is_per_pixel, mask_picture
+from cnnviz_widgets.widgets.explorer.mask import MASK_ALPHA, mask_picture
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +132,7 @@ def test_explain_receptive_field_compare_dataset_and_export_work(ex, scenes, tmp
 def test_no_mask_view_for_a_classifier():
     panel = explore(tiny_cnn(), include_samples=False, images=[np.zeros((32, 32, 3))])
     try:
-        assert not is_per_pixel(panel.engine)
+        assert output_kind(panel.engine) != "pixels"
         assert panel.mask_view.layout.display == "none"
         assert panel.mask_view.compute_count == 0
     finally:
@@ -143,7 +144,7 @@ def test_an_untrained_per_pixel_model_gets_a_mask_too():
     image = np.random.default_rng(0).random((16, 16, 1)).astype("float32")
     panel = explore(model, [image], include_samples=False)
     try:
-        assert is_per_pixel(panel.engine)
+        assert output_kind(panel.engine) == "pixels"
         assert panel.mask_view.labels.shape == (16, 16)
         assert set(np.unique(panel.mask_view.labels)) <= {0, 1, 2}
     finally:
@@ -164,7 +165,7 @@ def test_a_trunk_of_feature_maps_is_not_a_segmentation():
     for model, expected in ((trunk, False), (same, True)):
         panel = explore(model, [image], include_samples=False)
         try:
-            assert is_per_pixel(panel.engine) is expected
+            assert (output_kind(panel.engine) == "pixels") is expected
             assert (panel.mask_view.layout.display == "none") is not expected
             assert panel.errors.message == ""
         finally:

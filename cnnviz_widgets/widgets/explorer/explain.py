@@ -11,13 +11,13 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
+from ...attribution._common import output_kind
 from ...engine.activations import ActivationEngine
 from ...errors import CnnvizError, LayerNotViewableError, SelectionOutOfRangeError
 from ...render.crops import Crop, crop_picture
 from ...render.encode import encode_png
 from ...render.upscale import upscale_nearest
 from ..panel import close_widgets
-from .mask import is_per_pixel
 
 __all__ = ["ChannelExplainer", "explain_for"]
 
@@ -150,7 +150,7 @@ class ChannelExplainer(w.VBox):
         """Compute :attr:`relevance_map` for the predicted class; words for the caption."""
         from ...attribution.relevance import ChannelRelevance
 
-        if is_per_pixel(engine):  # no one predicted class to explain
+        if output_kind(engine) == "pixels":  # no one predicted class to explain
             self.relevance_map = None
             return "no relevance map (it needs a classifier: this model gives a class per pixel)"
         try:  # target None: the top class, found inside the same pass

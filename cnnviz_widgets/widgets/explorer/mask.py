@@ -28,26 +28,17 @@ from ...errors import CnnvizError, UnsupportedModelError
 from ...render.encode import as_rgb8, encode_png
 from ...render.upscale import upscale_nearest
 
-__all__ = ["MASK_ALPHA", "MaskView", "is_per_pixel", "mask_picture", "needs_classifier"]
+__all__ = ["MASK_ALPHA", "MaskView", "mask_picture", "needs_classifier"]
 
 #: Weight of a class's colour over the input pixel it tints.
 MASK_ALPHA = 0.65
-
-
-def is_per_pixel(engine: ActivationEngine) -> bool:
-    """True when the model's output (the one the engine explains) gives a score per pixel
-    and class, shape ``(batch, H, W, classes)``: a segmentation model (see
-    :func:`~cnnviz_widgets.attribution._common.output_kind`)."""
-    if engine.plan.input_axes == "sequence":
-        return False
-    return output_kind(engine) == "pixels"
 
 
 def needs_classifier(engine: ActivationEngine, what: str) -> None:
     """Raise a clear :class:`~cnnviz_widgets.errors.UnsupportedModelError` when ``what``
     (e.g. "The 'class' channel order") would explain one score of a classifier but the
     model gives a class per pixel."""
-    if is_per_pixel(engine):
+    if output_kind(engine) == "pixels":
         shape = ", ".join(str(n) for n in engine.layer(engine.output).output_shape)
         raise UnsupportedModelError(
             f"{what} needs a classifier, whose output is one score per class; this model's "
@@ -128,7 +119,7 @@ class MaskView(w.VBox):
     def __init__(self, engine: ActivationEngine, class_names: Sequence[str] | None = None,
                  min_side: int = 192) -> None:
         self.engine = engine
-        self.active = is_per_pixel(engine)
+        self.active = output_kind(engine) == "pixels"
         self.class_names = list(class_names) if class_names is not None else None
         self.min_side = int(min_side)
         self.caption = w.HTML()

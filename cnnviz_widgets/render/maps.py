@@ -51,9 +51,11 @@ class RenderedView:
         uint8 (h, w, 3) image that was encoded; ``h, w`` are multiples of the view's
         shape when it was upscaled (``rgb.shape[0] == view.shape[0] * upscale``).
     data : bytes
-        The encoded image.
+        The encoded image; empty when it was rendered for a viewer that colours the maps
+        itself (``encode_picture=False``): :meth:`encoded` encodes it then.
     format : str
-        ``"png"`` or ``"jpeg"`` (usable as ``ipywidgets.Image.format``).
+        ``"png"`` or ``"jpeg"`` (usable as ``ipywidgets.Image.format``); empty with
+        ``data``.
     normalization : str
         The normalisation used.
     colormap : str
@@ -99,6 +101,12 @@ class RenderedView:
     def aspect(self) -> float:
         """Width over height of the picture as drawn (``rgb``), for a figure's shape."""
         return float(self.rgb.shape[1]) / max(1.0, float(self.rgb.shape[0]))
+
+    def encoded(self) -> tuple[bytes, str]:
+        """(bytes, format) of ``rgb``: :attr:`data`, or a new encoding when it is empty."""
+        if self.data:
+            return self.data, self.format
+        return encode(self.rgb)
 
     def display_rgb(self) -> np.ndarray:
         """``rgb`` at the size it is shown: upscaled by :attr:`display_scale`."""
@@ -202,6 +210,7 @@ def render_grid(
     stats_from: np.ndarray | None = None,
     memo: RenderMemo | None = None,
     scale_in_viewer: bool = False,
+    encode_picture: bool = True,
 ) -> RenderedView:
     """Render several channels of a layer as one coloured mosaic.
 
@@ -243,6 +252,9 @@ def render_grid(
     scale_in_viewer : bool
         Encode the mosaic at its own size and leave the ``min_side`` upscaling to the
         viewer (:attr:`RenderedView.display_scale`) instead of encoding it upscaled.
+    encode_picture : bool
+        False leaves ``data`` empty, for a viewer that colours the maps itself
+        (:mod:`cnnviz_widgets.render.codes`); :meth:`RenderedView.encoded` encodes later.
 
     Returns
     -------
@@ -277,7 +289,7 @@ def render_grid(
     factor = upscale_factor(view.shape, min_side, max_side) if min_side else 1
     factor, shown = (1, factor) if scale_in_viewer else (factor, 1)
     rgb = upscale_by(rgb, factor)
-    data, fmt = encode(rgb, max_bytes)
+    data, fmt = encode(rgb, max_bytes) if encode_picture else (b"", "")
     return RenderedView(view, layout, rgb, data, fmt, mode, cmap, small, factor, stats,
                         display_scale=shown)
 
@@ -415,6 +427,7 @@ def render_channel(
     max_bytes: int = 400_000,
     stats_from: np.ndarray | None = None,
     scale_in_viewer: bool = False,
+    encode_picture: bool = True,
 ) -> RenderedView:
     """Render one channel at full resolution, upscaled crisply for display.
 
@@ -441,8 +454,8 @@ def render_channel(
     stats_from : numpy.ndarray, optional
         Take the normalisation statistics from these maps (same channels) instead, as
         for :func:`render_grid`.
-    scale_in_viewer : bool
-        As for :func:`render_grid`: the viewer applies the ``min_side`` upscaling.
+    scale_in_viewer, encode_picture : bool
+        As for :func:`render_grid`.
 
     Returns
     -------
@@ -463,7 +476,7 @@ def render_channel(
     k = upscale_factor((h, w), min_side, max_side)
     k, shown = (1, k) if scale_in_viewer else (k, 1)
     rgb = np.ascontiguousarray(upscale_by(small_rgb, k))
-    data, fmt = encode(rgb, max_bytes)
+    data, fmt = encode(rgb, max_bytes) if encode_picture else (b"", "")
     return RenderedView(view, layout, rgb, data, fmt, mode, cmap, raw[..., None], k, stats,
                         display_scale=shown)
 
@@ -479,6 +492,7 @@ def render_selection(
     strip: bool = False,
     memo: RenderMemo | None = None,
     scale_in_viewer: bool = False,
+    encode_picture: bool = True,
 ) -> RenderedView:
     """What a panel shows of ``maps`` for its selection: ``channel`` alone, or else the grid
     of ``channels`` (:func:`render_channel`, :func:`render_grid` with ``min_side=448``); a
@@ -486,13 +500,15 @@ def render_selection(
 
     ``channels`` is only read when ``channel`` is None; ``memo`` (bound to ``maps``)
     serves the grid (see :class:`RenderMemo`); ``scale_in_viewer`` leaves the upscaling of
-    the channel or grid to the viewer (:attr:`RenderedView.display_scale`).
+    the channel or grid to the viewer (:attr:`RenderedView.display_scale`);
+    ``encode_picture=False`` leaves it unencoded (a heat strip is always encoded).
     """
     if strip:
         shown = [channel] if channel is not None else channels
         return render_strip(maps, shown, normalization, colormap, stats_from=stats_from)
     if channel is not None:
         return render_channel(maps, channel, normalization, colormap, stats_from=stats_from,
-                              scale_in_viewer=scale_in_viewer)
+                              scale_in_viewer=scale_in_viewer, encode_picture=encode_picture)
     return render_grid(maps, channels, normalization, colormap, min_side=448,
-                       stats_from=stats_from, memo=memo, scale_in_viewer=scale_in_viewer)
+                       stats_from=stats_from, memo=memo, scale_in_viewer=scale_in_viewer,
+                       encode_picture=encode_picture)

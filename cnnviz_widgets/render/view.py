@@ -263,7 +263,7 @@ def picture_of(value: CanvasValue) -> tuple[bytes, str]:
     if isinstance(value, ErrorValue):
         raise value.error
     if isinstance(value, MapValue) and not isinstance(value, SeriesValue):
-        return value.rendered.data, value.rendered.format
+        return value.rendered.encoded()
     from .mpl import figure_to_png
 
     return figure_to_png(figure_of(value, titled=not isinstance(value, SeriesValue))), "png"

@@ -1,8 +1,10 @@
-"""Where the explorer draws: one protocol, ``show(value)`` and ``close()``, two canvases.
+"""Where the explorer draws: one protocol, ``show(value)`` and ``close()``, three canvases.
 
 :class:`ImageCanvas` shows encoded image bytes (the matplotlib colours of the render
 layer, with the vector bars and a sequence's line drawn by matplotlib); :class:`BqCanvas`
-shows the same values in bqplot (pan, zoom, hover read-out, click a tile). Both take a
+shows the same values in bqplot (pan, zoom, hover read-out, click a tile);
+:class:`BrowserCanvas` has the browser colour the maps (a new normalisation or colour map
+sends a few numbers, not a picture). All take a
 :data:`~cnnviz_widgets.render.view.CanvasValue` and never touch the model.
 """
 
@@ -13,7 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ...errors import CnnvizError
+from ...errors import CnnvizError, InvalidSettingError
 from ...render.view import (
     CanvasValue,
     ErrorValue,
@@ -23,7 +25,8 @@ from ...render.view import (
     picture_of,
 )
 
-__all__ = ["BqCanvas", "Canvases", "ImageCanvas", "SignalInputView", "make_canvas"]
+__all__ = ["BqCanvas", "BrowserCanvas", "Canvases", "ImageCanvas", "SignalInputView",
+           "browser_view_available", "make_canvas"]
 
 #: Nearest-neighbour enlargement of the explorer's pictures in the browser.
 PIXELATED_STYLE = "<style>img.cnnviz-view { image-rendering: pixelated; }</style>"
@@ -102,28 +105,90 @@ class BqCanvas(w.VBox):
 
     def show(self, value: CanvasValue) -> None:
         """Draw ``value`` in place (marks and figures are reused)."""
-        self.value = value
-        if isinstance(value, ErrorValue):
-            self.layout.display = "none"
-            return
+        _show_in(self, value, self._draw)
+
+    def _draw(self, value: CanvasValue) -> w.Widget:
         if isinstance(value, SeriesValue):
             self.lines.update(value.values, x_label=value.x_label,
                               title=f"channel {value.channel}", y_range=value.y_range)
-            shown: w.Widget = self.lines
-        elif isinstance(value, MapValue):
+            return self.lines
+        if isinstance(value, MapValue):
             self.maps.update(value.rendered)
-            shown = self.maps
-        else:
-            self.bars.update(value.values, value.labels)
-            shown = self.bars
-        with self.hold_sync():
-            if self.children != (shown,):
-                self.children = [shown]
-            self.layout.display = None
+            return self.maps
+        self.bars.update(value.values, value.labels)
+        return self.bars
 
 
-def make_canvas(backend: str) -> ImageCanvas | BqCanvas:
-    """A new canvas for ``backend`` (``"matplotlib"`` or ``"bqplot"``)."""
+def _show_in(box: Any, value: CanvasValue, draw: Callable[[CanvasValue], w.Widget]) -> None:
+    """Keep ``value`` on ``box``; hide the box for an error (never a stale view), else make
+    the child that ``draw(value)`` drew its only child, in one message."""
+    box.value = value
+    if isinstance(value, ErrorValue):
+        box.layout.display = "none"
+        return
+    shown = draw(value)
+    with box.hold_sync():
+        if box.children != (shown,):
+            box.children = [shown]
+        box.layout.display = None
+
+
+def browser_view_available() -> bool:
+    """Whether the ``"browser"`` view can be used here (the anywidget package is installed)."""
+    from importlib.util import find_spec
+
+    return find_spec("anywidget") is not None
+
+
+class BrowserCanvas(w.VBox):
+    """Maps coloured in the browser (:class:`~cnnviz_widgets.widgets.coded_image.CodedImage`);
+    any other value (bars, a sequence's line, a heat strip) as :class:`ImageCanvas` draws it.
+
+    Attributes
+    ----------
+    maps : CodedImage
+        Has the CSS class ``cnnviz-view``; its ``<canvas>`` too.
+    pictures : ImageCanvas
+    value : CanvasValue or None
+
+    Raises
+    ------
+    InvalidSettingError
+        Without the anywidget package.
+    """
+
+    def __init__(self) -> None:
+        if not browser_view_available():
+            raise InvalidSettingError(
+                "The 'browser' view needs the anywidget package: pip install anywidget "
+                "(it is in the notebook extra), or choose the 'matplotlib' view.")
+        from ..coded_image import CodedImage
+
+        self.maps = CodedImage()
+        self.maps.add_class("cnnviz-coded-view")
+        self.pictures = ImageCanvas()
+        self.value: CanvasValue | None = None
+        super().__init__([self.maps])
+
+    def show(self, value: CanvasValue) -> None:
+        """Draw ``value``; an error hides the view (never a stale one)."""
+        _show_in(self, value, self._draw)
+
+    def _draw(self, value: CanvasValue) -> w.Widget:
+        from ...render.codes import codable
+
+        if (isinstance(value, MapValue) and not isinstance(value, SeriesValue)
+                and codable(value.rendered)):
+            self.maps.show(value.rendered)
+            return self.maps
+        self.pictures.show(value)
+        return self.pictures
+
+
+def make_canvas(backend: str) -> ImageCanvas | BqCanvas | BrowserCanvas:
+    """A new canvas for ``backend`` (``"matplotlib"``, ``"bqplot"`` or ``"browser"``)."""
+    if backend == "browser":
+        return BrowserCanvas()
     return BqCanvas() if backend == "bqplot" else ImageCanvas()
 
 
@@ -143,7 +208,7 @@ class Canvases(dict):
         super().__init__()
         self._on_tile, self._on_step = on_tile, on_step
 
-    def __missing__(self, backend: str) -> ImageCanvas | BqCanvas:
+    def __missing__(self, backend: str) -> ImageCanvas | BqCanvas | BrowserCanvas:
         canvas = self[backend] = make_canvas(backend)
         if isinstance(canvas, BqCanvas):
             canvas.maps.on_element_click(self._on_tile)

@@ -18,6 +18,7 @@ from ...layout.order import CHANNEL_ORDERS
 from ...render.view import NORMALIZATION_LABELS
 from ..controls import layer_options
 from ..panel import Panel
+from .canvas import browser_view_available
 from .state import BACKENDS, COLORMAPS
 
 __all__ = ["ExplorerControls", "class_options", "image_options"]
@@ -78,7 +79,8 @@ class ExplorerControls:
             options=layer_options(engine.layers), description="Layer",
             layout=w.Layout(width="360px")), "cnnviz-layer")
         self.widgets["backend"] = _styled(w.ToggleButtons(
-            options=list(BACKENDS), description="View", style={"button_width": "90px"}),
+            options=[b for b in BACKENDS if b != "browser" or browser_view_available()],
+            description="View", style={"button_width": "90px"}),
             "cnnviz-backend")
 
     def _channel_group(self) -> None:

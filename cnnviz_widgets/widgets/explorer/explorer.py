@@ -27,7 +27,7 @@ from ...render.view import (
 from ...zoo.labels import class_names_for
 from ..panel import Panel
 from ..picker import panel_images, picker_for, reads_signals
-from .canvas import BqCanvas, Canvases, ImageCanvas, SignalInputView
+from .canvas import BqCanvas, BrowserCanvas, Canvases, ImageCanvas, SignalInputView
 from .compare import CompareView
 from .controls import ExplorerControls, image_options
 from .dataset import DatasetView
@@ -102,7 +102,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         The dataset view, while ``dataset`` is set.
     engine : ActivationEngine
         The engine behind the panel.
-    canvas : ImageCanvas or BqCanvas
+    canvas : ImageCanvas, BqCanvas or BrowserCanvas
         Where the view is drawn (follows ``backend``).
     comparison : CompareView
         Compare mode's difference under the view (see ``compare``).
@@ -423,7 +423,7 @@ class FeatureMapExplorer(ExplorerState, Panel):
         return dict(self._controls.widgets)
 
     @property
-    def canvas(self) -> ImageCanvas | BqCanvas:
+    def canvas(self) -> ImageCanvas | BqCanvas | BrowserCanvas:
         """The canvas of the current backend (built on first use)."""
         return self._canvases[self.backend]
 

@@ -28,7 +28,7 @@ from .mask import needs_classifier
 
 __all__ = ["BACKENDS", "COLORMAPS", "COMPARE_MODES", "STATE_TRAITS", "ExplorerState"]
 
-BACKENDS = ("matplotlib", "bqplot")
+BACKENDS = ("matplotlib", "bqplot", "browser")
 COLORMAPS = ("viridis", "magma", "inferno", "gray", "gray_r", "hot", "jet", "RdBu_r", "coolwarm")
 #: The traits that make up what is on screen.
 STATE_TRAITS = ("layer", "channel", "normalization", "colormap", "image_index", "backend",
@@ -71,8 +71,10 @@ class ExplorerState(HasTraits):
     image_index : int
         Index into ``images`` (in their order), followed by the package's samples.
     backend : str
-        ``"matplotlib"`` (static image, colour bar) or ``"bqplot"`` (pan, zoom, hover,
-        click a tile to zoom on its channel).
+        ``"matplotlib"`` (static image, colour bar), ``"bqplot"`` (pan, zoom, hover,
+        click a tile to zoom on its channel) or ``"browser"`` (the browser colours the
+        maps, so a normalisation or colour-map change sends no new picture; needs the
+        anywidget package).
     channel_order : str
         Grid order: ``"index"``, ``"mean"``, ``"max"``, ``"sparsity"``, ``"class"``
         (each channel's contribution to the class ``target``: the mean over positions of

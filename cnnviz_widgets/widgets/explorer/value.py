@@ -126,10 +126,12 @@ def _shown_channels(state: Any) -> np.ndarray | None:
 def _render(state: Any, maps: np.ndarray, strip: bool = False,
             memo: RenderMemo | None = None) -> RenderedView:
     """The current channel, or the current page of the grid, of ``maps``."""
-    # the static canvas has the browser enlarge small maps (fewer pixels to send and decode)
+    # the static and browser canvases have the browser enlarge small maps (fewer pixels
+    # to send and decode)
     return render_selection(maps, state.channel, _shown_channels(state), state.normalization,
                             state.colormap, strip=strip, memo=memo,
-                            scale_in_viewer=state.backend == "matplotlib")
+                            scale_in_viewer=state.backend != "bqplot",
+                            encode_picture=state.backend != "browser")
 
 
 def _compared(state: Any, laid: LayerMaps, comparison: CompareView) -> MapValue:

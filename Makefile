@@ -46,7 +46,8 @@ voila: $(VENV)/.stamp-$(DEMO_EXTRAS)
 JAX_TESTS ?= tests/engine/test_oracle.py tests/backends/test_new_weights_are_seen.py \
 	tests/attribution/test_every_kind_of_model.py tests/attribution/test_gradcam.py \
 	tests/attribution/test_gradcam_volume.py
-JAX_TESTS += tests/attribution/test_targets.py tests/engine/test_volumes.py
+JAX_TESTS += tests/attribution/test_targets.py tests/engine/test_volumes.py \
+	tests/attribution/test_feature_vis_compiled.py
 # two workers (pytest-xdist), each test file kept on one so its fixtures are built once
 WORKERS ?= 2
 PYTEST := $(PY) -m pytest -p no:cacheprovider -n $(WORKERS) --dist loadfile

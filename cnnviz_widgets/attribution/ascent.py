@@ -8,8 +8,9 @@ update and the parameters' constraint) is one compiled program
 call's seeded generator, as before, and given to the program as tensors, so no step
 converts the image to numpy and a program is traced once per output shape of the
 transforms: once a call under TensorFlow, whose programs take dynamic shapes (the scaled
-image's size is picked in the program); under JAX once per scale of lucid's standard
-transforms (five). The redirection of ReLU gradients is an input of the program too.
+image's size is picked in the program), and under JAX too, where lucid's standard
+transforms scale on a canvas of the same size (:class:`~.transforms.RandomScale`'s
+``keep_size``). The redirection of ReLU gradients is an input of the program too.
 Otherwise (a transform that only has ``__call__``, a backend without compilation, a
 model the program fails on) the same step runs eagerly.
 """

@@ -187,29 +187,53 @@ class RandomScale(InputTransform):
     """Resize the image (bilinear) by a factor drawn from ``scales``.
 
     The new size is ``floor(size * factor)`` (lucid's ``random_scale``); a factor of 1
-    leaves the image alone.
+    leaves the image alone. With ``keep_size`` the image is zoomed about its centre
+    instead, on a canvas of the same size (bilinear, ``fill`` where the source lies
+    outside it): the content is scaled as lucid scales it, but the shape never changes,
+    so a backend whose compiled programs have fixed shapes (JAX) compiles one step for
+    every factor instead of one per factor.
 
     Parameters
     ----------
     scales : sequence of float
         Factors to draw from, each equally likely.
+    keep_size : bool, default False
+        Zoom on a canvas of the same size.
+    fill : float, default 0.5
+        With ``keep_size``, the pixel value of what comes from outside the image.
     """
 
     scales: tuple[float, ...] = STANDARD_SCALES
-    shaping = True
+    keep_size: bool = False
+    fill: float = 0.5
+
+    @property
+    def shaping(self) -> bool:  # type: ignore[override]
+        """Whether the drawn factor sets the output's shape (not with ``keep_size``)."""
+        return not self.keep_size
 
     def draw(self, rng: np.random.Generator) -> tuple[Any, tuple[int, ...]]:
         return None, (int(rng.integers(len(self.scales))),)
 
     def apply(self, x: Any, fixed: Any, offsets: Any) -> Any:
         which = offsets[0]
+        ops = keras.ops
+        if self.keep_size:
+            if isinstance(which, int):
+                if float(self.scales[which]) == 1.0:
+                    return x
+                factor: Any = float(self.scales[which])
+            else:
+                factor = ops.take(ops.convert_to_tensor(np.asarray(self.scales, np.float32)),
+                                  which)
+            x = ops.convert_to_tensor(x)
+            return _sampled(x, *_affine_taps(*_sides(x), 0.0, self.fill, factor))
         height, width = int(x.shape[1]), int(x.shape[2])
         sizes = [(max(1, int(height * f)), max(1, int(width * f))) for f in self.scales]
         if isinstance(which, int):
             size = sizes[which]
             return x if size == (height, width) else resize_images(x, size)
         # a tensor (a compiled program with dynamic shapes): the drawn size is picked there
-        ops = keras.ops
         return resize_images(x, ops.take(ops.convert_to_tensor(np.asarray(sizes, np.int32)),
                                          which, axis=0))
 
@@ -243,7 +267,7 @@ class RandomRotate(InputTransform):
         ops = keras.ops
         degrees = ops.take(ops.convert_to_tensor(np.asarray(self.angles, np.float32)), which)
         x = ops.convert_to_tensor(x)
-        return _sampled(x, *_rotation_taps(*_sides(x), degrees, self.fill))
+        return _sampled(x, *_affine_taps(*_sides(x), degrees, self.fill))
 
 
 def rotate(x: Any, degrees: float, fill: float = 0.5) -> Any:
@@ -270,12 +294,13 @@ def rotate(x: Any, degrees: float, fill: float = 0.5) -> Any:
     if degrees % 360 == 0:
         return x
     x = keras.ops.convert_to_tensor(x)
-    return _sampled(x, *_rotation_taps(*_sides(x), degrees, fill))
+    return _sampled(x, *_affine_taps(*_sides(x), degrees, fill))
 
 
-def _rotation_taps(height: int, width: int, degrees: Any,
-                   fill: float) -> tuple[Any, Any, Any]:
-    """The bilinear sampling of a rotation by ``degrees`` (a number or a float tensor).
+def _affine_taps(height: int, width: int, degrees: Any, fill: float,
+                 zoom: Any = 1.0) -> tuple[Any, Any, Any]:
+    """The bilinear sampling of a rotation by ``degrees`` and a zoom by ``zoom`` about the
+    centre (each a number or a float tensor), on a canvas of the same size.
 
     Returns, as tensors, the flat source pixel of each of the four taps of every output
     pixel (4, H * W) int32, the tap's weight where the source lies inside the image
@@ -288,8 +313,9 @@ def _rotation_taps(height: int, width: int, degrees: Any,
     cos, sin = ops.cos(theta), ops.sin(theta)
     h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    rows = ops.arange(height, dtype="float32")[:, None] - cy
-    cols = ops.arange(width, dtype="float32")[None, :] - cx
+    inverse = 1.0 / ops.cast(zoom, "float32")
+    rows = (ops.arange(height, dtype="float32")[:, None] - cy) * inverse
+    cols = (ops.arange(width, dtype="float32")[None, :] - cx) * inverse
     yy = ops.reshape(rows + 0.0 * cols, (-1,))
     xx = ops.reshape(0.0 * rows + cols, (-1,))
     src_y = sin * xx + cos * yy + cy
@@ -308,7 +334,7 @@ def _rotation_taps(height: int, width: int, degrees: Any,
 
 
 def _sampled(x: Any, index: Any, weight: Any, constant: Any) -> Any:
-    """``x`` (N, H, W[, C]) resampled by four taps of :func:`_rotation_taps`' form."""
+    """``x`` (N, H, W[, C]) resampled by four taps of :func:`_affine_taps`' form."""
     ops = keras.ops
     flat = ops.reshape(x, (ops.shape(x)[0], -1, 1 if len(x.shape) == 3 else x.shape[3]))
     weight = ops.cast(weight, flat.dtype)
@@ -341,7 +367,8 @@ def resize_images(x: Any, size: Any) -> Any:
     return out[..., 0] if plain else out
 
 
-def standard_transforms(size: int | None = None) -> tuple[InputTransform, ...]:
+def standard_transforms(size: int | None = None,
+                        keep_size: bool | None = None) -> tuple[InputTransform, ...]:
     """Lucid's ``standard_transforms``: pad 12, crop-jitter 8, scale, rotate, crop-jitter 4.
 
     The scales are :data:`STANDARD_SCALES` and the angles :data:`STANDARD_ANGLES`.
@@ -351,15 +378,21 @@ def standard_transforms(size: int | None = None) -> tuple[InputTransform, ...]:
     size : int, optional
         The image's smaller side. Below 128 pixels the pad and jitter widths shrink in
         proportion (at least 1 pixel), so a 28-pixel digit is not drowned in border.
+    keep_size : bool, optional
+        Scale on a canvas of the same size (:class:`RandomScale`'s ``keep_size``). By
+        default, only under JAX, whose compiled programs have fixed shapes: one compiled
+        step then serves every scale, as it does under TensorFlow.
 
     Returns
     -------
     tuple of InputTransform
     """
     factor = 1.0 if size is None else min(1.0, size / 128.0)
+    if keep_size is None:
+        keep_size = keras.backend.backend() == "jax"
 
     def px(n: int) -> int:
         return max(1, round(n * factor))
 
-    return (Pad(px(12)), RandomCrop(px(8)), RandomScale(STANDARD_SCALES),
+    return (Pad(px(12)), RandomCrop(px(8)), RandomScale(STANDARD_SCALES, keep_size),
             RandomRotate(STANDARD_ANGLES), RandomCrop(px(4)))

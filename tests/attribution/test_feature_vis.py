@@ -11,7 +11,6 @@ from cnnviz_widgets.attribution import (
     Blur,
     ChannelScore,
     FourierImage,
-    InputTransform,
     Jitter,
     Pad,
     PixelImage,
@@ -154,6 +153,31 @@ def test_random_scale_size_and_bilinear_against_pil():
     assert small.shape == (1, 28, 38, 2)  # floor(30 * 0.95), floor(41 * 0.95)
 
 
+def test_a_scale_that_keeps_the_size_zooms_about_the_centre_as_scipy_does():
+    from scipy import ndimage
+
+    x = _batch((2, 21, 17, 3))
+    for factor in (1.05, 0.95, 1.5):
+        scale = RandomScale((factor,), keep_size=True, fill=0.5)
+        assert not scale.shaping and RandomScale((factor,)).shaping
+        got = numpy(scale(tensor(x), np.random.default_rng(0)))
+        assert got.shape == x.shape
+        # output pixel p samples the input at c + (p - c) / factor
+        centre = (np.asarray(x.shape[1:3]) - 1) / 2.0
+        want = np.stack([np.stack([ndimage.affine_transform(
+            image[..., c], np.full(2, 1 / factor), offset=centre - centre / factor, order=1,
+            mode="constant", cval=0.5) for c in range(3)], axis=-1) for image in x])
+        np.testing.assert_allclose(got[:, 2:-2, 2:-2], want[:, 2:-2, 2:-2], atol=1e-4)
+    same = RandomScale((1.0,), keep_size=True)(tensor(x), np.random.default_rng(0))
+    np.testing.assert_array_equal(numpy(same), x)
+
+
+def test_under_jax_the_standard_scale_keeps_the_size():
+    scale = standard_transforms()[2]
+    assert scale.keep_size == (keras.backend.backend() == "jax")
+    assert standard_transforms(keep_size=True)[2].keep_size
+
+
 def test_rotation_against_rot90_and_scipy():
     from scipy import ndimage
 
@@ -169,7 +193,9 @@ def test_rotation_against_rot90_and_scipy():
 
 def test_standard_transforms_are_seeded_and_differentiable():
     transforms = standard_transforms()
-    assert transforms == (Pad(12), RandomCrop(8), RandomScale((1, 0.975, 1.025, 0.95, 1.05)),
+    assert transforms == (Pad(12), RandomCrop(8),
+                          RandomScale((1, 0.975, 1.025, 0.95, 1.05),
+                                      keras.backend.backend() == "jax"),
                           RandomRotate(tuple(range(-5, 6))), RandomCrop(4))
     assert standard_transforms(32)[:2] == (Pad(3), RandomCrop(2))
 
@@ -187,7 +213,11 @@ def test_standard_transforms_are_seeded_and_differentiable():
     grad = backend_gradient(lambda x: transformed(x, rng) ** 2, _batch((1, 40, 40, 3)))
     assert np.abs(grad).sum() > 0
     outcomes = {run(seed)[0].shape for seed in range(6)}
-    assert len(outcomes) > 1  # the random scale changes the size from draw to draw
+    if transforms[2].keep_size:  # one size for every draw, the content still differs
+        assert len(outcomes) == 1
+        assert len({run(seed).tobytes() for seed in range(6)}) == 6
+    else:
+        assert len(outcomes) > 1  # the random scale changes the size from draw to draw
 
 
 # -- objectives --------------------------------------------------------------------------
@@ -352,34 +382,6 @@ def test_hed_vgg16_dead_channel_rises():
     probe = _probe(model, "block5_conv1")
     x = keras.applications.vgg16.preprocess_input(res.image[None].astype(np.float32))
     assert numpy(probe(x))[..., 7].mean() > 0
-
-
-class _Eager(InputTransform):
-    """A transform that only has ``__call__`` (not compilable): it forces eager steps."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __call__(self, x, rng):
-        return self.inner(x, rng)
-
-
-def test_a_compiled_run_is_traced_once_and_equals_the_eager_steps(small):
-    """The compiled step (TensorFlow: one program for every scale of lucid's transforms)
-    runs the same ascent as the eager step it replaces: the same random draws, so the
-    same histories and images, to float32 precision."""
-    am = ActivationMaximization(small)
-    compiled = am("conv2", channel=1, steps=12, size=32)
-    eager = am("conv2", channel=1, steps=12, size=32,
-               transforms=[_Eager(t) for t in standard_transforms(32)], param="fourier")
-    assert compiled.extra["compiled"] and not eager.extra["compiled"]
-    assert eager.extra["traces"] == 0
-    if keras.backend.backend() == "tensorflow":
-        assert compiled.extra["traces"] == 1  # dynamic shapes: one trace for five scales
-    else:
-        assert 1 <= compiled.extra["traces"] <= len(standard_transforms()[2].scales)
-    np.testing.assert_allclose(compiled.history, eager.history, rtol=1e-4, atol=1e-5)
-    assert np.abs(compiled.images.astype(int) - eager.images.astype(int)).max() <= 1
 
 
 def test_adam_steps_follow_kingma_and_ba():

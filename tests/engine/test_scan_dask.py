@@ -50,6 +50,26 @@ def test_cluster_scan_equals_in_process_scan(client, model, digits):
     assert steps == sorted(steps) and len(calls) == 6
 
 
+def _tensorflow_threads() -> tuple[int, int]:
+    import tensorflow as tf
+
+    return (tf.config.threading.get_intra_op_parallelism_threads(),
+            tf.config.threading.get_inter_op_parallelism_threads())
+
+
+def test_tensorflow_on_a_worker_uses_the_workers_threads(client, model, digits):
+    """A single-threaded worker's TensorFlow runs on one thread, not on every core of the
+    machine (the workers would otherwise take more cores than the cluster gave them)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("a TensorFlow setting")
+    x, _ = digits
+    scan(model, x[:200], LAYERS, client=client, partition_size=100, progress=False)
+    threads = client.run(_tensorflow_threads)
+    assert threads and all(tuple(t) == (1, 1) for t in threads.values()), threads
+
+
 def test_engine_with_its_own_preprocess(client, model, digits):
     x = digits[0][:2000]
 

@@ -295,12 +295,40 @@ def _load(data: bytes, preprocess: Any, inputs: dict[str, Any] | None) -> Any:
                          **(inputs or {}))
 
 
+def _fit_threads_to_worker() -> None:
+    """Have TensorFlow use as many threads as this Dask worker runs tasks on.
+
+    TensorFlow's default is every core of the machine, so two single-threaded workers on
+    two cores would run four busy threads. Only possible before TensorFlow's first
+    operation in the process (later, the default stays).
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return
+    try:
+        from distributed import get_worker
+
+        threads = int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):  # not in a worker
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already ran an operation in this process
+        pass
+
+
 def _worker_reducer(data: bytes, key: str, preprocess: Any, layers: tuple[str, ...],
                     inputs: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """This worker's engine and batch function for a model, built once per process."""
     with _LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
+            if not _ENGINES:
+                _fit_threads_to_worker()
             engine = _ENGINES[key] = _load(data, preprocess, inputs)
             while len(_ENGINES) > WORKER_MODELS:
                 _ENGINES.popitem(last=False)

@@ -171,6 +171,13 @@ def test_explorer_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
     assert page_log.js_errors == []
 
 
+def test_browser_view_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
+    from browser_view_check import check_browser_view
+
+    check_browser_view(page, jupyterlab_server, tmp_path, "lab")
+    assert page_log.js_errors == []
+
+
 def test_explorer_in_voila(page, page_log, voila_server, tmp_path):
     server = voila_server(NOTEBOOKS_DIR / "01_quickstart.ipynb")
     open_voila(page, server, wait_for=[VIEW], timeout=180_000)

@@ -54,3 +54,10 @@ def test_explorer_in_notebook7(page, page_log, notebook7_server, tmp_path):
     assert_no_error_output(page)
     expect(explorer.locator(".cnnviz-error")).to_be_hidden()
     assert [e for e in page_log.js_errors if not NOTEBOOK7_OWN_ERROR.search(e)] == []
+
+
+def test_browser_view_in_notebook7(page, page_log, notebook7_server, tmp_path):
+    from browser_view_check import check_browser_view
+
+    check_browser_view(page, notebook7_server, tmp_path, "notebook7")
+    assert [e for e in page_log.js_errors if not NOTEBOOK7_OWN_ERROR.search(e)] == []

@@ -1,6 +1,7 @@
 """The explorer's browser view (``backend="browser"``): what reaches the front end, and what
 does not. The canvas's own colouring is checked in JupyterLab and Notebook 7
-(``tests/browser/test_browser_view_browser.py``)."""
+(``test_browser_view_in_jupyterlab``, ``test_browser_view_in_notebook7`` in
+``tests/browser``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The explorer's browser view (``backend="browser"``) in JupyterLab and Notebook 7: the
-canvas the browser colours holds the numpy reference colouring pixel for pixel, and a
-colour-map change recolours it without a new set of codes."""
+"""The explorer's browser view (``backend="browser"``), checked in a real front end by
+``test_explorer_browser`` (JupyterLab) and ``test_notebook7_browser``: the canvas the browser
+colours holds the numpy reference colouring pixel for pixel, and a colour-map change
+recolours it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ import json
 
 import nbformat
 import numpy as np
-import pytest
 from browser_harness import assert_no_error_output, open_notebook, screenshot
 from playwright.sync_api import expect
-
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CANVAS = ".cnnviz-explorer canvas.cnnviz-coded"
 
@@ -49,7 +47,7 @@ def _canvas_rgb(page) -> tuple[np.ndarray, str]:
     return rgba[..., :3], got["frame"]
 
 
-def _check_browser_view(page, server, tmp_path, front_end: str) -> None:
+def check_browser_view(page, server, tmp_path, front_end: str) -> None:
     expected_path = tmp_path / "expected.json"
     notebook = tmp_path / f"browser_view_{front_end}.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
@@ -77,13 +75,3 @@ def _check_browser_view(page, server, tmp_path, front_end: str) -> None:
     expect(explorer.locator(".cnnviz-error")).to_be_hidden()
 
 
-def test_browser_view_in_jupyterlab(page, page_log, jupyterlab_server, tmp_path):
-    _check_browser_view(page, jupyterlab_server, tmp_path, "lab")
-    assert page_log.js_errors == []
-
-
-def test_browser_view_in_notebook7(page, page_log, notebook7_server, tmp_path):
-    from test_notebook7_browser import NOTEBOOK7_OWN_ERROR
-
-    _check_browser_view(page, notebook7_server, tmp_path, "notebook7")
-    assert [e for e in page_log.js_errors if not NOTEBOOK7_OWN_ERROR.search(e)] == []

@@ -37,9 +37,9 @@ def test_a_compiled_run_is_traced_once_and_equals_the_eager_steps():
     as the eager step it replaces: the same random draws, so the same histories and
     images, to float32 precision."""
     am = ActivationMaximization(_model())
-    compiled = am("conv2", channel=1, steps=12, size=32)
-    eager = am("conv2", channel=1, steps=12, size=32,
-               transforms=[_Eager(t) for t in standard_transforms(32)], param="fourier")
+    compiled = am("conv2", channel=1, steps=6, size=24)
+    eager = am("conv2", channel=1, steps=6, size=24,
+               transforms=[_Eager(t) for t in standard_transforms(24)], param="fourier")
     assert compiled.extra["compiled"] and not eager.extra["compiled"]
     assert eager.extra["traces"] == 0
     assert compiled.extra["traces"] == 1  # one trace for five scales

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InvalidSettingError
 
-__all__ = ["MARKER_COLOUR", "apply_colormap", "available_colormaps", "lut"]
+__all__ = ["MARKER_COLOUR", "apply_colormap", "available_colormaps", "lut", "palette"]
 
 #: Colour (RGB) of the outline or band that marks a position: on a crop, on a signal.
 MARKER_COLOUR = (255, 40, 40)
@@ -86,6 +86,17 @@ def lut(colormap: str | Any) -> np.ndarray:
     )
 
 
+def palette(colormap: str | Any,
+            background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """The colour map's 256 colours (:func:`lut`), then ``background``: uint8 (257, 3).
+
+    Row ``i < 256`` colours the values in ``[i/256, (i+1)/256)``, row 256 the gaps and
+    non-finite values; :func:`apply_colormap` looks colours up in it, and so does a
+    browser that colours maps itself (:mod:`cnnviz_widgets.render.codes`).
+    """
+    return np.concatenate([lut(colormap), np.asarray(background, dtype=np.uint8).reshape(1, 3)])
+
+
 def apply_colormap(
     norm: np.ndarray,
     colormap: str | Any = "viridis",
@@ -112,10 +123,8 @@ def apply_colormap(
         RGB image of shape ``norm.shape + (3,)``: uint8, or float32 in [0, 1]
         (``uint8 / 255``) with ``as_float``.
     """
-    table = lut(colormap)
     x = np.asarray(norm)
-    # one gather through a 257-entry table whose last row is the background colour
-    table = np.concatenate([table, np.asarray(background, dtype=np.uint8).reshape(1, 3)])
+    table = palette(colormap, background)  # one gather; the last row is the background
     if as_float:
         table = table.astype(np.float32) / np.float32(255.0)
     idx = np.multiply(x, 256.0, dtype=np.float32)

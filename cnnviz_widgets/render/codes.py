@@ -3,9 +3,10 @@
 Each tile's values are quantised once to 255 levels of the tile's own range (a *code*, one
 byte per pixel; 255 marks the gaps and non-finite values). A normalisation and a colour map
 then reach the browser as a few numbers: per tile, the affine map from a code to the
-normalised value, and the colour map's 256-entry lookup table. A change of either sends
-those numbers, not a new picture. :func:`colour_codes` is the same colouring in numpy: the
-browser's reference, and what a static copy shows.
+normalised value, and the colour map's 256-entry lookup table
+(:func:`~cnnviz_widgets.colour.colormaps.palette`, the table ``apply_colormap`` uses). A
+change of either sends those numbers, not a new picture. :func:`colour_codes` is the same
+colouring in numpy: the browser's reference.
 
 The colours match :func:`~cnnviz_widgets.render.maps.render_grid` to within one of the
 colour map's 256 steps: a value is rounded to its tile's 255 levels before it is normalised.
@@ -17,13 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..colour.colormaps import lut
 from ..colour.normalize import NormStats
 from ..errors import InvalidSettingError
 from ..layout.mosaic import MosaicLayout, mosaic
 from .maps import RenderedView
 
-__all__ = ["GAP_CODE", "TileCodes", "code_coefficients", "codable", "colour_codes", "palette",
+__all__ = ["GAP_CODE", "TileCodes", "code_coefficients", "codable", "colour_codes",
            "tile_codes"]
 
 #: The code of a gap between tiles, an empty cell or a non-finite value.
@@ -150,11 +150,6 @@ def code_coefficients(codes: TileCodes, stats: NormStats) -> np.ndarray:
     return np.stack([slope, intercept]).astype(np.float32)
 
 
-def palette(colormap: str, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
-    """The colour map's 256 colours and then the background: uint8 (257, 3)."""
-    return np.concatenate([lut(colormap), np.asarray(background, np.uint8).reshape(1, 3)])
-
-
 def colour_codes(codes: TileCodes, coefficients: np.ndarray, colours: np.ndarray) -> np.ndarray:
     """Colour ``codes`` as the browser does: uint8 (H, W, 3).
 
@@ -164,7 +159,7 @@ def colour_codes(codes: TileCodes, coefficients: np.ndarray, colours: np.ndarray
     coefficients : numpy.ndarray
         From :func:`code_coefficients`.
     colours : numpy.ndarray
-        From :func:`palette`.
+        From :func:`~cnnviz_widgets.colour.colormaps.palette`.
     """
     a, b = (np.asarray(c, np.float32) for c in coefficients)
     n = a.size

@@ -18,7 +18,8 @@ import anywidget
 import numpy as np
 import traitlets
 
-from ..render.codes import TileCodes, code_coefficients, palette, tile_codes
+from ..colour.colormaps import palette
+from ..render.codes import TileCodes, code_coefficients, tile_codes
 from ..render.maps import RenderedView
 
 __all__ = ["CodedImage"]
@@ -39,7 +40,7 @@ class CodedImage(anywidget.AnyWidget):
     coefficients : bytes
         float32 (2, N) from :func:`~cnnviz_widgets.render.codes.code_coefficients`.
     palette : bytes
-        uint8 (257, 3) from :func:`~cnnviz_widgets.render.codes.palette`.
+        uint8 (257, 3) from :func:`~cnnviz_widgets.colour.colormaps.palette`.
     scale : int
         Nearest-neighbour enlargement in the browser.
     tile_codes : TileCodes or None

@@ -181,7 +181,8 @@ CANVAS = ".cnnviz-explorer canvas.cnnviz-coded"
 _CODE = """\
 import json
 from cnnviz_widgets import explore, zoo
-from cnnviz_widgets.render.codes import code_coefficients, colour_codes, palette
+from cnnviz_widgets.colour.colormaps import palette
+from cnnviz_widgets.render.codes import code_coefficients, colour_codes
 model = zoo.digits_cnn()
 images, labels = zoo.digit_samples()
 ex = explore(model, images, backend="browser")
@@ -209,6 +210,15 @@ def _canvas_rgb(page) -> tuple[np.ndarray, str]:
     return rgba[..., :3], got["frame"]
 
 
+def _assert_same_colours(rgb: np.ndarray, expected: np.ndarray) -> None:
+    """The canvas holds the reference colouring: JavaScript and numpy do the same float32
+    sums, so nearly every pixel is equal; a value on the edge of a colour step may land on
+    the neighbouring colour on another CPU."""
+    assert rgb.shape == expected.shape
+    assert np.mean((rgb == expected).all(axis=-1)) >= 0.999
+    assert np.abs(rgb.astype(int) - expected.astype(int)).max() <= 8
+
+
 def _check_browser_view(page, server, tmp_path, front_end: str) -> None:
     expected_path = tmp_path / "expected.json"
     notebook = tmp_path / f"browser_view_{front_end}.ipynb"
@@ -223,7 +233,7 @@ def _check_browser_view(page, server, tmp_path, front_end: str) -> None:
     explorer = page.locator(".cnnviz-explorer").first
     explorer.scroll_into_view_if_needed()
     rgb, frame = _canvas_rgb(page)
-    np.testing.assert_array_equal(rgb, expected[first])
+    _assert_same_colours(rgb, expected[first])
     assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 20  # maps, not one flat colour
     screenshot(page, tmp_path, f"{front_end}-browser-view", selector=".cnnviz-explorer")
 
@@ -231,7 +241,7 @@ def _check_browser_view(page, server, tmp_path, front_end: str) -> None:
     page.wait_for_function("([sel, old]) => document.querySelector(sel).dataset.frame !== old",
                            arg=[CANVAS, frame])
     rgb, _ = _canvas_rgb(page)
-    np.testing.assert_array_equal(rgb, expected[gray])
+    _assert_same_colours(rgb, expected[gray])
     assert (rgb[..., 0] == rgb[..., 1]).all()  # gray really was drawn
     assert_no_error_output(page)
     expect(explorer.locator(".cnnviz-error")).to_be_hidden()

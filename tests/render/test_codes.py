@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cnnviz_widgets.colour.colormaps import palette
 from cnnviz_widgets.colour.normalize import NORMALIZATIONS
 from cnnviz_widgets.errors import InvalidSettingError
 from cnnviz_widgets.render.codes import (
@@ -13,7 +14,6 @@ from cnnviz_widgets.render.codes import (
     codable,
     code_coefficients,
     colour_codes,
-    palette,
     tile_codes,
 )
 from cnnviz_widgets.render.maps import render_selection, render_strip

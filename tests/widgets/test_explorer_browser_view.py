@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from cnnviz_widgets import explore, zoo
+from cnnviz_widgets.colour.colormaps import palette
 from cnnviz_widgets.errors import InvalidSettingError
-from cnnviz_widgets.render.codes import code_coefficients, colour_codes, palette, tile_codes
+from cnnviz_widgets.render.codes import code_coefficients, colour_codes, tile_codes
 from cnnviz_widgets.render.maps import render_selection
 from cnnviz_widgets.widgets.explorer import canvas as canvas_module
 from cnnviz_widgets.widgets.explorer import controls as controls_module

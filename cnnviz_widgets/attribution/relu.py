@@ -37,13 +37,24 @@ def redirected_relu(x: Any, enabled: Any = None) -> Any:
             g = args[0] if upstream is None else upstream
             zeros = ops.zeros_like(g)
             ordinary = ops.where(t > 0, g, zeros)
-            redirected = ops.where(ops.logical_and(t < 0, g < 0), zeros, g)
-            flat = ops.reshape(ordinary, (ops.shape(ordinary)[0], -1))
-            blocked = ops.all(ops.equal(flat, 0), axis=1)
-            if enabled is not None:
-                blocked = ops.logical_and(blocked, enabled)
-            blocked = ops.reshape(blocked, [-1] + [1] * (len(t.shape) - 1))
-            return ops.where(blocked, redirected, ordinary)
+
+            def redirect(gate: Any = None) -> Any:
+                redirected = ops.where(ops.logical_and(t < 0, g < 0), zeros, g)
+                flat = ops.reshape(ordinary, (ops.shape(ordinary)[0], -1))
+                blocked = ops.all(ops.equal(flat, 0), axis=1)
+                if gate is not None:
+                    blocked = ops.logical_and(blocked, gate)
+                blocked = ops.reshape(blocked, [-1] + [1] * (len(t.shape) - 1))
+                return ops.where(blocked, redirected, ordinary)
+
+            if enabled is None:
+                return redirect()
+            if keras.backend.backend() == "tensorflow":
+                # TensorFlow runs each operation as a kernel of its own: switched off (most
+                # steps), the test and the redirected copy are skipped.
+                return ops.cond(enabled, redirect, lambda: ordinary)
+            # XLA (JAX) fuses them into the gradient; a branch would only add compile time.
+            return redirect(enabled)
 
         return ops.relu(t), grad
 

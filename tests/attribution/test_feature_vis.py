@@ -276,24 +276,31 @@ def test_diversity_against_numpy(values):
 
 
 # -- redirected ReLU gradient ------------------------------------------------------------
-def test_redirected_relu_gradient_is_lucids_definition():
+@pytest.mark.parametrize("enabled", [None, True, False])
+def test_redirected_relu_gradient_is_lucids_definition(enabled):
+    """Redirected when on (always, or by a boolean tensor); the plain ReLU gradient when a
+    tensor switches it off."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 4, 4, 2)).astype(np.float32)
     x[0] = -np.abs(x[0])  # image 0: off everywhere
     x[2] = -np.abs(x[2])
     weight = rng.normal(size=x.shape).astype(np.float32)
     weight[2] = np.where(x[2] < 0, 0.0, weight[2])  # image 2 gets no upstream gradient
-    got = backend_gradient(lambda t: redirected_relu(t) * weight, x)
-    np.testing.assert_array_equal(numpy(redirected_relu(tensor(x))), np.maximum(x, 0))
+    switch = None if enabled is None else tensor(np.asarray(enabled))
+    got = backend_gradient(lambda t: redirected_relu(t, switch) * weight, x)
+    np.testing.assert_array_equal(numpy(redirected_relu(tensor(x), switch)), np.maximum(x, 0))
     want = np.empty_like(x)
     for i in range(3):
         ordinary = np.where(x[i] > 0, weight[i], 0.0)
-        if np.any(ordinary != 0):
+        if np.any(ordinary != 0) or enabled is False:
             want[i] = ordinary
         else:
             want[i] = np.where((x[i] < 0) & (weight[i] < 0), 0.0, weight[i])
     np.testing.assert_allclose(got, want)
-    assert np.any(got[0] != 0) and np.all(got[0][weight[0] < 0] == 0)
+    if enabled is False:
+        assert np.all(got[0] == 0)
+    else:
+        assert np.any(got[0] != 0) and np.all(got[0][weight[0] < 0] == 0)
 
 
 # -- the optimiser -----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -68,6 +69,20 @@ def test_tensorflow_on_a_worker_uses_the_workers_threads(client, model, digits):
     scan(model, x[:200], LAYERS, client=client, partition_size=100, progress=False)
     threads = client.run(_tensorflow_threads)
     assert threads and all(tuple(t) == (1, 1) for t in threads.values()), threads
+
+
+def test_a_worker_keeps_freed_buffers_while_it_scans(client):
+    """Dask's nanny starts the workers with a trim threshold that has glibc unmap every
+    large buffer when it is freed; while a partition is scanned, the worker keeps them
+    (and gives them back after)."""
+    from tests.engine.test_scan_allocator import MIB, mapped_apart
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc's allocator settings are Linux only")
+    for mapped in client.run(mapped_apart).values():
+        assert mapped["changed"] is True, mapped
+        assert mapped["before"] >= MIB * 2**20 and mapped["after"] >= MIB * 2**20, mapped
+        assert mapped["inside"] == 0, mapped
 
 
 def test_engine_with_its_own_preprocess(client, model, digits):

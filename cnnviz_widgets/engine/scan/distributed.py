@@ -71,6 +71,7 @@ from ...checks import whole_number
 from ...errors import ScanError
 from ...progress import ProgressLike, reporting
 from ..coerce import as_engine
+from .allocator import memory_kept_between_batches
 from .kernel import batch_reducer
 from .result import ScanResult
 from .sources import ImageSource, SequenceSource
@@ -339,10 +340,14 @@ def _worker_reducer(data: bytes, key: str, preprocess: Any, layers: tuple[str, .
 def _scan_partition(data: bytes, key: str, preprocess: Any, layers: list[str],
                     partition: SequenceSource, *, top_k: int, batch_size: int,
                     threshold: float, inputs: dict[str, Any] | None = None) -> ScanResult:
-    """Scan one partition on a worker; the result travels back without its images."""
+    """Scan one partition on a worker; the result travels back without its images.
+
+    Freed buffers are kept for the next batch while it runs
+    (:func:`.allocator.memory_kept_between_batches`)."""
     engine, reducer = _worker_reducer(data, key, preprocess, tuple(layers), inputs)
-    result = scan_source(engine, partition, layers, top_k=top_k, batch_size=batch_size,
-                         progress=None, threshold=threshold, reducer=reducer)
+    with memory_kept_between_batches():
+        result = scan_source(engine, partition, layers, top_k=top_k, batch_size=batch_size,
+                             progress=None, threshold=threshold, reducer=reducer)
     result.source = None
     return result
 

@@ -44,7 +44,7 @@ def _glibc() -> Any | None:
     """The process's C library when it is glibc (it has ``mallopt`` and ``malloc_trim``)."""
     try:
         libc = ctypes.CDLL(None)
-    except OSError:  # pragma: no cover - a platform without dlopen(NULL)
+    except (OSError, TypeError):  # pragma: no cover - Windows: no dlopen(NULL)
         return None
     if not (hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")):
         return None
